@@ -94,6 +94,24 @@ pub struct Job {
     pub exclusive: bool,
     /// stdout and stderr of the suite go here in full.
     pub log_path: PathBuf,
-    /// Name of the wrapper (valgrind, heaptrack) the suite runs under, if any.
-    pub wrapper: Option<String>,
+    /// The wrapper (valgrind, heaptrack) the suite runs under, if any.
+    pub wrapper: Option<WrapperRun>,
+}
+
+/// How to read what a wrapper found after the suite exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingsKind {
+    /// valgrind `--xml=yes` output: errors and leak records.
+    ValgrindXml,
+    /// heaptrack's recording: summarised with `heaptrack_print` when present.
+    Heaptrack,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapperRun {
+    pub name: String,
+    pub findings: FindingsKind,
+    /// Where the wrapper writes its findings (already interpolated).
+    pub output_path: PathBuf,
 }
