@@ -1,0 +1,12 @@
+//! memtest as a library: the stages of a run, one module per concern. The
+//! `memtest` binary (main.rs) is a thin edge over these; integration tests
+//! drive the stages directly.
+
+pub mod build;
+pub mod config;
+pub mod exec;
+pub mod plan;
+pub mod report;
+pub mod sample;
+pub mod units;
+pub mod verdict;
