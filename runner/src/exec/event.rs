@@ -3,6 +3,7 @@
 
 use crate::plan::Job;
 use crate::units::Bytes;
+use crate::verdict::findings::WrapperFindings;
 use crate::verdict::Outcome;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,14 +26,23 @@ pub struct Sample {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Exit {
-    Code { code: i32 },
-    Signal { signal: i32, name: String },
+    Code {
+        code: i32,
+    },
+    Signal {
+        signal: i32,
+        name: String,
+    },
     /// Killed by the runner after its timeout; `signal` is what finally ended it.
-    TimedOut { signal: i32 },
+    TimedOut {
+        signal: i32,
+    },
     /// Killed by the runner because the user pressed Ctrl-C.
     Interrupted,
     /// Could not be spawned at all.
-    SpawnFailed { message: String },
+    SpawnFailed {
+        message: String,
+    },
 }
 
 /// Everything measured about one suite's run: the executor's output and the
@@ -53,6 +63,11 @@ pub struct Measured {
     pub marker_seen: bool,
     /// Last lines of stdout+stderr (bounded), for crash reports.
     pub log_tail: Vec<String>,
+    /// What the wrapper (valgrind, heaptrack) found, read after the suite
+    /// exited; `None` when the suite ran without a wrapper or the wrapper
+    /// wrote nothing.
+    #[serde(default)]
+    pub findings: Option<WrapperFindings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,14 +89,35 @@ pub enum Stage {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
-    StageStarted { stage: Stage, detail: String },
-    StageFinished { stage: Stage, detail: String, duration: Duration },
-    RunStarted { suites: usize, jobs: usize },
-    SuiteStarted { job: Box<Job>, pid: u32 },
+    StageStarted {
+        stage: Stage,
+        detail: String,
+    },
+    StageFinished {
+        stage: Stage,
+        detail: String,
+        duration: Duration,
+    },
+    RunStarted {
+        suites: usize,
+        jobs: usize,
+    },
+    SuiteStarted {
+        job: Box<Job>,
+        pid: u32,
+    },
     /// A line the suite printed (only forwarded when the reporter asked for it).
-    Output { suite: String, stream: Stream, line: String },
-    SuiteFinished { outcome: Box<Outcome> },
+    Output {
+        suite: String,
+        stream: Stream,
+        line: String,
+    },
+    SuiteFinished {
+        outcome: Box<Outcome>,
+    },
     /// Ctrl-C arrived; children are being stopped.
     Interrupted,
-    RunFinished { duration: Duration },
+    RunFinished {
+        duration: Duration,
+    },
 }

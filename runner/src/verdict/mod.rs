@@ -2,6 +2,9 @@
 //! closed [`Verdict`]. Each pass criterion is a small function over the samples
 //! and one limit, tested on scripted series without any process.
 
+pub mod baseline;
+pub mod findings;
+
 use crate::exec::Measured;
 use crate::plan::{Expect, Job};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
@@ -12,22 +15,57 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "criterion", rename_all = "snake_case")]
 pub enum Failure {
-    ExitCode { code: i32 },
-    Signal { signal: i32, name: String },
-    TimedOut { limit: Duration },
-    SpawnFailed { message: String },
-    MarkerMissing { marker: String },
-    RssGrowth { measured: ByteDelta, limit: Bytes },
-    VmsGrowth { measured: ByteDelta, limit: Bytes },
-    PeakRss { measured: Bytes, limit: Bytes },
+    ExitCode {
+        code: i32,
+    },
+    Signal {
+        signal: i32,
+        name: String,
+    },
+    TimedOut {
+        limit: Duration,
+    },
+    SpawnFailed {
+        message: String,
+    },
+    MarkerMissing {
+        marker: String,
+    },
+    RssGrowth {
+        measured: ByteDelta,
+        limit: Bytes,
+    },
+    VmsGrowth {
+        measured: ByteDelta,
+        limit: Bytes,
+    },
+    PeakRss {
+        measured: Bytes,
+        limit: Bytes,
+    },
     /// RSS kept rising over the final window: fitted slope above the limit and
     /// rising on `rising_fraction` of the checkpoints.
-    Slope { measured: BytesPerSec, limit: BytesPerSec, rising_fraction: f64 },
-    NativeLeaks { measured: u64, limit: u64 },
+    Slope {
+        measured: BytesPerSec,
+        limit: BytesPerSec,
+        rising_fraction: f64,
+    },
+    NativeLeaks {
+        measured: u64,
+        limit: u64,
+    },
     /// Worse than the saved baseline by more than the tolerance.
-    Regression { metric: String, baseline: f64, measured: f64, tolerance: f64 },
+    Regression {
+        metric: String,
+        baseline: f64,
+        measured: f64,
+        tolerance: f64,
+    },
     /// A wrapper (valgrind, heaptrack) reported findings.
-    Wrapper { tool: String, summary: String },
+    Wrapper {
+        tool: String,
+        summary: String,
+    },
 }
 
 /// The closed set of verdicts a suite can get.
@@ -76,6 +114,14 @@ pub struct Figures {
     pub native_leaks: Option<u64>,
 }
 
+impl Figures {
+    /// The peak that limits and baselines use: the exact one when known, else
+    /// the sampled one.
+    pub fn peak_rss(&self) -> Bytes {
+        self.peak_rss_exact.unwrap_or(self.peak_rss_sampled)
+    }
+}
+
 /// A finished suite: what ran, what was measured, what it means.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -96,7 +142,26 @@ pub fn apply_expectation(expect: Expect, failures: Vec<Failure>) -> Verdict {
     }
 }
 
-// To be written: `figures(&Measured, &Limits) -> Figures`, one pure function per
-// criterion, and `judge(&Job, Measured) -> Outcome`.
-#[allow(dead_code)]
-fn _uses(_: &Job, _: &Measured) {}
+/// Judges one finished suite: computes its figures once and checks every
+/// criterion of its limits, the baseline (when given) and the canary rule.
+pub fn judge(
+    job: &Job,
+    measured: Measured,
+    baseline: Option<&baseline::BaselineEntry>,
+    tolerance: f64,
+) -> Outcome {
+    // Stub: criteria land in the next commit.
+    let _ = (
+        baseline,
+        tolerance,
+        Duration::ZERO,
+        BytesPerSec(0.0),
+        ByteDelta(0),
+    );
+    Outcome {
+        job: job.clone(),
+        figures: Figures::default(),
+        verdict: apply_expectation(job.expect, Vec::new()),
+        measured,
+    }
+}
