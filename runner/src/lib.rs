@@ -2,7 +2,9 @@
 //! `memtest` binary (main.rs) is a thin edge over these; integration tests
 //! drive the stages directly.
 
+pub mod app;
 pub mod build;
+pub mod cli;
 pub mod config;
 pub mod exec;
 pub mod plan;

@@ -3,4 +3,23 @@
 //! line, hand over to the stages in the `runner` library, map the result to an
 //! exit code.
 
-fn main() {}
+use clap::Parser;
+use runner::app::{self, ExitStatus};
+use runner::cli::Cli;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version are successes; everything else is a usage error.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitStatus::UsageOrConfig.into()
+            } else {
+                ExitStatus::Passed.into()
+            };
+        }
+    };
+    app::run(cli).into()
+}

@@ -1,0 +1,269 @@
+//! The command line: clap definitions only. Turning these into work is app.rs's
+//! job; keeping parsing apart lets tests check argument shapes without running
+//! anything.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// memtest: memory tests of a native library and its language bindings.
+#[derive(Debug, Parser)]
+#[command(name = "memtest", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// memtest.toml to use [default: found by walking up from the current directory]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A [profiles.NAME] of memtest.toml overriding the defaults (e.g. ci, soak)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Run every selected suite under a [wrappers.NAME] tool (e.g. memcheck)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub wrapper: Option<String>,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the library and run every suite
+    All(ExecArgs),
+    /// Run the suites picked by name, tag, runtime or partition
+    Run(RunArgs),
+    /// Show the suites memtest.toml defines
+    List(FilterArgs),
+    /// Print a CI strategy matrix (JSON) that splits the suites into jobs
+    Matrix(MatrixArgs),
+    /// Validate memtest.toml without building or running anything
+    Check,
+    /// Generate the fixture images (if missing or stale) and print their folder
+    Fixtures,
+    /// Merge JSON reports of several runs (e.g. CI matrix jobs) into one
+    Merge(MergeArgs),
+    /// Manage the saved baseline figures
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+}
+
+/// Flags that shape how suites execute, shared by `all` and `run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExecArgs {
+    /// Suites running at once (exclusive suites always run alone) [default: 1]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    /// Multiply every suite's iteration counts (MEMTEST_SCALE) [default: from the profile]
+    #[arg(long, value_name = "X")]
+    pub scale: Option<f64>,
+
+    /// Reuse the library and test binaries of the last build instead of building
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+/// Which suites: the filters of `run` and `list`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Suite names (exact)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Only suites with this tag (repeat for any of several)
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+
+    /// Leave out suites with this tag (repeatable)
+    #[arg(long = "exclude-tag", value_name = "T")]
+    pub exclude_tags: Vec<String>,
+
+    /// Only suites on this runtime (repeat for any of several)
+    #[arg(long = "runtime", value_name = "RUNTIME")]
+    pub runtimes: Vec<String>,
+
+    /// Only the k-th of n equal slices of the selection, e.g. 1/3
+    #[arg(long, value_name = "k/n")]
+    pub partition: Option<Partition>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// Group suites into one CI job per runtime or per tag
+    #[arg(long, value_enum, default_value_t = MatrixBy::Runtime)]
+    pub by: MatrixBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixBy {
+    Runtime,
+    Tag,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// JSON reports written by `--json`
+    #[arg(required = true, value_name = "REPORT")]
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Save the figures of a JSON report as the baseline later runs compare to
+    Save {
+        /// A JSON report written by `--json`
+        #[arg(value_name = "REPORT")]
+        from: PathBuf,
+        /// Where to write the baseline [default: the --baseline file]
+        #[arg(long, value_name = "FILE")]
+        to: Option<PathBuf>,
+    },
+}
+
+/// Report flags: what the reporters write besides the live progress.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportArgs {
+    /// Write a JSON report (every sample, figure and verdict)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write a JUnit XML report
+    #[arg(long, global = true, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write one SVG memory plot per suite into DIR
+    #[arg(long, global = true, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+
+    /// Append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// Compare figures against this baseline file
+    #[arg(long, global = true, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Percent by which a figure may exceed its baseline
+    #[arg(long, global = true, value_name = "PCT", default_value_t = 10.0)]
+    pub tolerance: f64,
+
+    /// Stream every line the suites print
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+}
+
+/// `--partition k/n`: slice k (1-based) of n.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl FromStr for Partition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a partition: write k/n with 1 <= k <= n, e.g. 1/3");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let k: usize = k.trim().parse().map_err(|_| bad())?;
+        let n: usize = n.trim().parse().map_err(|_| bad())?;
+        if n == 0 || k == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(Partition { k, n })
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_names_filters_and_global_flags_anywhere() {
+        let cli = Cli::try_parse_from([
+            "memtest",
+            "--profile",
+            "ci",
+            "run",
+            "a",
+            "b",
+            "--tag",
+            "fast",
+            "--tag",
+            "rust",
+            "--exclude-tag",
+            "long",
+            "--runtime",
+            "node",
+            "--partition",
+            "2/3",
+            "-j",
+            "2",
+            "--no-build",
+            "--json",
+            "out.json",
+        ])
+        .unwrap();
+        assert_eq!(cli.profile.as_deref(), Some("ci"));
+        assert_eq!(cli.report.json, Some(PathBuf::from("out.json")));
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.filter.names, ["a", "b"]);
+        assert_eq!(run.filter.tags, ["fast", "rust"]);
+        assert_eq!(run.filter.exclude_tags, ["long"]);
+        assert_eq!(run.filter.runtimes, ["node"]);
+        assert_eq!(run.filter.partition, Some(Partition { k: 2, n: 3 }));
+        assert_eq!(run.exec.jobs, Some(2));
+        assert!(run.exec.no_build);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for argv in [
+            &["memtest", "run", "--partition", "4/3"][..],
+            &["memtest", "run", "--partition", "0/3"],
+            &["memtest", "run", "--jobs", "0"],
+            &["memtest", "matrix", "--by", "colour"],
+            &["memtest", "merge"],
+        ] {
+            assert!(
+                Cli::try_parse_from(argv).is_err(),
+                "{argv:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn partitions_parse() {
+        assert_eq!("1/1".parse(), Ok(Partition { k: 1, n: 1 }));
+        assert_eq!("3/4".parse(), Ok(Partition { k: 3, n: 4 }));
+        for bad in ["", "1", "a/b", "1/0", "5/4", "1/2/3"] {
+            assert!(bad.parse::<Partition>().is_err(), "{bad}");
+        }
+    }
+}
