@@ -1,0 +1,93 @@
+'use strict';
+/**
+ * The FFI layer: loads the library once, checks its ABI version and declares
+ * the C functions and structs of core/include/pyjamaz.h with koffi. Nothing
+ * here owns memory; index.js decides when results are freed.
+ */
+
+const koffi = require('koffi');
+const { findLibrary } = require('./discovery');
+const { AbiMismatchError, LibraryLoadError } = require('./errors');
+
+/** The PYJAMAZ_ABI_VERSION this binding was written against. */
+const ABI_VERSION = 1;
+
+// Layouts mirror pyjamaz.h field for field; koffi applies the C alignment rules.
+const PyjamazOptions = koffi.struct('PyjamazOptions', {
+  input: 'const uint8_t *',
+  input_len: 'size_t',
+  max_bytes: 'uint64_t',
+  max_diff: 'double',
+  metric: 'const char *',
+  formats: 'const char *',
+  concurrency: 'uint32_t',
+});
+
+const PyjamazResult = koffi.struct('PyjamazResult', {
+  // A pointer (BigInt) rather than an array: the output is viewed or copied
+  // explicitly, never converted behind our back.
+  output: 'uint8_t *',
+  output_len: 'size_t',
+  format: 'const char *',
+  diff_value: 'double',
+  passed: 'int32_t',
+  error_code: 'int32_t',
+  error_message: 'const char *',
+});
+
+const PyjamazAllocStats = koffi.struct('PyjamazAllocStats', {
+  live_allocations: 'uint64_t',
+  live_bytes: 'uint64_t',
+  total_allocations: 'uint64_t',
+  peak_bytes: 'uint64_t',
+});
+
+let loaded = null;
+
+/**
+ * Loads the library (first call only) and returns its functions. Throws
+ * LibraryNotFoundError or AbiMismatchError; both name the path involved.
+ */
+function native() {
+  if (loaded) return loaded;
+  const libPath = findLibrary();
+  let lib;
+  try {
+    lib = koffi.load(libPath);
+  } catch (err) {
+    throw new LibraryLoadError(libPath, err.message, err);
+  }
+  let abiVersion;
+  try {
+    abiVersion = lib.func('uint32_t pyjamaz_abi_version(void)');
+  } catch (err) {
+    lib.unload();
+    throw new LibraryLoadError(libPath, 'it does not export pyjamaz_abi_version (not a pyjamaz library?)', err);
+  }
+  const found = abiVersion();
+  if (found !== ABI_VERSION) {
+    lib.unload();
+    throw new AbiMismatchError(libPath, found, ABI_VERSION);
+  }
+  loaded = {
+    path: libPath,
+    version: lib.func('const char *pyjamaz_version(void)'),
+    // Returned as a raw pointer so the result can be freed after it is read.
+    optimize: lib.func('void *pyjamaz_optimize(const PyjamazOptions *options)'),
+    freeResult: lib.func('void pyjamaz_free_result(void *result)'),
+    allocStats: lib.func('int32_t pyjamaz_alloc_stats(_Out_ PyjamazAllocStats *out)'),
+  };
+  return loaded;
+}
+
+/** Reads the PyjamazResult a pointer refers to (the output stays native). */
+function readResult(ptr) {
+  return koffi.decode(ptr, PyjamazResult);
+}
+
+/** A zero-copy ArrayBuffer over native memory. */
+function view(ptr, length) {
+  return koffi.view(ptr, length);
+}
+
+module.exports = { native, readResult, view, ABI_VERSION };
