@@ -1,5 +1,12 @@
 //! Wrapper findings: what valgrind or heaptrack reported about a suite, parsed
-//! from their output text by pure functions.
+//! from their output text by pure functions (the executor reads the files and
+//! runs `heaptrack_print`; nothing here touches the system).
+//!
+//! What fails a suite: valgrind's definitely-lost leak records and invalid
+//! reads, writes and frees. heaptrack's "total memory leaked" counts every
+//! byte still allocated at exit, reachable or not, and interpreters (Python,
+//! Node) never free their heaps at exit, so it is recorded and shown but does
+//! not fail the suite on its own.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,12 +17,215 @@ pub struct WrapperFindings {
     pub tool: String,
     /// Definitely-lost leak records (valgrind).
     pub definitely_lost_records: u64,
-    /// Bytes reported leaked.
+    /// Bytes reported leaked (valgrind: definitely lost; heaptrack: all).
     pub leaked_bytes: u64,
-    /// Invalid reads, writes and frees (valgrind).
+    /// Invalid reads, writes and frees (valgrind), as unique errors.
     pub invalid_accesses: u64,
+    /// Other valgrind errors (uninitialised values, syscall params, ...).
+    pub other_errors: u64,
     /// Whether these findings fail the suite.
     pub failing: bool,
     /// One line for reports.
     pub summary: String,
+}
+
+/// The text between `<tag>` and `</tag>` of the first occurrence in `s`.
+fn element<'a>(s: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = s.find(&open)? + open.len();
+    let len = s[start..].find(&close)?;
+    Some(s[start..start + len].trim())
+}
+
+/// Each `<error>...</error>` block of a valgrind XML document.
+fn error_blocks(xml: &str) -> impl Iterator<Item = &str> {
+    xml.split("<error>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</error>").map(|(block, _)| block))
+}
+
+/// The first stack frame outside valgrind's own preload objects, as
+/// "fn (file:line)" when known.
+fn first_user_frame(block: &str) -> Option<String> {
+    block
+        .split("<frame>")
+        .skip(1)
+        .filter(|f| !element(f, "obj").is_some_and(|o| o.contains("valgrind")))
+        .find_map(|f| {
+            let func = element(f, "fn")?;
+            Some(match (element(f, "file"), element(f, "line")) {
+                (Some(file), Some(line)) => format!("{func} ({file}:{line})"),
+                _ => func.to_string(),
+            })
+        })
+}
+
+/// Summarises valgrind memcheck `--xml=yes` output.
+pub fn parse_valgrind_xml(xml: &str) -> WrapperFindings {
+    let mut f = WrapperFindings {
+        tool: "valgrind".to_string(),
+        definitely_lost_records: 0,
+        leaked_bytes: 0,
+        invalid_accesses: 0,
+        other_errors: 0,
+        failing: false,
+        summary: String::new(),
+    };
+    let mut first: Option<String> = None;
+    for block in error_blocks(xml) {
+        let kind = element(block, "kind").unwrap_or("");
+        let notable = match kind {
+            "Leak_DefinitelyLost" => {
+                f.definitely_lost_records += 1;
+                f.leaked_bytes += element(block, "leakedbytes")
+                    .and_then(|b| b.parse::<u64>().ok())
+                    .unwrap_or(0);
+                true
+            }
+            "InvalidRead" | "InvalidWrite" | "InvalidFree" | "MismatchedFree" => {
+                f.invalid_accesses += 1;
+                true
+            }
+            _ => {
+                f.other_errors += 1;
+                false
+            }
+        };
+        if notable && first.is_none() {
+            let what = element(block, "what")
+                .or_else(|| element(block, "text"))
+                .unwrap_or(kind);
+            first = Some(match first_user_frame(block) {
+                Some(at) => format!("{what} at {at}"),
+                None => what.to_string(),
+            });
+        }
+    }
+    f.failing = f.definitely_lost_records > 0 || f.invalid_accesses > 0;
+    let mut parts = vec![
+        format!(
+            "{} definitely lost ({} bytes)",
+            f.definitely_lost_records, f.leaked_bytes
+        ),
+        format!("{} invalid accesses", f.invalid_accesses),
+        format!("{} other errors", f.other_errors),
+    ];
+    if !xml.contains("</valgrindoutput>") {
+        parts.push("output incomplete (killed before exit?)".to_string());
+    }
+    f.summary = parts.join(", ");
+    if let Some(first) = first {
+        f.summary = format!("{}; first: {first}", f.summary);
+    }
+    f
+}
+
+/// Parses heaptrack's byte figures: "10.00K", "1.20M", "512B" (powers of
+/// 1000, as heaptrack_print prints them).
+fn heaptrack_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'K' => (&s[..s.len() - 1], 1e3),
+        'M' => (&s[..s.len() - 1], 1e6),
+        'G' => (&s[..s.len() - 1], 1e9),
+        'T' => (&s[..s.len() - 1], 1e12),
+        'B' => (&s[..s.len() - 1], 1.0),
+        _ => (s, 1.0),
+    };
+    let n: f64 = num.trim().parse().ok()?;
+    Some((n * mult).round() as u64)
+}
+
+/// Summarises `heaptrack_print` output; `None` when it has no leak line
+/// (heaptrack_print failed or the format changed).
+pub fn parse_heaptrack_print(text: &str) -> Option<WrapperFindings> {
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key).map(str::trim))
+    };
+    let leaked = heaptrack_bytes(value("total memory leaked:")?)?;
+    let peak_heap = value("peak heap memory consumption:").unwrap_or("?");
+    Some(WrapperFindings {
+        tool: "heaptrack".to_string(),
+        definitely_lost_records: 0,
+        leaked_bytes: leaked,
+        invalid_accesses: 0,
+        other_errors: 0,
+        failing: false,
+        summary: format!("{leaked} bytes still allocated at exit, peak heap {peak_heap}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALGRIND_LEAK: &str = include_str!("../../tests/fixtures/valgrind_leak.xml");
+    const HEAPTRACK_PRINT: &str = include_str!("../../tests/fixtures/heaptrack_print.txt");
+
+    #[test]
+    fn valgrind_leak_and_invalid_write_fail() {
+        let f = parse_valgrind_xml(VALGRIND_LEAK);
+        assert_eq!(f.definitely_lost_records, 1);
+        assert_eq!(f.leaked_bytes, 10_000);
+        assert_eq!(f.invalid_accesses, 1);
+        assert_eq!(f.other_errors, 0);
+        assert!(f.failing);
+        assert!(
+            f.summary
+                .ends_with("first: Invalid write of size 1 at main (leak.c:3)"),
+            "{}",
+            f.summary
+        );
+        assert!(!f.summary.contains("incomplete"), "{}", f.summary);
+    }
+
+    #[test]
+    fn valgrind_clean_run_passes_and_other_errors_only_count() {
+        let clean = "<valgrindoutput><status><state>FINISHED</state></status></valgrindoutput>";
+        let f = parse_valgrind_xml(clean);
+        assert!(!f.failing);
+        assert_eq!(
+            f.summary,
+            "0 definitely lost (0 bytes), 0 invalid accesses, 0 other errors"
+        );
+        let uninit = "<error><kind>UninitCondition</kind><what>Conditional jump</what></error>\
+                      <error><kind>Leak_PossiblyLost</kind></error></valgrindoutput>";
+        let f = parse_valgrind_xml(uninit);
+        assert_eq!(f.other_errors, 2);
+        assert!(!f.failing);
+    }
+
+    #[test]
+    fn valgrind_truncated_output_is_flagged() {
+        let cut = &VALGRIND_LEAK[..VALGRIND_LEAK.find("<errorcounts>").unwrap()];
+        let f = parse_valgrind_xml(cut);
+        assert!(f.summary.contains("output incomplete"), "{}", f.summary);
+        assert!(f.failing);
+    }
+
+    #[test]
+    fn heaptrack_leaked_bytes_are_read_but_do_not_fail() {
+        let f = parse_heaptrack_print(HEAPTRACK_PRINT).unwrap();
+        assert_eq!(f.leaked_bytes, 10_000);
+        assert!(!f.failing);
+        assert_eq!(
+            f.summary,
+            "10000 bytes still allocated at exit, peak heap 82.71K"
+        );
+        assert_eq!(
+            parse_heaptrack_print("heaptrack_print: cannot open file"),
+            None
+        );
+    }
+
+    #[test]
+    fn heaptrack_units() {
+        assert_eq!(heaptrack_bytes("1.20M"), Some(1_200_000));
+        assert_eq!(heaptrack_bytes("512B"), Some(512));
+        assert_eq!(heaptrack_bytes("0B"), Some(0));
+        assert_eq!(heaptrack_bytes("2.5G"), Some(2_500_000_000));
+        assert_eq!(heaptrack_bytes("lots"), None);
+    }
 }

@@ -3,12 +3,15 @@
 //! and one limit, tested on scripted series without any process.
 
 pub mod baseline;
+pub mod criteria;
 pub mod findings;
+pub mod series;
 
-use crate::exec::Measured;
-use crate::plan::{Expect, Job};
+use crate::exec::{Exit, Measured};
+use crate::plan::{Expect, Job, Limits};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::time::Duration;
 
 /// One criterion that did not hold, with the measured figure beside its limit.
@@ -61,6 +64,14 @@ pub enum Failure {
         measured: f64,
         tolerance: f64,
     },
+    /// A limit is configured but the run was too short (or sampled too
+    /// sparsely) to measure its figure: a criterion that cannot be measured
+    /// fails rather than passing unseen.
+    TooFewSamples {
+        figure: String,
+        samples: usize,
+        needed: usize,
+    },
     /// A wrapper (valgrind, heaptrack) reported findings.
     Wrapper {
         tool: String,
@@ -106,7 +117,8 @@ impl Verdict {
 pub struct Figures {
     /// Highest sampled RSS of the tree (a lower bound: spikes between samples are missed).
     pub peak_rss_sampled: Bytes,
-    /// Exact peak of the main process, from VmHWM or the suite's report.
+    /// Exact peak of the main process, from VmHWM or the suite's report
+    /// (the larger of the two when both exist).
     pub peak_rss_exact: Option<Bytes>,
     pub rss_growth: ByteDelta,
     pub vms_growth: ByteDelta,
@@ -115,10 +127,14 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// The peak that limits and baselines use: the exact one when known, else
-    /// the sampled one.
+    /// The peak that limits and baselines use: the larger of the exact peak
+    /// (when known) and the sampled one. For a single process the exact peak
+    /// is always the larger; when the suite has children the sampled peak is
+    /// of the whole tree and may exceed the main process's own VmHWM, and
+    /// both are lower bounds of the true tree peak.
     pub fn peak_rss(&self) -> Bytes {
-        self.peak_rss_exact.unwrap_or(self.peak_rss_sampled)
+        self.peak_rss_exact
+            .map_or(self.peak_rss_sampled, |e| e.max(self.peak_rss_sampled))
     }
 }
 
@@ -143,25 +159,393 @@ pub fn apply_expectation(expect: Expect, failures: Vec<Failure>) -> Verdict {
 }
 
 /// Judges one finished suite: computes its figures once and checks every
+/// Computes the figures of a run once: sampled and exact peaks, growth,
+/// slope (see [`series`] for the exact definitions) and reported native leaks.
+pub fn figures(measured: &Measured, limits: &Limits) -> Figures {
+    let samples = &measured.samples;
+    let reported_peak = measured
+        .reported
+        .get("peak_rss_bytes")
+        .filter(|v| v.is_finite() && **v >= 0.0)
+        .map(|v| Bytes(*v as u64));
+    let peak_rss_exact = match (measured.exact_peak_rss, reported_peak) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    Figures {
+        peak_rss_sampled: Bytes(samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0)),
+        peak_rss_exact,
+        rss_growth: ByteDelta(series::growth(samples, limits.warmup, |s| s.rss_bytes).unwrap_or(0)),
+        vms_growth: ByteDelta(series::growth(samples, limits.warmup, |s| s.vms_bytes).unwrap_or(0)),
+        slope: series::slope(samples, limits.warmup, limits.slope_window)
+            .map(|fit| BytesPerSec(fit.bytes_per_sec)),
+        native_leaks: reported_native_leaks(measured),
+    }
+}
+
+fn reported_native_leaks(measured: &Measured) -> Option<u64> {
+    measured
+        .reported
+        .get("native_leaks")
+        .filter(|v| v.is_finite() && **v >= 0.0)
+        .map(|v| v.round() as u64)
+}
+
+/// Every failed criterion of a run, in a stable order: how it ended, the
+/// marker, memory limits, native leaks, wrapper findings, then the baseline.
+pub fn failures(
+    job: &Job,
+    measured: &Measured,
+    figures: &Figures,
+    baseline: Option<&baseline::BaselineEntry>,
+    tolerance: f64,
+) -> Vec<Failure> {
+    let limits = &job.limits;
+    let mut out: Vec<Failure> = Vec::new();
+    out.extend(criteria::exit(&measured.exit, job.timeout));
+    if let Exit::SpawnFailed { .. } = measured.exit {
+        // Nothing ran: every other criterion would only repeat this one.
+        return out;
+    }
+    out.extend(criteria::marker(
+        measured.marker_seen,
+        limits.marker.as_deref(),
+    ));
+    let samples = &measured.samples;
+    let used = series::growth_samples(samples, limits.warmup);
+    let growth =
+        |value: fn(&crate::exec::Sample) -> u64| series::growth(samples, limits.warmup, value);
+    out.extend(criteria::growth(
+        "rss_growth",
+        growth(|s| s.rss_bytes),
+        used,
+        limits.rss_growth,
+    ));
+    out.extend(criteria::growth(
+        "vms_growth",
+        growth(|s| s.vms_bytes),
+        used,
+        limits.vms_growth,
+    ));
+    out.extend(criteria::peak_rss(figures.peak_rss(), limits.peak_rss));
+    out.extend(criteria::slope(
+        series::slope(samples, limits.warmup, limits.slope_window),
+        series::slope_window(samples, limits.warmup, limits.slope_window),
+        limits.slope,
+    ));
+    out.extend(criteria::native_leaks(
+        figures.native_leaks,
+        limits.native_leaks,
+    ));
+    if let Some(f) = measured.findings.as_ref().filter(|f| f.failing) {
+        out.push(Failure::Wrapper {
+            tool: f.tool.clone(),
+            summary: f.summary.clone(),
+        });
+    }
+    if let Some(entry) = baseline {
+        out.extend(baseline::compare(
+            figures,
+            measured.duration,
+            entry,
+            tolerance,
+        ));
+    }
+    out
+}
+
+/// Judges one finished suite: computes its figures once, checks every
 /// criterion of its limits, the baseline (when given) and the canary rule.
+/// An interrupted suite is `Interrupted` whatever it measured.
 pub fn judge(
     job: &Job,
     measured: Measured,
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Outcome {
-    // Stub: criteria land in the next commit.
-    let _ = (
-        baseline,
-        tolerance,
-        Duration::ZERO,
-        BytesPerSec(0.0),
-        ByteDelta(0),
-    );
+    let figures = figures(&measured, &job.limits);
+    let verdict = if measured.exit == Exit::Interrupted {
+        Verdict::Interrupted
+    } else {
+        apply_expectation(
+            job.expect,
+            failures(job, &measured, &figures, baseline, tolerance),
+        )
+    };
     Outcome {
         job: job.clone(),
-        figures: Figures::default(),
-        verdict: apply_expectation(job.expect, Vec::new()),
         measured,
+        figures,
+        verdict,
+    }
+}
+
+/// Formats a baseline metric by its name's unit.
+fn metric_value(metric: &str, v: f64) -> String {
+    if metric.ends_with("_bytes_per_sec") {
+        BytesPerSec(v).to_string()
+    } else if metric.ends_with("_bytes") {
+        ByteDelta(v as i64).to_string()
+    } else if metric.ends_with("_ms") {
+        crate::units::format_duration(Duration::from_millis(v.max(0.0) as u64))
+    } else {
+        format!("{v}")
+    }
+}
+
+/// One line per failure, with the measured figure beside its limit.
+/// Reporters print these rather than matching on the variants.
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::ExitCode { code } => write!(f, "exited with code {code}"),
+            Failure::Signal { signal, name } => write!(f, "killed by signal {signal} ({name})"),
+            Failure::TimedOut { limit } => {
+                write!(f, "timed out after {}", crate::units::format_duration(*limit))
+            }
+            Failure::SpawnFailed { message } => write!(f, "could not start: {message}"),
+            Failure::MarkerMissing { marker } => write!(f, "never printed `{marker}`"),
+            Failure::RssGrowth { measured, limit } => {
+                write!(f, "RSS grew {measured}, limit {limit}")
+            }
+            Failure::VmsGrowth { measured, limit } => {
+                write!(f, "VMS grew {measured}, limit {limit}")
+            }
+            Failure::PeakRss { measured, limit } => write!(f, "peak RSS {measured}, limit {limit}"),
+            Failure::Slope {
+                measured,
+                limit,
+                rising_fraction,
+            } => write!(
+                f,
+                "RSS still rising at {measured} (up on {:.0}% of checkpoints), limit {limit}",
+                rising_fraction * 100.0
+            ),
+            Failure::NativeLeaks { measured, limit } => {
+                write!(f, "{measured} native allocations left live, limit {limit}")
+            }
+            Failure::Regression {
+                metric,
+                baseline,
+                measured,
+                tolerance,
+            } => write!(
+                f,
+                "{metric} regressed: {} against baseline {} (tolerance {:.0}%)",
+                metric_value(metric, *measured),
+                metric_value(metric, *baseline),
+                tolerance * 100.0
+            ),
+            Failure::TooFewSamples {
+                figure,
+                samples,
+                needed,
+            } => write!(
+                f,
+                "too few samples to judge {figure}: {samples}, need {needed} (run longer or sample more often)"
+            ),
+            Failure::Wrapper { tool, summary } => write!(f, "{tool}: {summary}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::series::scripted::series;
+    use super::*;
+    use crate::exec::Exit;
+    use crate::plan::RuntimeKind;
+    use std::collections::BTreeMap;
+
+    fn job(limits: Limits, expect: Expect) -> Job {
+        Job {
+            suite: "s".into(),
+            runtime: RuntimeKind::Python,
+            tags: vec![],
+            argv: vec!["python3".into()],
+            env: vec![],
+            cwd: ".".into(),
+            timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(1),
+            sample_interval: Duration::from_millis(10),
+            limits,
+            expect,
+            exclusive: false,
+            log_path: "s.log".into(),
+            wrapper: None,
+        }
+    }
+
+    fn measured(exit: Exit, rss: impl Fn(usize) -> f64) -> Measured {
+        Measured {
+            pid: 1,
+            exit,
+            duration: Duration::from_secs(5),
+            samples: series(500, 10, rss),
+            exact_peak_rss: None,
+            reported: BTreeMap::new(),
+            marker_seen: true,
+            log_tail: vec![],
+            findings: None,
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            rss_growth: Some(Bytes(16_000_000)),
+            slope: Some(BytesPerSec(2e6)),
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn a_flat_clean_run_passes_and_a_leak_fails_with_figures() {
+        let ok = judge(
+            &job(limits(), Expect::Pass),
+            measured(Exit::Code { code: 0 }, |_| 5e7),
+            None,
+            0.1,
+        );
+        assert_eq!(ok.verdict, Verdict::Passed);
+        assert_eq!(ok.figures.peak_rss_sampled, Bytes(50_000_000));
+        let leak = judge(
+            &job(limits(), Expect::Pass),
+            measured(Exit::Code { code: 0 }, |i| 5e7 + i as f64 * 1e5),
+            None,
+            0.1,
+        );
+        let Verdict::Failed { failures } = &leak.verdict else {
+            panic!("{:?}", leak.verdict)
+        };
+        assert!(
+            matches!(
+                failures[..],
+                [Failure::RssGrowth { .. }, Failure::Slope { .. }]
+            ),
+            "{failures:?}"
+        );
+        assert!(leak.figures.slope.unwrap().0 > 9e6);
+    }
+
+    #[test]
+    fn canaries_invert_and_interrupts_override() {
+        let leak = |exit| measured(exit, |i| 5e7 + i as f64 * 1e5);
+        let caught = judge(
+            &job(limits(), Expect::Fail),
+            leak(Exit::Code { code: 0 }),
+            None,
+            0.1,
+        );
+        assert!(matches!(caught.verdict, Verdict::CanaryCaught { .. }));
+        let missed = judge(
+            &job(limits(), Expect::Fail),
+            measured(Exit::Code { code: 0 }, |_| 5e7),
+            None,
+            0.1,
+        );
+        assert_eq!(missed.verdict, Verdict::CanaryMissed);
+        let stopped = judge(
+            &job(limits(), Expect::Fail),
+            leak(Exit::Interrupted),
+            None,
+            0.1,
+        );
+        assert_eq!(stopped.verdict, Verdict::Interrupted);
+    }
+
+    #[test]
+    fn crash_marker_natives_and_wrapper_all_reported() {
+        let mut m = measured(
+            Exit::Signal {
+                signal: 11,
+                name: "SIGSEGV".into(),
+            },
+            |_| 5e7,
+        );
+        m.marker_seen = false;
+        m.reported.insert("native_leaks".into(), 3.0);
+        m.findings = Some(findings::parse_valgrind_xml(
+            "<error><kind>InvalidRead</kind></error>",
+        ));
+        let out = judge(&job(limits(), Expect::Pass), m, None, 0.1);
+        let Verdict::Failed { failures } = &out.verdict else {
+            panic!()
+        };
+        let text: Vec<String> = failures.iter().map(ToString::to_string).collect();
+        assert_eq!(text[0], "killed by signal 11 (SIGSEGV)");
+        assert_eq!(text[1], "never printed `TEST PASSED`");
+        assert_eq!(text[2], "3 native allocations left live, limit 0");
+        assert!(
+            text[3].starts_with("valgrind: 0 definitely lost"),
+            "{}",
+            text[3]
+        );
+        assert_eq!(out.figures.native_leaks, Some(3));
+    }
+
+    #[test]
+    fn spawn_failure_is_the_only_failure() {
+        let mut m = measured(
+            Exit::SpawnFailed {
+                message: "no such file".into(),
+            },
+            |_| 0.0,
+        );
+        m.samples.clear();
+        m.marker_seen = false;
+        let out = judge(&job(limits(), Expect::Pass), m, None, 0.1);
+        assert_eq!(
+            out.verdict,
+            Verdict::Failed {
+                failures: vec![Failure::SpawnFailed {
+                    message: "no such file".into()
+                }]
+            }
+        );
+    }
+
+    #[test]
+    fn exact_peak_prefers_the_larger_of_vmhwm_and_report_and_limits_use_it() {
+        let mut m = measured(Exit::Code { code: 0 }, |_| 5e7);
+        m.exact_peak_rss = Some(Bytes(60_000_000));
+        m.reported.insert("peak_rss_bytes".into(), 70e6);
+        let lim = Limits {
+            peak_rss: Some(Bytes(65_000_000)),
+            ..limits()
+        };
+        let out = judge(&job(lim, Expect::Pass), m, None, 0.1);
+        assert_eq!(out.figures.peak_rss_exact, Some(Bytes(70_000_000)));
+        assert_eq!(
+            out.verdict,
+            Verdict::Failed {
+                failures: vec![Failure::PeakRss {
+                    measured: Bytes(70_000_000),
+                    limit: Bytes(65_000_000)
+                }]
+            }
+        );
+    }
+
+    #[test]
+    fn baseline_regressions_join_the_failures() {
+        let entry = baseline::BaselineEntry {
+            peak_rss_bytes: 10_000_000,
+            rss_growth_bytes: 0,
+            slope_bytes_per_sec: Some(0.0),
+            duration_ms: 5000,
+        };
+        let out = judge(
+            &job(Limits::default(), Expect::Pass),
+            measured(Exit::Code { code: 0 }, |_| 5e7),
+            Some(&entry),
+            0.1,
+        );
+        let Verdict::Failed { failures } = &out.verdict else {
+            panic!()
+        };
+        assert_eq!(
+            failures[0].to_string(),
+            "peak_rss_bytes regressed: +50.0 MB against baseline +10.0 MB (tolerance 10%)"
+        );
     }
 }

@@ -1,0 +1,276 @@
+//! One pure function per pass criterion: each takes the figures (or the exit)
+//! and one limit and returns the failure, if any. `judge` in the parent module
+//! strings them together.
+
+use super::series::{self, SlopeFit};
+use super::Failure;
+use crate::exec::{Exit, Sample};
+use crate::units::{ByteDelta, Bytes, BytesPerSec};
+use std::time::Duration;
+
+/// Share of checkpoints that must rise before a steep fit counts as a leak:
+/// noise rises on about half, a leak on nearly all.
+pub const RISING_FRACTION: f64 = 2.0 / 3.0;
+
+/// How the process ended. `Interrupted` is not a failure: the verdict is
+/// `Interrupted` instead, decided by the caller.
+pub fn exit(exit: &Exit, timeout: Duration) -> Option<Failure> {
+    match exit {
+        Exit::Code { code: 0 } | Exit::Interrupted => None,
+        Exit::Code { code } => Some(Failure::ExitCode { code: *code }),
+        Exit::Signal { signal, name } => Some(Failure::Signal {
+            signal: *signal,
+            name: name.clone(),
+        }),
+        Exit::TimedOut { .. } => Some(Failure::TimedOut { limit: timeout }),
+        Exit::SpawnFailed { message } => Some(Failure::SpawnFailed {
+            message: message.clone(),
+        }),
+    }
+}
+
+/// The suite printed its pass marker (when one is required).
+pub fn marker(seen: bool, marker: Option<&str>) -> Option<Failure> {
+    match marker {
+        Some(m) if !seen => Some(Failure::MarkerMissing {
+            marker: m.to_string(),
+        }),
+        _ => None,
+    }
+}
+
+/// A growth figure against its limit; `growth` is `None` when the run had
+/// too few samples to measure it, which fails rather than passing unseen.
+pub fn growth(
+    criterion: &str,
+    growth: Option<i64>,
+    samples: usize,
+    limit: Option<Bytes>,
+) -> Option<Failure> {
+    let limit = limit?;
+    let Some(measured) = growth else {
+        return Some(Failure::TooFewSamples {
+            figure: criterion.to_string(),
+            samples,
+            needed: series::MIN_GROWTH_SAMPLES,
+        });
+    };
+    if measured <= limit.0 as i64 {
+        return None;
+    }
+    let measured = ByteDelta(measured);
+    Some(match criterion {
+        "vms_growth" => Failure::VmsGrowth { measured, limit },
+        _ => Failure::RssGrowth { measured, limit },
+    })
+}
+
+/// Peak RSS (see `Figures::peak_rss`) against its limit.
+pub fn peak_rss(peak: Bytes, limit: Option<Bytes>) -> Option<Failure> {
+    let limit = limit?;
+    (peak > limit).then_some(Failure::PeakRss {
+        measured: peak,
+        limit,
+    })
+}
+
+/// Leaking means both: the fitted slope is over the limit, and RSS rose on at
+/// least [`RISING_FRACTION`] of the window's checkpoints. Either alone is
+/// noise (a late step, or a slow wobble).
+pub fn slope(
+    fit: Option<SlopeFit>,
+    window: &[Sample],
+    limit: Option<BytesPerSec>,
+) -> Option<Failure> {
+    let limit = limit?;
+    let Some(fit) = fit else {
+        return Some(Failure::TooFewSamples {
+            figure: "slope".to_string(),
+            samples: window.len(),
+            needed: series::MIN_SLOPE_SAMPLES,
+        });
+    };
+    (fit.bytes_per_sec > limit.0 && fit.rising_fraction >= RISING_FRACTION).then_some(
+        Failure::Slope {
+            measured: BytesPerSec(fit.bytes_per_sec),
+            limit,
+            rising_fraction: fit.rising_fraction,
+        },
+    )
+}
+
+/// Native allocations left live, as the suite reported them. Suites that do
+/// not measure them report nothing and are not judged on them.
+pub fn native_leaks(reported: Option<u64>, limit: Option<u64>) -> Option<Failure> {
+    match (reported, limit) {
+        (Some(measured), Some(limit)) if measured > limit => {
+            Some(Failure::NativeLeaks { measured, limit })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::series::scripted::*;
+    use super::*;
+
+    const MB: f64 = 1e6;
+
+    fn judge_slope(s: &[Sample], limit_mb_s: f64) -> Option<Failure> {
+        slope(
+            series::slope(s, 0.2, 0.5),
+            series::slope_window(s, 0.2, 0.5),
+            Some(BytesPerSec(limit_mb_s * MB)),
+        )
+    }
+
+    fn judge_growth(s: &[Sample], limit_mb: f64) -> Option<Failure> {
+        growth(
+            "rss_growth",
+            series::growth(s, 0.2, |s| s.rss_bytes),
+            series::growth_samples(s, 0.2),
+            Some(Bytes((limit_mb * MB) as u64)),
+        )
+    }
+
+    #[test]
+    fn exit_criteria() {
+        let t = Duration::from_secs(5);
+        assert_eq!(exit(&Exit::Code { code: 0 }, t), None);
+        assert_eq!(exit(&Exit::Interrupted, t), None);
+        assert_eq!(
+            exit(&Exit::Code { code: 3 }, t),
+            Some(Failure::ExitCode { code: 3 })
+        );
+        let segv = Exit::Signal {
+            signal: 11,
+            name: "SIGSEGV".into(),
+        };
+        assert_eq!(
+            exit(&segv, t),
+            Some(Failure::Signal {
+                signal: 11,
+                name: "SIGSEGV".into()
+            })
+        );
+        assert_eq!(
+            exit(&Exit::TimedOut { signal: 9 }, t),
+            Some(Failure::TimedOut { limit: t })
+        );
+        let spawn = Exit::SpawnFailed {
+            message: "no such file".into(),
+        };
+        assert!(matches!(exit(&spawn, t), Some(Failure::SpawnFailed { .. })));
+    }
+
+    #[test]
+    fn marker_is_required_only_when_configured() {
+        assert_eq!(marker(true, Some("TEST PASSED")), None);
+        assert_eq!(marker(false, None), None);
+        assert_eq!(
+            marker(false, Some("TEST PASSED")),
+            Some(Failure::MarkerMissing {
+                marker: "TEST PASSED".into()
+            })
+        );
+    }
+
+    #[test]
+    fn flat_and_noisy_flat_pass_every_memory_criterion() {
+        for s in [
+            series(500, 10, |_| 50.0 * MB),
+            series(1000, 10, |i| 80.0 * MB + noise(i) * 2.0 * MB),
+        ] {
+            assert_eq!(judge_slope(&s, 0.5), None);
+            assert_eq!(judge_growth(&s, 1.0), None);
+        }
+    }
+
+    #[test]
+    fn linear_leak_fails_slope_and_growth() {
+        let s = series(500, 10, |i| 50.0 * MB + i as f64 * 0.1 * MB);
+        match judge_slope(&s, 2.0) {
+            Some(Failure::Slope {
+                measured,
+                rising_fraction,
+                ..
+            }) => {
+                assert!((measured.0 - 10.0 * MB).abs() < 1e3);
+                assert_eq!(rising_fraction, 1.0);
+            }
+            other => panic!("expected a slope failure, got {other:?}"),
+        }
+        assert!(matches!(
+            judge_growth(&s, 16.0),
+            Some(Failure::RssGrowth { .. })
+        ));
+        // Under a generous limit the same series passes: the limit decides.
+        assert_eq!(judge_slope(&s, 20.0), None);
+    }
+
+    #[test]
+    fn step_inside_the_window_is_not_a_leak() {
+        // A one-off step at 70% of the run: the fit is steep, but only one
+        // checkpoint rose, so it is not called leaking.
+        let s = series(1000, 10, |i| if i < 700 { 40.0 * MB } else { 90.0 * MB });
+        let fit = series::slope(&s, 0.2, 0.5).unwrap();
+        assert!(fit.bytes_per_sec > 10.0 * MB, "{fit:?}");
+        assert_eq!(judge_slope(&s, 1.0), None);
+        // ... but its growth still counts against the growth limit.
+        assert!(matches!(
+            judge_growth(&s, 16.0),
+            Some(Failure::RssGrowth { .. })
+        ));
+    }
+
+    #[test]
+    fn too_few_samples_fail_a_configured_limit_instead_of_passing_unseen() {
+        // Three samples, one inside the warm-up: two left to measure growth on.
+        let s = series(3, 10, |i| i as f64 * MB);
+        assert!(matches!(
+            judge_growth(&s, 1.0),
+            Some(Failure::TooFewSamples {
+                samples: 2,
+                needed: 5,
+                ..
+            })
+        ));
+        assert!(matches!(
+            judge_slope(&s, 1.0),
+            Some(Failure::TooFewSamples { .. })
+        ));
+        // No limit, no verdict.
+        assert_eq!(growth("rss_growth", None, 3, None), None);
+        assert_eq!(slope(None, &s, None), None);
+    }
+
+    #[test]
+    fn vms_growth_reports_its_own_criterion() {
+        let f = growth("vms_growth", Some(5_000_000), 100, Some(Bytes(1_000_000)));
+        assert!(matches!(f, Some(Failure::VmsGrowth { .. })));
+        assert_eq!(
+            growth("vms_growth", Some(1_000_000), 100, Some(Bytes(1_000_000))),
+            None
+        );
+    }
+
+    #[test]
+    fn peak_and_native_leaks() {
+        assert_eq!(peak_rss(Bytes(10), Some(Bytes(10))), None);
+        assert!(matches!(
+            peak_rss(Bytes(11), Some(Bytes(10))),
+            Some(Failure::PeakRss { .. })
+        ));
+        assert_eq!(peak_rss(Bytes(11), None), None);
+        assert_eq!(native_leaks(Some(0), Some(0)), None);
+        assert_eq!(native_leaks(None, Some(0)), None);
+        assert_eq!(
+            native_leaks(Some(2), Some(0)),
+            Some(Failure::NativeLeaks {
+                measured: 2,
+                limit: 0
+            })
+        );
+    }
+}

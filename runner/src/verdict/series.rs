@@ -1,0 +1,215 @@
+//! Pure arithmetic over a suite's samples: warm-up trimming, checkpoints,
+//! growth and the least-squares slope.
+//!
+//! Definitions (the report and the limits mean exactly these):
+//! - the run spans `0..=T`, where `T` is the time of the last sample;
+//! - warm-up: samples with `t < warmup * T` are ignored by growth and slope;
+//! - checkpoints: a span is cut into [`CHECKPOINTS`] equal time buckets and each
+//!   non-empty bucket contributes the mean of its samples (a mean, so one noisy
+//!   sample cannot make a checkpoint);
+//! - growth: mean of the last checkpoint minus mean of the first checkpoint of
+//!   the post-warm-up span;
+//! - slope: least-squares fit of RSS against time over the samples with
+//!   `t >= max(warmup, 1 - slope_window) * T`, with the fraction of consecutive
+//!   checkpoints of that window on which RSS rose.
+
+use crate::exec::Sample;
+
+/// Checkpoints a span is divided into.
+pub const CHECKPOINTS: usize = 10;
+/// Post-warm-up samples needed before growth means anything.
+pub const MIN_GROWTH_SAMPLES: usize = 5;
+/// Samples needed in the slope window before a fit means anything.
+pub const MIN_SLOPE_SAMPLES: usize = 10;
+
+/// A fitted slope and how consistently the series rose.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlopeFit {
+    pub bytes_per_sec: f64,
+    /// Fraction (0..=1) of consecutive checkpoint pairs where the later mean
+    /// is strictly higher.
+    pub rising_fraction: f64,
+    /// Samples in the window.
+    pub samples: usize,
+}
+
+fn span_end(samples: &[Sample]) -> u64 {
+    samples.last().map_or(0, |s| s.t_ms)
+}
+
+/// The samples at or after `fraction` of the run.
+pub fn from_fraction(samples: &[Sample], fraction: f64) -> &[Sample] {
+    let start = (fraction.clamp(0.0, 1.0) * span_end(samples) as f64).ceil() as u64;
+    let first = samples.partition_point(|s| s.t_ms < start);
+    &samples[first..]
+}
+
+/// Means of `value` over [`CHECKPOINTS`] equal time buckets of `samples`
+/// (assumed sorted by time); empty buckets are skipped.
+pub fn checkpoints(samples: &[Sample], value: impl Fn(&Sample) -> u64) -> Vec<f64> {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return Vec::new();
+    };
+    let span = (last.t_ms - first.t_ms).max(1) as f64;
+    let mut sums = [(0.0f64, 0u32); CHECKPOINTS];
+    for s in samples {
+        let pos = (s.t_ms - first.t_ms) as f64 / span;
+        let bucket = ((pos * CHECKPOINTS as f64) as usize).min(CHECKPOINTS - 1);
+        sums[bucket].0 += value(s) as f64;
+        sums[bucket].1 += 1;
+    }
+    sums.iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(sum, n)| sum / f64::from(*n))
+        .collect()
+}
+
+/// Growth of `value` after warm-up, or `None` with too few samples.
+pub fn growth(samples: &[Sample], warmup: f64, value: impl Fn(&Sample) -> u64) -> Option<i64> {
+    let measured = from_fraction(samples, warmup);
+    if measured.len() < MIN_GROWTH_SAMPLES {
+        return None;
+    }
+    let cps = checkpoints(measured, value);
+    match (cps.first(), cps.last()) {
+        (Some(first), Some(last)) if cps.len() >= 2 => Some((last - first).round() as i64),
+        _ => None,
+    }
+}
+
+/// Number of samples growth would use (for the too-few-samples report).
+pub fn growth_samples(samples: &[Sample], warmup: f64) -> usize {
+    from_fraction(samples, warmup).len()
+}
+
+/// The samples the slope is fitted over.
+pub fn slope_window(samples: &[Sample], warmup: f64, slope_window: f64) -> &[Sample] {
+    from_fraction(samples, warmup.max(1.0 - slope_window))
+}
+
+/// Least-squares slope of RSS over the final window, or `None` with too few
+/// samples.
+pub fn slope(samples: &[Sample], warmup: f64, window: f64) -> Option<SlopeFit> {
+    let window = slope_window(samples, warmup, window);
+    if window.len() < MIN_SLOPE_SAMPLES {
+        return None;
+    }
+    let n = window.len() as f64;
+    let t0 = window[0].t_ms;
+    let xs = || window.iter().map(|s| (s.t_ms - t0) as f64 / 1e3);
+    let mean_x = xs().sum::<f64>() / n;
+    let mean_y = window.iter().map(|s| s.rss_bytes as f64).sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (x, s) in xs().zip(window) {
+        sxy += (x - mean_x) * (s.rss_bytes as f64 - mean_y);
+        sxx += (x - mean_x) * (x - mean_x);
+    }
+    if sxx == 0.0 {
+        return None;
+    }
+    let cps = checkpoints(window, |s| s.rss_bytes);
+    let rising_fraction = if cps.len() < 2 {
+        0.0
+    } else {
+        let rises = cps.windows(2).filter(|w| w[1] > w[0]).count();
+        rises as f64 / (cps.len() - 1) as f64
+    };
+    Some(SlopeFit {
+        bytes_per_sec: sxy / sxx,
+        rising_fraction,
+        samples: window.len(),
+    })
+}
+
+/// Scripted series for the tests of this module and of the criteria.
+#[cfg(test)]
+pub(crate) mod scripted {
+    use crate::exec::Sample;
+
+    /// One sample every `interval_ms` for `n` samples, RSS from `rss(i)`.
+    pub fn series(n: usize, interval_ms: u64, rss: impl Fn(usize) -> f64) -> Vec<Sample> {
+        (0..n)
+            .map(|i| Sample {
+                t_ms: i as u64 * interval_ms,
+                rss_bytes: rss(i).max(0.0) as u64,
+                vms_bytes: rss(i).max(0.0) as u64 * 2,
+                processes: 1,
+            })
+            .collect()
+    }
+
+    /// Deterministic noise in -1..1 (an LCG), so tests never flap.
+    pub fn noise(i: usize) -> f64 {
+        let x = (i as u64)
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((x >> 33) as f64 / (1u64 << 31) as f64) - 1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scripted::*;
+    use super::*;
+
+    const MB: f64 = 1e6;
+
+    #[test]
+    fn flat_series_has_no_growth_and_no_slope() {
+        let s = series(500, 10, |_| 50.0 * MB);
+        assert_eq!(growth(&s, 0.2, |s| s.rss_bytes), Some(0));
+        let fit = slope(&s, 0.2, 0.5).unwrap();
+        assert_eq!(fit.bytes_per_sec, 0.0);
+        assert_eq!(fit.rising_fraction, 0.0);
+    }
+
+    #[test]
+    fn linear_leak_grows_and_fits_its_rate() {
+        // 1 MB per 100 ms = 10 MB/s for 5 s.
+        let s = series(500, 10, |i| 50.0 * MB + i as f64 * 0.1 * MB);
+        let fit = slope(&s, 0.2, 0.5).unwrap();
+        assert!((fit.bytes_per_sec - 10.0 * MB).abs() < 1e3, "{fit:?}");
+        assert_eq!(fit.rising_fraction, 1.0);
+        // Post-warm-up span is 1.0..4.99 s; checkpoint means are 0.4 s apart
+        // from the first bucket's middle to the last one's: 9 * 0.4 s * 10 MB/s.
+        let g = growth(&s, 0.2, |s| s.rss_bytes).unwrap() as f64;
+        assert!((g - 36.0 * MB).abs() < 0.5 * MB, "{g}");
+    }
+
+    #[test]
+    fn noisy_flat_series_rises_on_about_half_the_checkpoints() {
+        let s = series(1000, 10, |i| 80.0 * MB + noise(i) * 2.0 * MB);
+        let fit = slope(&s, 0.2, 0.5).unwrap();
+        assert!(fit.bytes_per_sec.abs() < 0.2 * MB, "{fit:?}");
+        assert!(fit.rising_fraction < 2.0 / 3.0, "{fit:?}");
+        let g = growth(&s, 0.2, |s| s.rss_bytes).unwrap();
+        assert!(g.unsigned_abs() < MB as u64, "{g}");
+    }
+
+    #[test]
+    fn step_then_plateau_has_growth_but_a_flat_final_window() {
+        let s = series(1000, 10, |i| if i < 300 { 40.0 * MB } else { 90.0 * MB });
+        // Warm-up ends at 2 s (i = 200); the step at 3 s is inside the growth span.
+        assert_eq!(growth(&s, 0.2, |s| s.rss_bytes), Some(50_000_000));
+        let fit = slope(&s, 0.2, 0.5).unwrap();
+        assert_eq!(fit.bytes_per_sec, 0.0);
+    }
+
+    #[test]
+    fn too_few_samples_give_no_figures() {
+        let s = series(4, 10, |i| i as f64 * MB);
+        assert_eq!(growth(&s, 0.0, |s| s.rss_bytes), None);
+        assert_eq!(slope(&s, 0.0, 1.0), None);
+        assert_eq!(growth(&[], 0.2, |s| s.rss_bytes), None);
+        assert_eq!(slope(&[], 0.2, 0.5), None);
+    }
+
+    #[test]
+    fn warmup_trims_by_time_not_by_count() {
+        let s = series(101, 10, |i| i as f64);
+        let trimmed = from_fraction(&s, 0.2);
+        assert_eq!(trimmed.first().unwrap().t_ms, 200);
+        assert_eq!(slope_window(&s, 0.2, 0.5).first().unwrap().t_ms, 500);
+        assert_eq!(slope_window(&s, 0.8, 0.5).first().unwrap().t_ms, 800);
+    }
+}
