@@ -1,0 +1,151 @@
+//! A suite's output: every line goes to its log file; a bounded tail is kept
+//! for crash reports; `MEMTEST name=value` lines become reported figures; the
+//! pass marker is detected.
+//!
+//! Both streams go to one log file in arrival order; stderr lines carry a
+//! `[stderr] ` prefix so the two can be told apart. The marker and `MEMTEST`
+//! lines are accepted on either stream (a test harness may print to stderr).
+
+use super::Stream;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+
+/// Lines of output kept in memory per suite.
+pub const TAIL_LINES: usize = 50;
+
+/// The `name=value` pairs of a `MEMTEST ...` line. Values must be finite
+/// numbers; other pairs are ignored (the line is still logged).
+pub fn parse_memtest_line(line: &str) -> Vec<(String, f64)> {
+    let Some(rest) = line.trim().strip_prefix("MEMTEST ") else {
+        return Vec::new();
+    };
+    rest.split_ascii_whitespace()
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let valid_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            let value: f64 = value.parse().ok().filter(|v: &f64| v.is_finite())?;
+            valid_name.then(|| (name.to_string(), value))
+        })
+        .collect()
+}
+
+/// What the output of a run amounted to.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub tail: Vec<String>,
+    pub reported: BTreeMap<String, f64>,
+    pub marker_seen: bool,
+    /// The first error writing the log, if any (the run goes on without it).
+    pub log_error: Option<std::io::Error>,
+}
+
+/// Consumes lines as they arrive.
+pub struct Collector<W: Write> {
+    log: W,
+    marker: Option<String>,
+    tail: VecDeque<String>,
+    reported: BTreeMap<String, f64>,
+    marker_seen: bool,
+    log_error: Option<std::io::Error>,
+}
+
+impl<W: Write> Collector<W> {
+    pub fn new(log: W, marker: Option<String>) -> Collector<W> {
+        Collector {
+            log,
+            marker,
+            tail: VecDeque::with_capacity(TAIL_LINES),
+            reported: BTreeMap::new(),
+            marker_seen: false,
+            log_error: None,
+        }
+    }
+
+    pub fn line(&mut self, stream: Stream, line: &str) {
+        let prefix = match stream {
+            Stream::Stdout => "",
+            Stream::Stderr => "[stderr] ",
+        };
+        if self.log_error.is_none() {
+            if let Err(e) = writeln!(self.log, "{prefix}{line}") {
+                self.log_error = Some(e);
+            }
+        }
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(format!("{prefix}{line}"));
+        if self.marker.as_deref() == Some(line.trim()) {
+            self.marker_seen = true;
+        }
+        self.reported.extend(parse_memtest_line(line));
+    }
+
+    pub fn finish(mut self) -> Collected {
+        if let Err(e) = self.log.flush() {
+            self.log_error.get_or_insert(e);
+        }
+        Collected {
+            tail: self.tail.into(),
+            reported: self.reported,
+            marker_seen: self.marker_seen,
+            log_error: self.log_error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memtest_lines_parse_numbers_and_ignore_the_rest() {
+        assert_eq!(
+            parse_memtest_line("MEMTEST native_leaks=0 peak_rss_bytes=1.5e6"),
+            [
+                ("native_leaks".to_string(), 0.0),
+                ("peak_rss_bytes".to_string(), 1.5e6)
+            ]
+        );
+        assert_eq!(
+            parse_memtest_line("  MEMTEST a=1 b=x c= =3 d=inf e=-2 \n").len(),
+            2
+        );
+        assert!(parse_memtest_line("memtest a=1").is_empty());
+        assert!(parse_memtest_line("MEMTESTa=1").is_empty());
+        assert!(parse_memtest_line("the MEMTEST a=1").is_empty());
+    }
+
+    #[test]
+    fn collector_logs_everything_keeps_a_tail_and_sees_the_marker() {
+        let mut c = Collector::new(Vec::new(), Some("TEST PASSED".into()));
+        for i in 0..120 {
+            c.line(Stream::Stdout, &format!("line {i}"));
+        }
+        c.line(Stream::Stderr, "MEMTEST native_leaks=2 junk");
+        c.line(Stream::Stdout, "  TEST PASSED  ");
+        let log = String::from_utf8(c.log.clone()).unwrap();
+        let got = c.finish();
+        assert_eq!(log.lines().count(), 122);
+        assert!(log.contains("\n[stderr] MEMTEST native_leaks=2 junk\n"));
+        assert_eq!(got.tail.len(), TAIL_LINES);
+        assert_eq!(got.tail.last().unwrap(), "  TEST PASSED  ");
+        assert_eq!(got.tail[0], "line 72");
+        assert_eq!(got.reported.get("native_leaks"), Some(&2.0));
+        assert!(got.marker_seen);
+    }
+
+    #[test]
+    fn marker_must_match_a_whole_trimmed_line() {
+        let mut c = Collector::new(std::io::sink(), Some("TEST PASSED".into()));
+        c.line(Stream::Stdout, "TEST PASSED? no: TEST FAILED");
+        c.line(Stream::Stdout, "NOT TEST PASSED");
+        assert!(!c.finish().marker_seen);
+        let mut none = Collector::new(std::io::sink(), None);
+        none.line(Stream::Stdout, "TEST PASSED");
+        assert!(!none.finish().marker_seen);
+    }
+}

@@ -1,0 +1,151 @@
+//! Every OS-specific piece of process control, in one place: process groups,
+//! signals, signal names and exit statuses. The rest of the executor speaks
+//! in plain Rust types.
+
+use super::Exit;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+pub use libc::{SIGKILL, SIGTERM};
+
+/// Puts the child in a process group of its own (pgid = its pid), so one
+/// signal reaches the whole suite and the terminal's Ctrl-C reaches only the
+/// runner, which then stops the suites itself.
+pub fn own_process_group(cmd: &mut tokio::process::Command) {
+    cmd.process_group(0);
+}
+
+/// Sends `signal` to every process of the group `pgid`. False when the group
+/// no longer exists.
+pub fn signal_group(pgid: u32, signal: i32) -> bool {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return false;
+    };
+    // A pgid of 0 or 1 would mean "our own group" or init's: never signal those.
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: killpg only reads its arguments.
+    unsafe { libc::killpg(pgid, signal) == 0 }
+}
+
+/// Sends `signal` to one process.
+pub fn signal_pid(pid: u32, signal: i32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 1 {
+        return false;
+    }
+    // SAFETY: kill only reads its arguments.
+    unsafe { libc::kill(pid, signal) == 0 }
+}
+
+/// True while a process with this pid exists (zombies included).
+pub fn pid_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 checks existence and permission without sending anything.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// True while the process group has any member.
+pub fn group_exists(pgid: u32) -> bool {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return false;
+    };
+    // SAFETY: as above, signal 0 sends nothing.
+    pgid > 1 && unsafe { libc::killpg(pgid, 0) == 0 }
+}
+
+/// "SIGSEGV" for 11, and so on; "SIG<n>" for signals without a common name.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("SIG{signal}"),
+    };
+    name.to_string()
+}
+
+/// How a reaped process ended.
+pub fn exit_of(status: ExitStatus) -> Exit {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Code { code },
+        (None, Some(signal)) => Exit::Signal {
+            signal,
+            name: signal_name(signal),
+        },
+        // Neither: stopped/continued statuses are never returned by wait().
+        (None, None) => Exit::Code { code: -1 },
+    }
+}
+
+/// The signal that ended a process the runner stopped: the one it died of,
+/// or SIGTERM when it exited by itself in reaction to SIGTERM.
+pub fn stopping_signal(status: ExitStatus) -> i32 {
+    status.signal().unwrap_or(SIGTERM)
+}
+
+/// CPU time (user + system) this process has used, in microseconds; for the
+/// sampler benchmark.
+pub fn own_cpu_micros() -> u64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass and nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    micros(usage.ru_utime) + micros(usage.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_exits() {
+        assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV");
+        assert_eq!(signal_name(libc::SIGABRT), "SIGABRT");
+        assert_eq!(signal_name(63), "SIG63");
+        assert_eq!(
+            exit_of(ExitStatus::from_raw(3 << 8)),
+            Exit::Code { code: 3 }
+        );
+        assert_eq!(
+            exit_of(ExitStatus::from_raw(libc::SIGSEGV)),
+            Exit::Signal {
+                signal: libc::SIGSEGV,
+                name: "SIGSEGV".into()
+            }
+        );
+        assert_eq!(stopping_signal(ExitStatus::from_raw(0)), SIGTERM);
+        assert_eq!(stopping_signal(ExitStatus::from_raw(SIGKILL)), SIGKILL);
+    }
+
+    #[test]
+    fn refuses_to_signal_init_or_our_own_group() {
+        assert!(!signal_group(0, 0));
+        assert!(!signal_group(1, 0));
+        assert!(!signal_pid(1, 0));
+        assert!(pid_exists(std::process::id()));
+    }
+}
