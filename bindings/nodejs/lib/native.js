@@ -49,8 +49,12 @@ let loaded = null;
  * LibraryNotFoundError or AbiMismatchError; both name the path involved.
  */
 function native() {
-  if (loaded) return loaded;
-  const libPath = findLibrary();
+  if (!loaded) loaded = loadLibrary(findLibrary());
+  return loaded;
+}
+
+/** Loads the library at `libPath` and refuses it unless it speaks `expectedAbi`. */
+function loadLibrary(libPath, expectedAbi = ABI_VERSION) {
   let lib;
   try {
     lib = koffi.load(libPath);
@@ -65,11 +69,11 @@ function native() {
     throw new LibraryLoadError(libPath, 'it does not export pyjamaz_abi_version (not a pyjamaz library?)', err);
   }
   const found = abiVersion();
-  if (found !== ABI_VERSION) {
+  if (found !== expectedAbi) {
     lib.unload();
-    throw new AbiMismatchError(libPath, found, ABI_VERSION);
+    throw new AbiMismatchError(libPath, found, expectedAbi);
   }
-  loaded = {
+  return {
     path: libPath,
     version: lib.func('const char *pyjamaz_version(void)'),
     // Returned as a raw pointer so the result can be freed after it is read.
@@ -77,7 +81,6 @@ function native() {
     freeResult: lib.func('void pyjamaz_free_result(void *result)'),
     allocStats: lib.func('int32_t pyjamaz_alloc_stats(_Out_ PyjamazAllocStats *out)'),
   };
-  return loaded;
 }
 
 /** Reads the PyjamazResult a pointer refers to (the output stays native). */
@@ -90,4 +93,4 @@ function view(ptr, length) {
   return koffi.view(ptr, length);
 }
 
-module.exports = { native, readResult, view, ABI_VERSION };
+module.exports = { native, loadLibrary, readResult, view, ABI_VERSION };

@@ -11,7 +11,7 @@ const path = require('node:path');
 const { candidates, findLibrary, findWorkspaceRoot, LibraryNotFoundError } = require('../lib/discovery');
 const { toNativeOptions } = require('../lib/options');
 const { ErrorCode, PyjamazError, codeName } = require('../lib/errors');
-const { crc32 } = require('./helpers');
+const { crc32 } = require('../test-support/helpers');
 
 const WORKSPACE = path.resolve(__dirname, '..', '..', '..');
 const LIB = 'libpyjamaz.so';

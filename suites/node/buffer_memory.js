@@ -1,0 +1,92 @@
+'use strict';
+/**
+ * buffer_memory (seed: 1000 images of varying sizes). Cycles through inputs
+ * from 800 bytes to 150 KB, PNG and JPEG, and checks every result's bytes
+ * (size, magic number). Buffers handed to JS must be released by gc: the
+ * ArrayBuffer memory Node reports returns to near its baseline, the core's
+ * live allocations to exactly their baseline, and RSS does not trend up.
+ */
+
+const t = require('./common');
+
+const { pyjamaz, trend } = t;
+const IMAGES = t.iterations(1_000, 20);
+// Left over after gc: Node keeps a Buffer pool slab (8 KB) and may keep a
+// few recently freed backing stores; 1 MB is far below one leaked batch.
+const ARRAY_BUFFERS_SLACK = 1 * t.MB;
+const LIMIT_SLOPE_BYTES_PER_IMAGE = 2000;
+
+function sniff(buf) {
+  if (buf[0] === 0x89 && buf.toString('latin1', 1, 4) === 'PNG') return 'png';
+  if (buf[0] === 0xff && buf[1] === 0xd8) return 'jpeg';
+  if (buf.toString('latin1', 0, 4) === 'RIFF' && buf.toString('latin1', 8, 12) === 'WEBP') return 'webp';
+  return 'unknown';
+}
+
+t.run('buffer_memory', async ({ check }) => {
+  const inputs = [
+    ['tiny.png', { formats: ['png'], metric: 'none' }],
+    ['flat-128.png', { formats: ['png', 'webp'] }],
+    ['small.jpg', { formats: ['jpeg', 'webp'] }],
+    ['photo-256.jpg', { formats: ['jpeg'] }],
+    ['photo-256.png', { formats: ['jpeg'], maxDiff: 0.05 }],
+  ].map(([name, options]) => ({ name, input: t.fixture(name), options }));
+
+  const run = (i) => {
+    const { name, input, options } = inputs[i % inputs.length];
+    const r = pyjamaz.optimize(input, options);
+    if (r.data.length !== r.size || sniff(r.data) !== r.format) {
+      throw new Error(`${name}: got ${r.data.length} bytes sniffed as ${sniff(r.data)}, result says ${r.size} ${r.format}`);
+    }
+    return r.size;
+  };
+
+  for (let i = 0; i < inputs.length * 2; i++) run(i); // warm-up
+  t.gc();
+  const native0 = t.nativeLive();
+  const ab0 = process.memoryUsage().arrayBuffers;
+
+  // Keep a window of recent results alive, as an application would, so
+  // buffers are freed by the collector, not immediately.
+  const window = [];
+  let outBytes = 0;
+  const xs = [];
+  const ys = [];
+  const every = Math.max(1, Math.floor(IMAGES / 20));
+  for (let i = 0; i < IMAGES; i++) {
+    const r = pyjamaz.optimize(inputs[i % inputs.length].input, inputs[i % inputs.length].options);
+    check(r.data.length === r.size, `image ${i}: ${r.data.length} bytes in a result of ${r.size}`);
+    window.push(r);
+    if (window.length > 50) window.shift();
+    outBytes += r.size;
+    if (i % every === 0) {
+      t.gc();
+      xs.push(i);
+      ys.push(t.rssBytes());
+    }
+  }
+  for (let i = 0; i < inputs.length; i++) run(i); // every kind checked by sniffing too
+  window.length = 0;
+  t.gc();
+  const ab1 = process.memoryUsage().arrayBuffers;
+  const native1 = t.nativeLive();
+
+  const leaks = native1.allocations - native0.allocations;
+  t.report('images', IMAGES);
+  t.report('output_bytes', outBytes);
+  t.report('native_leaks', leaks);
+  t.report('array_buffers_growth_bytes', ab1 - ab0);
+  check(leaks === 0, `native live allocations ${leaks} above baseline after ${IMAGES} images, limit 0`);
+  check(
+    ab1 - ab0 < ARRAY_BUFFERS_SLACK,
+    `ArrayBuffer memory grew ${t.mb(ab1 - ab0)} after gc (results of ${t.mb(outBytes)} passed through), ` +
+      `limit ${t.mb(ARRAY_BUFFERS_SLACK)}`,
+  );
+  const { slope, risingFraction } = trend(xs, ys);
+  t.report('rss_slope_bytes_per_image', Math.round(slope));
+  check(
+    !(slope > LIMIT_SLOPE_BYTES_PER_IMAGE && risingFraction >= 2 / 3),
+    `RSS grows ${Math.round(slope)} bytes per image (rising on ${(risingFraction * 100).toFixed(0)}% of checkpoints), ` +
+      `limit ${LIMIT_SLOPE_BYTES_PER_IMAGE}`,
+  );
+});

@@ -1,0 +1,77 @@
+'use strict';
+/**
+ * ffi_memory (seed: "native memory tracking"). Optimizes a mix of small real
+ * images through the FFI, sync and async, and checks:
+ *  - the core's live allocations end exactly at baseline (the exact test:
+ *    one leaked allocation fails it);
+ *  - RSS grows by less than 0.5 MB per 1000 operations after warm-up (the
+ *    independent, coarse test), judged by DESIGN's leak rule: fitted slope
+ *    over the limit and rising on at least two thirds of the checkpoints.
+ *
+ * Canary: the same script against the core built with `canary-leak` (leaks a
+ * copy of the input per call) must fail on both.
+ */
+
+const t = require('./common');
+
+const { pyjamaz, trend } = t;
+const OPS = t.iterations(5_000, 40);
+const WARMUP = Math.max(10, Math.round(OPS * 0.1));
+const CHECKPOINTS = 20;
+const LIMIT_BYTES_PER_1000 = 0.5 * t.MB;
+
+t.run('ffi_memory', async ({ check }) => {
+  // Small inputs of each decoder, restricted to one or two encoders so the
+  // suite measures the FFI round trip, not encoder time.
+  const work = [
+    [t.fixture('tiny.png'), { formats: ['png'], metric: 'none' }],
+    [t.fixture('small.jpg'), { formats: ['jpeg'] }],
+    [t.fixture('flat-128.png'), { formats: ['png', 'webp'], metric: 'none' }],
+    [t.fixture('tiny.png'), { formats: ['jpeg', 'webp'], maxDiff: 0.05 }],
+  ];
+  let opIndex = 0;
+  const step = async () => {
+    const [input, options] = work[opIndex % work.length];
+    // Every fifth call goes through koffi's async path (worker thread).
+    const r = opIndex % 5 === 4 ? await pyjamaz.optimizeAsync(input, options) : pyjamaz.optimize(input, options);
+    if (r.data.length !== r.size || r.size === 0) throw new Error(`op ${opIndex}: result of ${r.size} bytes carries ${r.data.length}`);
+    opIndex++;
+  };
+
+  for (let i = 0; i < WARMUP; i++) await step();
+  t.gc();
+  const native0 = t.nativeLive();
+  const rss0 = t.rssBytes();
+
+  const every = Math.max(1, Math.floor(OPS / CHECKPOINTS));
+  const xs = [0];
+  const ys = [rss0];
+  for (let i = 1; i <= OPS; i++) {
+    await step();
+    if (i % every === 0) {
+      t.gc();
+      xs.push(i);
+      ys.push(t.rssBytes());
+    }
+  }
+  t.gc();
+  const native1 = t.nativeLive();
+  const rss1 = t.rssBytes();
+
+  const leaks = native1.allocations - native0.allocations;
+  t.report('native_leaks', leaks);
+  t.report('native_leaked_bytes', native1.bytes - native0.bytes);
+  check(leaks === 0, `native live allocations ${leaks} above baseline after ${OPS} ops, limit 0`);
+
+  const { slope, risingFraction } = trend(xs, ys);
+  const per1000 = slope * 1000;
+  t.report('ops', OPS);
+  t.report('rss_growth_bytes', rss1 - rss0);
+  t.report('rss_slope_bytes_per_1000_ops', Math.round(per1000));
+  t.report('rss_rising_fraction', Number(risingFraction.toFixed(3)));
+  check(
+    !(per1000 > LIMIT_BYTES_PER_1000 && risingFraction >= 2 / 3),
+    `RSS grows ${t.mb(per1000)} per 1000 ops (rising on ${(risingFraction * 100).toFixed(0)}% of checkpoints), ` +
+      `limit ${t.mb(LIMIT_BYTES_PER_1000)} per 1000 ops`,
+  );
+});

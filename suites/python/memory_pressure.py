@@ -1,0 +1,75 @@
+"""memory_pressure (seed, long tier: 10,000 images of 1 MB+, gc.collect()
+every 1000 operations, RSS growth < 500 MB, VMS growth < 800 MB, memory
+plateaus). Optimizes the 2.4 MB photo-1024.png (and the 0.6 MB JPEG of the
+same photo) over and over and records RSS and VMS at every gc checkpoint.
+
+Plateau: the RSS rise over the second half of the checkpoints must stay under
+PLATEAU_BYTES, so growth still going on at the end fails even when the total
+is under 500 MB.
+"""
+
+import common as t
+
+pyjamaz = t.pyjamaz
+IMAGES = t.iterations(10_000, 20)
+GC_EVERY = max(2, min(1_000, IMAGES // 10))
+LIMIT_RSS_BYTES = 500 * t.MB
+LIMIT_VMS_BYTES = 800 * t.MB
+PLATEAU_BYTES = 50 * t.MB
+
+
+def body(check):
+    png = t.fixture("photo-1024.png")
+    jpg = t.fixture("photo-1024.jpg")
+    if len(png) < 1_000_000:
+        raise RuntimeError(f"photo-1024.png is {len(png)} bytes; the seed asks for 1 MB+ inputs")
+    # One encoder per call keeps 10K calls inside the long tier's timeout;
+    # decoding the 1 MP input is what loads memory.
+    jobs = [
+        (png, dict(formats=["jpeg"], metric="none")),
+        (png, dict(formats=["webp"], metric="none")),
+        (jpg, dict(formats=["jpeg"], metric="none")),
+    ]
+
+    def one(i):
+        data, options = jobs[i % len(jobs)]
+        r = pyjamaz.optimize(data, **options)
+        if r.size == 0 or len(r.data) != r.size:
+            raise AssertionError(f"image {i}: empty or inconsistent result")
+
+    for i in range(len(jobs)):
+        one(i)  # warm-up
+    t.collect()
+    live0, _ = t.native_live()
+    rss0, vms0 = t.statm()
+    rss_points, vms_points = [rss0], [vms0]
+    for i in range(1, IMAGES + 1):
+        one(i)
+        if i % GC_EVERY == 0:
+            t.collect()
+            rss, vms = t.statm()
+            rss_points.append(rss)
+            vms_points.append(vms)
+    t.collect()
+    live1, _ = t.native_live()
+
+    rss_growth = max(rss_points) - rss0
+    vms_growth = max(vms_points) - vms0
+    half = rss_points[len(rss_points) // 2:]
+    late_rise = max(half) - half[0]
+    leaks = live1 - live0
+    t.report("images", IMAGES)
+    t.report("native_leaks", leaks)
+    t.report("rss_growth_bytes", rss_growth)
+    t.report("vms_growth_bytes", vms_growth)
+    t.report("rss_late_rise_bytes", late_rise)
+    check(leaks == 0, f"native live allocations {leaks} above baseline after {IMAGES} images, limit 0")
+    check(rss_growth < LIMIT_RSS_BYTES, f"RSS grew {t.mb(rss_growth)} over {IMAGES} images, limit {t.mb(LIMIT_RSS_BYTES)}")
+    check(vms_growth < LIMIT_VMS_BYTES, f"VMS grew {t.mb(vms_growth)} over {IMAGES} images, limit {t.mb(LIMIT_VMS_BYTES)}")
+    check(
+        late_rise < PLATEAU_BYTES,
+        f"RSS still rose {t.mb(late_rise)} over the second half of the run (no plateau), limit {t.mb(PLATEAU_BYTES)}",
+    )
+
+
+t.run("memory_pressure", body)
