@@ -1,0 +1,84 @@
+//! JUnit XML for CI test panes: one `<testsuite>` per runtime, one
+//! `<testcase>` per suite. Failed criteria become the failure's text and the
+//! suite's log tail its system-out, so a CI pane shows why without the logs.
+
+use super::model::{Report, SuiteReport, VerdictKind};
+use super::text;
+use super::ReportError;
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+use std::collections::BTreeMap;
+
+/// The report as JUnit XML.
+pub fn render(report: &Report) -> Result<String, ReportError> {
+    let mut junit = quick_junit::Report::new("memtest");
+    junit.set_time(report.duration());
+    let mut by_runtime: BTreeMap<&str, Vec<&SuiteReport>> = BTreeMap::new();
+    for suite in &report.suites {
+        by_runtime
+            .entry(suite.runtime.as_str())
+            .or_default()
+            .push(suite);
+    }
+    for (runtime, suites) in by_runtime {
+        let mut test_suite = TestSuite::new(runtime);
+        test_suite.set_time(suites.iter().map(|s| s.duration()).sum());
+        test_suite.add_test_cases(suites.into_iter().map(test_case));
+        junit.add_test_suite(test_suite);
+    }
+    junit
+        .to_string()
+        .map_err(|source| ReportError::Junit { source })
+}
+
+fn test_case(suite: &SuiteReport) -> TestCase {
+    let status = match suite.verdict {
+        VerdictKind::Passed | VerdictKind::CanaryCaught => TestCaseStatus::success(),
+        kind => {
+            // A suite that could not finish is an error; one that finished and
+            // broke a criterion is a failure.
+            let crashed = suite.crashed() || kind == VerdictKind::Interrupted;
+            let mut status = TestCaseStatus::non_success(if crashed {
+                NonSuccessKind::Error
+            } else {
+                NonSuccessKind::Failure
+            });
+            let reasons = text::reasons(suite);
+            status
+                .set_message(format!("{}: {}", suite.label(), reasons.join("; ")))
+                .set_type(suite.label())
+                .set_description(reasons.join("\n"));
+            status
+        }
+    };
+    let mut case = TestCase::new(suite.name.as_str(), status);
+    case.set_classname(format!("memtest.{}", suite.runtime.as_str()))
+        .set_time(suite.duration())
+        .add_property(Property::new("verdict", suite.label()))
+        .add_property(Property::new("log", suite.log.display().to_string()));
+    if !suite.log_tail.is_empty() {
+        case.set_system_out(suite.log_tail.join("\n"));
+    }
+    case
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testdata::*;
+    use super::*;
+
+    #[test]
+    fn junit_snapshot() {
+        let xml = render(&report_of(&mixed_outcomes())).unwrap();
+        insta::assert_snapshot!(xml);
+    }
+
+    #[test]
+    fn one_testsuite_per_runtime_and_failures_counted() {
+        let xml = render(&report_of(&mixed_outcomes())).unwrap();
+        assert_eq!(xml.matches("<testsuite ").count(), 3);
+        assert_eq!(xml.matches("<testcase ").count(), 5);
+        // node's RSS failure and the missed canary; python's segfault is an error.
+        assert_eq!(xml.matches("<failure ").count(), 2, "{xml}");
+        assert_eq!(xml.matches("<error ").count(), 1, "{xml}");
+    }
+}

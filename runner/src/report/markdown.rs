@@ -1,0 +1,135 @@
+//! The markdown summary (`--summary FILE`, and `$GITHUB_STEP_SUMMARY` in CI):
+//! the closing line, the table with links to the memory plots, and the failed
+//! criteria of every suite that did not succeed.
+
+use super::model::Report;
+use super::table;
+use super::text;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+/// Markdown for `report`; `plots` maps a suite's name to its plot's link.
+pub fn render(report: &Report, plots: &BTreeMap<String, String>) -> String {
+    let result = if report.success {
+        "passed"
+    } else if report.interrupted {
+        "interrupted"
+    } else {
+        "failed"
+    };
+    let mut out = format!("## memtest: {result}\n\n{}\n\n", text::closing_line(report));
+    if !report.suites.is_empty() {
+        let mut builder = Builder::default();
+        let mut header: Vec<String> = table::row_header().iter().map(|h| h.to_string()).collect();
+        if !plots.is_empty() {
+            header.push("plot".to_string());
+        }
+        builder.push_record(header);
+        for suite in &report.suites {
+            let mut cells: Vec<String> = table::row(suite).into_iter().map(|c| cell(&c)).collect();
+            cells[0] = format!("`{}`", cells[0]);
+            if !suite.is_success() {
+                cells[2] = format!("**{}**", cells[2]);
+            }
+            if !plots.is_empty() {
+                cells.push(
+                    plots
+                        .get(&suite.name)
+                        .map(|link| format!("[svg]({link})"))
+                        .unwrap_or_default(),
+                );
+            }
+            builder.push_record(cells);
+        }
+        out.push_str(&builder.build().with(Style::markdown()).to_string());
+        out.push('\n');
+        if let Some(legend) = table::legend(report) {
+            out.push_str(&format!("\n{legend}\n"));
+        }
+    }
+    let failing: Vec<_> = report
+        .suites
+        .iter()
+        .filter(|s| table::is_listed(s.verdict))
+        .collect();
+    if !failing.is_empty() {
+        out.push_str("\n### Not passing\n");
+    }
+    for suite in failing {
+        out.push_str(&format!(
+            "\n**{}** `{}` ({})\n\n",
+            suite.label(),
+            suite.name,
+            suite.runtime.as_str()
+        ));
+        for reason in text::reasons(suite) {
+            out.push_str(&format!("- {}\n", cell(&reason)));
+        }
+        out.push_str(&format!("- log: `{}`\n", suite.log.display()));
+        if suite.crashed() && !suite.log_tail.is_empty() {
+            out.push_str("\n<details><summary>last lines of output</summary>\n\n```text\n");
+            for line in &suite.log_tail {
+                out.push_str(&line.replace("```", "'''"));
+                out.push('\n');
+            }
+            out.push_str("```\n\n</details>\n");
+        }
+    }
+    out
+}
+
+/// A table cell's text with markdown's table separator escaped.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// Links from the summary file to each suite's plot: relative when the plots
+/// sit under the summary's folder, as the file would be browsed from there.
+pub fn plot_links(summary: &Path, plots: &BTreeMap<String, PathBuf>) -> BTreeMap<String, String> {
+    let base = summary.parent().unwrap_or(Path::new(""));
+    plots
+        .iter()
+        .map(|(suite, path)| {
+            let link = path
+                .strip_prefix(base)
+                .ok()
+                .filter(|_| !base.as_os_str().is_empty())
+                .unwrap_or(path);
+            (suite.clone(), link.display().to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testdata::*;
+    use super::*;
+
+    #[test]
+    fn markdown_summary_snapshot() {
+        let report = report_of(&mixed_outcomes());
+        let plots: BTreeMap<String, PathBuf> = report
+            .suites
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    PathBuf::from(format!("out/plots/{}.svg", s.name)),
+                )
+            })
+            .collect();
+        let links = plot_links(Path::new("out/summary.md"), &plots);
+        assert_eq!(links["rust-memory-leak"], "plots/rust-memory-leak.svg");
+        insta::assert_snapshot!(render(&report, &links));
+    }
+
+    #[test]
+    fn without_plots_there_is_no_plot_column() {
+        let report = report_of(&mixed_outcomes()[..1]);
+        let md = render(&report, &BTreeMap::new());
+        assert!(md.starts_with("## memtest: passed\n"));
+        assert!(!md.contains("plot") && !md.contains("Not passing"), "{md}");
+    }
+}

@@ -1,0 +1,479 @@
+//! The report data: one plain, serialisable value per run, built once from the
+//! executor's events and read by every writer (JSON, JUnit, table, markdown,
+//! plots, annotations). `memtest merge` reads it back from JSON, so the writers
+//! never need the events. Its JSON form is documented in docs/report-schema.md;
+//! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
+
+use super::text;
+use crate::exec::{Event, Exit, Sample};
+use crate::plan::{Expect, Limits, RuntimeKind};
+use crate::units::{ByteDelta, Bytes, BytesPerSec};
+use crate::verdict::findings::WrapperFindings;
+use crate::verdict::{Failure, Figures, Outcome, Verdict};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Version of the JSON report format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole run (or several merged runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    /// RFC 3339, UTC, millisecond precision.
+    pub started_at: String,
+    /// The same instant as milliseconds since the Unix epoch (what merge uses).
+    pub started_at_unix_ms: u64,
+    pub duration_ms: u64,
+    /// The user interrupted the run: suites may be missing.
+    pub interrupted: bool,
+    /// Every suite's verdict lets the run succeed and the run was not interrupted.
+    pub success: bool,
+    pub totals: Totals,
+    /// Sorted by name.
+    pub suites: Vec<SuiteReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Tool {
+    pub fn current() -> Tool {
+        Tool {
+            name: "memtest".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// Count of suites per verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    pub suites: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub canary_caught: usize,
+    pub canary_missed: usize,
+    pub interrupted: usize,
+}
+
+impl Totals {
+    pub fn of(suites: &[SuiteReport]) -> Totals {
+        let mut totals = Totals {
+            suites: suites.len(),
+            ..Totals::default()
+        };
+        for suite in suites {
+            match suite.verdict {
+                VerdictKind::Passed => totals.passed += 1,
+                VerdictKind::Failed => totals.failed += 1,
+                VerdictKind::CanaryCaught => totals.canary_caught += 1,
+                VerdictKind::CanaryMissed => totals.canary_missed += 1,
+                VerdictKind::Interrupted => totals.interrupted += 1,
+            }
+        }
+        totals
+    }
+}
+
+/// The verdict's tag; its failures sit beside it in [`SuiteReport::failures`]
+/// so that every suite has the same flat shape in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    Passed,
+    Failed,
+    CanaryCaught,
+    CanaryMissed,
+    Interrupted,
+}
+
+/// One failed criterion plus its rendered text, so readers of the JSON need
+/// not re-implement the formatting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureReport {
+    #[serde(flatten)]
+    pub failure: Failure,
+    pub message: String,
+}
+
+/// Figures with their units in their names.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FiguresReport {
+    /// The peak the limits use: exact when known, else sampled.
+    pub peak_rss_bytes: u64,
+    /// Whether `peak_rss_bytes` is exact (VmHWM or suite-reported) rather than sampled.
+    pub peak_rss_exact: bool,
+    pub peak_rss_sampled_bytes: u64,
+    pub rss_growth_bytes: i64,
+    pub vms_growth_bytes: i64,
+    pub slope_bytes_per_sec: Option<f64>,
+    pub native_leaks: Option<u64>,
+}
+
+/// Limits with their units in their names; `null` = not checked.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LimitsReport {
+    pub rss_growth_bytes: Option<u64>,
+    pub vms_growth_bytes: Option<u64>,
+    pub peak_rss_bytes: Option<u64>,
+    pub slope_bytes_per_sec: Option<f64>,
+    pub native_leaks: Option<u64>,
+    pub warmup: f64,
+    pub slope_window: f64,
+    pub marker: Option<String>,
+    pub timeout_ms: u64,
+}
+
+/// The sample series as parallel arrays: compact, and what plotting wants.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Series {
+    pub t_ms: Vec<u64>,
+    pub rss_bytes: Vec<u64>,
+    pub vms_bytes: Vec<u64>,
+}
+
+impl Series {
+    pub fn from_samples(samples: &[Sample]) -> Series {
+        Series {
+            t_ms: samples.iter().map(|s| s.t_ms).collect(),
+            rss_bytes: samples.iter().map(|s| s.rss_bytes).collect(),
+            vms_bytes: samples.iter().map(|s| s.vms_bytes).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.t_ms
+            .len()
+            .min(self.rss_bytes.len())
+            .min(self.vms_bytes.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One suite's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteReport {
+    pub name: String,
+    pub runtime: RuntimeKind,
+    pub tags: Vec<String>,
+    pub expect: Expect,
+    pub verdict: VerdictKind,
+    pub failures: Vec<FailureReport>,
+    pub figures: FiguresReport,
+    pub limits: LimitsReport,
+    pub exit: Exit,
+    pub duration_ms: u64,
+    pub log: PathBuf,
+    /// Last lines the suite printed (bounded).
+    pub log_tail: Vec<String>,
+    /// Figures the suite reported on `MEMTEST name=value` lines.
+    pub reported: BTreeMap<String, f64>,
+    pub marker_seen: bool,
+    /// What a wrapper (valgrind, heaptrack) found, when one ran.
+    pub wrapper: Option<WrapperFindings>,
+    pub samples: Series,
+}
+
+impl SuiteReport {
+    pub fn from_outcome(outcome: &Outcome) -> SuiteReport {
+        let Outcome {
+            job,
+            measured,
+            figures,
+            verdict,
+        } = outcome;
+        let (kind, failures): (VerdictKind, &[Failure]) = match verdict {
+            Verdict::Passed => (VerdictKind::Passed, &[]),
+            Verdict::Failed { failures } => (VerdictKind::Failed, failures),
+            Verdict::CanaryCaught { failures } => (VerdictKind::CanaryCaught, failures),
+            Verdict::CanaryMissed => (VerdictKind::CanaryMissed, &[]),
+            Verdict::Interrupted => (VerdictKind::Interrupted, &[]),
+        };
+        SuiteReport {
+            name: job.suite.clone(),
+            runtime: job.runtime,
+            tags: job.tags.clone(),
+            expect: job.expect,
+            verdict: kind,
+            failures: failures
+                .iter()
+                .map(|f| FailureReport {
+                    failure: f.clone(),
+                    message: f.to_string(),
+                })
+                .collect(),
+            figures: FiguresReport::from_figures(figures),
+            limits: LimitsReport::from_limits(&job.limits, job.timeout),
+            exit: measured.exit.clone(),
+            duration_ms: measured.duration.as_millis() as u64,
+            log: job.log_path.clone(),
+            log_tail: measured.log_tail.clone(),
+            reported: measured.reported.clone(),
+            marker_seen: measured.marker_seen,
+            wrapper: measured.findings.clone(),
+            samples: Series::from_samples(&measured.samples),
+        }
+    }
+
+    /// The verdict back as the verdict module's type.
+    pub fn verdict(&self) -> Verdict {
+        let failures = || self.failures.iter().map(|f| f.failure.clone()).collect();
+        match self.verdict {
+            VerdictKind::Passed => Verdict::Passed,
+            VerdictKind::Failed => Verdict::Failed {
+                failures: failures(),
+            },
+            VerdictKind::CanaryCaught => Verdict::CanaryCaught {
+                failures: failures(),
+            },
+            VerdictKind::CanaryMissed => Verdict::CanaryMissed,
+            VerdictKind::Interrupted => Verdict::Interrupted,
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        matches!(
+            self.verdict,
+            VerdictKind::Passed | VerdictKind::CanaryCaught
+        )
+    }
+
+    /// The verdict module's label ("PASS", "CANARY OK", ...).
+    pub fn label(&self) -> &'static str {
+        self.verdict().label()
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_millis(self.duration_ms)
+    }
+
+    /// The figures back as the verdict module's type (for baselines).
+    pub fn figures(&self) -> Figures {
+        let f = &self.figures;
+        Figures {
+            peak_rss_sampled: Bytes(f.peak_rss_sampled_bytes),
+            peak_rss_exact: f.peak_rss_exact.then_some(Bytes(f.peak_rss_bytes)),
+            rss_growth: ByteDelta(f.rss_growth_bytes),
+            vms_growth: ByteDelta(f.vms_growth_bytes),
+            slope: f.slope_bytes_per_sec.map(BytesPerSec),
+            native_leaks: f.native_leaks,
+        }
+    }
+
+    /// The process died rather than finishing: its log tail explains more
+    /// than its figures.
+    pub fn crashed(&self) -> bool {
+        !matches!(self.exit, Exit::Code { code: 0 } | Exit::Interrupted)
+    }
+}
+
+impl FiguresReport {
+    pub fn from_figures(f: &Figures) -> FiguresReport {
+        FiguresReport {
+            peak_rss_bytes: f.peak_rss().0,
+            peak_rss_exact: f.peak_rss_exact.is_some(),
+            peak_rss_sampled_bytes: f.peak_rss_sampled.0,
+            rss_growth_bytes: f.rss_growth.0,
+            vms_growth_bytes: f.vms_growth.0,
+            slope_bytes_per_sec: f.slope.map(|s| s.0),
+            native_leaks: f.native_leaks,
+        }
+    }
+}
+
+impl LimitsReport {
+    pub fn from_limits(l: &Limits, timeout: Duration) -> LimitsReport {
+        LimitsReport {
+            rss_growth_bytes: l.rss_growth.map(|b| b.0),
+            vms_growth_bytes: l.vms_growth.map(|b| b.0),
+            peak_rss_bytes: l.peak_rss.map(|b| b.0),
+            slope_bytes_per_sec: l.slope.map(|s| s.0),
+            native_leaks: l.native_leaks,
+            warmup: l.warmup,
+            slope_window: l.slope_window,
+            marker: l.marker.clone(),
+            timeout_ms: timeout.as_millis() as u64,
+        }
+    }
+}
+
+impl Report {
+    /// A report of these suites (sorted here), with totals computed.
+    pub fn new(
+        started_at: SystemTime,
+        duration: Duration,
+        interrupted: bool,
+        suites: Vec<SuiteReport>,
+    ) -> Report {
+        let unix_ms = started_at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Report::from_parts(Tool::current(), unix_ms, duration, interrupted, suites)
+    }
+
+    pub(crate) fn from_parts(
+        tool: Tool,
+        started_at_unix_ms: u64,
+        duration: Duration,
+        interrupted: bool,
+        mut suites: Vec<SuiteReport>,
+    ) -> Report {
+        suites.sort_by(|a, b| a.name.cmp(&b.name));
+        let totals = Totals::of(&suites);
+        let success = !interrupted && suites.iter().all(SuiteReport::is_success);
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool,
+            started_at: text::rfc3339_utc(started_at_unix_ms),
+            started_at_unix_ms,
+            duration_ms: duration.as_millis() as u64,
+            interrupted,
+            success,
+            totals,
+            suites,
+        }
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_millis(self.duration_ms)
+    }
+}
+
+/// Builds a [`Report`] from the event stream. Each reporter that needs the
+/// whole run owns one.
+#[derive(Debug)]
+pub struct Collector {
+    started_at: SystemTime,
+    started: Instant,
+    duration: Option<Duration>,
+    interrupted: bool,
+    suites: Vec<SuiteReport>,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Collector::new()
+    }
+}
+
+impl Collector {
+    pub fn new() -> Collector {
+        Collector {
+            started_at: SystemTime::now(),
+            started: Instant::now(),
+            duration: None,
+            interrupted: false,
+            suites: Vec::new(),
+        }
+    }
+
+    pub fn on_event(&mut self, event: &Event) {
+        match event {
+            Event::SuiteFinished { outcome } => {
+                self.suites.push(SuiteReport::from_outcome(outcome));
+            }
+            Event::Interrupted => self.interrupted = true,
+            Event::RunFinished { duration } => self.duration = Some(*duration),
+            _ => {}
+        }
+    }
+
+    /// The report so far. Before `RunFinished` (an interrupt), the duration is
+    /// the time since the collector was made.
+    pub fn report(&self) -> Report {
+        let duration = self.duration.unwrap_or_else(|| self.started.elapsed());
+        Report::new(
+            self.started_at,
+            duration,
+            self.interrupted,
+            self.suites.clone(),
+        )
+    }
+
+    /// Pins the start time, so tests get stable output.
+    pub fn with_start(mut self, started_at: SystemTime) -> Collector {
+        self.started_at = started_at;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testdata::*;
+    use super::*;
+
+    #[test]
+    fn totals_and_success_follow_the_verdicts() {
+        let report = report_of(&mixed_outcomes());
+        assert_eq!(
+            report.totals,
+            Totals {
+                suites: 5,
+                passed: 1,
+                failed: 2,
+                canary_caught: 1,
+                canary_missed: 1,
+                interrupted: 0,
+            }
+        );
+        assert!(!report.success);
+        let names: Vec<_> = report.suites.iter().map(|s| s.name.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+
+        let ok = report_of(&mixed_outcomes()[..2]);
+        assert!(ok.success);
+        assert_eq!(ok.started_at, "2026-01-02T03:04:05.678Z");
+    }
+
+    #[test]
+    fn suite_report_round_trips_verdict_and_figures() {
+        for outcome in mixed_outcomes() {
+            let suite = SuiteReport::from_outcome(&outcome);
+            assert_eq!(suite.verdict(), outcome.verdict, "{}", suite.name);
+            assert_eq!(suite.figures(), outcome.figures, "{}", suite.name);
+        }
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let report = report_of(&mixed_outcomes());
+        let text = serde_json::to_string(&report).unwrap();
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn collector_builds_the_report_from_events() {
+        let mut collector = Collector::new();
+        for outcome in mixed_outcomes() {
+            collector.on_event(&Event::SuiteFinished {
+                outcome: Box::new(outcome),
+            });
+        }
+        collector.on_event(&Event::RunFinished {
+            duration: Duration::from_secs(7),
+        });
+        let report = collector.report();
+        assert_eq!(report.totals.suites, 5);
+        assert_eq!(report.duration_ms, 7_000);
+        assert!(!report.interrupted);
+
+        let mut interrupted = Collector::new();
+        interrupted.on_event(&Event::Interrupted);
+        let report = interrupted.report();
+        assert!(report.interrupted && !report.success);
+    }
+}

@@ -1,0 +1,208 @@
+//! The end-of-run summary on the terminal: one table row per suite, then the
+//! failed criteria of every suite that did not succeed (measured beside
+//! limit, log path, and for crashes the log tail), then the closing line.
+
+use super::model::{Report, SuiteReport, VerdictKind};
+use super::text::{self, Paint};
+use crate::units::{format_duration, ByteDelta, Bytes, BytesPerSec};
+use tabled::builder::Builder;
+use tabled::settings::object::Columns;
+use tabled::settings::{Alignment, Modify, Style};
+
+/// Marks a peak that was sampled (a lower bound) rather than exact.
+pub const SAMPLED_MARK: &str = "≥";
+
+const HEADER: [&str; 9] = [
+    "suite",
+    "runtime",
+    "verdict",
+    "duration",
+    "peak RSS",
+    "RSS growth",
+    "VMS growth",
+    "slope",
+    "native leaks",
+];
+
+/// The column names of [`row`].
+pub fn row_header() -> [&'static str; 9] {
+    HEADER
+}
+
+/// The cells of one suite's row, formatted through `crate::units`.
+pub fn row(suite: &SuiteReport) -> [String; 9] {
+    let f = &suite.figures;
+    let peak = if f.peak_rss_exact {
+        Bytes(f.peak_rss_bytes).to_string()
+    } else {
+        format!("{SAMPLED_MARK}{}", Bytes(f.peak_rss_bytes))
+    };
+    [
+        suite.name.clone(),
+        suite.runtime.as_str().to_string(),
+        suite.label().to_string(),
+        format_duration(suite.duration()),
+        peak,
+        ByteDelta(f.rss_growth_bytes).to_string(),
+        ByteDelta(f.vms_growth_bytes).to_string(),
+        f.slope_bytes_per_sec
+            .map(|s| BytesPerSec(s).to_string())
+            .unwrap_or_else(|| "-".to_string()),
+        f.native_leaks
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".to_string()),
+    ]
+}
+
+/// The legend line for [`SAMPLED_MARK`], when any row needs it.
+pub fn legend(report: &Report) -> Option<String> {
+    report
+        .suites
+        .iter()
+        .any(|s| !s.figures.peak_rss_exact)
+        .then(|| {
+            format!("{SAMPLED_MARK} sampled peak: a lower bound, spikes between samples are missed")
+        })
+}
+
+/// The table alone.
+pub fn render_table(report: &Report, paint: Paint) -> String {
+    let mut builder = Builder::default();
+    builder.push_record(HEADER);
+    for suite in &report.suites {
+        builder.push_record(row(suite));
+    }
+    let mut table = builder.build();
+    table
+        .with(Style::rounded())
+        .with(Modify::new(Columns::new(3..)).with(Alignment::right()));
+    let rendered = table.to_string();
+    if !paint.enabled {
+        return rendered;
+    }
+    // Colour after layout: tabled measures widths without ANSI support, and
+    // escape codes take no columns on screen.
+    rendered
+        .lines()
+        .map(|line| colour_verdict_cell(line, report, paint))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn colour_verdict_cell(line: &str, report: &Report, paint: Paint) -> String {
+    let cells: Vec<&str> = line.split('│').collect();
+    // A data row: "", suite, runtime, verdict, ...
+    let Some(suite) = cells
+        .get(1)
+        .and_then(|name| report.suites.iter().find(|s| s.name == name.trim()))
+    else {
+        return line.to_string();
+    };
+    let mut cells: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+    let label = suite.label();
+    cells[3] = cells[3].replacen(label, &paint.verdict(suite.verdict, label), 1);
+    cells.join("│")
+}
+
+/// Every non-successful suite: its reasons, log path and, for crashes, the
+/// last lines it printed. Empty when every suite succeeded.
+pub fn render_failures(report: &Report, paint: Paint) -> String {
+    let mut out = String::new();
+    for suite in report.suites.iter().filter(|s| is_listed(s.verdict)) {
+        out.push_str(&format!(
+            "{} {} ({})\n",
+            paint.verdict(suite.verdict, suite.label()),
+            paint.bold(&suite.name),
+            suite.runtime.as_str()
+        ));
+        for reason in text::reasons(suite) {
+            out.push_str(&format!("  - {reason}\n"));
+        }
+        out.push_str(&format!("  log: {}\n", suite.log.display()));
+        if suite.crashed() && !suite.log_tail.is_empty() {
+            out.push_str("  last lines of output:\n");
+            for line in &suite.log_tail {
+                out.push_str(&format!("    {} {line}\n", paint.dim("|")));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Table, legend, failure listing and closing line: what ends a run.
+pub fn render_summary(report: &Report, paint: Paint) -> String {
+    let mut out = String::new();
+    if !report.suites.is_empty() {
+        out.push_str(&render_table(report, paint));
+        out.push('\n');
+        if let Some(legend) = legend(report) {
+            out.push_str(&legend);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.push_str(&render_failures(report, paint));
+    let closing = text::closing_line(report);
+    let closing = match (report.success, report.interrupted) {
+        (true, _) => paint.green(&closing),
+        (false, true) => paint.yellow(&closing),
+        (false, false) => paint.red(&closing),
+    };
+    out.push_str(&closing);
+    out.push('\n');
+    out
+}
+
+/// Whether a verdict gets the failure listing.
+pub fn is_listed(kind: VerdictKind) -> bool {
+    !matches!(kind, VerdictKind::Passed | VerdictKind::CanaryCaught)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testdata::*;
+    use super::*;
+
+    #[test]
+    fn summary_table_snapshot() {
+        let report = report_of(&mixed_outcomes());
+        insta::assert_snapshot!(render_table(&report, Paint { enabled: false }));
+    }
+
+    #[test]
+    fn failure_listing_snapshot() {
+        let report = report_of(&mixed_outcomes());
+        insta::assert_snapshot!(render_failures(&report, Paint { enabled: false }));
+    }
+
+    #[test]
+    fn full_summary_snapshot() {
+        let report = report_of(&mixed_outcomes());
+        insta::assert_snapshot!(render_summary(&report, Paint { enabled: false }));
+    }
+
+    #[test]
+    fn colour_marks_canaries_and_keeps_the_layout() {
+        let report = report_of(&mixed_outcomes());
+        let plain = render_table(&report, Paint { enabled: false });
+        let coloured = render_table(&report, Paint { enabled: true });
+        assert!(coloured.contains("\x1b[1;32mCANARY OK\x1b[0m"));
+        assert!(coloured.contains("\x1b[1;31mCANARY MISSED\x1b[0m"));
+        assert!(coloured.contains("\x1b[1;31mFAIL\x1b[0m"));
+        let stripped = coloured
+            .replace("\x1b[1;32m", "")
+            .replace("\x1b[1;31m", "")
+            .replace("\x1b[1;33m", "")
+            .replace("\x1b[0m", "");
+        assert_eq!(stripped, plain);
+    }
+
+    #[test]
+    fn passing_run_lists_nothing_and_says_passed() {
+        let report = report_of(&mixed_outcomes()[..2]);
+        assert_eq!(render_failures(&report, Paint { enabled: false }), "");
+        let summary = render_summary(&report, Paint { enabled: false });
+        assert!(summary.ends_with("PASSED: 2 suites in 12.3s: 1 passed, 0 failed, 1 canary caught, 0 canaries missed\n"), "{summary}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Text shared by the human-facing writers: the reasons a suite did not
+//! succeed (each failed criterion by the verdict's own `Display`, measured
+//! figure beside its limit), the run's closing line, colours, and timestamps.
+//! Figures are formatted only through `crate::units`.
+
+use super::model::{Report, SuiteReport, VerdictKind};
+use crate::units::format_duration;
+
+/// Why a suite that made no criterion fail is still not a success.
+pub fn verdict_note(suite: &SuiteReport) -> Option<&'static str> {
+    match suite.verdict {
+        VerdictKind::CanaryMissed => {
+            Some("canary passed: the suite did not catch the leak it was built to catch")
+        }
+        VerdictKind::Interrupted => Some("interrupted before it finished"),
+        _ => None,
+    }
+}
+
+/// Every reason a suite is not a success, one sentence each.
+pub fn reasons(suite: &SuiteReport) -> Vec<String> {
+    verdict_note(suite)
+        .map(str::to_string)
+        .into_iter()
+        .chain(suite.failures.iter().map(|f| f.message.clone()))
+        .collect()
+}
+
+/// The closing line: counts and the overall result.
+pub fn closing_line(report: &Report) -> String {
+    let t = &report.totals;
+    let mut parts = vec![
+        format!("{} passed", t.passed),
+        format!("{} failed", t.failed),
+    ];
+    if t.canary_caught + t.canary_missed > 0 {
+        parts.push(format!(
+            "{} {} caught",
+            t.canary_caught,
+            plural(t.canary_caught, "canary", "canaries")
+        ));
+        parts.push(format!(
+            "{} {} missed",
+            t.canary_missed,
+            plural(t.canary_missed, "canary", "canaries")
+        ));
+    }
+    if t.interrupted > 0 {
+        parts.push(format!("{} interrupted", t.interrupted));
+    }
+    let result = if report.success {
+        "PASSED"
+    } else if report.interrupted {
+        "INTERRUPTED"
+    } else {
+        "FAILED"
+    };
+    format!(
+        "{result}: {} suite{} in {}: {}",
+        t.suites,
+        plural(t.suites, "", "s"),
+        format_duration(report.duration()),
+        parts.join(", ")
+    )
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// ANSI colours, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paint {
+    pub enabled: bool,
+}
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.enabled {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn green(self, text: &str) -> String {
+        self.wrap("1;32", text)
+    }
+
+    pub fn red(self, text: &str) -> String {
+        self.wrap("1;31", text)
+    }
+
+    pub fn yellow(self, text: &str) -> String {
+        self.wrap("1;33", text)
+    }
+
+    pub fn bold(self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+
+    pub fn dim(self, text: &str) -> String {
+        self.wrap("2", text)
+    }
+
+    /// A verdict label in its colour: success green, interrupt yellow, else red.
+    pub fn verdict(self, kind: VerdictKind, label: &str) -> String {
+        match kind {
+            VerdictKind::Passed | VerdictKind::CanaryCaught => self.green(label),
+            VerdictKind::Interrupted => self.yellow(label),
+            VerdictKind::Failed | VerdictKind::CanaryMissed => self.red(label),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch as RFC 3339 UTC ("2026-01-02T03:04:05.678Z").
+pub fn rfc3339_utc(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        unix_ms % 1000
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(1_767_323_045_678), "2026-01-02T03:04:05.678Z");
+    }
+
+    #[test]
+    fn paint_off_adds_no_control_codes() {
+        let off = Paint { enabled: false };
+        assert_eq!(off.red("FAIL"), "FAIL");
+        let on = Paint { enabled: true };
+        assert!(on.red("FAIL").contains("\x1b[1;31m"));
+    }
+}
