@@ -82,6 +82,7 @@ impl ErrorReporter {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testdata::Sink;
     use super::*;
 
     #[derive(Debug, thiserror::Error)]
@@ -125,21 +126,11 @@ mod tests {
 
     #[test]
     fn error_reporter_writes_to_its_sink() {
-        #[derive(Clone, Default)]
-        struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().write(buf)
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let sink = Sink::default();
         let mut reporter = ErrorReporter::to_writer(Box::new(sink.clone()), false);
         reporter.warning("heaptrack not found");
         reporter.error(&Build { source: Cargo });
-        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let text = sink.text();
         assert!(text.starts_with("warning: heaptrack not found\nerror: cannot build"));
     }
 }

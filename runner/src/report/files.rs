@@ -138,15 +138,23 @@ pub fn write_files(
             Err(e) => keep(Err(e)),
         }
     }
+    // `--summary $GITHUB_STEP_SUMMARY` names the shared step summary: append
+    // to it once rather than replacing what earlier steps wrote.
+    let summary_is_step = opts.summary.is_some() && opts.summary == opts.step_summary;
     if let Some(path) = &opts.summary {
         let links = markdown::plot_links(path, &written.plots);
-        keep(write_file(
-            path,
-            markdown::render(report, &links).as_bytes(),
-        ));
+        let text = markdown::render(report, &links);
+        keep(if summary_is_step {
+            append(path, text.as_bytes()).map_err(|source| ReportError::Write {
+                path: path.clone(),
+                source,
+            })
+        } else {
+            write_file(path, text.as_bytes())
+        });
         written.summary = Some(path.clone());
     }
-    if let Some(path) = &opts.step_summary {
+    if let Some(path) = opts.step_summary.as_ref().filter(|_| !summary_is_step) {
         // Plots are files on the runner, not links a browser can follow.
         let text = markdown::render(report, &BTreeMap::new());
         keep(
@@ -297,6 +305,25 @@ mod tests {
             "{step}"
         );
         assert_eq!(sink.text().lines().count(), 1);
+    }
+
+    #[test]
+    fn summary_naming_the_step_summary_is_appended_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let step = dir.path().join("step.md");
+        std::fs::write(&step, "earlier step\n").unwrap();
+        let opts = ReportOptions {
+            summary: Some(step.clone()),
+            step_summary: Some(step.clone()),
+            ..ReportOptions::default()
+        };
+        write_files(&report_of(&mixed_outcomes()), &opts, &mut Vec::new()).unwrap();
+        let text = std::fs::read_to_string(&step).unwrap();
+        assert!(
+            text.starts_with("earlier step\n## memtest: failed"),
+            "{text}"
+        );
+        assert_eq!(text.matches("## memtest").count(), 1);
     }
 
     #[test]

@@ -95,12 +95,13 @@ pub enum VerdictKind {
 }
 
 /// One failed criterion plus its rendered text, so readers of the JSON need
-/// not re-implement the formatting.
+/// not re-implement the formatting. (`text`, not `message`: `spawn_failed`
+/// has a `message` field of its own, and the two sit in one object.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailureReport {
     #[serde(flatten)]
     pub failure: Failure,
-    pub message: String,
+    pub text: String,
 }
 
 /// Figures with their units in their names.
@@ -209,7 +210,7 @@ impl SuiteReport {
                 .iter()
                 .map(|f| FailureReport {
                     failure: f.clone(),
-                    message: f.to_string(),
+                    text: f.to_string(),
                 })
                 .collect(),
             figures: FiguresReport::from_figures(figures),
@@ -453,6 +454,23 @@ mod tests {
         let text = serde_json::to_string(&report).unwrap();
         let back: Report = serde_json::from_str(&text).unwrap();
         assert_eq!(back, report);
+    }
+
+    #[test]
+    fn a_spawn_failure_keeps_its_own_message_beside_the_text() {
+        let outcome = outcome(
+            "spawn",
+            RuntimeKind::Node,
+            Verdict::Failed {
+                failures: vec![Failure::SpawnFailed {
+                    message: "node: not found".into(),
+                }],
+            },
+        );
+        let report = report_of(&[outcome]);
+        let text = serde_json::to_string(&report).unwrap();
+        assert_eq!(text.matches("\"message\":").count(), 1, "{text}");
+        assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
     }
 
     #[test]

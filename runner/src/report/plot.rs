@@ -17,6 +17,8 @@ const MB: f64 = 1e6;
 const RSS_COLOUR: RGBColor = RGBColor(31, 119, 180);
 const VMS_COLOUR: RGBColor = RGBColor(255, 127, 14);
 pub const LIMIT_COLOUR: RGBColor = RGBColor(214, 39, 40);
+/// Darker than the growth limit, so the two dashed lines tell apart.
+pub const PEAK_LIMIT_COLOUR: RGBColor = RGBColor(120, 20, 60);
 const SLOPE_COLOUR: RGBColor = RGBColor(44, 160, 44);
 const WARMUP_COLOUR: RGBColor = RGBColor(160, 160, 160);
 const WINDOW_COLOUR: RGBColor = RGBColor(31, 119, 180);
@@ -172,11 +174,18 @@ fn draw(suite: &SuiteReport, svg: &mut String) -> DrawResult<()> {
         .legend(line(VMS_COLOUR));
 
     let limits = [
-        growth_limit.map(|(mb, l)| (mb, g.warmup_end_s, format!("RSS growth limit (+{l})"))),
-        peak_limit.map(|(mb, l)| (mb, 0.0, format!("peak RSS limit ({l})"))),
+        growth_limit.map(|(mb, l)| {
+            (
+                mb,
+                g.warmup_end_s,
+                LIMIT_COLOUR,
+                format!("RSS growth limit (+{l})"),
+            )
+        }),
+        peak_limit.map(|(mb, l)| (mb, 0.0, PEAK_LIMIT_COLOUR, format!("peak RSS limit ({l})"))),
     ];
-    for (mb, from_s, label) in limits.into_iter().flatten() {
-        let style = LIMIT_COLOUR.stroke_width(2);
+    for (mb, from_s, colour, label) in limits.into_iter().flatten() {
+        let style = colour.stroke_width(2);
         if on_scale(mb) {
             chart
                 .draw_series(DashedLineSeries::new(
@@ -186,12 +195,12 @@ fn draw(suite: &SuiteReport, svg: &mut String) -> DrawResult<()> {
                     style,
                 ))?
                 .label(label)
-                .legend(line(LIMIT_COLOUR));
+                .legend(line(colour));
         } else {
             chart
                 .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
                 .label(format!("{label}, off scale"))
-                .legend(line(LIMIT_COLOUR));
+                .legend(line(colour));
         }
     }
     if let (Some(points), Some(slope)) = (g.slope_line, suite.figures.slope_bytes_per_sec) {
@@ -306,7 +315,8 @@ mod tests {
         ] {
             assert!(svg.contains(label), "missing {label}");
         }
-        assert!(svg.contains(&hex(LIMIT_COLOUR)), "no limit line");
+        assert!(svg.contains(&hex(LIMIT_COLOUR)), "no growth limit line");
+        assert!(svg.contains(&hex(PEAK_LIMIT_COLOUR)), "no peak limit line");
         assert!(svg.contains(&hex(RSS_COLOUR)) && svg.contains(&hex(VMS_COLOUR)));
     }
 

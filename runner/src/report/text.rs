@@ -22,7 +22,7 @@ pub fn reasons(suite: &SuiteReport) -> Vec<String> {
     verdict_note(suite)
         .map(str::to_string)
         .into_iter()
-        .chain(suite.failures.iter().map(|f| f.message.clone()))
+        .chain(suite.failures.iter().map(|f| f.text.clone()))
         .collect()
 }
 
