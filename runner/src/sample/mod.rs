@@ -10,12 +10,18 @@
 //! but it was seen while its parent lived and is remembered, so the executor
 //! still kills it after the suite ends (see [`TreeSampler::seen`]).
 //!
-//! Figures: RSS and VMS come from `/proc/<pid>/statm` (pages), summed over the
-//! tree (pages shared between processes count once per process, as psutil
+//! Figures: RSS and VMS come from `/proc/<pid>/stat` (vsize in bytes, rss in
+//! pages), summed over the tree (pages shared between processes count once per process, as psutil
 //! sums do). The exact peak is the main process's VmHWM from
 //! `/proc/<pid>/status`, read on every sample: it is a high-water mark, so the
 //! last read before exit is exact up to that read, and only a new peak made in
 //! the final interval before exit can be missed.
+//!
+//! Cost: each /proc read is an open+read+close (~10 µs in a small VM), so a
+//! sample reads as little as it can: one `stat` per process gives its memory,
+//! its start time and its thread count, and a single-threaded process's
+//! children file is read directly without listing its tasks.
+//! `cargo run --release -p runner --example sampler_bench` measures it.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -50,6 +56,34 @@ pub fn parse_status_kib(text: &str, key: &str) -> Option<u64> {
 /// Pids listed in a /proc/<pid>/task/<tid>/children file.
 pub fn parse_children(text: &str) -> impl Iterator<Item = u32> + '_ {
     text.split_ascii_whitespace().filter_map(|p| p.parse().ok())
+}
+
+/// The fields of /proc/<pid>/stat a sample needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatFields {
+    pub threads: u64,
+    /// Clock ticks since boot.
+    pub start_time: u64,
+    pub vsize_bytes: u64,
+    pub rss_pages: u64,
+}
+
+/// Parses /proc/<pid>/stat. The command name (field 2) may contain spaces and
+/// parentheses, so fields are counted from the last `)`.
+pub fn parse_stat(text: &str) -> Option<StatFields> {
+    let after = &text[text.rfind(')')? + 1..];
+    // Field 3 (state) comes first here, so field k is the (k - 3)th.
+    let mut fields = after.split_ascii_whitespace();
+    let threads = fields.nth(20 - 3)?.parse().ok()?;
+    let start_time = fields.nth(1)?.parse().ok()?; // skips field 21
+    let vsize_bytes = fields.next()?.parse().ok()?;
+    let rss_pages = fields.next()?.parse().ok()?;
+    Some(StatFields {
+        threads,
+        start_time,
+        vsize_bytes,
+        rss_pages,
+    })
 }
 
 /// Start time (field 22, clock ticks since boot) from /proc/<pid>/stat. The
@@ -132,45 +166,38 @@ impl TreeSampler {
         self.stack.clear();
         self.stack.push(self.root);
         while let Some(pid) = self.stack.pop() {
-            self.set_path(format_args!("/proc/{pid}/statm"));
+            self.set_path(format_args!("/proc/{pid}/stat"));
             if !self.read() {
                 continue;
             }
-            let Some((size, resident)) = parse_statm(&self.buf) else {
+            let Some(stat) = parse_stat(&self.buf) else {
                 continue;
             };
-            reading.vms_bytes += size * self.page_bytes;
-            reading.rss_bytes += resident * self.page_bytes;
+            self.seen.entry(pid).or_insert(stat.start_time);
+            reading.vms_bytes += stat.vsize_bytes;
+            reading.rss_bytes += stat.rss_pages * self.page_bytes;
             reading.processes += 1;
-            self.push_children(pid);
+            self.push_children(pid, stat.threads);
         }
         reading
     }
 
-    fn push_children(&mut self, pid: u32) {
+    /// Pushes the children of every thread of `pid`.
+    fn push_children(&mut self, pid: u32, threads: u64) {
         self.tids.clear();
-        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            return;
-        };
-        self.tids.extend(
-            dir.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()),
-        );
+        if threads <= 1 {
+            self.tids.push(pid);
+        } else if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            self.tids.extend(
+                dir.filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()),
+            );
+        }
         for i in 0..self.tids.len() {
             let tid = self.tids[i];
             self.set_path(format_args!("/proc/{pid}/task/{tid}/children"));
-            if !self.read() {
-                continue;
-            }
-            let before = self.stack.len();
-            self.stack.extend(parse_children(&self.buf));
-            for j in before..self.stack.len() {
-                let child = self.stack[j];
-                if let std::collections::hash_map::Entry::Vacant(slot) = self.seen.entry(child) {
-                    if let Some(start) = start_time(child) {
-                        slot.insert(start);
-                    }
-                }
+            if self.read() {
+                self.stack.extend(parse_children(&self.buf));
             }
         }
     }
@@ -215,5 +242,8 @@ mod tests {
         assert!(reading.rss_bytes > 0 && reading.vms_bytes >= reading.rss_bytes);
         assert!(reading.root_hwm_bytes.unwrap() > 0);
         assert!(sampler.seen().any(|(pid, _)| pid == child.id()));
+        // The same figures as statm gives, which the kernel documents for RSS/VMS.
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        assert!(parse_statm(&statm).unwrap().0 > 0);
     }
 }
