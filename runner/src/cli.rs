@@ -2,10 +2,9 @@
 //! job; keeping parsing apart lets tests check argument shapes without running
 //! anything.
 
+pub use crate::plan::Partition;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 /// memtest: memory tests of a native library and its language bindings.
 #[derive(Debug, Parser)]
@@ -162,34 +161,6 @@ pub struct ReportArgs {
     /// Stream every line the suites print
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
-}
-
-/// `--partition k/n`: slice k (1-based) of n.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Partition {
-    pub k: usize,
-    pub n: usize,
-}
-
-impl FromStr for Partition {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a partition: write k/n with 1 <= k <= n, e.g. 1/3");
-        let (k, n) = s.split_once('/').ok_or_else(bad)?;
-        let k: usize = k.trim().parse().map_err(|_| bad())?;
-        let n: usize = n.trim().parse().map_err(|_| bad())?;
-        if n == 0 || k == 0 || k > n {
-            return Err(bad());
-        }
-        Ok(Partition { k, n })
-    }
-}
-
-impl fmt::Display for Partition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.k, self.n)
-    }
 }
 
 #[cfg(test)]

@@ -1,1 +1,356 @@
-//! config stage (to be written).
+//! Config: memtest.toml read, checked and turned into plain typed data. Every
+//! mistake (unknown key, bad size, a suite naming a runtime that does not
+//! exist, a script that is not there) is found here, before anything is built
+//! or spawned, and reported with file:line:col and what to do about it.
+
+pub mod diag;
+mod raw;
+mod validate;
+
+pub use diag::{near_matches, suggestion, Diagnostic};
+
+use crate::plan::{Expect, FindingsKind, Limits, RuntimeKind};
+use crate::units::{Bytes, BytesPerSec};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The name of the config file looked up from the current directory.
+pub const FILE_NAME: &str = "memtest.toml";
+
+/// The variant name of the library built without extra features.
+pub const DEFAULT_VARIANT: &str = "default";
+
+/// A validated memtest.toml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file itself (absolute).
+    pub path: PathBuf,
+    /// Its folder: relative paths are relative to this, suites run in it.
+    pub root: PathBuf,
+    pub build: Build,
+    /// Built-in fallbacks with `[defaults]` applied.
+    pub defaults: Settings,
+    pub profiles: BTreeMap<String, SettingsPatch>,
+    pub fixtures: Fixtures,
+    pub runtimes: BTreeMap<String, Runtime>,
+    pub wrappers: BTreeMap<String, Wrapper>,
+    /// In file order.
+    pub suites: Vec<Suite>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Build {
+    /// Cargo package producing the cdylib.
+    pub package: String,
+    /// Library name: `lib<lib>.so`.
+    pub lib: String,
+    /// Cargo profile of the build (`release` by default).
+    pub profile: String,
+    /// Features of every variant.
+    pub features: Vec<String>,
+    pub abi: Option<Abi>,
+    /// Environment variable carrying the cdylib's path to every suite.
+    pub lib_env: String,
+    /// Cargo package whose test targets are the rust suites.
+    pub rust_suites: Option<String>,
+    /// Variant name -> its extra features. Always holds [`DEFAULT_VARIANT`].
+    pub variants: BTreeMap<String, Vec<String>>,
+}
+
+/// The symbol dlopen'd after the build and the value it must return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abi {
+    pub symbol: String,
+    pub version: u32,
+}
+
+/// Run-wide settings: `[defaults]`, possibly overridden by a profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub timeout: Duration,
+    pub grace: Duration,
+    pub sample_interval: Duration,
+    /// MEMTEST_SCALE: multiplies every suite's iteration counts.
+    pub scale: f64,
+    /// Multiplies every suite's timeout (a soak profile runs longer).
+    pub timeout_factor: f64,
+    pub limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeout: Duration::from_secs(120),
+            grace: Duration::from_secs(3),
+            sample_interval: Duration::from_millis(10),
+            scale: 1.0,
+            timeout_factor: 1.0,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What a profile (or `[defaults]`) sets; `None` keeps the value below it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SettingsPatch {
+    pub timeout: Option<Duration>,
+    pub grace: Option<Duration>,
+    pub sample_interval: Option<Duration>,
+    pub scale: Option<f64>,
+    pub timeout_factor: Option<f64>,
+    pub limits: LimitsPatch,
+}
+
+impl SettingsPatch {
+    pub fn apply(&self, settings: &mut Settings) {
+        let Settings {
+            timeout,
+            grace,
+            sample_interval,
+            scale,
+            timeout_factor,
+            limits,
+        } = settings;
+        set(timeout, self.timeout);
+        set(grace, self.grace);
+        set(sample_interval, self.sample_interval);
+        set(scale, self.scale);
+        set(timeout_factor, self.timeout_factor);
+        self.limits.apply(limits);
+    }
+}
+
+/// Limits a suite (or profile) sets; `None` keeps the value below it. For
+/// `native_leaks` and `marker`, `Some(None)` switches the check off.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitsPatch {
+    pub rss_growth: Option<Bytes>,
+    pub vms_growth: Option<Bytes>,
+    pub peak_rss: Option<Bytes>,
+    pub slope: Option<BytesPerSec>,
+    pub slope_window: Option<f64>,
+    pub warmup: Option<f64>,
+    pub native_leaks: Option<Option<u64>>,
+    pub marker: Option<Option<String>>,
+}
+
+impl LimitsPatch {
+    pub fn apply(&self, limits: &mut Limits) {
+        set_some(&mut limits.rss_growth, self.rss_growth);
+        set_some(&mut limits.vms_growth, self.vms_growth);
+        set_some(&mut limits.peak_rss, self.peak_rss);
+        set_some(&mut limits.slope, self.slope);
+        set(&mut limits.slope_window, self.slope_window);
+        set(&mut limits.warmup, self.warmup);
+        set(&mut limits.native_leaks, self.native_leaks);
+        set(&mut limits.marker, self.marker.clone());
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+fn set_some<T>(slot: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixtures {
+    /// Absolute.
+    pub dir: PathBuf,
+    /// Environment variable carrying `dir` to every suite.
+    pub env: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    pub name: String,
+    pub kind: RuntimeKind,
+    /// The interpreter (node, python3); `None` for rust, whose suites are
+    /// test executables.
+    pub program: Option<String>,
+    pub flags: Vec<String>,
+    /// Uninterpolated: `${root}`, `${lib}`, `${fixtures}` are filled in per job.
+    pub env: Vec<(String, String)>,
+    /// Run once before the first suite of this runtime, unless `setup_unless`
+    /// exists.
+    pub setup: Option<Vec<String>>,
+    /// Absolute.
+    pub setup_unless: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wrapper {
+    pub name: String,
+    /// Uninterpolated: `${log_dir}`, `${suite}` are filled in per job.
+    pub argv: Vec<String>,
+    pub findings: FindingsKind,
+    /// Where the argv tells the tool to write its findings (a template, like
+    /// `argv`).
+    pub output: String,
+    pub timeout_factor: f64,
+}
+
+/// What a suite executes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A node or python script, relative to the config root.
+    Script(PathBuf),
+    /// A test target of the `rust_suites` package.
+    Test(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suite {
+    pub name: String,
+    /// The `[runtimes.NAME]` it runs on, and that runtime's kind.
+    pub runtime: String,
+    pub kind: RuntimeKind,
+    pub target: Target,
+    pub args: Vec<String>,
+    pub tags: Vec<String>,
+    pub timeout: Option<Duration>,
+    pub env: Vec<(String, String)>,
+    pub limits: LimitsPatch,
+    pub expect: Expect,
+    pub exclusive: bool,
+    pub variant: Option<String>,
+    pub wrapper: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Suite {
+    /// The library variant this suite loads.
+    pub fn variant(&self) -> &str {
+        self.variant.as_deref().unwrap_or(DEFAULT_VARIANT)
+    }
+}
+
+/// Why the config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no {FILE_NAME} in {} or any parent directory; create one or pass --config FILE", start.display())]
+    NotFound { start: PathBuf },
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", Problems(diagnostics))]
+    Invalid { diagnostics: Vec<Diagnostic> },
+    #[error("no profile `{name}` in {}{}", path.display(), hint_suffix(hint))]
+    UnknownProfile {
+        name: String,
+        path: PathBuf,
+        hint: Option<String>,
+    },
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default()
+}
+
+struct Problems<'a>(&'a [Diagnostic]);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n\n")?;
+            }
+            write!(f, "{d}")?;
+        }
+        if self.0.len() > 1 {
+            write!(f, "\n\n{} problems in {FILE_NAME}", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// `explicit` if given, else memtest.toml in `start` or its nearest ancestor.
+pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigError> {
+    if let Some(path) = explicit {
+        return Ok(start.join(path));
+    }
+    start
+        .ancestors()
+        .map(|dir| dir.join(FILE_NAME))
+        .find(|p| p.is_file())
+        .ok_or_else(|| ConfigError::NotFound {
+            start: start.to_path_buf(),
+        })
+}
+
+/// Reads and validates the file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let root = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    parse(&text, &path, &root)
+}
+
+/// Validates `text` as the file `path` whose relative paths start at `root`.
+/// `root` must exist: scripts are checked against it.
+pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Config, ConfigError> {
+    validate::validate(text, path, root).map_err(|diagnostics| ConfigError::Invalid { diagnostics })
+}
+
+impl Config {
+    /// The defaults with `profile` applied.
+    pub fn settings(&self, profile: Option<&str>) -> Result<Settings, ConfigError> {
+        let mut settings = self.defaults.clone();
+        if let Some(name) = profile {
+            let patch = self
+                .profiles
+                .get(name)
+                .ok_or_else(|| ConfigError::UnknownProfile {
+                    name: name.to_string(),
+                    path: self.path.clone(),
+                    hint: suggestion(name, "profiles", self.profiles.keys().map(String::as_str)),
+                })?;
+            patch.apply(&mut settings);
+        }
+        Ok(settings)
+    }
+
+    pub fn suite(&self, name: &str) -> Option<&Suite> {
+        self.suites.iter().find(|s| s.name == name)
+    }
+
+    pub fn runtime_of(&self, suite: &Suite) -> &Runtime {
+        // Validation guarantees every suite's runtime exists.
+        &self.runtimes[&suite.runtime]
+    }
+
+    /// The folder memtest writes into (`.memtest` under the root).
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".memtest")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.state_dir().join("logs")
+    }
+
+    /// Where the cdylib of `variant` is copied after its build.
+    pub fn lib_path(&self, variant: &str) -> PathBuf {
+        self.state_dir().join("lib").join(variant).join(format!(
+            "lib{}.{}",
+            self.build.lib,
+            std::env::consts::DLL_EXTENSION
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,12 @@
 //! strings: the argv is what gets exec'd. Pure, so it is tested without
 //! spawning anything.
 
+pub mod jobs;
+pub mod select;
+
+pub use jobs::{interpolate, plan, Artifacts, PlanError, PlanOptions};
+pub use select::{matrix, select, Filter, GroupBy, Matrix, Partition, SelectError};
+
 use crate::units::{Bytes, BytesPerSec};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -1,0 +1,178 @@
+//! The shape of memtest.toml exactly as written: what serde reads before any
+//! validation. Every field a later check may complain about keeps its source
+//! span (`Spanned`), so the complaint can point at the offending text; unknown
+//! keys are refused by serde itself (`deny_unknown_fields`), with a span.
+
+use crate::plan::{Expect, FindingsKind, RuntimeKind};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+pub type Text = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub build: RawBuild,
+    #[serde(default)]
+    pub defaults: RawSettings,
+    #[serde(default)]
+    pub fixtures: RawFixtures,
+    #[serde(default)]
+    pub runtimes: BTreeMap<Text, RawRuntime>,
+    #[serde(default)]
+    pub profiles: BTreeMap<Text, RawSettings>,
+    #[serde(default)]
+    pub wrappers: BTreeMap<Text, RawWrapper>,
+    #[serde(default, rename = "suite")]
+    pub suites: Vec<RawSuite>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuild {
+    pub package: String,
+    pub lib: String,
+    #[serde(default)]
+    pub profile: Option<Text>,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub abi_symbol: Option<String>,
+    #[serde(default)]
+    pub abi_version: Option<Spanned<u32>>,
+    pub lib_env: String,
+    #[serde(default)]
+    pub rust_suites: Option<String>,
+    #[serde(default)]
+    pub variants: BTreeMap<Text, RawVariant>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    #[serde(default)]
+    pub features: Vec<String>,
+}
+
+/// `[defaults]` and every `[profiles.NAME]`: a profile overrides any default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub timeout: Option<Text>,
+    pub grace: Option<Text>,
+    pub sample_interval: Option<Text>,
+    pub scale: Option<Spanned<f64>>,
+    pub timeout_factor: Option<Spanned<f64>>,
+    // The limits again, spelled out: serde's `flatten` would lose both the
+    // spans and `deny_unknown_fields`.
+    pub rss_growth: Option<Text>,
+    pub vms_growth: Option<Text>,
+    pub peak_rss: Option<Text>,
+    pub slope: Option<Text>,
+    pub slope_window: Option<Spanned<f64>>,
+    pub warmup: Option<Spanned<f64>>,
+    pub native_leaks: Option<Spanned<OrOff<u64>>>,
+    pub marker: Option<Spanned<OrOff<String>>>,
+}
+
+impl RawSettings {
+    /// The limit fields, as a suite's `limits` table would hold them.
+    pub fn take_limits(&mut self) -> RawLimits {
+        RawLimits {
+            rss_growth: self.rss_growth.take(),
+            vms_growth: self.vms_growth.take(),
+            peak_rss: self.peak_rss.take(),
+            slope: self.slope.take(),
+            slope_window: self.slope_window.take(),
+            warmup: self.warmup.take(),
+            native_leaks: self.native_leaks.take(),
+            marker: self.marker.take(),
+        }
+    }
+}
+
+/// Pass criteria, in `[defaults]`, a profile, or a suite's `limits`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub rss_growth: Option<Text>,
+    pub vms_growth: Option<Text>,
+    pub peak_rss: Option<Text>,
+    pub slope: Option<Text>,
+    pub slope_window: Option<Spanned<f64>>,
+    pub warmup: Option<Spanned<f64>>,
+    pub native_leaks: Option<Spanned<OrOff<u64>>>,
+    pub marker: Option<Spanned<OrOff<String>>>,
+}
+
+/// A value, or `false` to switch the check off.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum OrOff<T> {
+    Value(T),
+    Off(bool),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFixtures {
+    pub dir: Option<String>,
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuntime {
+    pub kind: RuntimeKind,
+    #[serde(default)]
+    pub program: Option<Text>,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub setup: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub setup_unless: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWrapper {
+    pub argv: Spanned<Vec<String>>,
+    pub findings: FindingsKind,
+    #[serde(default)]
+    pub timeout_factor: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSuite {
+    pub name: Text,
+    pub runtime: Text,
+    #[serde(default)]
+    pub script: Option<Text>,
+    #[serde(default)]
+    pub test: Option<Text>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub timeout: Option<Text>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub expect: Expect,
+    #[serde(default)]
+    pub exclusive: bool,
+    #[serde(default)]
+    pub variant: Option<Text>,
+    #[serde(default)]
+    pub wrapper: Option<Text>,
+    #[serde(default)]
+    pub description: Option<String>,
+}

@@ -1,0 +1,270 @@
+//! Config tests: the real memtest.toml loads; table-driven bad files each give
+//! the diagnostic snapshotted in `snapshots/` (path:line:col, the line, a
+//! caret, a hint).
+
+use super::*;
+use crate::plan::FindingsKind;
+use std::fmt::Write;
+
+const BASE: &str = r#"
+[build]
+package = "pyjamaz"
+lib = "pyjamaz"
+abi_symbol = "pyjamaz_abi_version"
+abi_version = 1
+lib_env = "PYJAMAZ_LIB_PATH"
+rust_suites = "memsuite"
+
+[build.variants.leaky]
+features = ["canary-leak"]
+
+[defaults]
+timeout = "60s"
+marker = "TEST PASSED"
+
+[runtimes.rust]
+kind = "rust"
+
+[runtimes.node]
+kind = "node"
+program = "node"
+flags = ["--expose-gc"]
+setup = ["npm", "ci"]
+setup_unless = "node_modules/koffi"
+env = { NODE_PATH = "${root}/node_modules" }
+
+[profiles.ci]
+scale = 0.1
+rss_growth = "100MB"
+
+[wrappers.memcheck]
+argv = ["valgrind", "--xml=yes", "--xml-file=${log_dir}/${suite}.xml"]
+findings = "valgrind-xml"
+timeout_factor = 30
+
+[[suite]]
+name = "rust-leak"
+runtime = "rust"
+test = "memory_leak"
+tags = ["rust", "fast"]
+limits = { rss_growth = "16MB", slope = "2MB/s", native_leaks = false }
+
+[[suite]]
+name = "node-gc"
+runtime = "node"
+script = "suites/node/gc.js"
+variant = "leaky"
+expect = "fail"
+"#;
+
+fn root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("suites/node")).unwrap();
+    std::fs::write(dir.path().join("suites/node/gc.js"), "").unwrap();
+    dir
+}
+
+fn check(text: &str) -> Result<Config, ConfigError> {
+    let dir = root();
+    parse(text, Path::new("memtest.toml"), dir.path())
+}
+
+#[test]
+fn the_base_file_resolves_every_table() {
+    let c = check(BASE).unwrap();
+    assert_eq!(c.defaults.timeout, Duration::from_secs(60));
+    assert_eq!(c.defaults.limits.marker.as_deref(), Some("TEST PASSED"));
+    assert_eq!(
+        c.build.abi,
+        Some(Abi {
+            symbol: "pyjamaz_abi_version".into(),
+            version: 1
+        })
+    );
+    assert_eq!(
+        c.build.variants.keys().collect::<Vec<_>>(),
+        ["default", "leaky"]
+    );
+    assert_eq!(c.runtimes["node"].program.as_deref(), Some("node"));
+    assert!(c.runtimes["node"]
+        .setup_unless
+        .as_ref()
+        .unwrap()
+        .ends_with("node_modules/koffi"));
+    let w = &c.wrappers["memcheck"];
+    assert_eq!(
+        (w.findings, w.output.as_str(), w.timeout_factor),
+        (FindingsKind::ValgrindXml, "${log_dir}/${suite}.xml", 30.0)
+    );
+
+    let rust = c.suite("rust-leak").unwrap();
+    assert_eq!(rust.target, Target::Test("memory_leak".into()));
+    assert_eq!(rust.limits.rss_growth, Some(Bytes(16_000_000)));
+    assert_eq!(rust.limits.slope, Some(BytesPerSec(2e6)));
+    assert_eq!(
+        rust.limits.native_leaks,
+        Some(None),
+        "false switches the check off"
+    );
+    assert_eq!(rust.variant(), DEFAULT_VARIANT);
+    let node = c.suite("node-gc").unwrap();
+    assert_eq!(node.target, Target::Script("suites/node/gc.js".into()));
+    assert_eq!((node.variant(), node.expect), ("leaky", Expect::Fail));
+}
+
+#[test]
+fn profiles_override_defaults_and_unknown_ones_are_named() {
+    let c = check(BASE).unwrap();
+    let plain = c.settings(None).unwrap();
+    let ci = c.settings(Some("ci")).unwrap();
+    assert_eq!((plain.scale, ci.scale), (1.0, 0.1));
+    assert_eq!(ci.limits.rss_growth, Some(Bytes(100_000_000)));
+    assert_eq!(
+        ci.timeout, plain.timeout,
+        "what the profile does not set is kept"
+    );
+    let err = c.settings(Some("cj")).unwrap_err().to_string();
+    assert_eq!(err, "no profile `cj` in memtest.toml: did you mean `ci`?");
+}
+
+#[test]
+fn limits_patch_keeps_what_it_does_not_set() {
+    let mut limits = Limits::default();
+    let patch = LimitsPatch {
+        peak_rss: Some(Bytes(5)),
+        marker: Some(None),
+        ..LimitsPatch::default()
+    };
+    patch.apply(&mut limits);
+    assert_eq!(limits.peak_rss, Some(Bytes(5)));
+    assert_eq!(limits.marker, None);
+    assert_eq!(limits.native_leaks, Some(0));
+    assert_eq!(limits.warmup, Limits::default().warmup);
+}
+
+/// (case, text replaced, replacement): each turns BASE into a bad file.
+const BAD: &[(&str, &str, &str)] = &[
+    (
+        "unknown key",
+        "tags = [\"rust\", \"fast\"]",
+        "tag = [\"rust\"]",
+    ),
+    (
+        "unknown key in a limits table",
+        "slope = \"2MB/s\"",
+        "slop = \"2MB/s\"",
+    ),
+    ("bad size", "\"16MB\"", "\"16 parsecs\""),
+    ("bad duration", "timeout = \"60s\"", "timeout = \"60\""),
+    ("bad rate", "\"2MB/s\"", "\"2MB\""),
+    (
+        "fraction out of range",
+        "marker = \"TEST PASSED\"",
+        "warmup = 1.5",
+    ),
+    (
+        "duplicate suite",
+        "name = \"node-gc\"",
+        "name = \"rust-leak\"",
+    ),
+    (
+        "unknown runtime",
+        "runtime = \"node\"\nscript",
+        "runtime = \"nodejs\"\nscript",
+    ),
+    (
+        "unknown variant",
+        "variant = \"leaky\"",
+        "variant = \"leakey\"",
+    ),
+    (
+        "unknown wrapper",
+        "variant = \"leaky\"",
+        "wrapper = \"helgrind\"",
+    ),
+    ("missing script", "suites/node/gc.js", "suites/node/nope.js"),
+    ("rust suite without test", "test = \"memory_leak\"\n", ""),
+    (
+        "node suite without script",
+        "script = \"suites/node/gc.js\"\n",
+        "",
+    ),
+    ("node runtime without program", "program = \"node\"\n", ""),
+    ("unknown runtime kind", "kind = \"node\"", "kind = \"deno\""),
+    ("bad expect", "expect = \"fail\"", "expect = \"crash\""),
+    ("missing build key", "lib_env = \"PYJAMAZ_LIB_PATH\"\n", ""),
+    (
+        "wrapper without findings file",
+        "\"--xml-file=${log_dir}/${suite}.xml\"",
+        "\"--xml=no\"",
+    ),
+    ("unknown findings kind", "\"valgrind-xml\"", "\"massif\""),
+    ("toml syntax", "scale = 0.1", "scale = "),
+];
+
+#[test]
+fn bad_files_give_located_diagnostics() {
+    let mut out = String::new();
+    for (case, from, to) in BAD {
+        assert!(BASE.contains(from), "case {case}: BASE lacks {from:?}");
+        let text = BASE.replacen(from, to, 1);
+        let err = match check(&text) {
+            Ok(_) => panic!("case {case}: accepted"),
+            Err(e) => e,
+        };
+        let ConfigError::Invalid { diagnostics } = &err else {
+            panic!("case {case}: {err}")
+        };
+        assert!(!diagnostics.is_empty(), "{case}");
+        let rendered = err.to_string();
+        // The temporary root differs per run; keep snapshots stable.
+        let rendered = rendered.replace(&*root_marker(&rendered), "<root>");
+        writeln!(out, "### {case}\n{rendered}\n").unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
+fn root_marker(text: &str) -> String {
+    // The only absolute path in a diagnostic is the missing script's.
+    text.find("no file /")
+        .map(|i| {
+            let start = i + "no file ".len();
+            let end = text[start..].find("/suites/").map_or(start, |e| start + e);
+            text[start..end].to_string()
+        })
+        .unwrap_or_else(|| "\u{0}".to_string())
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = BASE.replacen("\"16MB\"", "\"16XB\"", 1).replacen(
+        "variant = \"leaky\"",
+        "variant = \"nope\"",
+        1,
+    );
+    let ConfigError::Invalid { diagnostics } = check(&text).unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(diagnostics.len(), 2);
+}
+
+#[test]
+fn the_repository_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../memtest.toml");
+    let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.suites.is_empty());
+    assert!(c.root.join("Cargo.toml").is_file());
+}
+
+#[test]
+fn locate_walks_up_to_the_nearest_file() {
+    let dir = root();
+    std::fs::write(dir.path().join(FILE_NAME), BASE).unwrap();
+    let found = locate(None, &dir.path().join("suites/node")).unwrap();
+    assert_eq!(found, dir.path().join(FILE_NAME));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        locate(None, empty.path()),
+        Err(ConfigError::NotFound { .. })
+    ));
+}

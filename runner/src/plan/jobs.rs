@@ -1,0 +1,409 @@
+//! From selected suites and built artifacts to [`Job`]s: argv (no shell),
+//! environment, timeout, limits and log paths. Pure: the tests below check the
+//! exact argv and env of each runtime without building or spawning.
+
+use super::{Job, WrapperRun};
+use crate::config::{suggestion, Config, Settings, Suite, Target};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What the build stage produced, by variant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Artifacts {
+    /// Variant -> absolute path of its cdylib (the stable copy under .memtest).
+    pub libs: BTreeMap<String, PathBuf>,
+    /// (variant, rust test target) -> absolute path of its executable.
+    pub tests: BTreeMap<(String, String), PathBuf>,
+}
+
+/// Run-wide choices that shape every job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanOptions<'a> {
+    /// Defaults with the profile applied.
+    pub settings: &'a Settings,
+    /// MEMTEST_SCALE (the command line's `--scale`, else the settings').
+    pub scale: f64,
+    /// `--wrapper NAME`: overrides every suite's own wrapper.
+    pub wrapper: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("no library was built for variant `{variant}` (needed by suite `{suite}`)")]
+    MissingLib { suite: String, variant: String },
+    #[error("no test executable `{test}` (variant `{variant}`) for suite `{suite}`; is it a [[test]] of the rust_suites package?")]
+    MissingTest {
+        suite: String,
+        test: String,
+        variant: String,
+    },
+    #[error("no wrapper `{name}` in memtest.toml{}", hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default())]
+    UnknownWrapper { name: String, hint: Option<String> },
+}
+
+/// One job per suite, in the order given.
+pub fn plan(
+    config: &Config,
+    suites: &[&Suite],
+    artifacts: &Artifacts,
+    opts: &PlanOptions<'_>,
+) -> Result<Vec<Job>, PlanError> {
+    suites
+        .iter()
+        .map(|s| plan_one(config, s, artifacts, opts))
+        .collect()
+}
+
+fn plan_one(
+    config: &Config,
+    suite: &Suite,
+    artifacts: &Artifacts,
+    opts: &PlanOptions<'_>,
+) -> Result<Job, PlanError> {
+    let runtime = config.runtime_of(suite);
+    let variant = suite.variant().to_string();
+    let lib = artifacts
+        .libs
+        .get(&variant)
+        .ok_or_else(|| PlanError::MissingLib {
+            suite: suite.name.clone(),
+            variant: variant.clone(),
+        })?;
+    let root = config.root.display().to_string();
+    let fixtures = config.fixtures.dir.display().to_string();
+    let lib_text = lib.display().to_string();
+    let vars = [
+        ("root", root.as_str()),
+        ("lib", lib_text.as_str()),
+        ("fixtures", fixtures.as_str()),
+    ];
+    let fill = |s: &str| interpolate(s, &vars);
+
+    let mut argv: Vec<String> = match (&suite.target, runtime.kind) {
+        (Target::Test(test), _) => {
+            let key = (variant.clone(), test.clone());
+            let exe = artifacts
+                .tests
+                .get(&key)
+                .ok_or_else(|| PlanError::MissingTest {
+                    suite: suite.name.clone(),
+                    test: test.clone(),
+                    variant: variant.clone(),
+                })?;
+            vec![exe.display().to_string()]
+        }
+        (Target::Script(script), _) => {
+            // Validation guarantees node and python runtimes name a program.
+            let program = runtime.program.clone().unwrap_or_default();
+            let mut argv = vec![program];
+            argv.extend(runtime.flags.iter().map(|f| fill(f)));
+            argv.push(config.root.join(script).display().to_string());
+            argv
+        }
+    };
+    argv.extend(suite.args.iter().map(|a| fill(a)));
+
+    let mut env = vec![
+        (config.build.lib_env.clone(), lib_text.clone()),
+        (config.fixtures.env.clone(), fixtures.clone()),
+        ("MEMTEST_SCALE".to_string(), opts.scale.to_string()),
+    ];
+    env.extend(runtime.env.iter().map(|(k, v)| (k.clone(), fill(v))));
+    env.extend(suite.env.iter().map(|(k, v)| (k.clone(), fill(v))));
+
+    let mut timeout = suite
+        .timeout
+        .unwrap_or(opts.settings.timeout)
+        .mul_f64(opts.settings.timeout_factor);
+    let log_dir = config.log_dir();
+    let wrapper_name = opts.wrapper.or(suite.wrapper.as_deref());
+    let wrapper = match wrapper_name {
+        None => None,
+        Some(name) => {
+            let w = config
+                .wrappers
+                .get(name)
+                .ok_or_else(|| PlanError::UnknownWrapper {
+                    name: name.to_string(),
+                    hint: suggestion(name, "wrappers", config.wrappers.keys().map(String::as_str)),
+                })?;
+            let log_dir_text = log_dir.display().to_string();
+            let wvars = [
+                ("log_dir", log_dir_text.as_str()),
+                ("suite", suite.name.as_str()),
+            ];
+            let mut wrapped: Vec<String> = w.argv.iter().map(|a| interpolate(a, &wvars)).collect();
+            wrapped.append(&mut argv);
+            argv = wrapped;
+            timeout = timeout.mul_f64(w.timeout_factor);
+            Some(WrapperRun {
+                name: w.name.clone(),
+                findings: w.findings,
+                output_path: PathBuf::from(interpolate(&w.output, &wvars)),
+            })
+        }
+    };
+    let mut limits = opts.settings.limits.clone();
+    suite.limits.apply(&mut limits);
+    Ok(Job {
+        suite: suite.name.clone(),
+        runtime: runtime.kind,
+        tags: suite.tags.clone(),
+        argv,
+        env,
+        cwd: config.root.clone(),
+        timeout,
+        grace: opts.settings.grace,
+        sample_interval: opts.settings.sample_interval,
+        limits,
+        expect: suite.expect,
+        exclusive: suite.exclusive,
+        log_path: log_dir.join(format!("{}.log", suite.name)),
+        wrapper,
+    })
+}
+
+/// Replaces `${name}` for each known name; anything else is left as written.
+pub fn interpolate(text: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (name, value) in vars {
+        out = out.replace(&format!("${{{name}}}"), value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use crate::units::Bytes;
+    use std::path::Path;
+    use std::time::Duration;
+
+    const TOML: &str = r#"
+[build]
+package = "pyjamaz"
+lib = "pyjamaz"
+lib_env = "PYJAMAZ_LIB_PATH"
+rust_suites = "memsuite"
+[build.variants.leaky]
+features = ["canary-leak"]
+[defaults]
+timeout = "100s"
+rss_growth = "50MB"
+[fixtures]
+dir = "fx"
+env = "MEMTEST_FIXTURES"
+[runtimes.rust]
+kind = "rust"
+[runtimes.node]
+kind = "node"
+program = "node"
+flags = ["--expose-gc"]
+env = { NODE_PATH = "${root}/node_modules", LIB_COPY = "${lib}" }
+[runtimes.python]
+kind = "python"
+program = "python3"
+flags = ["-u"]
+env = { PYTHONPATH = "${root}/bindings/python" }
+[profiles.soak]
+scale = 10
+timeout_factor = 20
+[wrappers.memcheck]
+argv = ["valgrind", "--xml-file=${log_dir}/${suite}.xml"]
+findings = "valgrind-xml"
+timeout_factor = 30
+[[suite]]
+name = "rust-leak"
+runtime = "rust"
+test = "memory_leak"
+args = ["--iterations", "10"]
+limits = { rss_growth = "16MB", marker = false }
+[[suite]]
+name = "node-gc"
+runtime = "node"
+script = "suites/node/gc.js"
+variant = "leaky"
+timeout = "30s"
+env = { EXTRA = "${fixtures}/tiny.png" }
+[[suite]]
+name = "py-gc"
+runtime = "python"
+script = "suites/python/gc.py"
+args = ["${fixtures}"]
+"#;
+
+    fn setup() -> (tempfile::TempDir, Config, Artifacts) {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["suites/node/gc.js", "suites/python/gc.py"] {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        let c = config::parse(TOML, &dir.path().join("memtest.toml"), dir.path()).unwrap();
+        let mut artifacts = Artifacts::default();
+        artifacts
+            .libs
+            .insert("default".into(), "/lib/default/libpyjamaz.so".into());
+        artifacts
+            .libs
+            .insert("leaky".into(), "/lib/leaky/libpyjamaz.so".into());
+        artifacts.tests.insert(
+            ("default".into(), "memory_leak".into()),
+            "/bin/memory_leak".into(),
+        );
+        (dir, c, artifacts)
+    }
+
+    fn jobs(c: &Config, a: &Artifacts, profile: Option<&str>, wrapper: Option<&str>) -> Vec<Job> {
+        let settings = c.settings(profile).unwrap();
+        let opts = PlanOptions {
+            settings: &settings,
+            scale: settings.scale,
+            wrapper,
+        };
+        let suites: Vec<&Suite> = c.suites.iter().collect();
+        plan(c, &suites, a, &opts).unwrap()
+    }
+
+    fn env<'j>(job: &'j Job, key: &str) -> &'j str {
+        let found = job.env.iter().find(|(k, _)| k == key);
+        found
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{key} not set"))
+    }
+
+    #[test]
+    fn each_runtime_gets_its_argv_and_env() {
+        let (dir, c, a) = setup();
+        let root = dir.path().display().to_string();
+        let [rust, node, py] = <[Job; 3]>::try_from(jobs(&c, &a, None, None)).unwrap();
+
+        assert_eq!(rust.argv, ["/bin/memory_leak", "--iterations", "10"]);
+        assert_eq!(env(&rust, "PYJAMAZ_LIB_PATH"), "/lib/default/libpyjamaz.so");
+        assert_eq!(env(&rust, "MEMTEST_FIXTURES"), format!("{root}/fx"));
+        assert_eq!(env(&rust, "MEMTEST_SCALE"), "1");
+        assert_eq!(
+            rust.limits.rss_growth,
+            Some(Bytes(16_000_000)),
+            "suite over defaults"
+        );
+        assert_eq!(rust.limits.marker, None);
+        assert_eq!(rust.timeout, Duration::from_secs(100));
+        assert_eq!(
+            rust.log_path,
+            dir.path().join(".memtest/logs/rust-leak.log")
+        );
+        assert_eq!(rust.cwd, dir.path());
+
+        assert_eq!(
+            node.argv,
+            [
+                "node".to_string(),
+                "--expose-gc".into(),
+                format!("{root}/suites/node/gc.js")
+            ]
+        );
+        assert_eq!(
+            env(&node, "PYJAMAZ_LIB_PATH"),
+            "/lib/leaky/libpyjamaz.so",
+            "the suite's variant"
+        );
+        assert_eq!(env(&node, "NODE_PATH"), format!("{root}/node_modules"));
+        assert_eq!(env(&node, "LIB_COPY"), "/lib/leaky/libpyjamaz.so");
+        assert_eq!(env(&node, "EXTRA"), format!("{root}/fx/tiny.png"));
+        assert_eq!(
+            node.limits.rss_growth,
+            Some(Bytes(50_000_000)),
+            "defaults apply"
+        );
+        assert_eq!(node.timeout, Duration::from_secs(30));
+        // Suite env comes after runtime env, so it wins when both set a key.
+        let keys: Vec<&str> = node.env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "PYJAMAZ_LIB_PATH",
+                "MEMTEST_FIXTURES",
+                "MEMTEST_SCALE",
+                "LIB_COPY",
+                "NODE_PATH",
+                "EXTRA"
+            ]
+        );
+
+        assert_eq!(
+            py.argv,
+            [
+                "python3".to_string(),
+                "-u".into(),
+                format!("{root}/suites/python/gc.py"),
+                format!("{root}/fx")
+            ]
+        );
+        assert_eq!(env(&py, "PYTHONPATH"), format!("{root}/bindings/python"));
+        assert!(py.wrapper.is_none());
+    }
+
+    #[test]
+    fn profiles_and_wrappers_scale_timeouts_and_prefix_argv() {
+        let (dir, c, a) = setup();
+        let logs = dir.path().join(".memtest/logs");
+        let soak = jobs(&c, &a, Some("soak"), Some("memcheck"));
+        let node = &soak[1];
+        assert_eq!(env(node, "MEMTEST_SCALE"), "10");
+        assert_eq!(node.timeout, Duration::from_secs(30 * 20 * 30));
+        assert_eq!(node.argv[0], "valgrind");
+        assert_eq!(
+            node.argv[1],
+            format!("--xml-file={}/node-gc.xml", logs.display())
+        );
+        assert_eq!(node.argv[2], "node");
+        let w = node.wrapper.as_ref().unwrap();
+        assert_eq!(
+            (w.name.as_str(), w.output_path.clone()),
+            ("memcheck", logs.join("node-gc.xml"))
+        );
+    }
+
+    #[test]
+    fn missing_artifacts_and_wrappers_are_errors() {
+        let (_dir, c, mut a) = setup();
+        let settings = c.settings(None).unwrap();
+        let opts = PlanOptions {
+            settings: &settings,
+            scale: 1.0,
+            wrapper: Some("memchek"),
+        };
+        let suites: Vec<&Suite> = c.suites.iter().collect();
+        let err = plan(&c, &suites, &a, &opts).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no wrapper `memchek` in memtest.toml: did you mean `memcheck`?"
+        );
+        let opts = PlanOptions {
+            wrapper: None,
+            ..opts
+        };
+        a.libs.remove("leaky");
+        assert!(matches!(
+            plan(&c, &suites, &a, &opts),
+            Err(PlanError::MissingLib { .. })
+        ));
+        a.tests.clear();
+        assert!(matches!(
+            plan(&c, &suites[..1], &a, &opts),
+            Err(PlanError::MissingTest { .. })
+        ));
+    }
+
+    #[test]
+    fn interpolation_leaves_unknown_names_alone() {
+        let vars = [("root", "/r"), ("lib", "/l.so")];
+        assert_eq!(
+            interpolate("${root}/x:${lib}:${other}", &vars),
+            "/r/x:/l.so:${other}"
+        );
+        assert_eq!(Path::new(&interpolate("${root}", &vars)), Path::new("/r"));
+    }
+}
