@@ -102,15 +102,21 @@ fn draw(suite: &SuiteReport, svg: &mut String) -> DrawResult<()> {
         .peak_rss_bytes
         .map(|l| (l as f64 / MB, Bytes(l)));
     let on_scale = |mb: f64| mb <= data_max * OFF_SCALE;
+    let vms_top = vms.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3);
+    // VMS shares the RSS axis when it is of the same order (Python, Rust);
+    // a runtime that reserves far more than it touches (Node, often 1 GB+)
+    // gets a right-hand axis, or RSS would be a flat line at the bottom.
+    let vms_own_axis = !on_scale(vms_top);
     let y_max = [growth_limit, peak_limit]
         .into_iter()
         .flatten()
         .map(|(mb, _)| mb)
         .filter(|&mb| on_scale(mb))
         .chain(g.slope_line.iter().flat_map(|l| [l[0].1, l[1].1]))
+        .chain((!vms_own_axis).then_some(vms_top))
         .fold(data_max, f64::max)
         * 1.08;
-    let vms_max = vms.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3) * 1.08;
+    let vms_max = vms_top * 1.08;
 
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
@@ -125,16 +131,22 @@ fn draw(suite: &SuiteReport, svg: &mut String) -> DrawResult<()> {
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .right_y_label_area_size(64)
+        .right_y_label_area_size(if vms_own_axis { 64 } else { 0 })
         .build_cartesian_2d(0.0..g.end_s, 0.0..y_max)?
         .set_secondary_coord(0.0..g.end_s, 0.0..vms_max);
     chart
         .configure_mesh()
         .x_desc("time (s)")
-        .y_desc("RSS (MB)")
+        .y_desc(if vms_own_axis {
+            "RSS (MB)"
+        } else {
+            "RSS, VMS (MB)"
+        })
         .light_line_style(WHITE)
         .draw()?;
-    chart.configure_secondary_axes().y_desc("VMS (MB)").draw()?;
+    if vms_own_axis {
+        chart.configure_secondary_axes().y_desc("VMS (MB)").draw()?;
+    }
 
     let square = |colour: RGBAColor| {
         move |(x, y): (i32, i32)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], colour.filled())
@@ -168,10 +180,18 @@ fn draw(suite: &SuiteReport, svg: &mut String) -> DrawResult<()> {
         .draw_series(LineSeries::new(rss, RSS_COLOUR.stroke_width(2)))?
         .label("RSS")
         .legend(line(RSS_COLOUR));
-    chart
-        .draw_secondary_series(LineSeries::new(vms, VMS_COLOUR.stroke_width(2)))?
-        .label("VMS (right axis)")
-        .legend(line(VMS_COLOUR));
+    let vms_series = LineSeries::new(vms, VMS_COLOUR.stroke_width(2));
+    if vms_own_axis {
+        chart
+            .draw_secondary_series(vms_series)?
+            .label("VMS (right axis)")
+            .legend(line(VMS_COLOUR));
+    } else {
+        chart
+            .draw_series(vms_series)?
+            .label("VMS")
+            .legend(line(VMS_COLOUR));
+    }
 
     let limits = [
         growth_limit.map(|(mb, l)| {
@@ -305,6 +325,7 @@ mod tests {
         assert!(svg.contains("node-optimize-loop (node): FAIL"));
         assert!(svg.matches("<polyline").count() >= 2);
         for label in [
+            "VMS (right axis)",
             "RSS growth limit (+16.0 MB)",
             "peak RSS limit (200.0 MB)",
             "fitted slope (13.8 MB/s)",
@@ -336,6 +357,20 @@ mod tests {
         );
         let [(x0, _), (x1, _)] = g.slope_line.unwrap();
         assert_eq!((x0, x1), (g.window_start_s, g.end_s));
+    }
+
+    #[test]
+    fn vms_of_the_same_order_shares_the_rss_axis() {
+        let mut report = report_of(&mixed_outcomes()[..1]);
+        let suite = &mut report.suites[0];
+        suite.samples.vms_bytes = suite
+            .samples
+            .rss_bytes
+            .iter()
+            .map(|r| r + 5_000_000)
+            .collect();
+        let svg = render_svg(suite).unwrap().unwrap();
+        assert!(svg.contains("RSS, VMS (MB)") && !svg.contains("right axis"));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn samples(n: u64, base: u64, rise: u64) -> Vec<Sample> {
         .map(|i| Sample {
             t_ms: i * 100,
             rss_bytes: base + rise * i / n.max(2).saturating_sub(1),
-            vms_bytes: 4 * base + rise * i / n.max(2).saturating_sub(1),
+            vms_bytes: 20 * base + rise * i / n.max(2).saturating_sub(1),
             processes: 1,
         })
         .collect()
