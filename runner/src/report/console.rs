@@ -5,7 +5,7 @@
 //! per finished stage and per finished suite and no control codes, so logs
 //! stay greppable.
 
-use super::model::{Collector, SuiteReport};
+use super::model::{Collector, Report, SuiteReport};
 use super::table::{self, SAMPLED_MARK};
 use super::text::{self, Paint};
 use super::{ReportOptions, Reporter};
@@ -144,6 +144,18 @@ impl Reporter for ConsoleReporter {
         console.out.write_all(summary.as_bytes())?;
         console.out.flush()
     }
+}
+
+/// Prints the summary table, failure listing and closing line of a report
+/// that did not come from a live run (e.g. `memtest merge`) to stderr.
+pub fn print_summary(report: &Report, opts: &ReportOptions) -> std::io::Result<()> {
+    let text = table::render_summary(
+        report,
+        Paint {
+            enabled: opts.color,
+        },
+    );
+    std::io::stderr().write_all(text.as_bytes())
 }
 
 fn stage_done(stage: Stage) -> &'static str {

@@ -23,7 +23,7 @@ mod testdata;
 mod text;
 
 pub use atomic::write_atomic;
-pub use console::ConsoleReporter;
+pub use console::{print_summary, ConsoleReporter};
 pub use error::{print_error, render_error, ErrorReporter};
 pub use files::render_json;
 pub use files::{write_files, FilesReporter, Written};
@@ -32,7 +32,7 @@ pub use model::{
     Collector, FailureReport, FiguresReport, LimitsReport, Report, Series, SuiteReport, Tool,
     Totals, VerdictKind, SCHEMA_VERSION,
 };
-pub use text::closing_line;
+pub use text::{closing_line, Paint};
 
 use crate::exec::Event;
 use crate::verdict::baseline::BaselineError;
