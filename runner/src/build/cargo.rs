@@ -1,0 +1,288 @@
+//! Driving cargo: the exact command lines for the library and the rust suites,
+//! and reading what they produced from cargo's JSON messages rather than
+//! guessing paths under target/ (profiles, target triples and hashes vary).
+
+use serde::Deserialize;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One cargo invocation, as data: what to build and with which features.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CargoBuild {
+    /// `build` for the library, `test` (with `--no-run`) for the suites.
+    pub subcommand: &'static str,
+    pub package: String,
+    pub profile: String,
+    pub features: Vec<String>,
+}
+
+impl CargoBuild {
+    /// The arguments after `cargo`.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![self.subcommand.to_string()];
+        if self.subcommand == "test" {
+            args.push("--no-run".into());
+        }
+        args.extend(["--profile".into(), self.profile.clone()]);
+        args.extend(["-p".into(), self.package.clone()]);
+        if !self.features.is_empty() {
+            args.extend(["--features".into(), self.features.join(",")]);
+        }
+        // Diagnostics rendered by cargo onto stderr (what a user would see);
+        // stdout keeps only the artifact messages this module parses.
+        args.push("--message-format=json-render-diagnostics".into());
+        args
+    }
+
+    /// How the command reads to a person (stage details, error messages).
+    pub fn display(&self) -> String {
+        format!("cargo {}", self.args()[..self.args().len() - 1].join(" "))
+    }
+}
+
+/// The fields of cargo's `compiler-artifact` message this module needs.
+#[derive(Debug, Deserialize)]
+struct Message {
+    reason: String,
+    #[serde(default)]
+    target: Option<MessageTarget>,
+    #[serde(default)]
+    filenames: Vec<PathBuf>,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+    #[serde(default)]
+    profile: Option<MessageProfile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageTarget {
+    name: String,
+    kind: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageProfile {
+    test: bool,
+}
+
+/// What one cargo run produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Produced {
+    /// Every shared library (`.so`/`.dylib`) named `lib<lib>` ... by target name.
+    pub cdylibs: Vec<(String, PathBuf)>,
+    /// Test target name -> its executable.
+    pub tests: Vec<(String, PathBuf)>,
+}
+
+/// Reads cargo's JSON message lines; lines that are not JSON artifact
+/// messages (cargo may print other things) are skipped.
+pub fn parse_messages(lines: impl IntoIterator<Item = impl AsRef<str>>) -> Produced {
+    let mut produced = Produced::default();
+    for line in lines {
+        let Ok(msg) = serde_json::from_str::<Message>(line.as_ref()) else {
+            continue;
+        };
+        if msg.reason != "compiler-artifact" {
+            continue;
+        }
+        let Some(target) = msg.target else { continue };
+        for file in &msg.filenames {
+            let ext = file.extension().and_then(|e| e.to_str());
+            if matches!(ext, Some("so" | "dylib")) {
+                produced.cdylibs.push((target.name.clone(), file.clone()));
+            }
+        }
+        let is_test =
+            msg.profile.is_some_and(|p| p.test) && target.kind.iter().any(|k| k == "test");
+        if let (true, Some(exe)) = (is_test, msg.executable) {
+            produced.tests.push((target.name, exe));
+        }
+    }
+    produced
+}
+
+/// Why cargo did not produce what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum CargoError {
+    #[error("cannot run `{command}`")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` failed:\n{diagnostics}")]
+    Failed {
+        command: String,
+        diagnostics: String,
+    },
+}
+
+/// Runs `cargo <build.args()>` in `root` and returns what it produced. On
+/// failure the error carries cargo's rendered diagnostics (its stderr without
+/// the progress lines).
+pub fn run(cargo: &Path, root: &Path, build: &CargoBuild) -> Result<Produced, CargoError> {
+    let command = build.display();
+    let mut child = Command::new(cargo)
+        .args(build.args())
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| CargoError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    // stderr is drained on its own thread: a pipe left unread would block
+    // cargo once its buffer fills.
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let produced = parse_messages(stdout.lines().map_while(Result::ok));
+    let status = child.wait().map_err(|source| CargoError::Spawn {
+        command: command.clone(),
+        source,
+    })?;
+    let stderr = stderr_reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(CargoError::Failed {
+            command,
+            diagnostics: diagnostics_of(&stderr),
+        });
+    }
+    Ok(produced)
+}
+
+/// cargo's stderr minus its progress lines ("Compiling ...", "Blocking ..."):
+/// what is left is what the user needs to fix the build.
+pub fn diagnostics_of(stderr: &str) -> String {
+    const PROGRESS: &[&str] = &[
+        "Compiling",
+        "Checking",
+        "Blocking",
+        "Downloading",
+        "Downloaded",
+        "Updating",
+        "Locking",
+        "Adding",
+        "Fresh",
+        "Finished",
+        "Running",
+        "Building",
+        "Executable",
+    ];
+    let kept: Vec<&str> = stderr
+        .lines()
+        .filter(|line| {
+            let word = line.split_whitespace().next().unwrap_or("");
+            !(line.starts_with(' ') && PROGRESS.contains(&word))
+        })
+        .collect();
+    let text = kept.join("\n").trim().to_string();
+    if text.is_empty() {
+        "(cargo printed no diagnostics)".to_string()
+    } else {
+        text
+    }
+}
+
+/// The cargo to run: the one running us under `cargo run` (its `CARGO`), else
+/// the first on PATH.
+pub fn cargo_program() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Recorded from `cargo build --release -p pyjamaz --message-format=json-render-diagnostics`
+    // and `cargo test --release -p memsuite --no-run ...` (trimmed to the fields read).
+    const LIB_MESSAGES: &str = r#"{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#png@0.18.1","manifest_path":"/x/png/Cargo.toml","target":{"kind":["lib"],"crate_types":["lib"],"name":"png","src_path":"/x/png/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":0,"debug_assertions":false,"overflow_checks":false,"test":false},"features":[],"filenames":["/w/target/release/deps/libpng-1.rlib","/w/target/release/deps/libpng-1.rmeta"],"executable":null,"fresh":true}
+{"reason":"compiler-artifact","package_id":"path+file:///w/core#pyjamaz@0.1.0","manifest_path":"/w/core/Cargo.toml","target":{"kind":["lib","cdylib"],"crate_types":["rlib","cdylib"],"name":"pyjamaz","src_path":"/w/core/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":1,"debug_assertions":false,"overflow_checks":false,"test":false},"features":["canary-leak","cdylib-alloc","default"],"filenames":["/w/target/release/libpyjamaz.rlib","/w/target/release/libpyjamaz.so"],"executable":null,"fresh":false}
+{"reason":"build-finished","success":true}"#;
+
+    const TEST_MESSAGES: &str = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/suites/rust#memsuite@0.1.0","target":{"kind":["lib"],"crate_types":["lib"],"name":"memsuite","src_path":"/w/suites/rust/src/lib.rs","test":true},"profile":{"test":false},"filenames":["/w/target/release/deps/libmemsuite-a.rlib"],"executable":null,"fresh":false}
+{"reason":"compiler-artifact","package_id":"path+file:///w/suites/rust#memsuite@0.1.0","target":{"kind":["lib"],"crate_types":["lib"],"name":"memsuite","src_path":"/w/suites/rust/src/lib.rs","test":true},"profile":{"test":true},"filenames":["/w/target/release/deps/memsuite-b"],"executable":"/w/target/release/deps/memsuite-b","fresh":false}
+{"reason":"compiler-artifact","package_id":"path+file:///w/suites/rust#memsuite@0.1.0","target":{"kind":["test"],"crate_types":["bin"],"name":"memory_leak","src_path":"/w/suites/rust/tests/memory_leak.rs","test":true},"profile":{"test":true},"filenames":["/w/target/release/deps/memory_leak-c"],"executable":"/w/target/release/deps/memory_leak-c","fresh":false}
+not json at all
+{"reason":"compiler-artifact","package_id":"path+file:///w/suites/rust#memsuite@0.1.0","target":{"kind":["test"],"crate_types":["bin"],"name":"error_recovery","src_path":"/w/suites/rust/tests/error_recovery.rs","test":true},"profile":{"test":true},"filenames":["/w/target/release/deps/error_recovery-d"],"executable":"/w/target/release/deps/error_recovery-d","fresh":true}
+{"reason":"build-finished","success":true}"#;
+
+    #[test]
+    fn the_cdylib_comes_from_its_artifact_message() {
+        let produced = parse_messages(LIB_MESSAGES.lines());
+        assert_eq!(
+            produced.cdylibs,
+            [(
+                "pyjamaz".to_string(),
+                PathBuf::from("/w/target/release/libpyjamaz.so")
+            )]
+        );
+        assert!(produced.tests.is_empty());
+    }
+
+    #[test]
+    fn test_targets_map_to_their_executables_and_the_lib_unit_test_does_not() {
+        let produced = parse_messages(TEST_MESSAGES.lines());
+        assert_eq!(
+            produced.tests,
+            [
+                (
+                    "memory_leak".to_string(),
+                    PathBuf::from("/w/target/release/deps/memory_leak-c")
+                ),
+                (
+                    "error_recovery".to_string(),
+                    PathBuf::from("/w/target/release/deps/error_recovery-d")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn command_lines_name_profile_package_and_features() {
+        let lib = CargoBuild {
+            subcommand: "build",
+            package: "pyjamaz".into(),
+            profile: "release".into(),
+            features: vec!["canary-leak".into()],
+        };
+        assert_eq!(
+            lib.args().join(" "),
+            "build --profile release -p pyjamaz --features canary-leak --message-format=json-render-diagnostics"
+        );
+        assert_eq!(
+            lib.display(),
+            "cargo build --profile release -p pyjamaz --features canary-leak"
+        );
+        let tests = CargoBuild {
+            subcommand: "test",
+            features: vec![],
+            package: "memsuite".into(),
+            ..lib
+        };
+        assert_eq!(
+            tests.args().join(" "),
+            "test --no-run --profile release -p memsuite --message-format=json-render-diagnostics"
+        );
+    }
+
+    #[test]
+    fn diagnostics_drop_progress_lines() {
+        let stderr = "   Compiling png v0.18.1\n    Blocking waiting for file lock\nerror[E0425]: cannot find value `x` in this scope\n --> core/src/lib.rs:3:5\n  |\n3 |     x\n  |     ^ not found\n\nerror: could not compile `pyjamaz`\n";
+        assert_eq!(
+            diagnostics_of(stderr),
+            "error[E0425]: cannot find value `x` in this scope\n --> core/src/lib.rs:3:5\n  |\n3 |     x\n  |     ^ not found\n\nerror: could not compile `pyjamaz`"
+        );
+        assert_eq!(
+            diagnostics_of("   Compiling a\n"),
+            "(cargo printed no diagnostics)"
+        );
+    }
+}
