@@ -11,7 +11,7 @@
 const t = require('./common');
 
 const { pyjamaz, trend } = t;
-const ROUNDS = t.iterations(500, 10);
+const ROUNDS = t.iterations(2_000, 10);
 const LIMIT_SLOPE_BYTES_PER_ROUND = 1000; // ~1 KB per round of 12 failing calls
 
 t.run('error_recovery', async ({ check }) => {
@@ -64,7 +64,7 @@ t.run('error_recovery', async ({ check }) => {
   };
 
   for (let i = 0; i < 5; i++) await round(i); // warm-up
-  t.gc();
+  await t.quiesce();
   const native0 = t.nativeLive();
   const xs = [];
   const ys = [];
@@ -72,12 +72,12 @@ t.run('error_recovery', async ({ check }) => {
   for (let i = 0; i < ROUNDS; i++) {
     await round(i);
     if (i % every === 0) {
-      t.gc();
+      await t.quiesce();
       xs.push(i);
       ys.push(t.rssBytes());
     }
   }
-  t.gc();
+  await t.quiesce();
   const native1 = t.nativeLive();
 
   for (const [label, message] of wrong) check(false, `${label}: ${message}`);

@@ -39,7 +39,7 @@ t.run('ffi_memory', async ({ check }) => {
   };
 
   for (let i = 0; i < WARMUP; i++) await step();
-  t.gc();
+  await t.quiesce();
   const native0 = t.nativeLive();
   const rss0 = t.rssBytes();
 
@@ -49,12 +49,12 @@ t.run('ffi_memory', async ({ check }) => {
   for (let i = 1; i <= OPS; i++) {
     await step();
     if (i % every === 0) {
-      t.gc();
+      await t.quiesce();
       xs.push(i);
       ys.push(t.rssBytes());
     }
   }
-  t.gc();
+  await t.quiesce();
   const native1 = t.nativeLive();
   const rss1 = t.rssBytes();
 

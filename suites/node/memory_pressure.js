@@ -37,7 +37,7 @@ t.run('memory_pressure', async ({ check }) => {
   };
 
   for (let i = 0; i < jobs.length; i++) await one(i); // warm-up
-  t.gc();
+  await t.quiesce();
   const native0 = t.nativeLive();
   const rss0 = t.rssBytes();
   const vms0 = t.vmsBytes();
@@ -45,11 +45,11 @@ t.run('memory_pressure', async ({ check }) => {
   for (let i = 1; i <= IMAGES; i++) {
     await one(i);
     if (i % GC_EVERY === 0) {
-      t.gc();
+      await t.quiesce();
       checkpoints.push(t.rssBytes());
     }
   }
-  t.gc();
+  await t.quiesce();
   const native1 = t.nativeLive();
   const rssMax = Math.max(...checkpoints);
   const growth = rssMax - rss0;
