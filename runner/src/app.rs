@@ -1,11 +1,21 @@
 //! The run's orchestration: config -> selection -> preflight -> setup -> build
 //! -> fixtures -> plan -> exec -> reports, and the mapping of how it ended to
-//! an [`ExitStatus`]. Errors are typed in their stages; here, at the edge, they
-//! become messages on stderr and exit codes.
+//! an [`ExitStatus`]. Stages return typed errors; here, at the edge, they meet
+//! the error reporter and become exit codes. Besides the reporters, only this
+//! file writes to stdout: the answers of `list`, `matrix`, `check` and
+//! `fixtures`, which are the command's output rather than a report.
 
-use crate::build::fixtures;
-use crate::cli::{Cli, Command};
-use std::path::{Path, PathBuf};
+use crate::build::{self, fixtures, preflight, setup};
+use crate::cli::{BaselineCommand, Cli, Command, ExecArgs, FilterArgs, MatrixBy, ReportArgs};
+use crate::config::{self, Config, ConfigError, Settings, Suite};
+use crate::exec::{self, Event, ExecOptions, Stage};
+use crate::plan::{self, Filter, GroupBy, PlanError, PlanOptions, SelectError};
+use crate::report::{self, ErrorReporter, ReportError, ReportOptions, Reporter};
+use crate::verdict::baseline::{Baseline, BaselineError};
+use crate::verdict::{Outcome, Verdict};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// How a memtest invocation ended; the process exit code is its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +23,7 @@ use std::path::{Path, PathBuf};
 pub enum ExitStatus {
     /// Every selected suite passed (canaries caught their leak).
     Passed = 0,
-    /// At least one suite failed.
+    /// At least one suite failed, or a report could not be written.
     SuiteFailed = 1,
     /// Bad command line or memtest.toml: nothing was built or run.
     UsageOrConfig = 2,
@@ -29,53 +39,471 @@ impl From<ExitStatus> for std::process::ExitCode {
     }
 }
 
-/// Runs one parsed command line to its exit status.
-pub fn run(cli: Cli) -> ExitStatus {
-    match cli.command {
-        Command::Fixtures => {
-            // Temporary until config/ lands: the fixture folder is read from
-            // memtest.toml's [fixtures] table directly.
-            let Some(config) = find_config(cli.config) else {
-                eprintln!("error: no memtest.toml in this directory or any parent");
-                return ExitStatus::UsageOrConfig;
-            };
-            let root = config.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let dir = std::fs::read_to_string(&config)
-                .ok()
-                .and_then(|text| text.parse::<toml::Table>().ok())
-                .and_then(|t| t.get("fixtures")?.get("dir")?.as_str().map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(".memtest/fixtures"));
-            match fixtures::ensure(&root.join(dir)) {
-                Ok(set) => {
-                    println!("{}", set.dir.display());
-                    ExitStatus::Passed
-                }
-                Err(e) => {
-                    eprintln!(
-                        "error: {}",
-                        anyhow::Error::from(e)
-                            .chain()
-                            .map(|c| c.to_string())
-                            .collect::<Vec<_>>()
-                            .join(": ")
-                    );
-                    ExitStatus::BuildOrPreflight
-                }
-            }
-        }
-        _ => {
-            eprintln!("error: this subcommand is not wired yet");
-            ExitStatus::UsageOrConfig
+/// Everything that can stop a command before or after its suites ran.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read the baseline")]
+    Baseline(#[source] BaselineError),
+    #[error(transparent)]
+    Preflight(#[from] preflight::PreflightError),
+    #[error(transparent)]
+    Setup(#[from] setup::SetupError),
+    #[error(transparent)]
+    Build(#[from] build::BuildError),
+    #[error(transparent)]
+    Fixtures(#[from] fixtures::FixtureError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("cannot write the report")]
+    ReportIo(#[source] std::io::Error),
+}
+
+impl AppError {
+    pub fn status(&self) -> ExitStatus {
+        match self {
+            AppError::Config(_)
+            | AppError::Select(_)
+            | AppError::Plan(_)
+            | AppError::Usage(_)
+            | AppError::Baseline(_) => ExitStatus::UsageOrConfig,
+            AppError::Preflight(_)
+            | AppError::Setup(_)
+            | AppError::Build(_)
+            | AppError::Fixtures(_)
+            | AppError::Runtime(_) => ExitStatus::BuildOrPreflight,
+            // A merge or baseline over unreadable reports is a usage error;
+            // failing to write results after a run fails the run.
+            AppError::Report(ReportError::Read { .. } | ReportError::Parse { .. })
+            | AppError::Report(ReportError::SchemaVersion { .. } | ReportError::NoInputs)
+            | AppError::Report(ReportError::DuplicateSuite { .. }) => ExitStatus::UsageOrConfig,
+            AppError::Report(_) | AppError::ReportIo(_) => ExitStatus::SuiteFailed,
         }
     }
 }
 
-fn find_config(explicit: Option<PathBuf>) -> Option<PathBuf> {
-    if let Some(path) = explicit {
-        return Some(path);
+/// Runs one parsed command line to its exit status, reporting any error.
+pub fn run(cli: Cli) -> ExitStatus {
+    let opts = report_options(&cli.report);
+    match dispatch(cli, &opts) {
+        Ok(status) => status,
+        Err(err) => {
+            ErrorReporter::stderr(opts.color).error(&err);
+            err.status()
+        }
     }
-    let cwd = std::env::current_dir().ok()?;
-    cwd.ancestors()
-        .map(|dir| dir.join("memtest.toml"))
-        .find(|p| p.is_file())
+}
+
+fn report_options(args: &ReportArgs) -> ReportOptions {
+    ReportOptions {
+        json: args.json.clone(),
+        junit: args.junit.clone(),
+        plot_dir: args.plot.clone(),
+        summary: args.summary.clone(),
+        verbose: args.verbose,
+        ..ReportOptions::from_env()
+    }
+}
+
+fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
+    let load = || -> Result<Config, AppError> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Ok(config::load(&config::locate(cli.config.as_deref(), &cwd)?)?)
+    };
+    let ctx = Context {
+        profile: cli.profile.clone(),
+        wrapper: cli.wrapper.clone(),
+        report: cli.report.clone(),
+    };
+    match cli.command {
+        Command::All(exec) => run_suites(&load()?, &ctx, &FilterArgs::default(), &exec, opts),
+        Command::Run(run) => run_suites(&load()?, &ctx, &run.filter, &run.exec, opts),
+        Command::List(filter) => {
+            let config = load()?;
+            let settings = ctx.settings(&config)?;
+            let suites = plan::select(&config, &to_filter(&filter))?;
+            println!("{}", list_table(&settings, &suites));
+            Ok(ExitStatus::Passed)
+        }
+        Command::Matrix(args) => {
+            let by = match args.by {
+                MatrixBy::Runtime => GroupBy::Runtime,
+                MatrixBy::Tag => GroupBy::Tag,
+            };
+            let matrix = plan::matrix(&load()?, by);
+            // One line: CI writes it into $GITHUB_OUTPUT as `matrix=<json>`.
+            println!(
+                "{}",
+                serde_json::to_string(&matrix).expect("matrix serialises")
+            );
+            Ok(ExitStatus::Passed)
+        }
+        Command::Check => {
+            let config = load()?;
+            ctx.settings(&config)?;
+            ctx.check_wrapper(&config)?;
+            println!(
+                "{}: ok ({} suites, {} runtimes, {} profiles, {} wrappers)",
+                config.path.display(),
+                config.suites.len(),
+                config.runtimes.len(),
+                config.profiles.len(),
+                config.wrappers.len()
+            );
+            Ok(ExitStatus::Passed)
+        }
+        Command::Fixtures => {
+            let set = fixtures::ensure(&load()?.fixtures.dir)?;
+            println!("{}", set.dir.display());
+            Ok(ExitStatus::Passed)
+        }
+        Command::Merge(args) => {
+            let merged = report::merge(&args.inputs, &args.output)?;
+            report::write_files(&merged.report, opts, &mut std::io::stdout())?;
+            report::print_summary(&merged.report, opts).map_err(AppError::ReportIo)?;
+            let totals = &merged.report.totals;
+            Ok(if totals.interrupted > 0 {
+                ExitStatus::Interrupted
+            } else if totals.failed > 0 || totals.canary_missed > 0 {
+                ExitStatus::SuiteFailed
+            } else {
+                ExitStatus::Passed
+            })
+        }
+        Command::Baseline(BaselineCommand::Save { from, output }) => {
+            let output = output.or(cli.report.baseline.clone()).ok_or_else(|| {
+                AppError::Usage(
+                    "say where to save the baseline: -o FILE (or --baseline FILE)".into(),
+                )
+            })?;
+            report::save_baseline(&from, &output)?;
+            Ok(ExitStatus::Passed)
+        }
+    }
+}
+
+/// Global flags every command may consult.
+struct Context {
+    profile: Option<String>,
+    wrapper: Option<String>,
+    report: ReportArgs,
+}
+
+impl Context {
+    fn settings(&self, config: &Config) -> Result<Settings, AppError> {
+        Ok(config.settings(self.profile.as_deref())?)
+    }
+
+    fn check_wrapper(&self, config: &Config) -> Result<(), AppError> {
+        match &self.wrapper {
+            Some(name) if !config.wrappers.contains_key(name) => Err(PlanError::UnknownWrapper {
+                name: name.clone(),
+                hint: config::suggestion(
+                    name,
+                    "wrappers",
+                    config.wrappers.keys().map(String::as_str),
+                ),
+            }
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn to_filter(args: &FilterArgs) -> Filter {
+    Filter {
+        names: args.names.clone(),
+        tags: args.tags.clone(),
+        exclude_tags: args.exclude_tags.clone(),
+        runtimes: args.runtimes.clone(),
+        partition: args.partition,
+    }
+}
+
+/// `all` and `run`: every stage, in order. Everything that can be wrong with
+/// the command line or the config is checked before anything is built.
+fn run_suites(
+    config: &Config,
+    ctx: &Context,
+    filter: &FilterArgs,
+    exec_args: &ExecArgs,
+    opts: &ReportOptions,
+) -> Result<ExitStatus, AppError> {
+    let settings = ctx.settings(config)?;
+    ctx.check_wrapper(config)?;
+    let suites = plan::select(config, &to_filter(filter))?;
+    let scale = exec_args.scale.unwrap_or(settings.scale);
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(AppError::Usage(format!(
+            "--scale {scale}: give a positive multiplier, e.g. 0.5"
+        )));
+    }
+    let tolerance = ctx.report.tolerance;
+    if !(tolerance.is_finite() && tolerance >= 0.0) {
+        return Err(AppError::Usage(format!(
+            "--tolerance {tolerance}: give a percentage >= 0, e.g. 10"
+        )));
+    }
+    let baseline = match &ctx.report.baseline {
+        Some(path) => Some(Arc::new(Baseline::load(path).map_err(AppError::Baseline)?)),
+        None => None,
+    };
+
+    let mut reporters = report::reporters(opts);
+    let mut emit = |event: Event| {
+        for r in reporters.iter_mut() {
+            r.on_event(&event);
+        }
+    };
+    let wrapper = ctx.wrapper.as_deref();
+    let building = !exec_args.no_build;
+
+    stage(&mut emit, Stage::Preflight, "toolchains on PATH", || {
+        let needs = preflight::needs(config, &suites, wrapper, building);
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        preflight::check(&needs, &path, &config.root).map_err(AppError::from)
+    })?;
+    for runtime in setup::pending(config, &suites) {
+        let detail = format!(
+            "{} ({})",
+            runtime.name,
+            runtime.setup.as_deref().unwrap_or_default().join(" ")
+        );
+        stage(&mut emit, Stage::Setup, &detail, || {
+            Ok(setup::run(config, runtime)?)
+        })?;
+    }
+    let request = build::request(&suites);
+    let artifacts = if building {
+        build::build(config, &request, &build::cargo::cargo_program(), &mut emit)?
+    } else {
+        build::reuse(config, &request)?
+    };
+    let dir = config.fixtures.dir.display().to_string();
+    stage(&mut emit, Stage::Fixtures, &dir, || {
+        Ok(fixtures::ensure(&config.fixtures.dir)?)
+    })?;
+
+    let plan_opts = PlanOptions {
+        settings: &settings,
+        scale,
+        wrapper,
+    };
+    let jobs = plan::plan(config, &suites, &artifacts, &plan_opts)?;
+    let exec_opts = ExecOptions {
+        jobs: exec_args.jobs.map_or(1, |j| j as usize),
+        forward_output: opts.verbose,
+        baseline,
+        tolerance: tolerance / 100.0,
+    };
+    let outcomes = execute(jobs, exec_opts, &mut reporters)?;
+    for r in reporters.iter_mut() {
+        r.finish().map_err(AppError::ReportIo)?;
+    }
+    Ok(status_of(&outcomes))
+}
+
+/// Runs `work` between a StageStarted and a StageFinished event (the latter
+/// only on success: a failed stage ends the run with its error).
+fn stage<T>(
+    emit: &mut dyn FnMut(Event),
+    stage: Stage,
+    detail: &str,
+    work: impl FnOnce() -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    emit(Event::StageStarted {
+        stage,
+        detail: detail.to_string(),
+    });
+    let started = Instant::now();
+    let value = work()?;
+    emit(Event::StageFinished {
+        stage,
+        detail: detail.to_string(),
+        duration: started.elapsed(),
+    });
+    Ok(value)
+}
+
+/// Hands the jobs to the executor on a tokio runtime while a plain thread
+/// feeds its events to the reporters (reporters may block on their output;
+/// the executor's sampling must not).
+fn execute(
+    jobs: Vec<plan::Job>,
+    opts: ExecOptions,
+    reporters: &mut Vec<Box<dyn Reporter>>,
+) -> Result<Vec<Outcome>, AppError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let mut moved = std::mem::take(reporters);
+    let feeder = std::thread::spawn(move || {
+        while let Some(event) = rx.blocking_recv() {
+            for r in moved.iter_mut() {
+                r.on_event(&event);
+            }
+        }
+        moved
+    });
+    let outcomes = runtime.block_on(exec::run_jobs(jobs, opts, tx));
+    // Dropping the runtime drops every task still holding a sender, which
+    // ends the feeder's loop.
+    drop(runtime);
+    *reporters = feeder.join().expect("the reporter thread does not panic");
+    Ok(outcomes)
+}
+
+/// 130 when interrupted, 1 when any suite did not succeed, else 0.
+pub fn status_of(outcomes: &[Outcome]) -> ExitStatus {
+    if outcomes.iter().any(|o| o.verdict == Verdict::Interrupted) {
+        ExitStatus::Interrupted
+    } else if outcomes.iter().all(|o| o.verdict.is_success()) {
+        ExitStatus::Passed
+    } else {
+        ExitStatus::SuiteFailed
+    }
+}
+
+/// `memtest list`: one row per suite with its limits after the profile.
+pub fn list_table(settings: &Settings, suites: &[&Suite]) -> String {
+    use tabled::settings::Style;
+    #[derive(tabled::Tabled)]
+    struct Row {
+        name: String,
+        runtime: String,
+        tags: String,
+        limits: String,
+        timeout: String,
+    }
+    let rows = suites.iter().map(|suite| {
+        let mut limits = settings.limits.clone();
+        suite.limits.apply(&mut limits);
+        let mut parts = Vec::new();
+        if let Some(b) = limits.rss_growth {
+            parts.push(format!("rss growth <= {b}"));
+        }
+        if let Some(b) = limits.vms_growth {
+            parts.push(format!("vms growth <= {b}"));
+        }
+        if let Some(b) = limits.peak_rss {
+            parts.push(format!("peak rss <= {b}"));
+        }
+        if let Some(r) = limits.slope {
+            parts.push(format!("slope <= {r}"));
+        }
+        if let Some(n) = limits.native_leaks {
+            parts.push(format!("native leaks <= {n}"));
+        }
+        let mut runtime = suite.runtime.clone();
+        if let Some(v) = &suite.variant {
+            runtime.push_str(&format!(" ({v})"));
+        }
+        let mut tags = suite.tags.join(", ");
+        if suite.expect == plan::Expect::Fail {
+            tags.push_str(if tags.is_empty() {
+                "expect fail"
+            } else {
+                "; expect fail"
+            });
+        }
+        let timeout = suite
+            .timeout
+            .unwrap_or(settings.timeout)
+            .mul_f64(settings.timeout_factor);
+        Row {
+            name: suite.name.clone(),
+            runtime,
+            tags,
+            limits: parts.join(", "),
+            timeout: crate::units::format_duration(timeout),
+        }
+    });
+    tabled::Table::new(rows).with(Style::sharp()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{Exit, Measured};
+    use crate::verdict::Figures;
+    use std::time::Duration;
+
+    fn outcome(verdict: Verdict) -> Outcome {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), "").unwrap();
+        let text = "[build]\npackage = \"p\"\nlib = \"p\"\nlib_env = \"L\"\n\
+                    [runtimes.py]\nkind = \"python\"\nprogram = \"python3\"\n\
+                    [[suite]]\nname = \"a\"\nruntime = \"py\"\nscript = \"a.py\"\n";
+        let c = config::parse(text, &dir.path().join("memtest.toml"), dir.path()).unwrap();
+        let settings = c.settings(None).unwrap();
+        let mut artifacts = plan::Artifacts::default();
+        artifacts.libs.insert("default".into(), "/l.so".into());
+        let opts = PlanOptions {
+            settings: &settings,
+            scale: 1.0,
+            wrapper: None,
+        };
+        let job = plan::plan(&c, &[&c.suites[0]], &artifacts, &opts)
+            .unwrap()
+            .remove(0);
+        Outcome {
+            job,
+            measured: Measured {
+                pid: 1,
+                exit: Exit::Code { code: 0 },
+                duration: Duration::from_secs(1),
+                samples: vec![],
+                exact_peak_rss: None,
+                reported: Default::default(),
+                marker_seen: true,
+                log_tail: vec![],
+                findings: None,
+            },
+            figures: Figures::default(),
+            verdict,
+        }
+    }
+
+    #[test]
+    fn exit_status_follows_the_worst_outcome() {
+        let pass = outcome(Verdict::Passed);
+        let caught = outcome(Verdict::CanaryCaught { failures: vec![] });
+        let missed = outcome(Verdict::CanaryMissed);
+        let stopped = outcome(Verdict::Interrupted);
+        assert_eq!(
+            status_of(&[pass.clone(), caught.clone()]),
+            ExitStatus::Passed
+        );
+        assert_eq!(
+            status_of(&[pass.clone(), missed.clone()]),
+            ExitStatus::SuiteFailed
+        );
+        assert_eq!(status_of(&[missed, stopped]), ExitStatus::Interrupted);
+        assert_eq!(status_of(&[]), ExitStatus::Passed);
+        assert_eq!(ExitStatus::Interrupted as u8, 130);
+    }
+
+    #[test]
+    fn errors_map_to_their_exit_codes() {
+        let usage = AppError::Usage("x".into());
+        assert_eq!(usage.status(), ExitStatus::UsageOrConfig);
+        let missing = AppError::Build(build::BuildError::NotBuilt { path: "/x".into() });
+        assert_eq!(missing.status(), ExitStatus::BuildOrPreflight);
+        let unknown = AppError::Select(SelectError::UnknownSuite {
+            name: "x".into(),
+            hint: None,
+        });
+        assert_eq!(unknown.status(), ExitStatus::UsageOrConfig);
+    }
 }

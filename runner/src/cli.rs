@@ -116,6 +116,9 @@ pub struct MergeArgs {
     /// JSON reports written by `--json`
     #[arg(required = true, value_name = "REPORT")]
     pub inputs: Vec<PathBuf>,
+    /// Where to write the merged JSON report
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,11 +126,11 @@ pub enum BaselineCommand {
     /// Save the figures of a JSON report as the baseline later runs compare to
     Save {
         /// A JSON report written by `--json`
-        #[arg(value_name = "REPORT")]
+        #[arg(long, value_name = "REPORT")]
         from: PathBuf,
         /// Where to write the baseline [default: the --baseline file]
-        #[arg(long, value_name = "FILE")]
-        to: Option<PathBuf>,
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
