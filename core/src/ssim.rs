@@ -27,20 +27,34 @@ impl Luma {
     /// longer side is at most [`MAX_SIDE`]. Transparent pixels are composited
     /// over white first, the way a viewer would show them.
     pub fn from_image(img: &DynamicImage) -> Luma {
-        let rgba = img.to_rgba8();
-        let (w, h) = (rgba.width() as usize, rgba.height() as usize);
+        // Read RGB(A)8 in place (what our decoders and candidates produce);
+        // convert other layouts once. Avoids a full RGBA copy of big images.
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        match img {
+            DynamicImage::ImageRgb8(rgb) => Luma::from_pixels(w, h, rgb.as_raw(), 3),
+            DynamicImage::ImageRgba8(rgba) => Luma::from_pixels(w, h, rgba.as_raw(), 4),
+            other => Luma::from_pixels(w, h, other.to_rgba8().as_raw(), 4),
+        }
+    }
+
+    fn from_pixels(w: usize, h: usize, data: &[u8], channels: usize) -> Luma {
         let factor = (w.max(h)).div_ceil(MAX_SIDE as usize).max(1);
         let (out_w, out_h) = (w.div_ceil(factor), h.div_ceil(factor));
         let mut sums = vec![0f32; out_w * out_h];
         let mut counts = vec![0u32; out_w * out_h];
-        for (x, y, p) in rgba.enumerate_pixels() {
-            let [r, g, b, a] = p.0.map(f32::from);
-            let alpha = a / 255.0;
+        for (i, p) in data.chunks_exact(channels).enumerate() {
+            let (x, y) = (i % w, i / w);
+            let [r, g, b] = [p[0], p[1], p[2]].map(f32::from);
+            let alpha = if channels == 4 {
+                f32::from(p[3]) / 255.0
+            } else {
+                1.0
+            };
             let luma = 0.299 * r + 0.587 * g + 0.114 * b;
             let over_white = luma * alpha + 255.0 * (1.0 - alpha);
-            let i = (y as usize / factor) * out_w + x as usize / factor;
-            sums[i] += over_white;
-            counts[i] += 1;
+            let cell = (y / factor) * out_w + x / factor;
+            sums[cell] += over_white;
+            counts[cell] += 1;
         }
         let pixels = sums
             .iter()
@@ -131,6 +145,21 @@ mod tests {
         let large = distance(&a, &Luma::from_image(&gradient(64, 64, 128)));
         assert!(small > 0.0, "{small}");
         assert!(large > small, "{large} <= {small}");
+    }
+
+    #[test]
+    fn rgb_and_rgba_layouts_agree() {
+        let rgb = gradient(20, 12, 40);
+        let rgba = DynamicImage::ImageRgba8(rgb.to_rgba8());
+        let (a, b) = (Luma::from_image(&rgb), Luma::from_image(&rgba));
+        assert_eq!(a.pixels, b.pixels);
+        // Other layouts are converted: a gray image as RGB and as Luma16.
+        let gray = DynamicImage::ImageRgb8(image::RgbImage::from_fn(9, 9, |x, y| {
+            image::Rgb([(x * 20 + y) as u8; 3])
+        }));
+        let gray16 = DynamicImage::ImageLuma16(gray.to_luma16());
+        let (g8, g16) = (Luma::from_image(&gray), Luma::from_image(&gray16));
+        assert!(distance(&g8, &g16) < 1e-6);
     }
 
     #[test]

@@ -2,15 +2,15 @@
 //! cycles, successes and errors mixed, live allocations and bytes are back
 //! exactly to the baseline taken before the first call of the process.
 //!
-//! One test in this binary on purpose: the counters are process-wide, so no
-//! other test thread may allocate while it measures.
+//! A plain `main` (harness = false in Cargo.toml): the counters are
+//! process-wide, so no other thread, not even libtest's, may allocate while
+//! it measures.
 
 mod common;
 
 use common::{abi_optimize, alloc_stats, encode, photo, photo_with_alpha, AbiOptions};
 use image::ImageFormat;
 
-#[test]
 fn live_allocations_return_to_baseline_after_1000_cycles() {
     let inputs = [
         encode(&photo(32, 32), ImageFormat::Png),
@@ -73,4 +73,9 @@ fn live_allocations_return_to_baseline_after_1000_cycles() {
             "live allocations/bytes before vs after"
         );
     }
+}
+
+fn main() {
+    live_allocations_return_to_baseline_after_1000_cycles();
+    println!("live_allocations_return_to_baseline_after_1000_cycles ... ok");
 }

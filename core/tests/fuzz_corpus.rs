@@ -2,15 +2,14 @@
 //! fuzz target's own checks on every `cargo test`, so the target's logic and
 //! the seeds cannot rot between fuzzing campaigns.
 //!
-//! One test in this binary on purpose: the accounting check needs no other
-//! thread allocating meanwhile.
+//! A plain `main` (harness = false in Cargo.toml): the accounting check needs
+//! no other thread, not even libtest's, allocating meanwhile.
 
 use std::path::Path;
 
 use pyjamaz::fuzzing::check_case;
 use pyjamaz::ErrorCode;
 
-#[test]
 fn seed_corpus_replays_cleanly() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/seed");
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
@@ -48,4 +47,9 @@ fn seed_corpus_replays_cleanly() {
         codes.insert(outcome.code.as_i32());
     }
     assert!(codes.len() >= 6, "seeds cover codes {codes:?}");
+}
+
+fn main() {
+    seed_corpus_replays_cleanly();
+    println!("seed_corpus_replays_cleanly ... ok");
 }
