@@ -201,17 +201,18 @@ pub fn cargo_program() -> PathBuf {
 mod tests {
     use super::*;
 
-    // Recorded from `cargo build --release -p pyjamaz --message-format=json-render-diagnostics`
-    // and `cargo test --release -p memsuite --no-run ...` (trimmed to the fields read).
-    const LIB_MESSAGES: &str = r#"{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#png@0.18.1","manifest_path":"/x/png/Cargo.toml","target":{"kind":["lib"],"crate_types":["lib"],"name":"png","src_path":"/x/png/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":0,"debug_assertions":false,"overflow_checks":false,"test":false},"features":[],"filenames":["/w/target/release/deps/libpng-1.rlib","/w/target/release/deps/libpng-1.rmeta"],"executable":null,"fresh":true}
-{"reason":"compiler-artifact","package_id":"path+file:///w/core#pyjamaz@0.1.0","manifest_path":"/w/core/Cargo.toml","target":{"kind":["lib","cdylib"],"crate_types":["rlib","cdylib"],"name":"pyjamaz","src_path":"/w/core/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":1,"debug_assertions":false,"overflow_checks":false,"test":false},"features":["canary-leak","cdylib-alloc","default"],"filenames":["/w/target/release/libpyjamaz.rlib","/w/target/release/libpyjamaz.so"],"executable":null,"fresh":false}
+    // Recorded from `cargo build --profile release -p pyjamaz
+    // --message-format=json-render-diagnostics` and `cargo test --no-run ...
+    // -p memsuite` in this repository (only a few packages' lines kept).
+    const LIB_MESSAGES: &str = r#"{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#png@0.18.1","manifest_path":"/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/png-0.18.1/Cargo.toml","target":{"kind":["lib"],"crate_types":["lib"],"name":"png","src_path":"/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/png-0.18.1/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":"line-tables-only","debug_assertions":false,"overflow_checks":false,"test":false},"features":[],"filenames":["/work/main/target/release/deps/libpng-bd92112db301f5dd.rlib","/work/main/target/release/deps/libpng-bd92112db301f5dd.rmeta"],"executable":null,"fresh":true}
+{"reason":"compiler-artifact","package_id":"path+file:///work/main/core#pyjamaz@0.1.0","manifest_path":"/work/main/core/Cargo.toml","target":{"kind":["rlib","cdylib"],"crate_types":["rlib","cdylib"],"name":"pyjamaz","src_path":"/work/main/core/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":"line-tables-only","debug_assertions":false,"overflow_checks":false,"test":false},"features":["cdylib-alloc","default"],"filenames":["/work/main/target/release/libpyjamaz.rlib","/work/main/target/release/libpyjamaz.so"],"executable":null,"fresh":false}
 {"reason":"build-finished","success":true}"#;
 
-    const TEST_MESSAGES: &str = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/suites/rust#memsuite@0.1.0","target":{"kind":["lib"],"crate_types":["lib"],"name":"memsuite","src_path":"/w/suites/rust/src/lib.rs","test":true},"profile":{"test":false},"filenames":["/w/target/release/deps/libmemsuite-a.rlib"],"executable":null,"fresh":false}
-{"reason":"compiler-artifact","package_id":"path+file:///w/suites/rust#memsuite@0.1.0","target":{"kind":["lib"],"crate_types":["lib"],"name":"memsuite","src_path":"/w/suites/rust/src/lib.rs","test":true},"profile":{"test":true},"filenames":["/w/target/release/deps/memsuite-b"],"executable":"/w/target/release/deps/memsuite-b","fresh":false}
-{"reason":"compiler-artifact","package_id":"path+file:///w/suites/rust#memsuite@0.1.0","target":{"kind":["test"],"crate_types":["bin"],"name":"memory_leak","src_path":"/w/suites/rust/tests/memory_leak.rs","test":true},"profile":{"test":true},"filenames":["/w/target/release/deps/memory_leak-c"],"executable":"/w/target/release/deps/memory_leak-c","fresh":false}
+    const TEST_MESSAGES: &str = r#"{"reason":"compiler-artifact","package_id":"path+file:///work/main/suites/rust#memsuite@0.1.0","manifest_path":"/work/main/suites/rust/Cargo.toml","target":{"kind":["lib"],"crate_types":["lib"],"name":"memsuite","src_path":"/work/main/suites/rust/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":"line-tables-only","debug_assertions":false,"overflow_checks":false,"test":false},"features":[],"filenames":["/work/main/target/release/deps/libmemsuite-889f5c7657c0b386.rlib","/work/main/target/release/deps/libmemsuite-889f5c7657c0b386.rmeta"],"executable":null,"fresh":false}
+{"reason":"compiler-artifact","package_id":"path+file:///work/main/suites/rust#memsuite@0.1.0","manifest_path":"/work/main/suites/rust/Cargo.toml","target":{"kind":["lib"],"crate_types":["lib"],"name":"memsuite","src_path":"/work/main/suites/rust/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":"line-tables-only","debug_assertions":false,"overflow_checks":false,"test":true},"features":[],"filenames":["/work/main/target/release/deps/memsuite-5fac8e29b88a8b7c"],"executable":"/work/main/target/release/deps/memsuite-5fac8e29b88a8b7c","fresh":false}
 not json at all
-{"reason":"compiler-artifact","package_id":"path+file:///w/suites/rust#memsuite@0.1.0","target":{"kind":["test"],"crate_types":["bin"],"name":"error_recovery","src_path":"/w/suites/rust/tests/error_recovery.rs","test":true},"profile":{"test":true},"filenames":["/w/target/release/deps/error_recovery-d"],"executable":"/w/target/release/deps/error_recovery-d","fresh":true}
+{"reason":"compiler-artifact","package_id":"path+file:///work/main/suites/rust#memsuite@0.1.0","manifest_path":"/work/main/suites/rust/Cargo.toml","target":{"kind":["test"],"crate_types":["bin"],"name":"memory_leak","src_path":"/work/main/suites/rust/tests/memory_leak.rs","edition":"2021","doc":false,"doctest":false,"test":true},"profile":{"opt_level":"3","debuginfo":"line-tables-only","debug_assertions":false,"overflow_checks":false,"test":true},"features":[],"filenames":["/work/main/target/release/deps/memory_leak-0792dbfd5eb962ea"],"executable":"/work/main/target/release/deps/memory_leak-0792dbfd5eb962ea","fresh":false}
+{"reason":"compiler-artifact","package_id":"path+file:///work/main/suites/rust#memsuite@0.1.0","manifest_path":"/work/main/suites/rust/Cargo.toml","target":{"kind":["test"],"crate_types":["bin"],"name":"error_recovery","src_path":"/work/main/suites/rust/tests/error_recovery.rs","edition":"2021","doc":false,"doctest":false,"test":true},"profile":{"opt_level":"3","debuginfo":"line-tables-only","debug_assertions":false,"overflow_checks":false,"test":true},"features":[],"filenames":["/work/main/target/release/deps/error_recovery-2ac45751e4b648ca"],"executable":"/work/main/target/release/deps/error_recovery-2ac45751e4b648ca","fresh":false}
 {"reason":"build-finished","success":true}"#;
 
     #[test]
@@ -221,7 +222,7 @@ not json at all
             produced.cdylibs,
             [(
                 "pyjamaz".to_string(),
-                PathBuf::from("/w/target/release/libpyjamaz.so")
+                PathBuf::from("/work/main/target/release/libpyjamaz.so")
             )]
         );
         assert!(produced.tests.is_empty());
@@ -235,11 +236,11 @@ not json at all
             [
                 (
                     "memory_leak".to_string(),
-                    PathBuf::from("/w/target/release/deps/memory_leak-c")
+                    PathBuf::from("/work/main/target/release/deps/memory_leak-0792dbfd5eb962ea")
                 ),
                 (
                     "error_recovery".to_string(),
-                    PathBuf::from("/w/target/release/deps/error_recovery-d")
+                    PathBuf::from("/work/main/target/release/deps/error_recovery-2ac45751e4b648ca")
                 ),
             ]
         );
