@@ -264,6 +264,8 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
     }
 
     if !c.problems.is_empty() {
+        // In file order, as a reader fixes them top to bottom.
+        c.problems.sort_by_key(|d| (d.line, d.col));
         return Err(c.problems);
     }
     Ok(Config {
