@@ -289,9 +289,22 @@ fn run_suites(
         build::reuse(config, &request)?
     };
     let dir = config.fixtures.dir.display().to_string();
-    stage(&mut emit, Stage::Fixtures, &dir, || {
-        Ok(fixtures::ensure(&config.fixtures.dir)?)
-    })?;
+    emit(Event::StageStarted {
+        stage: Stage::Fixtures,
+        detail: dir.clone(),
+    });
+    let started = Instant::now();
+    let set = fixtures::ensure(&config.fixtures.dir)?;
+    let how = if set.regenerated {
+        "generated"
+    } else {
+        "cached"
+    };
+    emit(Event::StageFinished {
+        stage: Stage::Fixtures,
+        detail: format!("{dir} ({how}, {} files)", set.manifest.files.len()),
+        duration: started.elapsed(),
+    });
 
     let plan_opts = PlanOptions {
         settings: &settings,
