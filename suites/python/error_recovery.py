@@ -13,7 +13,8 @@ import common as t
 pyjamaz = t.pyjamaz
 from pyjamaz._native import PyjamazOptions  # noqa: E402
 
-ROUNDS = t.iterations(2_000, 10)
+# Sized to the seed's ~10 s at scale 1 (about 1 ms per round).
+ROUNDS = t.iterations(10_000, 10)
 LIMIT_SLOPE_BYTES_PER_ROUND = 1000  # ~1 KB per round of 12 failing calls
 
 
