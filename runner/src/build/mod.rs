@@ -12,7 +12,7 @@ pub mod fixtures;
 pub mod preflight;
 pub mod setup;
 
-use crate::config::{Config, Suite, Target};
+use crate::config::{Config, Suite, Target, DEFAULT_VARIANT};
 use crate::exec::{Event, Stage};
 use crate::plan::Artifacts;
 use cargo::{CargoBuild, CargoError};
@@ -97,7 +97,12 @@ pub fn build(
 ) -> Result<Artifacts, BuildError> {
     let b = &config.build;
     let mut artifacts = Artifacts::default();
-    for variant in &req.variants {
+    // The plain build goes last, so what is left uplifted in target/<profile>
+    // is the real library: the bindings' own discovery (and their tests) look
+    // there, and must never pick up a leaky canary build by accident.
+    let mut order: Vec<&String> = req.variants.iter().collect();
+    order.sort_by_key(|v| (v.as_str() == DEFAULT_VARIANT, v.as_str()));
+    for variant in order {
         let mut features = b.features.clone();
         features.extend(b.variants.get(variant).into_iter().flatten().cloned());
         let job = CargoBuild {
