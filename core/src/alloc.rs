@@ -1,11 +1,11 @@
 //! The library's own heap accounting: a counting allocator wrapping `System`.
 //!
-//! The cdylib installs [`CountingAlloc`] as its global allocator (feature
-//! `cdylib-alloc`, see the crate docs), so every Rust allocation made inside
-//! `libpyjamaz.so` is counted and a binding can ask, through
-//! `pyjamaz_alloc_stats`, whether the native heap went back to where it was.
-//! libdeflate (used by oxipng) is routed through the same counters via its
-//! allocator hook; libwebp's C allocations are not visible here (it has no
+//! The crate installs [`CountingAlloc`] as its global allocator (see the
+//! crate docs), so every Rust allocation made inside `libpyjamaz.so` is
+//! counted and a binding can ask, through `pyjamaz_alloc_stats`, whether the
+//! native heap went back to where it was. libdeflate (used by oxipng) is
+//! counted too: the engine routes it through the global allocator via its
+//! allocator hook. libwebp's C allocations are not visible here (it has no
 //! hook), which is why RSS sampling stays the second line of evidence.
 //!
 //! Counters are relaxed atomics: each is individually exact, and a snapshot
@@ -31,8 +31,7 @@ pub struct AllocStats {
     pub peak_bytes: u64,
 }
 
-/// Reads the counters. All zero when the counting allocator is not the global
-/// allocator of this binary (feature `cdylib-alloc` off and nobody installed it).
+/// Reads the counters.
 pub fn stats() -> AllocStats {
     AllocStats {
         live_allocations: LIVE_ALLOCATIONS.load(Relaxed),
@@ -122,76 +121,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 }
 
-/// libdeflate's allocator hook: C `malloc`/`free` semantics (no size on free),
-/// so each block carries its size in a header in front of the payload.
-mod deflate_hook {
-    use std::alloc::{alloc, dealloc, Layout};
-    use std::ffi::c_void;
-
-    /// Header size; also the alignment handed out, which covers max_align_t.
-    const HEADER: usize = 16;
-
-    fn layout(size: usize) -> Option<Layout> {
-        Layout::from_size_align(size.checked_add(HEADER)?, HEADER).ok()
-    }
-
-    pub(super) unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-        let Some(layout) = layout(size) else {
-            return std::ptr::null_mut();
-        };
-        // SAFETY: the layout is non-zero sized (it includes the header).
-        let base = unsafe { alloc(layout) };
-        if base.is_null() {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: base is valid for HEADER bytes and aligned to 16.
-        unsafe {
-            base.cast::<usize>().write(size);
-            base.add(HEADER).cast()
-        }
-    }
-
-    pub(super) unsafe extern "C" fn free(ptr: *mut c_void) {
-        if ptr.is_null() {
-            return;
-        }
-        // SAFETY: ptr came from `malloc` above, so the header precedes it and
-        // holds the size the layout was made from.
-        unsafe {
-            let base = ptr.cast::<u8>().sub(HEADER);
-            let size = base.cast::<usize>().read();
-            let layout = layout(size).expect("layout was valid at allocation");
-            dealloc(base, layout);
-        }
-    }
-}
-
-/// Routes libdeflate's allocations through the Rust global allocator, so the
-/// accounting sees oxipng's compressors too. Idempotent and cheap after the
-/// first call; called before any PNG work.
-pub(crate) fn hook_libdeflate() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: called before any compressor exists in this library (the
-        // Once runs before the first PNG encode), so no block allocated with
-        // the old allocator is ever freed with the new one.
-        unsafe {
-            libdeflate_sys::libdeflate_set_memory_allocator(
-                deflate_hook::malloc,
-                deflate_hook::free,
-            )
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn counts_are_balanced_through_the_allocator_interface() {
-        // Exercise CountingAlloc directly, so the test holds whether or not it
-        // is this test binary's global allocator.
         let before = stats();
         let layout = Layout::from_size_align(100, 8).unwrap();
         unsafe {
@@ -206,17 +141,5 @@ mod tests {
         }
         let after = stats();
         assert!(after.total_allocations > before.total_allocations);
-    }
-
-    #[test]
-    fn deflate_hook_round_trips_sizes() {
-        unsafe {
-            let p = deflate_hook::malloc(1000);
-            assert!(!p.is_null());
-            assert_eq!(p as usize % 16, 0);
-            std::ptr::write_bytes(p.cast::<u8>(), 0xAB, 1000);
-            deflate_hook::free(p);
-            deflate_hook::free(std::ptr::null_mut());
-        }
     }
 }

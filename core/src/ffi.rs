@@ -11,8 +11,8 @@
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::{Error, ErrorCode};
-use crate::optimize::{self, Metric, Options, Output};
+use pyjamaz_engine::error::{Error, ErrorCode};
+use pyjamaz_engine::optimize::{self, Metric, Options, Output};
 
 /// The ABI version this library implements (`PYJAMAZ_ABI_VERSION`).
 pub const ABI_VERSION: u32 = 1;

@@ -10,8 +10,8 @@
 
 use std::ffi::CStr;
 
-use crate::error::ErrorCode;
 use crate::ffi::{self, PyjamazAllocStats, PyjamazOptions};
+use pyjamaz_engine::ErrorCode;
 
 /// Bytes of a case that encode the options.
 pub const HEADER_LEN: usize = 4;

@@ -1,66 +1,36 @@
-//! Pyjamaz: an image optimizer with a C ABI and exact accounting of its own
+//! Pyjamaz, the shipped library: the optimizer of [`pyjamaz_engine`] (all of
+//! it re-exported here) behind a C ABI, with exact accounting of its own
 //! native heap.
 //!
-//! [`optimize`] detects the input format from its magic bytes (JPEG, PNG,
-//! WebP, GIF), decodes it under limits (a decompression bomb is an error, not
-//! an OOM), encodes candidates in the allowed formats (JPEG and lossy WebP at
-//! a quality found by binary search when a size budget is set, PNG losslessly
-//! through oxipng), keeps the original bytes as a candidate, and returns the
-//! smallest candidate meeting `max_bytes` and `max_diff` (distance = 1 - SSIM
-//! on luma). When none does, the smallest candidate comes back with
-//! `passed = false`; that is a result, not an error.
+//! The C ABI (`include/pyjamaz.h`) is implemented in [`ffi`]; the fuzz
+//! target's logic, which drives that ABI, in [`fuzzing`].
 //!
-//! The original is a candidate when no format list is given, or when its own
-//! format is in the list (so `formats = "webp"` really yields WebP).
-//!
-//! The C ABI (`include/pyjamaz.h`) is implemented in [`ffi`].
-//!
-//! # Allocation accounting and the `cdylib-alloc` feature
+//! # Allocation accounting
 //!
 //! A Rust cdylib carries its own global allocator, so the bindings can only
-//! learn about the library's heap if the library counts it: with the default
-//! feature `cdylib-alloc`, [`alloc::CountingAlloc`] is installed as the
-//! `#[global_allocator]` and exported through `pyjamaz_alloc_stats`.
+//! learn about the library's heap if the library counts it: this crate
+//! installs [`alloc::CountingAlloc`] as the `#[global_allocator]`,
+//! unconditionally, and exports its counters through `pyjamaz_alloc_stats`.
 //!
 //! Rust cannot tell at compile time whether it is building the cdylib or the
-//! rlib (one rustc invocation emits both), yet the rlib is linked into Rust
-//! memory suites that install *their own* leak-checking global allocator, and
-//! a binary may only have one. Hence the feature, on by default (the cdylib
-//! that `cargo build -p pyjamaz` produces counts), which Rust dependents turn
-//! off with `default-features = false`.
-//!
-//! Caveat: cargo unifies features within one build. When a single command
-//! builds both `pyjamaz` with its defaults and a crate that installs its own
-//! allocator (e.g. `cargo test --workspace`), the feature is on for both and
-//! that crate fails to link ("global allocator conflicts"). Build such crates
-//! with `-p <crate>` on their own.
+//! rlib (one rustc invocation emits both), so every binary linking this rlib
+//! gets the counting allocator too. That is why nothing but the fuzz target
+//! and this package's own tests and examples depend on it: Rust code that
+//! installs its own allocator (the memory suites) links `pyjamaz-engine`
+//! instead, and a workspace build can never put two allocators in one binary.
 //!
 //! # The `canary-leak` feature
 //!
-//! **Deliberately leaks memory.** With `canary-leak`, every optimize call
-//! leaks a heap copy of its input, so memtest's canary suites can prove that
-//! a leak is caught. Never enable it outside those canaries.
+//! **Deliberately leaks memory.** Forwards to the engine's `canary-leak`:
+//! every optimize call leaks a heap copy of its input, so memtest's canary
+//! suites can prove that a leak is caught. Never enable it outside those
+//! canaries.
 
 pub mod alloc;
-#[cfg(feature = "canary-leak")]
-mod canary;
-pub mod decode;
-pub mod encode;
-pub mod error;
 pub mod ffi;
-pub mod format;
 pub mod fuzzing;
-pub mod optimize;
-pub mod ssim;
 
-pub use error::{Error, ErrorCode};
-pub use format::Format;
-pub use optimize::{optimize, Metric, Options, Output};
+pub use pyjamaz_engine::*;
 
-#[cfg(feature = "cdylib-alloc")]
 #[global_allocator]
 static GLOBAL: alloc::CountingAlloc = alloc::CountingAlloc;
-
-/// Whether this build counts its heap (feature `cdylib-alloc`); when false,
-/// [`alloc::stats`] stays at zero.
-pub const COUNTS_ALLOCATIONS: bool = cfg!(feature = "cdylib-alloc");

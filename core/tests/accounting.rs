@@ -44,7 +44,7 @@ fn live_allocations_return_to_baseline_after_1000_cycles() {
     let before = alloc_stats();
     assert!(
         before.total_allocations > 0,
-        "the counting allocator is not installed (feature cdylib-alloc off?)"
+        "the counting allocator is not installed"
     );
     let mut codes = [0usize; 10];
     for i in 0..1000 {

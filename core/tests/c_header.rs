@@ -44,9 +44,6 @@ fn cdylib(dir: &Path) -> PathBuf {
     if dir.file_name().is_some_and(|n| n == "release") {
         cargo.arg("--release");
     }
-    if !pyjamaz::COUNTS_ALLOCATIONS {
-        cargo.arg("--no-default-features");
-    }
     if cfg!(feature = "canary-leak") {
         cargo.args(["--features", "canary-leak"]);
     }

@@ -111,7 +111,7 @@ fn png_options() -> oxipng::Options {
 /// Encodes a lossless PNG, reduced (palette, grayscale, bit depth) and
 /// recompressed by oxipng.
 pub fn png(pixels: &Pixels) -> Result<Vec<u8>, Error> {
-    crate::alloc::hook_libdeflate();
+    crate::deflate_alloc::hook_libdeflate();
     let (color, data) = match &pixels.rgba {
         Some(rgba) => (oxipng::ColorType::RGBA, rgba.clone()),
         None => (

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{bomb_png, encode, photo, photo_with_alpha};
 use image::ImageFormat;
-use pyjamaz::{optimize, ErrorCode, Format, Metric, Options};
+use pyjamaz_engine::{optimize, ErrorCode, Format, Metric, Options};
 
 fn formats(list: &[Format]) -> Options {
     Options {

@@ -1,0 +1,43 @@
+//! Pyjamaz's engine: the image optimizer as a plain Rust library.
+//!
+//! [`optimize`] detects the input format from its magic bytes (JPEG, PNG,
+//! WebP, GIF), decodes it under limits (a decompression bomb is an error, not
+//! an OOM), encodes candidates in the allowed formats (JPEG and lossy WebP at
+//! a quality found by binary search when a size budget is set, PNG losslessly
+//! through oxipng), keeps the original bytes as a candidate, and returns the
+//! smallest candidate meeting `max_bytes` and `max_diff` (distance = 1 - SSIM
+//! on luma). When none does, the smallest candidate comes back with
+//! `passed = false`; that is a result, not an error.
+//!
+//! The original is a candidate when no format list is given, or when its own
+//! format is in the list (so `formats = "webp"` really yields WebP).
+//!
+//! # Why a crate of its own
+//!
+//! The shipped library is the `pyjamaz` package (`core/`): this engine plus
+//! the C ABI and a counting `#[global_allocator]` that exports the cdylib's
+//! heap through `pyjamaz_alloc_stats`. A binary can hold only one global
+//! allocator, and the Rust memory suites (`suites/rust`) install their own
+//! leak-checking one, so they link this crate, which installs none. Keeping
+//! the allocator out of here (rather than behind a feature of one crate)
+//! means no cargo feature unification can ever put both in one binary.
+//!
+//! # The `canary-leak` feature
+//!
+//! **Deliberately leaks memory.** With `canary-leak`, every optimize call
+//! leaks a heap copy of its input, so memtest's canary suites can prove that
+//! a leak is caught. Never enable it outside those canaries.
+
+#[cfg(feature = "canary-leak")]
+mod canary;
+pub mod decode;
+mod deflate_alloc;
+pub mod encode;
+pub mod error;
+pub mod format;
+pub mod optimize;
+pub mod ssim;
+
+pub use error::{Error, ErrorCode};
+pub use format::Format;
+pub use optimize::{optimize, Metric, Options, Output};
