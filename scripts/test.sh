@@ -15,10 +15,9 @@ root=$(pwd)
 step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo test --workspace"
-# memsuite installs its own global allocator and so needs pyjamaz without its
-# default `cdylib-alloc`; built in one invocation with pyjamaz's own tests, cargo
-# unifies the features and the two allocators conflict. Its suites run through
-# the runner below; here only its unit tests and the allocator self-test.
+# memsuite's test targets are the memory suites themselves: they need fixtures
+# (without MEMTEST_FIXTURES each exits 2, by design) and run through the runner
+# below, so here only memsuite's unit tests and its allocator self-test.
 cargo test --workspace --exclude memsuite --quiet
 cargo test -p memsuite --lib --test allocator_selftest --quiet
 

@@ -3,8 +3,8 @@
 //!
 //! [`CountingAlloc`] wraps the system allocator and counts live allocations and
 //! live bytes with atomics. `src/lib.rs` installs one as the `#[global_allocator]`
-//! of every memsuite binary, and the core links in as an rlib (with its own
-//! accounting allocator switched off), so the counts include every allocation
+//! of every memsuite binary, and the core links in as the `pyjamaz-engine`
+//! rlib (which installs no allocator), so the counts include every allocation
 //! the core makes. [`LeakCheck`] and [`check_leaks`] record the counts before a
 //! piece of work and demand that they are back exactly where they started
 //! afterwards, naming how many allocations and bytes were leaked when not.

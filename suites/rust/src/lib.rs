@@ -6,9 +6,10 @@
 //!
 //! - [`alloc`]: the leak-checking test allocator, installed below as the
 //!   global allocator of every binary that links memsuite, the analogue of
-//!   Zig's `std.testing.allocator`. The core links in as an rlib with its own
-//!   accounting allocator switched off (`default-features = false`), so the
-//!   counts include everything the core allocates.
+//!   Zig's `std.testing.allocator`. The core links in as the
+//!   `pyjamaz-engine` rlib (named `pyjamaz` in Cargo.toml), which installs
+//!   no allocator of its own, so the counts include everything the core
+//!   allocates.
 //! - [`harness`]: the plain-`main` runner (warm-up, leak-checked body,
 //!   `MEMTEST` lines, `TEST PASSED`, exit status).
 //! - [`env`]: fixtures, `MEMTEST_SCALE` and `PYJAMAZ_LIB_PATH` from the runner.
