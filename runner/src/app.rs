@@ -5,7 +5,7 @@
 //! file writes to stdout: the answers of `list`, `matrix`, `check` and
 //! `fixtures`, which are the command's output rather than a report.
 
-use crate::build::{self, fixtures, preflight, setup};
+use crate::build::{self, fixtures, interpreter, preflight, setup};
 use crate::cli::{BaselineCommand, Cli, Command, ExecArgs, FilterArgs, MatrixBy, ReportArgs};
 use crate::config::{self, Config, ConfigError, Settings, Suite};
 use crate::exec::{self, Event, ExecOptions, Stage};
@@ -55,6 +55,8 @@ pub enum AppError {
     #[error(transparent)]
     Preflight(#[from] preflight::PreflightError),
     #[error(transparent)]
+    Interpreter(#[from] interpreter::InterpreterError),
+    #[error(transparent)]
     Setup(#[from] setup::SetupError),
     #[error(transparent)]
     Build(#[from] build::BuildError),
@@ -77,6 +79,7 @@ impl AppError {
             | AppError::Usage(_)
             | AppError::Baseline(_) => ExitStatus::UsageOrConfig,
             AppError::Preflight(_)
+            | AppError::Interpreter(_)
             | AppError::Setup(_)
             | AppError::Build(_)
             | AppError::Fixtures(_)
@@ -267,10 +270,11 @@ fn run_suites(
     let wrapper = ctx.wrapper.as_deref();
     let building = !exec_args.no_build;
 
-    stage(&mut emit, Stage::Preflight, "toolchains on PATH", || {
+    let interpreters = stage(&mut emit, Stage::Preflight, "toolchains on PATH", || {
         let needs = preflight::needs(config, &suites, wrapper, building);
         let path = std::env::var_os("PATH").unwrap_or_default();
-        preflight::check(&needs, &path, &config.root).map_err(AppError::from)
+        preflight::check(&needs, &path, &config.root)?;
+        Ok(interpreter::resolve(config, &suites, wrapper)?)
     })?;
     for runtime in setup::pending(config, &suites) {
         let detail = format!(
@@ -310,6 +314,7 @@ fn run_suites(
         settings: &settings,
         scale,
         wrapper,
+        interpreters,
     };
     let jobs = plan::plan(config, &suites, &artifacts, &plan_opts)?;
     let exec_opts = ExecOptions {
@@ -466,6 +471,7 @@ mod tests {
             settings: &settings,
             scale: 1.0,
             wrapper: None,
+            interpreters: Default::default(),
         };
         let job = plan::plan(&c, &[&c.suites[0]], &artifacts, &opts)
             .unwrap()

@@ -9,6 +9,7 @@
 pub mod abi;
 pub mod cargo;
 pub mod fixtures;
+pub mod interpreter;
 pub mod preflight;
 pub mod setup;
 

@@ -11,6 +11,7 @@ use crate::sample::TreeSampler;
 use crate::units::Bytes;
 use crate::verdict::findings::{self, WrapperFindings};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -113,6 +114,19 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
         let message = "empty argv".to_string();
         return measured_without_process(Exit::SpawnFailed { message }, started.elapsed());
     };
+    if let Some(w) = &job.wrapper {
+        if let Err(e) = clear_findings(w.findings, &w.output_path) {
+            let _ = ctx.events.send(Event::SuiteStarted {
+                job: Box::new(job.clone()),
+                pid: 0,
+            });
+            let message = format!(
+                "cannot remove old findings {}: {e}",
+                w.output_path.display()
+            );
+            return measured_without_process(Exit::SpawnFailed { message }, started.elapsed());
+        }
+    }
     let mut cmd = Command::new(program);
     cmd.args(args)
         .envs(job.env.iter().map(|(k, v)| (k, v)))
@@ -253,7 +267,7 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
     };
     let findings = match (&job.wrapper, &exit) {
         (_, Exit::Interrupted) | (None, _) => None,
-        (Some(w), _) => read_findings(w.findings, &w.output_path).await,
+        (Some(w), _) => Some(read_findings(w.findings, &w.output_path).await),
     };
     Measured {
         pid,
@@ -275,42 +289,102 @@ fn begin_stop(pgid: u32, grace: Duration, deadline: &mut std::pin::Pin<&mut toki
     deadline.as_mut().reset(tokio::time::Instant::now() + grace);
 }
 
-/// Reads what the wrapper left at `path`. A valgrind run that left no XML
-/// fails: the suite then went unchecked. heaptrack appends its compression
-/// suffix to the name it was given, so those are tried too.
-async fn read_findings(kind: FindingsKind, path: &std::path::Path) -> Option<WrapperFindings> {
-    match kind {
-        FindingsKind::ValgrindXml => Some(match tokio::fs::read(path).await {
+/// The files a wrapper may leave for `path`: heaptrack appends its
+/// compression suffix to the name it was given.
+fn findings_candidates(kind: FindingsKind, path: &Path) -> Vec<PathBuf> {
+    let suffixes: &[&str] = match kind {
+        FindingsKind::ValgrindXml => &[""],
+        FindingsKind::Heaptrack => &["", ".zst", ".gz"],
+    };
+    suffixes
+        .iter()
+        .map(|ext| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(ext);
+            PathBuf::from(p)
+        })
+        .collect()
+}
+
+/// Removes what a previous run's wrapper left, so that a wrapper that dies
+/// before writing anything is not credited with the old findings.
+fn clear_findings(kind: FindingsKind, path: &Path) -> std::io::Result<()> {
+    for p in findings_candidates(kind, path) {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Findings that say why there are none: failing for valgrind (the suite
+/// then went unchecked), informational for heaptrack (which never fails a
+/// suite on its own).
+fn no_findings(kind: FindingsKind, summary: String) -> WrapperFindings {
+    let (tool, failing) = match kind {
+        FindingsKind::ValgrindXml => ("valgrind", true),
+        FindingsKind::Heaptrack => ("heaptrack", false),
+    };
+    WrapperFindings {
+        tool: tool.to_string(),
+        definitely_lost_records: 0,
+        leaked_bytes: 0,
+        invalid_accesses: 0,
+        other_errors: 0,
+        failing,
+        summary,
+        output: None,
+    }
+}
+
+/// Reads what the wrapper left at `path` (heaptrack's recording through
+/// `heaptrack_print`, printing only its totals).
+async fn read_findings(kind: FindingsKind, path: &Path) -> WrapperFindings {
+    let Some(file) = findings_candidates(kind, path)
+        .into_iter()
+        .find(|p| p.is_file())
+    else {
+        return no_findings(kind, format!("no findings at {}", path.display()));
+    };
+    let mut found = match kind {
+        FindingsKind::ValgrindXml => match tokio::fs::read(&file).await {
             Ok(bytes) => findings::parse_valgrind_xml(&String::from_utf8_lossy(&bytes)),
-            Err(e) => WrapperFindings {
-                tool: "valgrind".to_string(),
-                definitely_lost_records: 0,
-                leaked_bytes: 0,
-                invalid_accesses: 0,
-                other_errors: 0,
-                failing: true,
-                summary: format!("no findings at {}: {e}", path.display()),
-            },
-        }),
+            Err(e) => no_findings(kind, format!("cannot read {}: {e}", file.display())),
+        },
         FindingsKind::Heaptrack => {
-            let candidates = ["", ".zst", ".gz"].map(|ext| {
-                let mut p = path.as_os_str().to_owned();
-                p.push(ext);
-                std::path::PathBuf::from(p)
-            });
-            let file = candidates.into_iter().find(|p| p.is_file())?;
-            let output = tokio::time::timeout(
+            let printed = tokio::time::timeout(
                 HEAPTRACK_PRINT_TIMEOUT,
                 Command::new("heaptrack_print")
+                    .args([
+                        "--print-peaks=0",
+                        "--print-allocators=0",
+                        "--print-temporary=0",
+                        "--print-leaks=0",
+                    ])
                     .arg(&file)
                     .stdin(Stdio::null())
+                    .stderr(Stdio::null())
                     .kill_on_drop(true)
                     .output(),
             )
-            .await
-            .ok()?
-            .ok()?;
-            findings::parse_heaptrack_print(&String::from_utf8_lossy(&output.stdout))
+            .await;
+            let parsed = match &printed {
+                Ok(Ok(out)) => {
+                    findings::parse_heaptrack_print(&String::from_utf8_lossy(&out.stdout))
+                }
+                _ => None,
+            };
+            parsed.unwrap_or_else(|| {
+                let why = match printed {
+                    Err(_) => "timed out".to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(out)) => format!("printed no totals ({})", out.status),
+                };
+                no_findings(kind, format!("heaptrack_print {}: {why}", file.display()))
+            })
         }
-    }
+    };
+    found.output = Some(file);
+    found
 }

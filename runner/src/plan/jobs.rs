@@ -25,6 +25,10 @@ pub struct PlanOptions<'a> {
     pub scale: f64,
     /// `--wrapper NAME`: overrides every suite's own wrapper.
     pub wrapper: Option<&'a str>,
+    /// Runtime name -> the interpreter's real executable, which wrapped
+    /// suites start instead of the runtime's `program` (see
+    /// `build::interpreter`: a shim on PATH would be wrapped instead).
+    pub interpreters: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +82,7 @@ fn plan_one(
         ("fixtures", fixtures.as_str()),
     ];
     let fill = |s: &str| interpolate(s, &vars);
+    let wrapper_name = opts.wrapper.or(suite.wrapper.as_deref());
 
     let mut argv: Vec<String> = match (&suite.target, runtime.kind) {
         (Target::Test(test), _) => {
@@ -94,7 +99,11 @@ fn plan_one(
         }
         (Target::Script(script), _) => {
             // Validation guarantees node and python runtimes name a program.
-            let program = runtime.program.clone().unwrap_or_default();
+            let real = wrapper_name.and_then(|_| opts.interpreters.get(&runtime.name));
+            let program = real
+                .or(runtime.program.as_ref())
+                .cloned()
+                .unwrap_or_default();
             let mut argv = vec![program];
             argv.extend(runtime.flags.iter().map(|f| fill(f)));
             argv.push(config.root.join(script).display().to_string());
@@ -116,7 +125,6 @@ fn plan_one(
         .unwrap_or(opts.settings.timeout)
         .mul_f64(opts.settings.timeout_factor);
     let log_dir = config.log_dir();
-    let wrapper_name = opts.wrapper.or(suite.wrapper.as_deref());
     let wrapper = match wrapper_name {
         None => None,
         Some(name) => {
@@ -145,6 +153,16 @@ fn plan_one(
     };
     let mut limits = opts.settings.limits.clone();
     suite.limits.apply(&mut limits);
+    if wrapper.is_some() {
+        // Under a wrapper the sampled memory is mostly the tool's own
+        // (valgrind's shadow memory, heaptrack's recorder), so RSS and VMS
+        // limits would judge the tool. The exact checks stay: exit, marker,
+        // native leaks, and the wrapper's own findings.
+        limits.rss_growth = None;
+        limits.vms_growth = None;
+        limits.peak_rss = None;
+        limits.slope = None;
+    }
     Ok(Job {
         suite: suite.name.clone(),
         runtime: runtime.kind,
@@ -261,6 +279,7 @@ args = ["${fixtures}"]
             settings: &settings,
             scale: settings.scale,
             wrapper,
+            interpreters: BTreeMap::from([("python".to_string(), "/real/python3".to_string())]),
         };
         let suites: Vec<&Suite> = c.suites.iter().collect();
         plan(c, &suites, a, &opts).unwrap()
@@ -364,6 +383,30 @@ args = ["${fixtures}"]
             (w.name.as_str(), w.output_path.clone()),
             ("memcheck", logs.join("node-gc.xml"))
         );
+        // Wrapped suites start the interpreter's real executable (node has
+        // none resolved here, so keeps its program) ...
+        assert_eq!(
+            soak[2].argv[..3],
+            ["valgrind", &w_arg(&logs, "py-gc"), "/real/python3"]
+        );
+        // ... and are not judged on RSS or VMS, which are mostly the tool's.
+        let l = &node.limits;
+        assert_eq!(
+            (l.rss_growth, l.vms_growth, l.peak_rss, l.slope),
+            (None, None, None, None)
+        );
+        assert_eq!(l.native_leaks, Some(0));
+        assert_eq!(l.marker.as_deref(), Some("TEST PASSED"));
+        let plain = jobs(&c, &a, Some("soak"), None);
+        assert_eq!(
+            plain[2].argv[0], "python3",
+            "only wrapped suites are resolved"
+        );
+        assert_eq!(plain[1].limits.rss_growth, Some(Bytes(50_000_000)));
+    }
+
+    fn w_arg(logs: &Path, suite: &str) -> String {
+        format!("--xml-file={}/{suite}.xml", logs.display())
     }
 
     #[test]
@@ -374,6 +417,7 @@ args = ["${fixtures}"]
             settings: &settings,
             scale: 1.0,
             wrapper: Some("memchek"),
+            interpreters: BTreeMap::new(),
         };
         let suites: Vec<&Suite> = c.suites.iter().collect();
         let err = plan(&c, &suites, &a, &opts).unwrap_err();
@@ -383,7 +427,7 @@ args = ["${fixtures}"]
         );
         let opts = PlanOptions {
             wrapper: None,
-            ..opts
+            ..opts.clone()
         };
         a.libs.remove("leaky");
         assert!(matches!(

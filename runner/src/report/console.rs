@@ -122,8 +122,19 @@ impl ConsoleReporter {
 }
 
 impl Drop for ConsoleReporter {
+    /// A run that ends without `finish` (a stage failed, so there is no
+    /// StageFinished and no summary) must not leave its status line on screen
+    /// for the error message to be printed after: the ticker is stopped first
+    /// so that nothing redraws it, then the line is cleared.
     fn drop(&mut self) {
         self.stop_ticker();
+        if let Ok(mut console) = self.console.lock() {
+            if !console.finished {
+                console.finished = true;
+                let _ = console.clear_status();
+                let _ = console.out.flush();
+            }
+        }
     }
 }
 
@@ -163,7 +174,8 @@ fn stage_done(stage: Stage) -> &'static str {
         Stage::Preflight => "Checked",
         Stage::Setup => "Set up",
         Stage::Build => "Built",
-        Stage::Fixtures => "Generated",
+        // The detail says whether the set was "cached" or "generated".
+        Stage::Fixtures => "Prepared",
     }
 }
 
@@ -172,7 +184,8 @@ fn stage_doing(stage: Stage) -> &'static str {
         Stage::Preflight => "Checking",
         Stage::Setup => "Setting up",
         Stage::Build => "Building",
-        Stage::Fixtures => "Generating",
+        // Whether the set must be regenerated is only known at the end.
+        Stage::Fixtures => "Preparing",
     }
 }
 
@@ -203,7 +216,16 @@ pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
     if let Some(leaks) = f.native_leaks {
         line.push_str(&format!(", native leaks {leaks}"));
     }
-    if table::is_listed(suite.verdict) {
+    let listed = table::is_listed(suite.verdict);
+    let among_reasons = listed
+        && suite
+            .failures
+            .iter()
+            .any(|f| matches!(f.failure, crate::verdict::Failure::Wrapper { .. }));
+    if let Some(findings) = text::findings(suite).filter(|_| !among_reasons) {
+        line.push_str(&format!(", {findings}"));
+    }
+    if listed {
         line.push_str(" - ");
         line.push_str(&text::reasons(suite).join("; "));
     }
@@ -412,6 +434,50 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches(" | TEST PASSED").count(), 5);
+    }
+
+    #[test]
+    fn a_failed_stage_leaves_no_status_line_behind() {
+        let sink = Sink::default();
+        let opts = ReportOptions {
+            tty: true,
+            ..ReportOptions::default()
+        };
+        let mut reporter = ConsoleReporter::to_writer(Box::new(sink.clone()), &opts, Some(60));
+        reporter.on_event(&Event::StageStarted {
+            stage: Stage::Build,
+            detail: "cargo build -p pyjamaz (default)".into(),
+        });
+        assert!(sink
+            .text()
+            .ends_with("Building cargo build -p pyjamaz (default) 0ms"));
+        // The stage fails: no StageFinished, no finish(); the app drops the
+        // reporters before printing the error.
+        drop(reporter);
+        let text = sink.text();
+        assert!(text.ends_with(CLEAR_LINE), "{text:?}");
+        assert!(
+            !text.contains('\n'),
+            "nothing permanent was printed: {text:?}"
+        );
+    }
+
+    #[test]
+    fn fixtures_read_right_whether_cached_or_generated() {
+        for how in ["cached", "generated"] {
+            let sink = Sink::default();
+            let mut reporter =
+                ConsoleReporter::to_writer(Box::new(sink.clone()), &ReportOptions::default(), None);
+            reporter.on_event(&Event::StageFinished {
+                stage: Stage::Fixtures,
+                detail: format!(".memtest/fixtures ({how}, 12 files)"),
+                duration: Duration::from_millis(3),
+            });
+            assert_eq!(
+                sink.text(),
+                format!("     Prepared .memtest/fixtures ({how}, 12 files) in 3ms\n")
+            );
+        }
     }
 
     #[test]

@@ -55,6 +55,9 @@ fn test_case(suite: &SuiteReport) -> TestCase {
         .set_time(suite.duration())
         .add_property(Property::new("verdict", suite.label()))
         .add_property(Property::new("log", suite.log.display().to_string()));
+    if let Some(findings) = text::findings(suite) {
+        case.add_property(Property::new("wrapper", findings));
+    }
     if !suite.log_tail.is_empty() {
         case.set_system_out(suite.log_tail.join("\n"));
     }

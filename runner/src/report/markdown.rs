@@ -49,6 +49,21 @@ pub fn render(report: &Report, plots: &BTreeMap<String, String>) -> String {
             out.push_str(&format!("\n{legend}\n"));
         }
     }
+    let wrapped: Vec<_> = report
+        .suites
+        .iter()
+        .filter(|s| s.wrapper.is_some())
+        .collect();
+    if !wrapped.is_empty() {
+        out.push_str(&format!(
+            "\n### Wrapper findings\n\n{}.\n\n",
+            text::WRAPPED_LIMITS_NOTE
+        ));
+    }
+    for suite in wrapped {
+        let findings = text::findings(suite).unwrap_or_default();
+        out.push_str(&format!("- `{}`: {}\n", suite.name, cell(&findings)));
+    }
     let failing: Vec<_> = report
         .suites
         .iter()

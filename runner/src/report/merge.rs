@@ -97,10 +97,13 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeSummary, ReportEr
 /// The baseline of a report: figures of every suite that ran to its end
 /// (interrupted suites and spawn failures have no meaningful figures).
 pub fn baseline_of(report: &Report) -> Baseline {
+    // A wrapped run's memory and duration are the tool's (valgrind runs 20-50x
+    // slower in several times the memory): no baseline for a plain run.
     let suites = report
         .suites
         .iter()
         .filter(|s| !matches!(s.exit, Exit::Interrupted | Exit::SpawnFailed { .. }))
+        .filter(|s| s.wrapper.is_none())
         .map(|s| {
             (
                 s.name.clone(),
@@ -202,6 +205,20 @@ mod tests {
             crate::plan::RuntimeKind::Node,
             crate::verdict::Verdict::Interrupted,
         ));
+        let mut wrapped = outcome(
+            "node-under-memcheck",
+            crate::plan::RuntimeKind::Node,
+            crate::verdict::Verdict::Passed,
+        );
+        wrapped.measured.findings = Some(crate::verdict::findings::parse_valgrind_xml(
+            "</valgrindoutput>",
+        ));
+        wrapped.job.wrapper = Some(crate::plan::WrapperRun {
+            name: "memcheck".into(),
+            findings: crate::plan::FindingsKind::ValgrindXml,
+            output_path: "x.xml".into(),
+        });
+        outcomes.push(wrapped);
         let from = write_report(dir.path(), "report.json", &outcomes, 0);
         let out = dir.path().join("memtest-baseline.json");
         save_baseline(&from, &out).unwrap();
@@ -209,7 +226,7 @@ mod tests {
         assert_eq!(
             baseline.suites.len(),
             5,
-            "the interrupted suite has no baseline"
+            "the interrupted and the wrapped suite have no baseline"
         );
         let expected = Baseline::from_outcomes(&outcomes);
         assert_eq!(baseline, expected);

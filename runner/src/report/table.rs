@@ -104,6 +104,42 @@ fn colour_verdict_cell(line: &str, report: &Report, paint: Paint) -> String {
     cells.join("│")
 }
 
+/// What the wrappers found, for every suite that ran under one, failing or
+/// not: a clean valgrind run is a result worth seeing too. Empty when no
+/// suite ran under a wrapper.
+pub fn render_findings(report: &Report, paint: Paint) -> String {
+    let wrapped: Vec<&SuiteReport> = report
+        .suites
+        .iter()
+        .filter(|s| s.wrapper.is_some())
+        .collect();
+    if wrapped.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "{}\n  ({})\n",
+        paint.bold("Wrapper findings"),
+        text::WRAPPED_LIMITS_NOTE
+    );
+    for suite in wrapped {
+        let failing = suite.wrapper.as_ref().is_some_and(|w| w.failing);
+        let name = if failing {
+            paint.red(&suite.name)
+        } else {
+            paint.green(&suite.name)
+        };
+        out.push_str(&format!(
+            "  {name}: {}\n",
+            text::findings(suite).unwrap_or_default()
+        ));
+        if let Some(path) = suite.wrapper.as_ref().and_then(|w| w.output.as_ref()) {
+            out.push_str(&format!("    details: {}\n", path.display()));
+        }
+    }
+    out.push('\n');
+    out
+}
+
 /// Every non-successful suite: its reasons, log path and, for crashes, the
 /// last lines it printed. Empty when every suite succeeded.
 pub fn render_failures(report: &Report, paint: Paint) -> String {
@@ -142,6 +178,7 @@ pub fn render_summary(report: &Report, paint: Paint) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&render_findings(report, paint));
     out.push_str(&render_failures(report, paint));
     let closing = text::closing_line(report);
     let closing = match (report.success, report.interrupted) {
@@ -196,6 +233,37 @@ mod tests {
             .replace("\x1b[1;33m", "")
             .replace("\x1b[0m", "");
         assert_eq!(stripped, plain);
+    }
+
+    #[test]
+    fn wrapper_findings_are_shown_for_passing_and_failing_suites() {
+        use crate::verdict::findings::parse_valgrind_xml;
+        let mut outcomes = mixed_outcomes();
+        assert_eq!(
+            render_findings(&report_of(&outcomes), Paint { enabled: false }),
+            ""
+        );
+        let mut clean = parse_valgrind_xml("</valgrindoutput>");
+        clean.output = Some("/repo/.memtest/logs/rust-memory-leak.memcheck.xml".into());
+        outcomes[0].measured.findings = Some(clean);
+        let report = report_of(&outcomes);
+        let text = render_findings(&report, Paint { enabled: false });
+        assert_eq!(
+            text,
+            format!(
+                "Wrapper findings\n  ({})\n  rust-memory-leak: valgrind: 0 definitely lost \
+                 (0 bytes), 0 invalid accesses, 0 other errors\n    details: \
+                 /repo/.memtest/logs/rust-memory-leak.memcheck.xml\n\n",
+                text::WRAPPED_LIMITS_NOTE
+            )
+        );
+        assert!(render_summary(&report, Paint { enabled: false }).contains(&text));
+        let leak = report.suites.iter().find(|s| s.name == "rust-memory-leak");
+        let line = super::super::console::suite_line(leak.unwrap(), Paint { enabled: false });
+        assert!(
+            line.contains(", valgrind: 0 definitely lost (0 bytes)"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -26,6 +26,16 @@ pub fn reasons(suite: &SuiteReport) -> Vec<String> {
         .collect()
 }
 
+/// What a wrapper (valgrind, heaptrack) found, as one sentence.
+pub fn findings(suite: &SuiteReport) -> Option<String> {
+    let w = suite.wrapper.as_ref()?;
+    Some(format!("{}: {}", w.tool, w.summary))
+}
+
+/// Why a wrapped run shows no verdict on its memory figures.
+pub const WRAPPED_LIMITS_NOTE: &str =
+    "RSS and VMS limits are not judged under a wrapper: the tool's own memory dominates them";
+
 /// The closing line: counts and the overall result.
 pub fn closing_line(report: &Report) -> String {
     let t = &report.totals;

@@ -105,6 +105,8 @@ impl Baseline {
                     crate::exec::Exit::Interrupted | crate::exec::Exit::SpawnFailed { .. }
                 )
             })
+            // A wrapped run's figures are the tool's (see `report::baseline_of`).
+            .filter(|o| o.job.wrapper.is_none())
             .map(|o| {
                 (
                     o.job.suite.clone(),

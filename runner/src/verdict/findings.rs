@@ -27,15 +27,30 @@ pub struct WrapperFindings {
     pub failing: bool,
     /// One line for reports.
     pub summary: String,
+    /// The file the findings were read from (set by the executor).
+    #[serde(default)]
+    pub output: Option<std::path::PathBuf>,
 }
 
-/// The text between `<tag>` and `</tag>` of the first occurrence in `s`.
-fn element<'a>(s: &'a str, tag: &str) -> Option<&'a str> {
+/// The text between `<tag>` and `</tag>` of the first occurrence in `s`, with
+/// XML's entities decoded (Rust and C++ names are full of `&lt;` and `&amp;`).
+fn element(s: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let start = s.find(&open)? + open.len();
     let len = s[start..].find(&close)?;
-    Some(s[start..start + len].trim())
+    Some(unescape(s[start..start + len].trim()))
+}
+
+fn unescape(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 /// Each `<error>...</error>` block of a valgrind XML document.
@@ -45,23 +60,67 @@ fn error_blocks(xml: &str) -> impl Iterator<Item = &str> {
         .filter_map(|rest| rest.split_once("</error>").map(|(block, _)| block))
 }
 
-/// The first stack frame outside valgrind's own preload objects, as
-/// "fn (file:line)" when known.
-fn first_user_frame(block: &str) -> Option<String> {
-    block
-        .split("<frame>")
-        .skip(1)
-        .filter(|f| !element(f, "obj").is_some_and(|o| o.contains("valgrind")))
-        .find_map(|f| {
-            let func = element(f, "fn")?;
-            Some(match (element(f, "file"), element(f, "line")) {
-                (Some(file), Some(line)) => format!("{func} ({file}:{line})"),
-                _ => func.to_string(),
-            })
-        })
+/// Allocation plumbing between the code that allocated and malloc: libc's
+/// and C++'s entry points and Rust's global allocator shims (a counting
+/// allocator wraps the system one, so its frames sit here too).
+fn is_allocator_frame(func: &str) -> bool {
+    const ENTRY: &[&str] = &[
+        "malloc",
+        "calloc",
+        "realloc",
+        "free",
+        "memalign",
+        "posix_memalign",
+        "aligned_alloc",
+        "reallocarray",
+    ];
+    ENTRY.contains(&func)
+        || func.starts_with("operator new")
+        || func.starts_with("operator delete")
+        || ["__rust_", "__rg_", "__rdl_", "GlobalAlloc"]
+            .iter()
+            .any(|p| func.contains(p))
 }
 
-/// Summarises valgrind memcheck `--xml=yes` output.
+/// The frame that says where the problem is, as "fn (file:line)" when known:
+/// the first frame of the first stack outside valgrind's preload objects,
+/// allocator plumbing, frames without a function name, and Rust's standard
+/// library (its sources live under /rustc/), so a leaked `Vec` points at the
+/// code that made it rather than at `RawVec`.
+fn user_frame(block: &str) -> Option<String> {
+    let stack = block.split("</stack>").next()?;
+    stack.split("<frame>").skip(1).find_map(|f| {
+        if element(f, "obj").is_some_and(|o| o.contains("valgrind")) {
+            return None;
+        }
+        if element(f, "dir").is_some_and(|d| d.starts_with("/rustc/")) {
+            return None;
+        }
+        let func = element(f, "fn")?;
+        if func == "UnknownInlinedFun" || is_allocator_frame(&func) {
+            return None;
+        }
+        Some(match (element(f, "file"), element(f, "line")) {
+            (Some(file), Some(line)) => format!("{func} ({file}:{line})"),
+            _ => func,
+        })
+    })
+}
+
+/// A finding worth naming in the summary: what, and where.
+fn describe(block: &str, kind: &str) -> String {
+    let what = element(block, "what")
+        .or_else(|| element(block, "text"))
+        .unwrap_or_else(|| kind.to_string());
+    match user_frame(block) {
+        Some(at) => format!("{what} at {at}"),
+        None => what,
+    }
+}
+
+/// Summarises valgrind memcheck `--xml=yes` output. The summary names the
+/// first invalid access if there is one (later ones are often its echoes),
+/// else the largest leak (valgrind lists leak records smallest first).
 pub fn parse_valgrind_xml(xml: &str) -> WrapperFindings {
     let mut f = WrapperFindings {
         tool: "valgrind".to_string(),
@@ -71,35 +130,31 @@ pub fn parse_valgrind_xml(xml: &str) -> WrapperFindings {
         other_errors: 0,
         failing: false,
         summary: String::new(),
+        output: None,
     };
-    let mut first: Option<String> = None;
+    let mut first_invalid: Option<String> = None;
+    let mut largest_leak: Option<(u64, String)> = None;
     for block in error_blocks(xml) {
-        let kind = element(block, "kind").unwrap_or("");
-        let notable = match kind {
+        let kind = element(block, "kind").unwrap_or_default();
+        match kind.as_str() {
             "Leak_DefinitelyLost" => {
                 f.definitely_lost_records += 1;
-                f.leaked_bytes += element(block, "leakedbytes")
+                let bytes = element(block, "leakedbytes")
                     .and_then(|b| b.parse::<u64>().ok())
                     .unwrap_or(0);
-                true
+                f.leaked_bytes += bytes;
+                match &largest_leak {
+                    Some((most, _)) if *most >= bytes => {}
+                    _ => largest_leak = Some((bytes, describe(block, &kind))),
+                }
             }
             "InvalidRead" | "InvalidWrite" | "InvalidFree" | "MismatchedFree" => {
                 f.invalid_accesses += 1;
-                true
+                if first_invalid.is_none() {
+                    first_invalid = Some(describe(block, &kind));
+                }
             }
-            _ => {
-                f.other_errors += 1;
-                false
-            }
-        };
-        if notable && first.is_none() {
-            let what = element(block, "what")
-                .or_else(|| element(block, "text"))
-                .unwrap_or(kind);
-            first = Some(match first_user_frame(block) {
-                Some(at) => format!("{what} at {at}"),
-                None => what.to_string(),
-            });
+            _ => f.other_errors += 1,
         }
     }
     f.failing = f.definitely_lost_records > 0 || f.invalid_accesses > 0;
@@ -115,8 +170,10 @@ pub fn parse_valgrind_xml(xml: &str) -> WrapperFindings {
         parts.push("output incomplete (killed before exit?)".to_string());
     }
     f.summary = parts.join(", ");
-    if let Some(first) = first {
+    if let Some(first) = first_invalid {
         f.summary = format!("{}; first: {first}", f.summary);
+    } else if let Some((_, largest)) = largest_leak {
+        f.summary = format!("{}; largest: {largest}", f.summary);
     }
     f
 }
@@ -154,6 +211,7 @@ pub fn parse_heaptrack_print(text: &str) -> Option<WrapperFindings> {
         other_errors: 0,
         failing: false,
         summary: format!("{leaked} bytes still allocated at exit, peak heap {peak_heap}"),
+        output: None,
     })
 }
 
@@ -162,6 +220,8 @@ mod tests {
     use super::*;
 
     const VALGRIND_LEAK: &str = include_str!("../../tests/fixtures/valgrind_leak.xml");
+    const VALGRIND_RUST_CANARY: &str =
+        include_str!("../../tests/fixtures/valgrind_rust_canary.xml");
     const HEAPTRACK_PRINT: &str = include_str!("../../tests/fixtures/heaptrack_print.txt");
 
     #[test]
@@ -179,6 +239,37 @@ mod tests {
             f.summary
         );
         assert!(!f.summary.contains("incomplete"), "{}", f.summary);
+    }
+
+    #[test]
+    fn valgrind_rust_leak_names_the_largest_record_at_the_code_that_made_it() {
+        // Recorded from rust-canary-leak under memcheck, two of its records
+        // kept: the smallest (first) and the largest (last).
+        let f = parse_valgrind_xml(VALGRIND_RUST_CANARY);
+        assert_eq!(f.definitely_lost_records, 2);
+        assert_eq!(f.leaked_bytes, 8_766_508);
+        assert!(f.failing);
+        assert!(
+            f.summary.ends_with(
+                "largest: 8,766,500 bytes in 1,000 blocks are definitely lost in loss record \
+                 22 of 22 at pyjamaz::canary::leak_input (canary.rs:13)"
+            ),
+            "{}",
+            f.summary
+        );
+    }
+
+    #[test]
+    fn frames_skip_allocator_plumbing_and_decode_entities() {
+        let block = "<stack><frame><obj>/usr/libexec/valgrind/vgpreload.so</obj><fn>malloc</fn></frame>\
+            <frame><fn>__rustc::__rust_alloc</fn></frame>\
+            <frame><fn>with_capacity_in&lt;u8&gt;</fn><dir>/rustc/abc/library/alloc/src</dir></frame>\
+            <frame><fn>leak&lt;T&gt;</fn><file>a.rs</file><line>3</line></frame></stack>";
+        assert_eq!(user_frame(block).as_deref(), Some("leak<T> (a.rs:3)"));
+        assert_eq!(
+            user_frame("<stack><frame><fn>malloc</fn></frame></stack>"),
+            None
+        );
     }
 
     #[test]

@@ -243,7 +243,9 @@ pub fn failures(
             summary: f.summary.clone(),
         });
     }
-    if let Some(entry) = baseline {
+    // Under a wrapper, memory and duration are the tool's: a plain run's
+    // baseline says nothing about them.
+    if let Some(entry) = baseline.filter(|_| job.wrapper.is_none()) {
         out.extend(baseline::compare(
             figures,
             measured.duration,
@@ -280,12 +282,15 @@ pub fn judge(
     }
 }
 
-/// Formats a baseline metric by its name's unit.
+/// Formats a baseline metric by its name's unit: a growth is a signed
+/// change, any other byte figure (a peak) a plain size.
 fn metric_value(metric: &str, v: f64) -> String {
     if metric.ends_with("_bytes_per_sec") {
         BytesPerSec(v).to_string()
-    } else if metric.ends_with("_bytes") {
+    } else if metric.ends_with("_growth_bytes") {
         ByteDelta(v as i64).to_string()
+    } else if metric.ends_with("_bytes") {
+        Bytes(v.max(0.0) as u64).to_string()
     } else if metric.ends_with("_ms") {
         crate::units::format_duration(Duration::from_millis(v.max(0.0) as u64))
     } else {
@@ -545,7 +550,24 @@ mod tests {
         };
         assert_eq!(
             failures[0].to_string(),
-            "peak_rss_bytes regressed: +50.0 MB against baseline +10.0 MB (tolerance 10%)"
+            "peak_rss_bytes regressed: 50.0 MB against baseline 10.0 MB (tolerance 10%)"
         );
+        assert_eq!(metric_value("rss_growth_bytes", 2e6), "+2.0 MB");
+        assert_eq!(metric_value("rss_growth_bytes", -2e6), "-2.0 MB");
+        assert_eq!(metric_value("peak_rss_bytes", 9e7), "90.0 MB");
+        // Under a wrapper the figures are the tool's: no comparison.
+        let mut wrapped = job(Limits::default(), Expect::Pass);
+        wrapped.wrapper = Some(crate::plan::WrapperRun {
+            name: "memcheck".into(),
+            findings: crate::plan::FindingsKind::ValgrindXml,
+            output_path: "s.xml".into(),
+        });
+        let out = judge(
+            &wrapped,
+            measured(Exit::Code { code: 0 }, |_| 5e7),
+            Some(&entry),
+            0.1,
+        );
+        assert_eq!(out.verdict, Verdict::Passed);
     }
 }
