@@ -8,7 +8,7 @@
 use crate::build::{self, fixtures, interpreter, preflight, setup};
 use crate::cli::{BaselineCommand, Cli, Command, ExecArgs, FilterArgs, MatrixBy, ReportArgs};
 use crate::config::{self, Config, ConfigError, Settings, Suite};
-use crate::exec::{self, Event, ExecOptions, Stage};
+use crate::exec::{self, Event, ExecOptions, Interrupt, Stage};
 use crate::plan::{self, Filter, GroupBy, PlanError, PlanOptions, SelectError};
 use crate::report::{self, ErrorReporter, ReportError, ReportOptions, Reporter};
 use crate::verdict::baseline::{Baseline, BaselineError};
@@ -64,6 +64,8 @@ pub enum AppError {
     Fixtures(#[from] fixtures::FixtureError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error("interrupted during {during}: no suite ran")]
+    Interrupted { during: &'static str },
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error("cannot write the report")]
@@ -90,6 +92,7 @@ impl AppError {
             | AppError::Report(ReportError::SchemaVersion { .. } | ReportError::NoInputs)
             | AppError::Report(ReportError::DuplicateSuite { .. }) => ExitStatus::UsageOrConfig,
             AppError::Report(_) | AppError::ReportIo(_) => ExitStatus::SuiteFailed,
+            AppError::Interrupted { .. } => ExitStatus::Interrupted,
         }
     }
 }
@@ -261,6 +264,13 @@ fn run_suites(
         None => None,
     };
 
+    // Ctrl-C is caught from here on, for every stage (see exec::interrupt).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    let interrupt = Interrupt::on_sigint(&runtime).map_err(AppError::Runtime)?;
+    let stop = (&interrupt, settings.grace);
     let mut reporters = report::reporters(opts);
     let mut emit = |event: Event| {
         for r in reporters.iter_mut() {
@@ -270,35 +280,40 @@ fn run_suites(
     let wrapper = ctx.wrapper.as_deref();
     let building = !exec_args.no_build;
 
-    let interpreters = stage(&mut emit, Stage::Preflight, "toolchains on PATH", || {
+    let preflight = stage(&mut emit, Stage::Preflight, "toolchains on PATH", || {
         let needs = preflight::needs(config, &suites, wrapper, building);
         let path = std::env::var_os("PATH").unwrap_or_default();
         preflight::check(&needs, &path, &config.root)?;
         Ok(interpreter::resolve(config, &suites, wrapper)?)
-    })?;
+    });
+    let interpreters = unless_interrupted(&interrupt, "preflight", preflight)?;
     for runtime in setup::pending(config, &suites) {
         let detail = format!(
             "{} ({})",
             runtime.name,
             runtime.setup.as_deref().unwrap_or_default().join(" ")
         );
-        stage(&mut emit, Stage::Setup, &detail, || {
-            Ok(setup::run(config, runtime)?)
-        })?;
+        let done = stage(&mut emit, Stage::Setup, &detail, || {
+            Ok(setup::run(config, runtime, stop.0, stop.1)?)
+        });
+        unless_interrupted(&interrupt, "setup", done)?;
     }
     let request = build::request(&suites);
     let artifacts = if building {
-        build::build(config, &request, &build::cargo::cargo_program(), &mut emit)?
+        let cargo = build::cargo::cargo_program();
+        build::build(config, &request, &cargo, stop, &mut emit).map_err(AppError::from)
     } else {
-        build::reuse(config, &request)?
+        build::reuse(config, &request).map_err(AppError::from)
     };
+    let artifacts = unless_interrupted(&interrupt, "the build", artifacts)?;
     let dir = config.fixtures.dir.display().to_string();
     emit(Event::StageStarted {
         stage: Stage::Fixtures,
         detail: dir.clone(),
     });
     let started = Instant::now();
-    let set = fixtures::ensure(&config.fixtures.dir)?;
+    let set = fixtures::ensure(&config.fixtures.dir).map_err(AppError::from);
+    let set = unless_interrupted(&interrupt, "fixture generation", set)?;
     let how = if set.regenerated {
         "generated"
     } else {
@@ -323,11 +338,29 @@ fn run_suites(
         baseline,
         tolerance: tolerance / 100.0,
     };
-    let outcomes = execute(jobs, exec_opts, &mut reporters)?;
+    let outcomes = execute(runtime, &interrupt, jobs, exec_opts, &mut reporters);
     for r in reporters.iter_mut() {
         r.finish().map_err(AppError::ReportIo)?;
     }
-    Ok(status_of(&outcomes))
+    // A Ctrl-C after the last suite ended still means the user stopped the run.
+    Ok(if interrupt.is_set() {
+        ExitStatus::Interrupted
+    } else {
+        status_of(&outcomes)
+    })
+}
+
+/// After Ctrl-C, whatever a stage returned (its own "stopped" error, or a
+/// result it reached anyway) ends the run as interrupted, before any suite.
+fn unless_interrupted<T>(
+    interrupt: &Interrupt,
+    during: &'static str,
+    result: Result<T, AppError>,
+) -> Result<T, AppError> {
+    if interrupt.is_set() {
+        return Err(AppError::Interrupted { during });
+    }
+    result
 }
 
 /// Runs `work` between a StageStarted and a StageFinished event (the latter
@@ -352,18 +385,16 @@ fn stage<T>(
     Ok(value)
 }
 
-/// Hands the jobs to the executor on a tokio runtime while a plain thread
-/// feeds its events to the reporters (reporters may block on their output;
-/// the executor's sampling must not).
+/// Hands the jobs to the executor on the run's tokio runtime while a plain
+/// thread feeds its events to the reporters (reporters may block on their
+/// output; the executor's sampling must not).
 fn execute(
+    runtime: tokio::runtime::Runtime,
+    interrupt: &Interrupt,
     jobs: Vec<plan::Job>,
     opts: ExecOptions,
     reporters: &mut Vec<Box<dyn Reporter>>,
-) -> Result<Vec<Outcome>, AppError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(AppError::Runtime)?;
+) -> Vec<Outcome> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let mut moved = std::mem::take(reporters);
     let feeder = std::thread::spawn(move || {
@@ -374,12 +405,17 @@ fn execute(
         }
         moved
     });
-    let outcomes = runtime.block_on(exec::run_jobs(jobs, opts, tx));
+    let outcomes = runtime.block_on(exec::run_jobs_until(
+        jobs,
+        opts,
+        tx,
+        interrupt.clone().wait(),
+    ));
     // Dropping the runtime drops every task still holding a sender, which
     // ends the feeder's loop.
     drop(runtime);
     *reporters = feeder.join().expect("the reporter thread does not panic");
-    Ok(outcomes)
+    outcomes
 }
 
 /// 130 when interrupted, 1 when any suite did not succeed, else 0.

@@ -2,10 +2,13 @@
 //! and reading what they produced from cargo's JSON messages rather than
 //! guessing paths under target/ (profiles, target triples and hashes vary).
 
+use crate::exec::interrupt::{self, Interrupt};
 use serde::Deserialize;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// One cargo invocation, as data: what to build and with which features.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,12 +119,22 @@ pub enum CargoError {
         command: String,
         diagnostics: String,
     },
+    #[error("`{command}` stopped: interrupted")]
+    Interrupted { command: String },
 }
 
 /// Runs `cargo <build.args()>` in `root` and returns what it produced. On
 /// failure the error carries cargo's rendered diagnostics (its stderr without
-/// the progress lines).
-pub fn run(cargo: &Path, root: &Path, build: &CargoBuild) -> Result<Produced, CargoError> {
+/// the progress lines). Cargo runs in a process group of its own, so the
+/// terminal's Ctrl-C reaches only memtest, which on `interrupt` sends SIGINT
+/// to cargo and its rustc processes (SIGKILL after `grace`).
+pub fn run(
+    cargo: &Path,
+    root: &Path,
+    build: &CargoBuild,
+    interrupt: &Interrupt,
+    grace: Duration,
+) -> Result<Produced, CargoError> {
     let command = build.display();
     let mut child = Command::new(cargo)
         .args(build.args())
@@ -129,13 +142,15 @@ pub fn run(cargo: &Path, root: &Path, build: &CargoBuild) -> Result<Produced, Ca
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|source| CargoError::Spawn {
             command: command.clone(),
             source,
         })?;
-    // stderr is drained on its own thread: a pipe left unread would block
-    // cargo once its buffer fills.
+    // Both pipes are drained on threads of their own: a pipe left unread
+    // would block cargo once its buffer fills, and this thread must stay
+    // free to notice an interrupt.
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let stderr_reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -143,12 +158,20 @@ pub fn run(cargo: &Path, root: &Path, build: &CargoBuild) -> Result<Produced, Ca
         text
     });
     let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let produced = parse_messages(stdout.lines().map_while(Result::ok));
-    let status = child.wait().map_err(|source| CargoError::Spawn {
-        command: command.clone(),
-        source,
-    })?;
+    let stdout_reader =
+        std::thread::spawn(move || parse_messages(stdout.lines().map_while(Result::ok)));
+    let status =
+        interrupt::wait_or_stop(&mut child, interrupt, libc::SIGINT, grace).map_err(|source| {
+            CargoError::Spawn {
+                command: command.clone(),
+                source,
+            }
+        })?;
+    let produced = stdout_reader.join().unwrap_or_default();
     let stderr = stderr_reader.join().unwrap_or_default();
+    let Some(status) = status else {
+        return Err(CargoError::Interrupted { command });
+    };
     if !status.success() {
         return Err(CargoError::Failed {
             command,

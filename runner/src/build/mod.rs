@@ -14,12 +14,12 @@ pub mod preflight;
 pub mod setup;
 
 use crate::config::{Config, Suite, Target, DEFAULT_VARIANT};
-use crate::exec::{Event, Stage};
+use crate::exec::{Event, Interrupt, Stage};
 use crate::plan::Artifacts;
 use cargo::{CargoBuild, CargoError};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -90,10 +90,12 @@ pub fn test_path(config: &Config, variant: &str, test: &str) -> PathBuf {
 /// Builds every requested variant and test, copies the results under
 /// `.memtest/`, checks each library's ABI. `emit` receives a stage event
 /// before and after each cargo run, so long builds show what they are doing.
+/// On `interrupt`, the running cargo is stopped (SIGKILL after `grace`).
 pub fn build(
     config: &Config,
     req: &Request,
     cargo_program: &Path,
+    (interrupt, grace): (&Interrupt, Duration),
     emit: &mut dyn FnMut(Event),
 ) -> Result<Artifacts, BuildError> {
     let b = &config.build;
@@ -113,10 +115,12 @@ pub fn build(
             features,
         };
         let produced = staged(emit, &job, variant, || {
-            cargo::run(cargo_program, &config.root, &job).map_err(|source| BuildError::Cargo {
-                variant: variant.clone(),
-                package: b.package.clone(),
-                source,
+            cargo::run(cargo_program, &config.root, &job, interrupt, grace).map_err(|source| {
+                BuildError::Cargo {
+                    variant: variant.clone(),
+                    package: b.package.clone(),
+                    source,
+                }
             })
         })?;
         let stem = format!("lib{}.", b.lib);
@@ -167,10 +171,12 @@ pub fn build(
             features,
         };
         let produced = staged(emit, &job, variant, || {
-            cargo::run(cargo_program, &config.root, &job).map_err(|source| BuildError::Cargo {
-                variant: variant.clone(),
-                package: package.clone(),
-                source,
+            cargo::run(cargo_program, &config.root, &job, interrupt, grace).map_err(|source| {
+                BuildError::Cargo {
+                    variant: variant.clone(),
+                    package: package.clone(),
+                    source,
+                }
             })
         })?;
         for (_, test) in req.tests.iter().filter(|(v, _)| v == variant) {

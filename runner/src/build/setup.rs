@@ -4,10 +4,13 @@
 //! terminal; a failure shows the log's tail.
 
 use crate::config::{Config, Runtime, Suite};
+use crate::exec::interrupt::{self, Interrupt};
 use crate::plan::interpolate;
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Lines of the setup log shown when it fails.
 const TAIL_LINES: usize = 20;
@@ -27,6 +30,8 @@ pub enum SetupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("setup of runtime `{runtime}` stopped: interrupted (`{command}`)")]
+    Interrupted { runtime: String, command: String },
     #[error("setup of runtime `{runtime}` failed ({status}): `{command}`\nlast lines of {}:\n{tail}", log.display())]
     Failed {
         runtime: String,
@@ -52,8 +57,14 @@ pub fn pending<'c>(config: &'c Config, suites: &[&Suite]) -> Vec<&'c Runtime> {
 }
 
 /// Runs `runtime`'s setup command in the config root, output to
-/// `.memtest/logs/setup-<runtime>.log`; returns the log's path.
-pub fn run(config: &Config, runtime: &Runtime) -> Result<PathBuf, SetupError> {
+/// `.memtest/logs/setup-<runtime>.log`; returns the log's path. Like cargo,
+/// it runs in its own process group and is stopped on `interrupt`.
+pub fn run(
+    config: &Config,
+    runtime: &Runtime,
+    interrupt: &Interrupt,
+    grace: Duration,
+) -> Result<PathBuf, SetupError> {
     let Some(setup) = &runtime.setup else {
         return Ok(PathBuf::new());
     };
@@ -70,18 +81,28 @@ pub fn run(config: &Config, runtime: &Runtime) -> Result<PathBuf, SetupError> {
     std::fs::create_dir_all(config.log_dir()).map_err(log_err)?;
     let out = File::create(&log).map_err(log_err)?;
     let err = out.try_clone().map_err(log_err)?;
-    let status = Command::new(&argv[0])
+    let spawn_err = |source| SetupError::Spawn {
+        runtime: runtime.name.clone(),
+        command: command.clone(),
+        source,
+    };
+    let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .current_dir(&config.root)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
-        .status()
-        .map_err(|source| SetupError::Spawn {
+        .process_group(0)
+        .spawn()
+        .map_err(spawn_err)?;
+    let status =
+        interrupt::wait_or_stop(&mut child, interrupt, libc::SIGINT, grace).map_err(spawn_err)?;
+    let Some(status) = status else {
+        return Err(SetupError::Interrupted {
             runtime: runtime.name.clone(),
-            command: command.clone(),
-            source,
-        })?;
+            command,
+        });
+    };
     if !status.success() {
         return Err(SetupError::Failed {
             runtime: runtime.name.clone(),
@@ -127,11 +148,37 @@ mod tests {
         let suites: Vec<&Suite> = c.suites.iter().collect();
         let todo = pending(&c, &suites);
         assert_eq!(todo.len(), 1, "one runtime, however many suites");
-        let log = run(&c, todo[0]).unwrap();
+        let (_trigger, never) = Interrupt::manual();
+        let log = run(&c, todo[0], &never, Duration::ZERO).unwrap();
         assert_eq!(log, dir.path().join(".memtest/logs/setup-python.log"));
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(text.trim(), format!("hello from {}", dir.path().display()));
         assert!(pending(&c, &suites).is_empty(), "setup_unless now exists");
+    }
+
+    #[test]
+    fn an_interrupt_stops_a_running_setup() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), r#"["sh", "-c", "sleep 30"]"#);
+        let suites: Vec<&Suite> = c.suites.iter().collect();
+        let (trigger, interrupt) = Interrupt::manual();
+        let fire = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            trigger.fire();
+        });
+        let started = std::time::Instant::now();
+        let err = run(
+            &c,
+            pending(&c, &suites)[0],
+            &interrupt,
+            Duration::from_secs(2),
+        );
+        fire.join().unwrap();
+        assert!(
+            matches!(err, Err(SetupError::Interrupted { .. })),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 
     #[test]
@@ -142,7 +189,8 @@ mod tests {
             r#"["sh", "-c", "echo npm ERR! no network >&2; exit 3"]"#,
         );
         let suites: Vec<&Suite> = c.suites.iter().collect();
-        let err = run(&c, pending(&c, &suites)[0]).unwrap_err();
+        let (_trigger, never) = Interrupt::manual();
+        let err = run(&c, pending(&c, &suites)[0], &never, Duration::ZERO).unwrap_err();
         let SetupError::Failed { tail, status, .. } = &err else {
             panic!("{err}")
         };

@@ -6,7 +6,9 @@
 //! `exclusive` job waits for every running job to end and runs alone (it takes
 //! every slot). Ctrl-C stops every running suite (SIGTERM to its group, SIGKILL
 //! after its grace period) and turns every job not yet started into an
-//! `Interrupted` outcome, so the report is still written.
+//! `Interrupted` outcome, so the report is still written. The app installs its
+//! Ctrl-C handler before the first stage ([`interrupt`]) and hands it to
+//! [`run_jobs_until`]; [`run_jobs`] listens for Ctrl-C itself.
 //!
 //! Event order per suite: `SuiteStarted` then `SuiteFinished` (a suite that
 //! could not spawn gets `SuiteStarted` with pid 0); a suite that never
@@ -16,12 +18,16 @@
 //! clean-up exact; all of that lives in `process_unix.rs` and `sample/`.
 
 pub mod event;
+#[cfg(unix)]
+pub mod interrupt;
 mod output;
 #[cfg(unix)]
 pub mod process_unix;
 mod suite;
 
 pub use event::{Event, Exit, Measured, Sample, Stage, Stream};
+#[cfg(unix)]
+pub use interrupt::Interrupt;
 pub use output::{parse_memtest_line, TAIL_LINES};
 
 use crate::plan::Job;
