@@ -15,11 +15,9 @@ root=$(pwd)
 step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo test --workspace"
-# memsuite's test targets are the memory suites themselves: they need fixtures
-# (without MEMTEST_FIXTURES each exits 2, by design) and run through the runner
-# below, so here only memsuite's unit tests and its allocator self-test.
-cargo test --workspace --exclude memsuite --quiet
-cargo test -p memsuite --lib --test allocator_selftest --quiet
+# memsuite's memory suites are `test = false`: they need the runner's fixtures
+# and run through the runner below; its unit tests and allocator self-test run here.
+cargo test --workspace --quiet
 
 step "node binding tests"
 if [ ! -d bindings/nodejs/node_modules/koffi ]; then
@@ -40,7 +38,7 @@ fi
 
 step "fast memory suites and canaries through the runner"
 mkdir -p .memtest/report
-cargo run --release -p runner --quiet -- run --tag fast --profile ci \
+cargo run --release -p runner --quiet -- run --tag fast --profile ci --jobs 2 \
   --json .memtest/report/fast.json --junit .memtest/report/fast.junit.xml \
   --plot .memtest/report/plots --summary .memtest/report/fast.md
 

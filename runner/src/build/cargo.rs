@@ -18,6 +18,11 @@ pub struct CargoBuild {
     pub package: String,
     pub profile: String,
     pub features: Vec<String>,
+    /// With `test`: the test targets to build, each as `--test NAME`. Named
+    /// explicitly because the suites are `test = false` (a plain `cargo test`
+    /// must not run them without their fixtures), and so only what the
+    /// selection needs is built.
+    pub tests: Vec<String>,
 }
 
 impl CargoBuild {
@@ -31,6 +36,9 @@ impl CargoBuild {
         args.extend(["-p".into(), self.package.clone()]);
         if !self.features.is_empty() {
             args.extend(["--features".into(), self.features.join(",")]);
+        }
+        for test in &self.tests {
+            args.extend(["--test".into(), test.clone()]);
         }
         // Diagnostics rendered by cargo onto stderr (what a user would see);
         // stdout keeps only the artifact messages this module parses.
@@ -276,6 +284,7 @@ not json at all
             package: "pyjamaz".into(),
             profile: "release".into(),
             features: vec!["canary-leak".into()],
+            tests: vec![],
         };
         assert_eq!(
             lib.args().join(" "),
@@ -289,11 +298,12 @@ not json at all
             subcommand: "test",
             features: vec![],
             package: "memsuite".into(),
+            tests: vec!["memory_leak".into(), "ffi_alloc_stats".into()],
             ..lib
         };
         assert_eq!(
             tests.args().join(" "),
-            "test --no-run --profile release -p memsuite --message-format=json-render-diagnostics"
+            "test --no-run --profile release -p memsuite --test memory_leak --test ffi_alloc_stats --message-format=json-render-diagnostics"
         );
     }
 

@@ -113,6 +113,7 @@ pub fn build(
             package: b.package.clone(),
             profile: b.profile.clone(),
             features,
+            tests: Vec::new(),
         };
         let produced = staged(emit, &job, variant, || {
             cargo::run(cargo_program, &config.root, &job, interrupt, grace).map_err(|source| {
@@ -169,6 +170,12 @@ pub fn build(
             package: package.clone(),
             profile: b.profile.clone(),
             features,
+            tests: req
+                .tests
+                .iter()
+                .filter(|(v, _)| v == variant)
+                .map(|(_, t)| t.clone())
+                .collect(),
         };
         let produced = staged(emit, &job, variant, || {
             cargo::run(cargo_program, &config.root, &job, interrupt, grace).map_err(|source| {
