@@ -50,6 +50,7 @@ fn job(suite: &str, argv: Vec<String>, interval: Duration, timeout: Duration) ->
             ..Limits::default()
         },
         expect: Expect::Pass,
+        catches: vec![],
         exclusive: false,
         log_path: dir.join(format!("{suite}.log")),
         wrapper: None,

@@ -36,6 +36,7 @@ fn job(dir: &Path, suite: &str, argv: &[&str]) -> Job {
             ..Limits::default()
         },
         expect: Expect::Pass,
+        catches: vec![],
         exclusive: false,
         log_path: dir.join("logs/nested").join(format!("{suite}.log")),
         wrapper: None,

@@ -61,6 +61,7 @@ fn python_job(dir: &Path, suite: &str, script: &str, args: &[&str]) -> Job {
             ..Limits::default()
         },
         expect: Expect::Pass,
+        catches: vec![],
         exclusive: false,
         log_path: dir.join("logs").join(format!("{suite}.log")),
         wrapper: None,

@@ -90,6 +90,7 @@ fn memcheck_job(dir: &Path, name: &str, exe: &Path) -> Job {
         sample_interval: Duration::from_millis(20),
         limits: Limits::default(),
         expect: Expect::Pass,
+        catches: vec![],
         exclusive: false,
         log_path: dir.join(format!("{name}.log")),
         wrapper: Some(WrapperRun {

@@ -220,6 +220,9 @@ pub struct Suite {
     pub env: Vec<(String, String)>,
     pub limits: LimitsPatch,
     pub expect: Expect,
+    /// For a canary: the criteria (e.g. `native_leaks`) it must fail on to
+    /// count as caught; empty = any failure counts.
+    pub catches: Vec<String>,
     pub exclusive: bool,
     pub variant: Option<String>,
     pub wrapper: Option<String>,

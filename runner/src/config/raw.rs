@@ -168,6 +168,8 @@ pub struct RawSuite {
     #[serde(default)]
     pub expect: Expect,
     #[serde(default)]
+    pub catches: Vec<Text>,
+    #[serde(default)]
     pub exclusive: bool,
     #[serde(default)]
     pub variant: Option<Text>,

@@ -200,6 +200,16 @@ const BAD: &[(&str, &str, &str)] = &[
     ),
     ("unknown findings kind", "\"valgrind-xml\"", "\"massif\""),
     ("toml syntax", "scale = 0.1", "scale = "),
+    (
+        "unknown criterion in catches",
+        "expect = \"fail\"",
+        "expect = \"fail\"\ncatches = [\"native_leak\"]",
+    ),
+    (
+        "catches on a suite expected to pass",
+        "test = \"memory_leak\"\n",
+        "test = \"memory_leak\"\ncatches = [\"native_leaks\"]\n",
+    ),
 ];
 
 #[test]

@@ -8,7 +8,7 @@ use super::{
     Abi, Build, Config, Fixtures, LimitsPatch, Runtime, Settings, SettingsPatch, Suite, Target,
     Wrapper, DEFAULT_VARIANT,
 };
-use crate::plan::RuntimeKind;
+use crate::plan::{Expect, RuntimeKind};
 use crate::units::{parse_duration, Bytes, BytesPerSec};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -367,6 +367,24 @@ fn check_suite(
             c.error(v.span(), format!("unknown {field} `{}`", v.get_ref()), hint);
         }
     }
+    for c_name in &s.catches {
+        let known = crate::verdict::CRITERIA;
+        if !known.contains(&c_name.get_ref().as_str()) {
+            let hint = suggestion(c_name.get_ref(), "criteria", known.iter().copied());
+            c.error(
+                c_name.span(),
+                format!("unknown criterion `{}` in `catches`", c_name.get_ref()),
+                hint,
+            );
+        }
+    }
+    if let (Some(first), Expect::Pass) = (s.catches.first(), s.expect) {
+        c.error(
+            first.span(),
+            "`catches` is for canaries",
+            Some("add `expect = \"fail\"`, or remove `catches`".into()),
+        );
+    }
     let Some(runtime) = runtimes.get(s.runtime.get_ref()) else {
         let hint = suggestion(
             s.runtime.get_ref(),
@@ -457,6 +475,7 @@ fn check_suite(
         env: s.env.into_iter().collect(),
         limits,
         expect: s.expect,
+        catches: s.catches.into_iter().map(Spanned::into_inner).collect(),
         exclusive: s.exclusive,
         variant: s.variant.map(Spanned::into_inner),
         wrapper: s.wrapper.map(Spanned::into_inner),

@@ -175,6 +175,7 @@ fn plan_one(
         sample_interval: opts.settings.sample_interval,
         limits,
         expect: suite.expect,
+        catches: suite.catches.clone(),
         exclusive: suite.exclusive,
         log_path: log_dir.join(format!("{}.log", suite.name)),
         wrapper,

@@ -96,6 +96,11 @@ pub struct Job {
     pub sample_interval: Duration,
     pub limits: Limits,
     pub expect: Expect,
+    /// For a canary: the criteria it exists to trip (`Failure::criterion`
+    /// names). A canary that fails only on something else (a crash, a
+    /// timeout) has not shown that the suite sees the leak. Empty = any.
+    #[serde(default)]
+    pub catches: Vec<String>,
     /// Runs alone: no other suite runs at the same time.
     pub exclusive: bool,
     /// stdout and stderr of the suite go here in full.

@@ -32,6 +32,7 @@ pub fn job(name: &str, runtime: RuntimeKind, expect: Expect) -> Job {
             ..Limits::default()
         },
         expect,
+        catches: vec![],
         exclusive: false,
         log_path: PathBuf::from(format!("/repo/.memtest/logs/{name}.log")),
         wrapper: None,

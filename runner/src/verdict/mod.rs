@@ -77,6 +77,51 @@ pub enum Failure {
         tool: String,
         summary: String,
     },
+    /// A canary failed, but on none of the criteria it exists to trip: it
+    /// proves nothing about the leak (the other failures are listed too).
+    CanaryWrongReason {
+        catches: Vec<String>,
+    },
+}
+
+/// Every criterion name, as `Failure::criterion` returns it and as
+/// memtest.toml's `catches` takes it.
+pub const CRITERIA: &[&str] = &[
+    "exit_code",
+    "signal",
+    "timed_out",
+    "spawn_failed",
+    "marker_missing",
+    "rss_growth",
+    "vms_growth",
+    "peak_rss",
+    "slope",
+    "native_leaks",
+    "regression",
+    "too_few_samples",
+    "wrapper",
+];
+
+impl Failure {
+    /// The criterion's name: the JSON tag, and what `catches` lists.
+    pub fn criterion(&self) -> &'static str {
+        match self {
+            Failure::ExitCode { .. } => "exit_code",
+            Failure::Signal { .. } => "signal",
+            Failure::TimedOut { .. } => "timed_out",
+            Failure::SpawnFailed { .. } => "spawn_failed",
+            Failure::MarkerMissing { .. } => "marker_missing",
+            Failure::RssGrowth { .. } => "rss_growth",
+            Failure::VmsGrowth { .. } => "vms_growth",
+            Failure::PeakRss { .. } => "peak_rss",
+            Failure::Slope { .. } => "slope",
+            Failure::NativeLeaks { .. } => "native_leaks",
+            Failure::Regression { .. } => "regression",
+            Failure::TooFewSamples { .. } => "too_few_samples",
+            Failure::Wrapper { .. } => "wrapper",
+            Failure::CanaryWrongReason { .. } => "canary_wrong_reason",
+        }
+    }
 }
 
 /// The closed set of verdicts a suite can get.
@@ -148,13 +193,28 @@ pub struct Outcome {
 }
 
 /// Applies the canary rule: a suite expected to fail turns its failures into
-/// `CanaryCaught` and a pass into `CanaryMissed`.
-pub fn apply_expectation(expect: Expect, failures: Vec<Failure>) -> Verdict {
+/// `CanaryCaught` and a pass into `CanaryMissed`. A canary with `catches`
+/// counts as caught only when one of its failures is such a criterion;
+/// failing on something else is a plain failure that says so.
+pub fn apply_expectation(expect: Expect, catches: &[String], failures: Vec<Failure>) -> Verdict {
+    let on_target = || {
+        catches.is_empty()
+            || failures
+                .iter()
+                .any(|f| catches.iter().any(|c| c == f.criterion()))
+    };
     match (expect, failures.is_empty()) {
         (Expect::Pass, true) => Verdict::Passed,
         (Expect::Pass, false) => Verdict::Failed { failures },
         (Expect::Fail, true) => Verdict::CanaryMissed,
-        (Expect::Fail, false) => Verdict::CanaryCaught { failures },
+        (Expect::Fail, false) if on_target() => Verdict::CanaryCaught { failures },
+        (Expect::Fail, false) => {
+            let mut all = vec![Failure::CanaryWrongReason {
+                catches: catches.to_vec(),
+            }];
+            all.extend(failures);
+            Verdict::Failed { failures: all }
+        }
     }
 }
 
@@ -271,6 +331,7 @@ pub fn judge(
     } else {
         apply_expectation(
             job.expect,
+            &job.catches,
             failures(job, &measured, &figures, baseline, tolerance),
         )
     };
@@ -350,6 +411,11 @@ impl fmt::Display for Failure {
                 "too few samples to judge {figure}: {samples}, need {needed} (run longer or sample more often)"
             ),
             Failure::Wrapper { tool, summary } => write!(f, "{tool}: {summary}"),
+            Failure::CanaryWrongReason { catches } => write!(
+                f,
+                "canary failed, but not on what it exists to catch ({})",
+                catches.join(", ")
+            ),
         }
     }
 }
@@ -358,6 +424,54 @@ impl fmt::Display for Failure {
 mod tests {
     use super::series::scripted::series;
     use super::*;
+
+    #[test]
+    fn a_canary_counts_only_when_it_fails_on_what_it_catches() {
+        let leak = Failure::NativeLeaks {
+            measured: 3,
+            limit: 0,
+        };
+        let crash = Failure::Signal {
+            signal: 11,
+            name: "SIGSEGV".into(),
+        };
+        let catches = vec!["native_leaks".to_string()];
+        assert!(matches!(
+            apply_expectation(Expect::Fail, &catches, vec![crash.clone(), leak.clone()]),
+            Verdict::CanaryCaught { .. }
+        ));
+        let Verdict::Failed { failures } =
+            apply_expectation(Expect::Fail, &catches, vec![crash.clone()])
+        else {
+            panic!("a canary that only crashed must fail")
+        };
+        assert_eq!(failures[0].criterion(), "canary_wrong_reason");
+        assert_eq!(failures[1], crash);
+        // Without `catches`, any failure counts; a pass is always missed.
+        assert!(matches!(
+            apply_expectation(Expect::Fail, &[], vec![crash]),
+            Verdict::CanaryCaught { .. }
+        ));
+        assert_eq!(
+            apply_expectation(Expect::Fail, &catches, vec![]),
+            Verdict::CanaryMissed
+        );
+        assert_eq!(
+            apply_expectation(Expect::Pass, &catches, vec![]),
+            Verdict::Passed
+        );
+    }
+
+    #[test]
+    fn criterion_names_are_the_json_tags() {
+        let f = Failure::RssGrowth {
+            measured: ByteDelta(1),
+            limit: Bytes(0),
+        };
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["criterion"], f.criterion());
+        assert!(CRITERIA.contains(&f.criterion()));
+    }
     use crate::exec::Exit;
     use crate::plan::RuntimeKind;
     use std::collections::BTreeMap;
@@ -375,6 +489,7 @@ mod tests {
             sample_interval: Duration::from_millis(10),
             limits,
             expect,
+            catches: vec![],
             exclusive: false,
             log_path: "s.log".into(),
             wrapper: None,
