@@ -198,6 +198,38 @@ async fn leaking_suite_fails_on_growth_and_slope_and_its_canary_is_caught() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suite_past_its_peak_rss_limit_is_stopped_early() {
+    let dir = tempfile::tempdir().unwrap();
+    // leaking.py grows ~25 MB/s for 2 s; the 25 MB limit is passed well
+    // before it would end on its own.
+    let mut job = python_job(dir.path(), "ceiling", "leaking.py", &[]);
+    job.limits.peak_rss = Some(Bytes(25_000_000));
+    let (outcomes, _) = run(vec![job], opts(1), None).await;
+    let out = &outcomes[0];
+    assert!(
+        out.measured.duration < Duration::from_millis(1800),
+        "not stopped early: ran {:?}",
+        out.measured.duration
+    );
+    assert!(
+        matches!(out.measured.exit, Exit::Signal { .. }),
+        "{:?}",
+        out.measured.exit
+    );
+    assert!(failures(out)
+        .iter()
+        .any(|f| matches!(f, Failure::PeakRss { .. })));
+    assert!(
+        out.measured
+            .log_tail
+            .iter()
+            .any(|l| l.contains("passed its peak_rss limit")),
+        "{:?}",
+        out.measured.log_tail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashes_are_reported_with_signal_name_and_log_tail() {
     let dir = tempfile::tempdir().unwrap();
     let jobs = vec![

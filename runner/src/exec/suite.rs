@@ -32,6 +32,13 @@ const HEAPTRACK_PRINT_TIMEOUT: Duration = Duration::from_secs(120);
 enum Stop {
     Timeout,
     Interrupt,
+    /// The tree's RSS passed the suite's `peak_rss` limit: the verdict is
+    /// already a failure, and a leaking suite left running can take the
+    /// whole machine (a leaky canary at full scale grows by gigabytes).
+    Ceiling {
+        rss_bytes: u64,
+        limit_bytes: u64,
+    },
 }
 
 /// What the suite task shares with the scheduler.
@@ -196,6 +203,12 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let deadline = tokio::time::sleep(job.timeout);
     tokio::pin!(deadline);
+    // Wrapped runs are not judged on RSS (the tool inflates it), so they are
+    // not stopped on it either.
+    let ceiling_bytes = match job.wrapper {
+        None => job.limits.peak_rss.map(|b| b.0),
+        Some(_) => None,
+    };
     let mut lines_open = true;
 
     // Phase 1: run until the suite exits or must be stopped.
@@ -218,7 +231,16 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
                 stop = Some(Stop::Interrupt);
                 begin_stop(pid, job.grace, &mut deadline);
             }
-            _ = ticker.tick() => take_sample(&mut samples, &mut sampler),
+            _ = ticker.tick() => {
+                take_sample(&mut samples, &mut sampler);
+                let rss_bytes = samples.last().map_or(0, |s| s.rss_bytes);
+                if let (None, Some(limit_bytes)) = (&stop, ceiling_bytes) {
+                    if rss_bytes > limit_bytes {
+                        stop = Some(Stop::Ceiling { rss_bytes, limit_bytes });
+                        begin_stop(pid, job.grace, &mut deadline);
+                    }
+                }
+            }
             line = line_rx.recv(), if lines_open => match line {
                 Some(l) => on_line(&mut collector, l),
                 None => lines_open = false,
@@ -248,6 +270,17 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
         log_error,
     } = collector.finish();
     let mut tail = tail;
+    if let Some(Stop::Ceiling {
+        rss_bytes,
+        limit_bytes,
+    }) = stop
+    {
+        tail.push(format!(
+            "(memtest: stopped the suite early: RSS {} passed its peak_rss limit {})",
+            Bytes(rss_bytes),
+            Bytes(limit_bytes)
+        ));
+    }
     if let Some(e) = log_error {
         tail.push(format!(
             "(memtest: writing {} failed: {e})",
@@ -263,7 +296,7 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
         (Ok(s), Some(Stop::Timeout)) => Exit::TimedOut {
             signal: process::stopping_signal(s),
         },
-        (Ok(s), None) => process::exit_of(s),
+        (Ok(s), None | Some(Stop::Ceiling { .. })) => process::exit_of(s),
     };
     let findings = match (&job.wrapper, &exit) {
         (_, Exit::Interrupted) | (None, _) => None,
