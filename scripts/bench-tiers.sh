@@ -4,7 +4,8 @@
 # Reproduce: scripts/bench-tiers.sh   (builds once, then times with --no-build)
 # Prints one row per run: suites, wall time of the run (memtest's own clock and
 # /usr/bin/time's), the largest suite peak RSS (exact VmHWM where known), the
-# sum of suite durations, and memtest's own peak RSS.
+# sum of suite durations, and the largest ru_maxrss over memtest and every
+# process it reaped (/usr/bin/time %M: the runner itself is smaller).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.memtest/bench
@@ -16,7 +17,7 @@ memtest=target/release/memtest
 row() { # name, args...
   local name=$1; shift
   /usr/bin/time -f '%e %M' -o "$out/$name.time" \
-    "$memtest" run --no-build --profile ci "$@" --json "$out/$name.json" >/dev/null
+    "$memtest" run --no-build --profile ci "$@" --json "$out/$name.json" >/dev/null 2>&1
   python3 - "$name" "$out/$name.json" "$out/$name.time" <<'PY'
 import json, sys
 name, report, timing = sys.argv[1:]
@@ -30,7 +31,7 @@ print(f"| {name} | {len(suites)} | {r['duration_ms']/1000:.1f} s | {float(wall_s
 PY
 }
 
-echo "| run | suites | memtest duration | wall (time) | largest suite peak RSS | sum of suite durations | memtest's own peak RSS |"
+echo "| run | suites | memtest duration | wall (time) | largest suite peak RSS | sum of suite durations | largest RSS of any process (time) |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 row fast-tier-j2 --tag fast --jobs 2
 row fast-tier-j1 --tag fast --jobs 1
