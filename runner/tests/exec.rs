@@ -4,51 +4,15 @@
 
 use runner::exec::process_unix::pid_exists;
 use runner::exec::{run_jobs_until, Event, ExecOptions, Exit};
-use runner::plan::{Expect, Job, Limits, RuntimeKind};
-use runner::units::{Bytes, BytesPerSec};
+use runner::plan::{Expect, Job, Limits};
+use runner::units::Bytes;
 use runner::verdict::{Failure, Outcome, Verdict};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn job(dir: &Path, suite: &str, argv: &[&str]) -> Job {
-    Job {
-        suite: suite.to_string(),
-        runtime: RuntimeKind::Python,
-        tags: vec![],
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        env: vec![("MEMTEST_FIXTURE_ENV".into(), "set".into())],
-        cwd: dir.to_path_buf(),
-        timeout: Duration::from_secs(30),
-        grace: Duration::from_secs(1),
-        sample_interval: Duration::from_millis(10),
-        limits: Limits {
-            rss_growth: Some(Bytes(16_000_000)),
-            slope: Some(BytesPerSec(2e6)),
-            ..Limits::default()
-        },
-        expect: Expect::Pass,
-        catches: vec![],
-        exclusive: false,
-        log_path: dir.join("logs/nested").join(format!("{suite}.log")),
-        wrapper: None,
-    }
-}
-
-fn python_job(dir: &Path, suite: &str, script: &str, args: &[&str]) -> Job {
-    let path = fixture(script);
-    let mut argv = vec!["python3", "-u", path.as_str()];
-    argv.extend_from_slice(args);
-    job(dir, suite, &argv)
-}
+mod common;
+use common::{job, python_job};
 
 fn opts(jobs: usize) -> ExecOptions {
     ExecOptions {

@@ -3,17 +3,18 @@
 //! files read back, merged across two partitions, and turned into a baseline.
 
 use runner::exec::{run_jobs_until, Event, ExecOptions};
-use runner::plan::{Expect, Job, Limits, RuntimeKind};
+use runner::plan::Job;
 use runner::report::{
     merge, read_report, save_baseline, ConsoleReporter, FilesReporter, ReportError, ReportOptions,
     Reporter, VerdictKind,
 };
-use runner::units::{Bytes, BytesPerSec};
+use runner::units::Bytes;
 use runner::verdict::baseline::Baseline;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+
+mod common;
 
 #[derive(Clone, Default)]
 struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -34,38 +35,12 @@ impl Sink {
     }
 }
 
+/// The executor tests' python job, with a peak limit so the table shows one.
 fn python_job(dir: &Path, suite: &str, script: &str, args: &[&str]) -> Job {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(script);
-    let mut argv = vec![
-        "python3".to_string(),
-        "-u".to_string(),
-        script.display().to_string(),
-    ];
-    argv.extend(args.iter().map(|a| a.to_string()));
-    Job {
-        suite: suite.to_string(),
-        runtime: RuntimeKind::Python,
-        tags: vec!["python".into()],
-        argv,
-        env: vec![],
-        cwd: dir.to_path_buf(),
-        timeout: Duration::from_secs(30),
-        grace: Duration::from_secs(1),
-        sample_interval: Duration::from_millis(10),
-        limits: Limits {
-            rss_growth: Some(Bytes(16_000_000)),
-            slope: Some(BytesPerSec(2e6)),
-            peak_rss: Some(Bytes(200_000_000)),
-            ..Limits::default()
-        },
-        expect: Expect::Pass,
-        catches: vec![],
-        exclusive: false,
-        log_path: dir.join("logs").join(format!("{suite}.log")),
-        wrapper: None,
-    }
+    let mut job = common::python_job(dir, suite, script, args);
+    job.tags = vec!["python".into()];
+    job.limits.peak_rss = Some(Bytes(200_000_000));
+    job
 }
 
 /// Runs `jobs` through the executor with a console (non-tty) and a files

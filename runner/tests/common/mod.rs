@@ -1,0 +1,48 @@
+//! Shared by the runner's integration tests: jobs built directly (not from
+//! memtest.toml) around the python fixture children in tests/fixtures.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use runner::plan::{Expect, Job, Limits, RuntimeKind};
+use runner::units::{Bytes, BytesPerSec};
+use std::path::Path;
+use std::time::Duration;
+
+pub fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+pub fn job(dir: &Path, suite: &str, argv: &[&str]) -> Job {
+    Job {
+        suite: suite.to_string(),
+        runtime: RuntimeKind::Python,
+        tags: vec![],
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        env: vec![("MEMTEST_FIXTURE_ENV".into(), "set".into())],
+        cwd: dir.to_path_buf(),
+        timeout: Duration::from_secs(30),
+        grace: Duration::from_secs(1),
+        sample_interval: Duration::from_millis(10),
+        limits: Limits {
+            rss_growth: Some(Bytes(16_000_000)),
+            slope: Some(BytesPerSec(2e6)),
+            ..Limits::default()
+        },
+        expect: Expect::Pass,
+        catches: vec![],
+        exclusive: false,
+        log_path: dir.join("logs/nested").join(format!("{suite}.log")),
+        wrapper: None,
+    }
+}
+
+pub fn python_job(dir: &Path, suite: &str, script: &str, args: &[&str]) -> Job {
+    let path = fixture(script);
+    let mut argv = vec!["python3", "-u", path.as_str()];
+    argv.extend_from_slice(args);
+    job(dir, suite, &argv)
+}
