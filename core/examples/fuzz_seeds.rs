@@ -6,28 +6,21 @@
 //!
 //! Deterministic: running it again rewrites identical files.
 
-use std::io::Cursor;
 use std::path::Path;
 
 use image::{DynamicImage, ImageFormat, RgbaImage};
 use pyjamaz::fuzzing::make_case;
+
+// The engine's test-image helpers (encode, crc32), as core/tests include them.
+#[path = "../engine/tests/common/mod.rs"]
+mod common;
+use common::{crc32, encode};
 
 fn image(width: u32, height: u32) -> DynamicImage {
     DynamicImage::ImageRgba8(RgbaImage::from_fn(width, height, |x, y| {
         let a = if x == 0 && y == 0 { 0 } else { 255 };
         image::Rgba([(x * 40) as u8, (y * 50) as u8, ((x ^ y) * 30) as u8, a])
     }))
-}
-
-fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
-    let img = if format == ImageFormat::Jpeg {
-        DynamicImage::ImageRgb8(img.to_rgb8())
-    } else {
-        img.clone()
-    };
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, format).expect("encode seed");
-    out.into_inner()
 }
 
 fn main() -> std::io::Result<()> {
@@ -79,20 +72,4 @@ fn main() -> std::io::Result<()> {
         std::fs::write(dir.join(name), bytes)?;
     }
     Ok(())
-}
-
-/// CRC-32 (IEEE) for the bomb's IHDR, bitwise: seeds are tiny.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
