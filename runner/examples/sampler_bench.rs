@@ -5,7 +5,7 @@
 //!
 //! Part 1 samples a tree of N processes (`sh` + N-1 `sleep`s) every 10 ms for
 //! 3 s, twice: with the bare `TreeSampler` in a loop, and through the whole
-//! executor (`run_jobs_until`: tokio, output readers, the sampling loop). CPU
+//! executor (`run_jobs`: tokio, output readers, the sampling loop). CPU
 //! is the runner's own user+system time from getrusage, divided by samples.
 //!
 //! Part 2 runs a python child with a known pattern — 100 MB in 10 MB steps
@@ -15,9 +15,9 @@
 //! and the VmHWM the child read of itself just before exiting (`MEMTEST
 //! self_hwm_bytes`), at several sampling intervals.
 
-use runner::exec::process_unix::{own_cpu_micros, signal_group, SIGKILL};
-use runner::exec::{run_jobs_until, ExecOptions};
-use runner::plan::{Expect, Job, Limits, RuntimeKind};
+use runner::exec::{run_jobs, ExecOptions};
+use runner::model::{Expect, Job, Limits, RuntimeKind};
+use runner::process::unix::{own_cpu_micros, signal_group, SIGKILL};
 use runner::sample::TreeSampler;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
@@ -61,8 +61,6 @@ fn opts() -> ExecOptions {
     ExecOptions {
         jobs: 1,
         forward_output: false,
-        baseline: None,
-        tolerance: 0.1,
     }
 }
 
@@ -110,7 +108,9 @@ async fn executor(n: usize) -> (f64, usize, u32) {
     );
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let cpu0 = own_cpu_micros();
-    let outcomes = run_jobs_until(vec![job], opts(), tx, std::future::pending()).await;
+    let judge: runner::exec::Judge =
+        std::sync::Arc::new(|job: &Job, m| runner::verdict::judge(job, m, None, 0.1));
+    let outcomes = run_jobs(vec![job], opts(), tx, std::future::pending(), judge).await;
     let cpu = own_cpu_micros() - cpu0;
     let m = &outcomes[0].measured;
     let processes = m.samples.iter().map(|s| s.processes).max().unwrap_or(0);
@@ -141,7 +141,9 @@ async fn accuracy(interval: Duration) -> (u64, u64, u64, usize) {
     let argv = vec!["python3".into(), "-c".into(), PATTERN.into()];
     let job = job("pattern", argv, interval, Duration::from_secs(30));
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let outcomes = run_jobs_until(vec![job], opts(), tx, std::future::pending()).await;
+    let judge: runner::exec::Judge =
+        std::sync::Arc::new(|job: &Job, m| runner::verdict::judge(job, m, None, 0.1));
+    let outcomes = run_jobs(vec![job], opts(), tx, std::future::pending(), judge).await;
     let o = &outcomes[0];
     let self_hwm = o
         .measured
@@ -151,7 +153,7 @@ async fn accuracy(interval: Duration) -> (u64, u64, u64, usize) {
         .unwrap_or(0.0) as u64;
     (
         o.figures.peak_rss_sampled.0,
-        o.measured.exact_peak_rss.map_or(0, |b| b.0),
+        o.measured.peak_rss_exact.map_or(0, |b| b.0),
         self_hwm,
         o.measured.samples.len(),
     )

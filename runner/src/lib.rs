@@ -3,11 +3,14 @@
 //! drive the stages directly.
 
 pub mod app;
+pub mod atomic;
 pub mod build;
 pub mod cli;
 pub mod config;
 pub mod exec;
+pub mod model;
 pub mod plan;
+pub mod process;
 pub mod report;
 pub mod sample;
 pub mod units;

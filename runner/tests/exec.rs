@@ -2,11 +2,11 @@
 //! tests/fixtures), real sampling, real signals. Jobs are built directly, not
 //! from memtest.toml. Timing bounds are generous: the machine is shared.
 
-use runner::exec::process_unix::pid_exists;
-use runner::exec::{run_jobs_until, Event, ExecOptions, Exit};
-use runner::plan::{Expect, Job, Limits};
+use runner::exec::ExecOptions;
+use runner::model::{Event, Exit, Expect, Job, Limits};
+use runner::model::{Failure, Outcome, Verdict};
+use runner::process::unix::pid_exists;
 use runner::units::Bytes;
-use runner::verdict::{Failure, Outcome, Verdict};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -18,8 +18,6 @@ fn opts(jobs: usize) -> ExecOptions {
     ExecOptions {
         jobs,
         forward_output: false,
-        baseline: None,
-        tolerance: 0.1,
     }
 }
 
@@ -37,7 +35,7 @@ async fn run(
             None => std::future::pending().await,
         }
     };
-    let outcomes = run_jobs_until(jobs, opts, tx, interrupt).await;
+    let outcomes = common::run_jobs(jobs, opts, tx, interrupt).await;
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -107,9 +105,9 @@ async fn bounded_suite_passes_with_figures_log_and_events() {
     // The 10 MB block is allocated over and over: VmHWM sees it even when a
     // sample falls between allocations.
     assert!(
-        m.exact_peak_rss.unwrap() >= Bytes(10_000_000),
+        m.peak_rss_exact.unwrap() >= Bytes(10_000_000),
         "{:?}",
-        m.exact_peak_rss
+        m.peak_rss_exact
     );
     assert!(out.figures.peak_rss() >= out.figures.peak_rss_sampled);
     let log = std::fs::read_to_string(&job.log_path).unwrap();

@@ -2,8 +2,8 @@
 //! the real executor, their events fed to the console and file reporters, the
 //! files read back, merged across two partitions, and turned into a baseline.
 
-use runner::exec::{run_jobs_until, Event, ExecOptions};
-use runner::plan::Job;
+use runner::exec::ExecOptions;
+use runner::model::{Event, Job};
 use runner::report::{
     merge, read_report, save_baseline, ConsoleReporter, FilesReporter, ReportError, ReportOptions,
     Reporter, VerdictKind,
@@ -73,10 +73,8 @@ fn run(jobs: Vec<Job>, out: &Path, name: &str) -> String {
     let exec = ExecOptions {
         jobs: 2,
         forward_output: false,
-        baseline: None,
-        tolerance: 0.1,
     };
-    runtime.block_on(run_jobs_until(jobs, exec, tx, std::future::pending()));
+    runtime.block_on(common::run_jobs(jobs, exec, tx, std::future::pending()));
     while let Ok(event) = rx.try_recv() {
         for reporter in &mut reporters {
             reporter.on_event(&event);

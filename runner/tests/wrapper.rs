@@ -4,11 +4,14 @@
 //! with the reason printed, only when valgrind is not installed.
 
 use runner::build::preflight::find_program;
-use runner::exec::{run_jobs_until, ExecOptions, Exit};
-use runner::plan::{Expect, FindingsKind, Job, Limits, RuntimeKind, WrapperRun};
-use runner::verdict::{Failure, Outcome, Verdict};
+use runner::exec::ExecOptions;
+use runner::model::{
+    Exit, Expect, Failure, FindingsKind, Job, Limits, Outcome, RuntimeKind, Verdict, WrapperRun,
+};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod common;
 
 const LEAKING_C: &str = r#"
 #include <stdio.h>
@@ -106,10 +109,8 @@ async fn run(jobs: Vec<Job>) -> Vec<Outcome> {
     let opts = ExecOptions {
         jobs: 2,
         forward_output: false,
-        baseline: None,
-        tolerance: 0.1,
     };
-    run_jobs_until(jobs, opts, tx, std::future::pending()).await
+    common::run_jobs(jobs, opts, tx, std::future::pending()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

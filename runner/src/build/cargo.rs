@@ -2,7 +2,7 @@
 //! and reading what they produced from cargo's JSON messages rather than
 //! guessing paths under target/ (profiles, target triples and hashes vary).
 
-use crate::exec::interrupt::{self, Interrupt};
+use crate::process::interrupt::{self, Interrupt};
 use serde::Deserialize;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;

@@ -6,7 +6,7 @@
 //! is asked for its own executable, and wrapped suites start that.
 
 use crate::config::{Config, Suite};
-use crate::plan::RuntimeKind;
+use crate::model::RuntimeKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,7 +34,7 @@ fn self_path_args(kind: RuntimeKind) -> Option<&'static [&'static str]> {
     match kind {
         RuntimeKind::Python => Some(&["-c", "import sys; print(sys.executable)"]),
         RuntimeKind::Node => Some(&["-p", "process.execPath"]),
-        RuntimeKind::Rust => None,
+        RuntimeKind::Rust | RuntimeKind::Command => None,
     }
 }
 

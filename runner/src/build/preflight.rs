@@ -3,8 +3,8 @@
 //! missing toolchain is one clear error naming the suites that need it rather
 //! than a spawn failure halfway through the run.
 
-use crate::config::{Config, Suite};
-use crate::plan::RuntimeKind;
+use crate::config::{BuildForm, Config, Suite};
+use crate::model::RuntimeKind;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt;
@@ -50,13 +50,23 @@ pub fn needs(
         }
     };
     if building {
-        add(
-            "cargo",
-            "the build".into(),
-            None,
-            None,
-            "install Rust with rustup",
-        );
+        match config.build.as_ref().map(|b| &b.form) {
+            Some(BuildForm::Cargo { .. }) => add(
+                "cargo",
+                "the build".into(),
+                None,
+                None,
+                "install Rust with rustup",
+            ),
+            Some(BuildForm::Command { argv, .. }) if is_bare_name(&argv[0]) => add(
+                &argv[0],
+                "the build".into(),
+                None,
+                None,
+                "install it, or change [build] command",
+            ),
+            _ => {}
+        }
     }
     for suite in suites {
         let runtime = config.runtime_of(suite);
@@ -65,6 +75,7 @@ pub fn needs(
                 RuntimeKind::Node => (Some(NODE_MIN_MAJOR), "install Node.js 18 or later"),
                 RuntimeKind::Python => (None, "install Python 3"),
                 RuntimeKind::Rust => (None, "install Rust with rustup"),
+                RuntimeKind::Command => (None, "install it, or change the runtime's program"),
             };
             add(
                 program,
@@ -73,6 +84,18 @@ pub fn needs(
                 min,
                 install,
             );
+        }
+        if let crate::config::Target::Argv(argv) = &suite.target {
+            if is_bare_name(&argv[0]) {
+                let purpose = format!("runtime {}", runtime.name);
+                add(
+                    &argv[0],
+                    purpose,
+                    Some(&suite.name),
+                    None,
+                    "install it, or change the suite's command",
+                );
+            }
         }
         if let Some(w) = wrapper
             .or(suite.wrapper.as_deref())
@@ -91,6 +114,11 @@ pub fn needs(
         }
     }
     by_program.into_values().collect()
+}
+
+/// A program looked up on PATH (not a path, not a template to fill in).
+fn is_bare_name(program: &str) -> bool {
+    !program.contains('/') && !program.contains("${")
 }
 
 /// One need that is not met.

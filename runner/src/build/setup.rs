@@ -3,43 +3,19 @@
 //! `setup_unless` path does not exist yet. Output goes to a log file, not the
 //! terminal; a failure shows the log's tail.
 
+use super::command::{self, CommandError, LoggedCommand};
 use crate::config::{Config, Runtime, Suite};
-use crate::exec::interrupt::{self, Interrupt};
 use crate::plan::interpolate;
-use std::fs::File;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use crate::process::Interrupt;
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// Lines of the setup log shown when it fails.
-const TAIL_LINES: usize = 20;
-
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("cannot write the setup log {}", path.display())]
-    Log {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot run setup of runtime `{runtime}` (`{command}`)")]
-    Spawn {
-        runtime: String,
-        command: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("setup of runtime `{runtime}` stopped: interrupted (`{command}`)")]
-    Interrupted { runtime: String, command: String },
-    #[error("setup of runtime `{runtime}` failed ({status}): `{command}`\nlast lines of {}:\n{tail}", log.display())]
-    Failed {
-        runtime: String,
-        command: String,
-        status: String,
-        log: PathBuf,
-        tail: String,
-    },
+#[error("setup of runtime `{runtime}`")]
+pub struct SetupError {
+    pub runtime: String,
+    #[source]
+    pub source: CommandError,
 }
 
 /// The runtimes of `suites` whose setup must run now, in name order.
@@ -56,75 +32,48 @@ pub fn pending<'c>(config: &'c Config, suites: &[&Suite]) -> Vec<&'c Runtime> {
     out
 }
 
-/// Runs `runtime`'s setup command in the config root, output to
-/// `.memtest/logs/setup-<runtime>.log`; returns the log's path. Like cargo,
-/// it runs in its own process group and is stopped on `interrupt`.
+/// `runtime`'s setup as it will run: interpolated, in the config root,
+/// output to `.memtest/logs/setup-<runtime>.log`.
+pub fn command(config: &Config, runtime: &Runtime) -> Option<LoggedCommand> {
+    let setup = runtime.setup.as_ref()?;
+    let root = config.root.display().to_string();
+    let fixtures = config
+        .fixtures
+        .as_ref()
+        .map(|f| f.dir.display().to_string())
+        .unwrap_or_default();
+    let vars = [("root", root.as_str()), ("fixtures", fixtures.as_str())];
+    Some(LoggedCommand {
+        argv: setup.iter().map(|a| interpolate(a, &vars)).collect(),
+        env: Vec::new(),
+        cwd: config.root.clone(),
+        log: config.log_dir().join(format!("setup-{}.log", runtime.name)),
+    })
+}
+
+/// Runs `runtime`'s setup (see [`command`]); returns the log's path. Like
+/// cargo, it runs in its own process group and is stopped on `interrupt`.
 pub fn run(
     config: &Config,
     runtime: &Runtime,
     interrupt: &Interrupt,
     grace: Duration,
 ) -> Result<PathBuf, SetupError> {
-    let Some(setup) = &runtime.setup else {
+    let Some(cmd) = command(config, runtime) else {
         return Ok(PathBuf::new());
     };
-    let root = config.root.display().to_string();
-    let fixtures = config.fixtures.dir.display().to_string();
-    let vars = [("root", root.as_str()), ("fixtures", fixtures.as_str())];
-    let argv: Vec<String> = setup.iter().map(|a| interpolate(a, &vars)).collect();
-    let command = argv.join(" ");
-    let log = config.log_dir().join(format!("setup-{}.log", runtime.name));
-    let log_err = |source| SetupError::Log {
-        path: log.clone(),
-        source,
-    };
-    std::fs::create_dir_all(config.log_dir()).map_err(log_err)?;
-    let out = File::create(&log).map_err(log_err)?;
-    let err = out.try_clone().map_err(log_err)?;
-    let spawn_err = |source| SetupError::Spawn {
+    command::run(&cmd, interrupt, grace).map_err(|source| SetupError {
         runtime: runtime.name.clone(),
-        command: command.clone(),
         source,
-    };
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .current_dir(&config.root)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0)
-        .spawn()
-        .map_err(spawn_err)?;
-    let status =
-        interrupt::wait_or_stop(&mut child, interrupt, libc::SIGINT, grace).map_err(spawn_err)?;
-    let Some(status) = status else {
-        return Err(SetupError::Interrupted {
-            runtime: runtime.name.clone(),
-            command,
-        });
-    };
-    if !status.success() {
-        return Err(SetupError::Failed {
-            runtime: runtime.name.clone(),
-            command,
-            status: status.to_string(),
-            tail: tail(&log, TAIL_LINES),
-            log,
-        });
-    }
-    Ok(log)
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    })?;
+    Ok(cmd.log)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config;
+    use std::path::Path;
 
     fn config(dir: &Path, setup: &str) -> Config {
         std::fs::write(dir.join("a.py"), "").unwrap();
@@ -175,7 +124,13 @@ mod tests {
         );
         fire.join().unwrap();
         assert!(
-            matches!(err, Err(SetupError::Interrupted { .. })),
+            matches!(
+                err,
+                Err(SetupError {
+                    source: CommandError::Interrupted { .. },
+                    ..
+                })
+            ),
             "{err:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(3));
@@ -191,7 +146,7 @@ mod tests {
         let suites: Vec<&Suite> = c.suites.iter().collect();
         let (_trigger, never) = Interrupt::manual();
         let err = run(&c, pending(&c, &suites)[0], &never, Duration::ZERO).unwrap_err();
-        let SetupError::Failed { tail, status, .. } = &err else {
+        let CommandError::Failed { tail, status, .. } = &err.source else {
             panic!("{err}")
         };
         assert_eq!(tail, "npm ERR! no network");

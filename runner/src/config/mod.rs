@@ -3,13 +3,15 @@
 //! exist, a script that is not there) is found here, before anything is built
 //! or spawned, and reported with file:line:col and what to do about it.
 
+mod build;
 pub mod diag;
 mod raw;
+mod suite;
 mod validate;
 
 pub use diag::{near_matches, suggestion, Diagnostic};
 
-use crate::plan::{Expect, FindingsKind, Limits, RuntimeKind};
+use crate::model::{Criterion, Expect, FindingsKind, Limits, RuntimeKind};
 use crate::units::{Bytes, BytesPerSec};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,34 +31,86 @@ pub struct Config {
     pub path: PathBuf,
     /// Its folder: relative paths are relative to this, suites run in it.
     pub root: PathBuf,
-    pub build: Build,
+    /// `None`: no `[build]`; suites test what is installed.
+    pub build: Option<Build>,
     /// Built-in fallbacks with `[defaults]` applied.
     pub defaults: Settings,
     pub profiles: BTreeMap<String, SettingsPatch>,
-    pub fixtures: Fixtures,
+    /// `None` without a `[fixtures]` table: no fixture images are made.
+    pub fixtures: Option<Fixtures>,
     pub runtimes: BTreeMap<String, Runtime>,
     pub wrappers: BTreeMap<String, Wrapper>,
     /// In file order.
     pub suites: Vec<Suite>,
 }
 
+/// How the library under test comes to be, and how suites find it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Build {
-    /// Cargo package producing the cdylib.
-    pub package: String,
-    /// Library name: `lib<lib>.so`.
-    pub lib: String,
-    /// Cargo profile of the build (`release` by default).
-    pub profile: String,
-    /// Features of every variant.
-    pub features: Vec<String>,
+    pub form: BuildForm,
+    /// Library name: `${lib_file}` is `lib<lib>.so` / `lib<lib>.dylib` /
+    /// `<lib>.dll`. Required for cargo builds.
+    pub lib: Option<String>,
     pub abi: Option<Abi>,
-    /// Environment variable carrying the cdylib's path to every suite.
-    pub lib_env: String,
-    /// Cargo package whose test targets are the rust suites.
-    pub rust_suites: Option<String>,
-    /// Variant name -> its extra features. Always holds [`DEFAULT_VARIANT`].
-    pub variants: BTreeMap<String, Vec<String>>,
+    /// Environment variable carrying the library's path to every suite.
+    pub lib_env: Option<String>,
+    /// Variant name -> what it changes. Always holds [`DEFAULT_VARIANT`].
+    pub variants: BTreeMap<String, Variant>,
+}
+
+/// The three ways a library comes to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildForm {
+    Cargo {
+        /// Cargo package producing the cdylib.
+        package: String,
+        /// Cargo profile of the build (`release` by default).
+        profile: String,
+        /// Features of every variant.
+        features: Vec<String>,
+        /// Cargo package whose test targets are the rust suites.
+        rust_suites: Option<String>,
+    },
+    /// Any build system: an argv run in `cwd`, leaving the library at
+    /// `artifact`. Both are templates (`${root}`, `${variant}`, `${lib_file}`).
+    Command {
+        argv: Vec<String>,
+        artifact: String,
+        env: Vec<(String, String)>,
+        /// Absolute.
+        cwd: PathBuf,
+    },
+    /// A library that is already there (a template, like `artifact`).
+    Prebuilt { path: String },
+}
+
+/// What a variant changes, by build form: cargo features, or env and
+/// arguments added to a command build, or another prebuilt path.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Variant {
+    pub features: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+    pub path: Option<String>,
+}
+
+impl Build {
+    /// The platform's file name of a library called `lib`.
+    pub fn lib_file(lib: &str) -> String {
+        let (prefix, ext) = (
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_EXTENSION,
+        );
+        format!("{prefix}{lib}.{ext}")
+    }
+
+    /// The cargo package of the rust suites, for cargo builds that name one.
+    pub fn rust_suites(&self) -> Option<&str> {
+        match &self.form {
+            BuildForm::Cargo { rust_suites, .. } => rust_suites.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// The symbol dlopen'd after the build and the value it must return.
@@ -95,6 +149,8 @@ impl Default for Settings {
 /// What a profile (or `[defaults]`) sets; `None` keeps the value below it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SettingsPatch {
+    /// The profile applied before this one.
+    pub inherit: Option<String>,
     pub timeout: Option<Duration>,
     pub grace: Option<Duration>,
     pub sample_interval: Option<Duration>,
@@ -137,6 +193,20 @@ pub struct LimitsPatch {
 }
 
 impl LimitsPatch {
+    /// This patch with `top`'s settings over it (a canary's over its suite's).
+    pub fn overlay(&self, top: &LimitsPatch) -> LimitsPatch {
+        LimitsPatch {
+            rss_growth: top.rss_growth.or(self.rss_growth),
+            vms_growth: top.vms_growth.or(self.vms_growth),
+            peak_rss: top.peak_rss.or(self.peak_rss),
+            slope: top.slope.or(self.slope),
+            slope_window: top.slope_window.or(self.slope_window),
+            warmup: top.warmup.or(self.warmup),
+            native_leaks: top.native_leaks.or(self.native_leaks),
+            marker: top.marker.clone().or_else(|| self.marker.clone()),
+        }
+    }
+
     pub fn apply(&self, limits: &mut Limits) {
         set_some(&mut limits.rss_growth, self.rss_growth);
         set_some(&mut limits.vms_growth, self.vms_growth);
@@ -173,8 +243,9 @@ pub struct Fixtures {
 pub struct Runtime {
     pub name: String,
     pub kind: RuntimeKind,
-    /// The interpreter (node, python3); `None` for rust, whose suites are
-    /// test executables.
+    /// The interpreter (node, python3), or any program for a `command`
+    /// runtime; `None` for rust, whose suites are test executables, and for a
+    /// command runtime whose suites each give their own `command`.
     pub program: Option<String>,
     pub flags: Vec<String>,
     /// Uninterpolated: `${root}`, `${lib}`, `${fixtures}` are filled in per job.
@@ -201,10 +272,14 @@ pub struct Wrapper {
 /// What a suite executes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A node or python script, relative to the config root.
+    /// A script given to the runtime's program, relative to the config root.
     Script(PathBuf),
     /// A test target of the `rust_suites` package.
     Test(String),
+    /// A whole argv (a template) on a command runtime without a program.
+    Argv(Vec<String>),
+    /// Just the runtime's program, flags and the suite's args.
+    Program,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -215,6 +290,8 @@ pub struct Suite {
     pub kind: RuntimeKind,
     pub target: Target,
     pub args: Vec<String>,
+    /// Where it runs, relative to the config root (a template); `None`: the root.
+    pub cwd: Option<String>,
     pub tags: Vec<String>,
     pub timeout: Option<Duration>,
     pub env: Vec<(String, String)>,
@@ -222,11 +299,13 @@ pub struct Suite {
     pub expect: Expect,
     /// For a canary: the criteria (e.g. `native_leaks`) it must fail on to
     /// count as caught; empty = any failure counts.
-    pub catches: Vec<String>,
+    pub catches: Vec<Criterion>,
     pub exclusive: bool,
     pub variant: Option<String>,
     pub wrapper: Option<String>,
     pub description: Option<String>,
+    /// For a canary declared on a suite: that suite's name.
+    pub canary_of: Option<String>,
 }
 
 impl Suite {
@@ -322,7 +401,19 @@ impl Config {
                     path: self.path.clone(),
                     hint: suggestion(name, "profiles", self.profiles.keys().map(String::as_str)),
                 })?;
-            patch.apply(&mut settings);
+            // Validation guarantees the chain ends and names known profiles.
+            let mut chain = vec![patch];
+            let mut next = patch.inherit.as_deref();
+            while let Some(p) = next.and_then(|name| self.profiles.get(name)) {
+                if chain.len() > self.profiles.len() {
+                    break;
+                }
+                chain.push(p);
+                next = p.inherit.as_deref();
+            }
+            for patch in chain.iter().rev() {
+                patch.apply(&mut settings);
+            }
         }
         Ok(settings)
     }
@@ -345,13 +436,10 @@ impl Config {
         self.state_dir().join("logs")
     }
 
-    /// Where the cdylib of `variant` is copied after its build.
-    pub fn lib_path(&self, variant: &str) -> PathBuf {
-        self.state_dir().join("lib").join(variant).join(format!(
-            "lib{}.{}",
-            self.build.lib,
-            std::env::consts::DLL_EXTENSION
-        ))
+    /// Where the library of `variant` is kept after its build (its file
+    /// name is the built one's).
+    pub fn lib_path(&self, variant: &str, file_name: &str) -> PathBuf {
+        self.state_dir().join("lib").join(variant).join(file_name)
     }
 }
 

@@ -3,7 +3,7 @@
 //! span (`Spanned`), so the complaint can point at the offending text; unknown
 //! keys are refused by serde itself (`deny_unknown_fields`), with a span.
 
-use crate::plan::{Expect, FindingsKind, RuntimeKind};
+use crate::model::{Expect, FindingsKind, RuntimeKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -13,11 +13,12 @@ pub type Text = Spanned<String>;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
-    pub build: RawBuild,
+    #[serde(default)]
+    pub build: Option<Spanned<RawBuild>>,
     #[serde(default)]
     pub defaults: RawSettings,
     #[serde(default)]
-    pub fixtures: RawFixtures,
+    pub fixtures: Option<RawFixtures>,
     #[serde(default)]
     pub runtimes: BTreeMap<Text, RawRuntime>,
     #[serde(default)]
@@ -28,37 +29,66 @@ pub struct RawConfig {
     pub suites: Vec<RawSuite>,
 }
 
+/// `[build]`: exactly one of `package` (cargo), `command` (any build
+/// system) or `path` (prebuilt) says how the library comes to be.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBuild {
-    pub package: String,
-    pub lib: String,
+    // cargo
+    #[serde(default)]
+    pub package: Option<Text>,
     #[serde(default)]
     pub profile: Option<Text>,
     #[serde(default)]
     pub features: Vec<String>,
     #[serde(default)]
-    pub abi_symbol: Option<String>,
+    pub rust_suites: Option<Text>,
+    // command
+    #[serde(default)]
+    pub command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub artifact: Option<Text>,
+    #[serde(default)]
+    pub env: Option<Spanned<BTreeMap<String, String>>>,
+    #[serde(default)]
+    pub cwd: Option<Text>,
+    // prebuilt
+    #[serde(default)]
+    pub path: Option<Text>,
+    // every form
+    #[serde(default)]
+    pub lib: Option<Text>,
+    #[serde(default)]
+    pub abi_symbol: Option<Text>,
     #[serde(default)]
     pub abi_version: Option<Spanned<u32>>,
-    pub lib_env: String,
     #[serde(default)]
-    pub rust_suites: Option<String>,
+    pub lib_env: Option<Text>,
     #[serde(default)]
-    pub variants: BTreeMap<Text, RawVariant>,
+    pub variants: BTreeMap<Text, Spanned<RawVariant>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A variant: the same library built with extra cargo features, or with
+/// extra env and arguments for a command build, or another prebuilt path.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVariant {
     #[serde(default)]
     pub features: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub path: Option<Text>,
 }
 
 /// `[defaults]` and every `[profiles.NAME]`: a profile overrides any default.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
+    /// Profiles only: the profile whose values come first.
+    pub inherit: Option<Text>,
     pub timeout: Option<Text>,
     pub grace: Option<Text>,
     pub sample_interval: Option<Text>,
@@ -156,6 +186,10 @@ pub struct RawSuite {
     #[serde(default)]
     pub test: Option<Text>,
     #[serde(default)]
+    pub command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub cwd: Option<Text>,
+    #[serde(default)]
     pub args: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -177,4 +211,29 @@ pub struct RawSuite {
     pub wrapper: Option<Text>,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub canaries: Vec<Spanned<RawCanary>>,
+}
+
+/// A canary declared on its suite: the suite again, on a leaky variant or
+/// in a canary mode, inheriting everything it does not set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCanary {
+    #[serde(default)]
+    pub name: Option<Text>,
+    #[serde(default)]
+    pub variant: Option<Text>,
+    #[serde(default)]
+    pub mode: Option<Text>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub catches: Vec<Text>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub limits: RawLimits,
 }

@@ -3,7 +3,7 @@
 //! caret, a hint).
 
 use super::*;
-use crate::plan::FindingsKind;
+use crate::model::{Criterion, FindingsKind};
 use std::fmt::Write;
 
 const BASE: &str = r#"
@@ -55,6 +55,17 @@ runtime = "node"
 script = "suites/node/gc.js"
 variant = "leaky"
 expect = "fail"
+
+[runtimes.native]
+kind = "command"
+
+[[suite]]
+name = "c-test"
+runtime = "native"
+command = ["build/${variant}/test"]
+cwd = "native"
+limits = { peak_rss = "20MB" }
+canaries = [{ variant = "leaky", catches = ["native_leaks"] }]
 "#;
 
 fn root() -> tempfile::TempDir {
@@ -75,14 +86,19 @@ fn the_base_file_resolves_every_table() {
     assert_eq!(c.defaults.timeout, Duration::from_secs(60));
     assert_eq!(c.defaults.limits.marker.as_deref(), Some("TEST PASSED"));
     assert_eq!(
-        c.build.abi,
+        c.build.as_ref().unwrap().abi,
         Some(Abi {
             symbol: "pyjamaz_abi_version".into(),
             version: 1
         })
     );
     assert_eq!(
-        c.build.variants.keys().collect::<Vec<_>>(),
+        c.build
+            .as_ref()
+            .unwrap()
+            .variants
+            .keys()
+            .collect::<Vec<_>>(),
         ["default", "leaky"]
     );
     assert_eq!(c.runtimes["node"].program.as_deref(), Some("node"));
@@ -110,6 +126,106 @@ fn the_base_file_resolves_every_table() {
     let node = c.suite("node-gc").unwrap();
     assert_eq!(node.target, Target::Script("suites/node/gc.js".into()));
     assert_eq!((node.variant(), node.expect), ("leaky", Expect::Fail));
+}
+
+#[test]
+fn canaries_inherit_everything_they_do_not_set() {
+    let c = check(BASE).unwrap();
+    let suite = c.suite("c-test").unwrap();
+    let canary = c.suite("c-test-canary-leaky").unwrap();
+    assert_eq!(canary.canary_of.as_deref(), Some("c-test"));
+    assert_eq!((canary.expect, canary.variant()), (Expect::Fail, "leaky"));
+    assert_eq!(canary.catches, [Criterion::NativeLeaks]);
+    assert_eq!(
+        (&canary.target, &canary.cwd, &canary.limits),
+        (&suite.target, &suite.cwd, &suite.limits)
+    );
+    assert!(canary.tags.contains(&"canary".to_string()));
+    // A limit changed on the suite is the canary's too: it cannot diverge.
+    let changed = check(&BASE.replace("peak_rss = \"20MB\"", "peak_rss = \"30MB\"")).unwrap();
+    let canary = changed.suite("c-test-canary-leaky").unwrap();
+    assert_eq!(canary.limits.peak_rss, Some(Bytes(30_000_000)));
+    // A mode becomes MEMTEST_CANARY; a canary's own limits go over the suite's.
+    let moded = BASE.replace(
+        "{ variant = \"leaky\", catches = [\"native_leaks\"] }",
+        "{ name = \"c-keep\", mode = \"retain\", catches = [\"exit_code\"], limits = { peak_rss = \"1GB\" } }",
+    );
+    let c = check(&moded).unwrap();
+    let canary = c.suite("c-keep").unwrap();
+    assert!(canary
+        .env
+        .contains(&("MEMTEST_CANARY".into(), "retain".into())));
+    assert_eq!(
+        (canary.variant(), canary.limits.peak_rss),
+        ("default", Some(Bytes(1_000_000_000)))
+    );
+}
+
+#[test]
+fn build_forms_and_no_build_at_all() {
+    let runtimes = "[runtimes.py]\nkind = \"python\"\nprogram = \"python3\"\n";
+    let none = check(runtimes).unwrap();
+    assert!(none.build.is_none() && none.fixtures.is_none());
+    let command = format!(
+        "[build]\ncommand = [\"make\", \"BUILD=b/${{variant}}\"]\nartifact = \"b/${{variant}}/${{lib_file}}\"\n\
+         lib = \"tiny\"\nlib_env = \"TINY\"\nenv = {{ CFLAGS = \"-O2\" }}\n\
+         [build.variants.leaky]\nenv = {{ CFLAGS = \"-DLEAK\" }}\nargs = [\"LEAK=1\"]\n{runtimes}"
+    );
+    let b = check(&command).unwrap().build.unwrap();
+    let BuildForm::Command {
+        argv,
+        artifact,
+        env,
+        ..
+    } = &b.form
+    else {
+        panic!("{:?}", b.form)
+    };
+    assert_eq!(
+        (argv[0].as_str(), artifact.as_str()),
+        ("make", "b/${variant}/${lib_file}")
+    );
+    assert_eq!(env, &[("CFLAGS".to_string(), "-O2".to_string())]);
+    assert_eq!(b.variants["leaky"].args, ["LEAK=1"]);
+    assert_eq!(
+        Build::lib_file("tiny"),
+        format!(
+            "{}tiny.{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_EXTENSION
+        )
+    );
+    let prebuilt = format!("[build]\npath = \"/usr/lib/libz.so\"\n{runtimes}");
+    let b = check(&prebuilt).unwrap().build.unwrap();
+    assert_eq!(
+        b.form,
+        BuildForm::Prebuilt {
+            path: "/usr/lib/libz.so".into()
+        }
+    );
+    // A cargo-only key on a command build is named.
+    let wrong = command.replace("lib = ", "features = [\"x\"]\nlib = ");
+    assert!(check(&wrong)
+        .unwrap_err()
+        .to_string()
+        .contains("a command build takes no `features`"));
+}
+
+#[test]
+fn profiles_inherit_in_order() {
+    let text = BASE.replace(
+        "[profiles.ci]",
+        "[profiles.nightly]\ninherit = \"ci\"\ntimeout = \"5m\"\n\n[profiles.ci]",
+    );
+    let c = check(&text).unwrap();
+    let nightly = c.settings(Some("nightly")).unwrap();
+    assert_eq!(nightly.scale, 0.1, "from ci");
+    assert_eq!(
+        nightly.timeout,
+        Duration::from_secs(300),
+        "its own over ci's"
+    );
+    assert_eq!(nightly.limits.rss_growth, Some(Bytes(100_000_000)));
 }
 
 #[test]
@@ -192,7 +308,32 @@ const BAD: &[(&str, &str, &str)] = &[
     ("node runtime without program", "program = \"node\"\n", ""),
     ("unknown runtime kind", "kind = \"node\"", "kind = \"deno\""),
     ("bad expect", "expect = \"fail\"", "expect = \"crash\""),
-    ("missing build key", "lib_env = \"PYJAMAZ_LIB_PATH\"\n", ""),
+    ("build without a form", "package = \"pyjamaz\"\n", ""),
+    (
+        "build with two forms",
+        "package = \"pyjamaz\"\n",
+        "package = \"pyjamaz\"\ncommand = [\"make\"]\n",
+    ),
+    (
+        "command suite without command",
+        "command = [\"build/${variant}/test\"]\n",
+        "",
+    ),
+    (
+        "canary that changes nothing",
+        "{ variant = \"leaky\", catches",
+        "{ catches",
+    ),
+    (
+        "profile inheriting an unknown profile",
+        "scale = 0.1",
+        "inherit = \"nightly\"\nscale = 0.1",
+    ),
+    (
+        "profile inheriting itself",
+        "scale = 0.1",
+        "inherit = \"ci\"\nscale = 0.1",
+    ),
     (
         "wrapper without findings file",
         "\"--xml-file=${log_dir}/${suite}.xml\"",
@@ -262,7 +403,26 @@ fn every_problem_is_reported_at_once() {
 fn the_repository_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../memtest.toml");
     let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert!(!c.suites.is_empty());
+    assert_eq!(c.suites.len(), 30);
+    let canaries: Vec<&Suite> = c
+        .suites
+        .iter()
+        .filter(|s| s.expect == Expect::Fail)
+        .collect();
+    assert_eq!(canaries.len(), 15, "one canary per memory suite");
+    for canary in canaries {
+        let of = c.suite(canary.canary_of.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            canary.limits, of.limits,
+            "{} inherits its suite's limits",
+            canary.name
+        );
+        assert!(
+            !canary.catches.is_empty(),
+            "{} names what it catches",
+            canary.name
+        );
+    }
     assert!(c.root.join("Cargo.toml").is_file());
 }
 

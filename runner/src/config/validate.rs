@@ -2,29 +2,31 @@
 //! every cross-reference, collecting all problems (not just the first) so one
 //! `memtest check` shows everything to fix.
 
-use super::diag::{suggestion, Diagnostic};
-use super::raw::{OrOff, RawConfig, RawLimits, RawSettings, RawSuite, Text};
-use super::{
-    Abi, Build, Config, Fixtures, LimitsPatch, Runtime, Settings, SettingsPatch, Suite, Target,
-    Wrapper, DEFAULT_VARIANT,
-};
-use crate::plan::{Expect, RuntimeKind};
+use super::diag::Diagnostic;
+use super::raw::{OrOff, RawConfig, RawLimits, RawSettings, Text};
+use super::{Config, Fixtures, LimitsPatch, Runtime, Settings, SettingsPatch, Wrapper};
+use crate::model::RuntimeKind;
 use crate::units::{parse_duration, Bytes, BytesPerSec};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
 
 /// Collects diagnostics against one source text.
-struct Checker<'a> {
-    text: &'a str,
-    path: &'a Path,
+pub(super) struct Checker<'a> {
+    pub(super) text: &'a str,
+    pub(super) path: &'a Path,
     problems: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    pub(super) fn error(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let d = Diagnostic::new(self.path, self.text, Some(span), message, hint);
         self.problems.push(d);
     }
@@ -39,7 +41,7 @@ impl Checker<'_> {
         self.unit(v, key, BytesPerSec::parse)
     }
 
-    fn duration(&mut self, value: &Option<Text>, key: &str) -> Option<Duration> {
+    pub(super) fn duration(&mut self, value: &Option<Text>, key: &str) -> Option<Duration> {
         let v = value.as_ref()?;
         let d = self.unit(v, key, parse_duration)?;
         if d.is_zero() {
@@ -92,7 +94,7 @@ impl Checker<'_> {
         Some(x)
     }
 
-    fn limits(&mut self, raw: &RawLimits) -> LimitsPatch {
+    pub(super) fn limits(&mut self, raw: &RawLimits) -> LimitsPatch {
         LimitsPatch {
             rss_growth: self.size(&raw.rss_growth, "rss_growth"),
             vms_growth: self.size(&raw.vms_growth, "vms_growth"),
@@ -129,6 +131,7 @@ impl Checker<'_> {
     fn settings(&mut self, mut raw: RawSettings) -> SettingsPatch {
         let limits = raw.take_limits();
         SettingsPatch {
+            inherit: raw.inherit.map(Spanned::into_inner),
             timeout: self.duration(&raw.timeout, "timeout"),
             grace: self.duration(&raw.grace, "grace"),
             sample_interval: self.duration(&raw.sample_interval, "sample_interval"),
@@ -157,27 +160,35 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
         problems: Vec::new(),
     };
 
-    let build = check_build(&mut c, raw.build);
+    let build = raw
+        .build
+        .map(|b| super::build::check_build(&mut c, b, root));
+    if let Some(inherit) = &raw.defaults.inherit {
+        let hint = "[defaults] is what every profile starts from; `inherit` belongs in a profile";
+        c.error(inherit.span(), "`inherit` in [defaults]", Some(hint.into()));
+    }
     let mut defaults = Settings::default();
     c.settings(raw.defaults).apply(&mut defaults);
+    let inherits: Vec<(String, Text)> = raw
+        .profiles
+        .iter()
+        .filter_map(|(name, p)| Some((name.get_ref().clone(), p.inherit.clone()?)))
+        .collect();
     let profiles: BTreeMap<String, SettingsPatch> = raw
         .profiles
         .into_iter()
         .map(|(name, p)| (name.into_inner(), c.settings(p)))
         .collect();
-    let fixtures = Fixtures {
-        dir: root.join(raw.fixtures.dir.as_deref().unwrap_or(".memtest/fixtures")),
-        env: raw
-            .fixtures
-            .env
-            .unwrap_or_else(|| "MEMTEST_FIXTURES".to_string()),
-    };
+    check_inheritance(&mut c, &profiles, &inherits);
+    let fixtures = raw.fixtures.map(|f| Fixtures {
+        dir: root.join(f.dir.as_deref().unwrap_or(".memtest/fixtures")),
+        env: f.env.unwrap_or_else(|| "MEMTEST_FIXTURES".to_string()),
+    });
 
     let mut runtimes = BTreeMap::new();
     for (name, r) in raw.runtimes {
-        let needs_program = r.kind != RuntimeKind::Rust;
-        match (&r.program, needs_program) {
-            (None, true) => c.error(
+        match (&r.program, r.kind) {
+            (None, RuntimeKind::Node | RuntimeKind::Python) => c.error(
                 name.span(),
                 format!("runtime `{}` has no `program`", name.get_ref()),
                 Some(format!(
@@ -185,7 +196,7 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
                     default_program(r.kind)
                 )),
             ),
-            (Some(p), false) => c.error(
+            (Some(p), RuntimeKind::Rust) => c.error(
                 p.span(),
                 "a rust runtime takes no `program`",
                 Some("rust suites run the test executables cargo builds; remove it".into()),
@@ -247,19 +258,24 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
 
     let mut seen: HashMap<String, Range<usize>> = HashMap::new();
     let mut suites = Vec::with_capacity(raw.suites.len());
+    let context = super::suite::Context {
+        build: build.as_ref(),
+        runtimes: &runtimes,
+        wrappers: &wrappers,
+        root,
+    };
     for s in raw.suites {
-        if let Some(first) = seen.get(s.name.get_ref()) {
-            let at = Diagnostic::new(path, text, Some(first.clone()), "", None).location();
-            let hint = format!("first defined at {at}; suite names must be unique");
-            c.error(
-                s.name.span(),
-                format!("duplicate suite `{}`", s.name.get_ref()),
-                Some(hint),
-            );
-        }
-        seen.insert(s.name.get_ref().clone(), s.name.span());
-        if let Some(suite) = check_suite(&mut c, s, &build, &runtimes, &wrappers, root) {
-            suites.push(suite);
+        for (name, span) in super::suite::check_suite(&mut c, s, &context, &mut suites) {
+            if let Some(first) = seen.get(&name) {
+                let at = Diagnostic::new(path, text, Some(first.clone()), "", None).location();
+                let hint = format!("first defined at {at}; suite names must be unique");
+                c.error(
+                    span.clone(),
+                    format!("duplicate suite `{name}`"),
+                    Some(hint),
+                );
+            }
+            seen.insert(name, span);
         }
     }
 
@@ -281,221 +297,55 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
     })
 }
 
-fn check_build(c: &mut Checker<'_>, b: super::raw::RawBuild) -> Build {
-    let abi = match (b.abi_symbol, b.abi_version) {
-        (Some(symbol), Some(version)) => Some(Abi {
-            symbol,
-            version: version.into_inner(),
-        }),
-        (None, None) => None,
-        (None, Some(v)) => {
-            let hint = "name the function returning it, e.g. abi_symbol = \"mylib_abi_version\"";
-            c.error(
-                v.span(),
-                "`abi_version` without `abi_symbol`",
-                Some(hint.into()),
-            );
-            None
-        }
-        (Some(_), None) => {
-            let hint = "add abi_version = N, the value the symbol must return";
-            let span = c.text.find("abi_symbol").map_or(0..0, |i| i..i + 10);
-            c.error(
-                span,
-                "`abi_symbol` without `abi_version`",
-                Some(hint.into()),
-            );
-            None
-        }
-    };
-    let mut variants = BTreeMap::from([(DEFAULT_VARIANT.to_string(), Vec::new())]);
-    for (name, v) in b.variants {
-        if name.get_ref() == DEFAULT_VARIANT {
-            let hint = "the library built without extra features is `default`; pick another name";
-            c.error(
-                name.span(),
-                "variant name `default` is reserved",
-                Some(hint.into()),
-            );
-        }
-        variants.insert(name.into_inner(), v.features);
-    }
-    Build {
-        package: b.package,
-        lib: b.lib,
-        profile: b
-            .profile
-            .map_or_else(|| "release".to_string(), Spanned::into_inner),
-        features: b.features,
-        abi,
-        lib_env: b.lib_env,
-        rust_suites: b.rust_suites,
-        variants,
-    }
-}
-
-fn check_suite(
-    c: &mut Checker<'_>,
-    s: RawSuite,
-    build: &Build,
-    runtimes: &BTreeMap<String, Runtime>,
-    wrappers: &BTreeMap<String, Wrapper>,
-    root: &Path,
-) -> Option<Suite> {
-    let name = s.name.get_ref().clone();
-    let valid_chars = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.');
-    if name.is_empty() || !name.chars().all(valid_chars) || name.starts_with('.') {
-        let hint = "use letters, digits, '-', '_' and '.': the name becomes a log file name";
-        c.error(
-            s.name.span(),
-            format!("invalid suite name `{name}`"),
-            Some(hint.into()),
-        );
-    }
-    let limits = c.limits(&s.limits);
-    let timeout = c.duration(&s.timeout, "timeout");
-    for (field, list) in [("variant", &s.variant), ("wrapper", &s.wrapper)] {
-        let Some(v) = list else { continue };
-        let known: Vec<&str> = match field {
-            "variant" => build.variants.keys().map(String::as_str).collect(),
-            _ => wrappers.keys().map(String::as_str).collect(),
-        };
-        if !known.contains(&v.get_ref().as_str()) {
-            let plural = format!("{field}s");
-            let hint = suggestion(v.get_ref(), &plural, known.iter().copied())
-                .or_else(|| Some(format!("define [{}.{}]", table_of(field), v.get_ref())));
-            c.error(v.span(), format!("unknown {field} `{}`", v.get_ref()), hint);
-        }
-    }
-    for c_name in &s.catches {
-        let known = crate::verdict::CRITERIA;
-        if !known.contains(&c_name.get_ref().as_str()) {
-            let hint = suggestion(c_name.get_ref(), "criteria", known.iter().copied());
-            c.error(
-                c_name.span(),
-                format!("unknown criterion `{}` in `catches`", c_name.get_ref()),
-                hint,
-            );
-        }
-    }
-    if let (Some(first), Expect::Pass) = (s.catches.first(), s.expect) {
-        c.error(
-            first.span(),
-            "`catches` is for canaries",
-            Some("add `expect = \"fail\"`, or remove `catches`".into()),
-        );
-    }
-    let Some(runtime) = runtimes.get(s.runtime.get_ref()) else {
-        let hint = suggestion(
-            s.runtime.get_ref(),
-            "runtimes",
-            runtimes.keys().map(String::as_str),
-        )
-        .or_else(|| Some(format!("define [runtimes.{}]", s.runtime.get_ref())));
-        c.error(
-            s.runtime.span(),
-            format!("unknown runtime `{}`", s.runtime.get_ref()),
-            hint,
-        );
-        return None;
-    };
-    let target = match (runtime.kind, s.script, s.test) {
-        (RuntimeKind::Rust, script, Some(test)) => {
-            if let Some(script) = script {
-                let hint = "a rust suite runs its `test` target; remove `script`";
-                c.error(
-                    script.span(),
-                    "a rust suite takes no `script`",
-                    Some(hint.into()),
-                );
-            }
-            if build.rust_suites.is_none() {
-                let hint = "set [build] rust_suites = \"<package with the test targets>\"";
-                c.error(
-                    test.span(),
-                    "rust suite without a rust_suites package",
-                    Some(hint.into()),
-                );
-            }
-            Target::Test(test.into_inner())
-        }
-        (RuntimeKind::Rust, _, None) => {
-            let hint = "name a test target of the rust_suites package, e.g. test = \"memory_leak\"";
-            c.error(
-                s.name.span(),
-                format!("rust suite `{name}` has no `test`"),
-                Some(hint.into()),
-            );
-            return None;
-        }
-        (kind, Some(script), test) => {
-            if let Some(test) = test {
-                let hint = "`test` names a rust test target; remove it";
-                c.error(
-                    test.span(),
-                    format!("a {} suite takes no `test`", kind.as_str()),
-                    Some(hint.into()),
-                );
-            }
-            let file = PathBuf::from(script.get_ref());
-            if !root.join(&file).is_file() {
-                let hint = format!(
-                    "no file {}; paths are relative to the folder of memtest.toml",
-                    root.join(&file).display()
-                );
-                c.error(
-                    script.span(),
-                    format!("script `{}` does not exist", script.get_ref()),
-                    Some(hint),
-                );
-            }
-            Target::Script(file)
-        }
-        (kind, None, _) => {
-            let hint = format!(
-                "add script = \"suites/{0}/<file>\" (relative to memtest.toml)",
-                kind.as_str()
-            );
-            c.error(
-                s.name.span(),
-                format!("{} suite `{name}` has no `script`", kind.as_str()),
-                Some(hint),
-            );
-            return None;
-        }
-    };
-    Some(Suite {
-        name,
-        runtime: runtime.name.clone(),
-        kind: runtime.kind,
-        target,
-        args: s.args,
-        tags: s.tags,
-        timeout,
-        env: s.env.into_iter().collect(),
-        limits,
-        expect: s.expect,
-        catches: s.catches.into_iter().map(Spanned::into_inner).collect(),
-        exclusive: s.exclusive,
-        variant: s.variant.map(Spanned::into_inner),
-        wrapper: s.wrapper.map(Spanned::into_inner),
-        description: s.description,
-    })
-}
-
-fn table_of(field: &str) -> &'static str {
-    if field == "variant" {
-        "build.variants"
-    } else {
-        "wrappers"
-    }
-}
-
 fn default_program(kind: RuntimeKind) -> &'static str {
     match kind {
         RuntimeKind::Node => "node",
         RuntimeKind::Python => "python3",
-        RuntimeKind::Rust => "",
+        RuntimeKind::Rust | RuntimeKind::Command => "",
+    }
+}
+
+/// Every `inherit` names a profile, and no chain comes back to where it
+/// started.
+fn check_inheritance(
+    c: &mut Checker<'_>,
+    profiles: &BTreeMap<String, SettingsPatch>,
+    inherits: &[(String, Text)],
+) {
+    for (name, parent) in inherits {
+        if !profiles.contains_key(parent.get_ref()) {
+            let hint = super::diag::suggestion(
+                parent.get_ref(),
+                "profiles",
+                profiles.keys().map(String::as_str),
+            )
+            .or_else(|| Some(format!("define [profiles.{}]", parent.get_ref())));
+            c.error(
+                parent.span(),
+                format!(
+                    "profile `{name}` inherits unknown profile `{}`",
+                    parent.get_ref()
+                ),
+                hint,
+            );
+            continue;
+        }
+        let mut at = parent.get_ref().as_str();
+        for _ in 0..=profiles.len() {
+            if at == name {
+                let hint = "profiles inherit in a line, never in a circle: remove one `inherit`";
+                c.error(
+                    parent.span(),
+                    format!("profile `{name}` inherits itself"),
+                    Some(hint.into()),
+                );
+                break;
+            }
+            match profiles.get(at).and_then(|p| p.inherit.as_deref()) {
+                Some(next) => at = next,
+                None => break,
+            }
+        }
     }
 }
 

@@ -1,37 +1,30 @@
-//! Execute: spawns each job in its own process group, samples its process
-//! tree, enforces the timeout, collects output into log files, and emits
-//! [`Event`]s.
+//! Execute: runs jobs, each in its own process group, sampling its process
+//! tree, enforcing its timeout, collecting its output into a log file, and
+//! emits [`Event`]s. The executor measures; whether a run passed is decided
+//! by the judge it is handed (the verdict stage), as nextest's executor hands
+//! raw results to its dispatcher.
 //!
 //! Scheduling: jobs start in the order given, at most `jobs` at once; an
 //! `exclusive` job waits for every running job to end and runs alone (it takes
-//! every slot). Ctrl-C stops every running suite (SIGTERM to its group, SIGKILL
-//! after its grace period) and turns every job not yet started into an
-//! `Interrupted` outcome, so the report is still written. The app installs its
-//! Ctrl-C handler before the first stage ([`interrupt`]) and hands it to
-//! [`run_jobs_until`]; [`run_jobs`] listens for Ctrl-C itself.
+//! every slot). When the interrupt fires, every running suite is stopped
+//! (SIGTERM to its group, SIGKILL after its grace period) and every job not
+//! yet started becomes an `Interrupted` outcome, so the report is still
+//! written.
 //!
 //! Event order per suite: `SuiteStarted` then `SuiteFinished` (a suite that
 //! could not spawn gets `SuiteStarted` with pid 0); a suite that never
-//! started because of Ctrl-C gets only `SuiteFinished`.
+//! started because of an interrupt gets only `SuiteFinished`.
 //!
-//! Unix only: process groups and /proc are what make tree sampling and
-//! clean-up exact; all of that lives in `process_unix.rs` and `sample/`.
+//! Unix only: process groups and tree sampling are what make clean-up exact;
+//! the OS side lives in `crate::process` and `crate::sample`.
 
-pub mod event;
-#[cfg(unix)]
-pub mod interrupt;
+pub mod findings;
 mod output;
-#[cfg(unix)]
-pub mod process_unix;
 mod suite;
 
-pub use event::{Event, Exit, Measured, Sample, Stage, Stream};
-#[cfg(unix)]
-pub use interrupt::Interrupt;
 pub use output::{parse_memtest_line, TAIL_LINES};
 
-use crate::plan::Job;
-use crate::verdict::{self, baseline::Baseline, Outcome};
+use crate::model::{Event, Job, Measured, Outcome};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,35 +38,19 @@ pub struct ExecOptions {
     pub jobs: usize,
     /// Emit an [`Event::Output`] for every line a suite prints.
     pub forward_output: bool,
-    /// Figures of a previous run to compare against.
-    pub baseline: Option<Arc<Baseline>>,
-    /// Fraction by which a figure may be worse than its baseline.
-    pub tolerance: f64,
 }
 
-/// Runs every job and returns one outcome per job, in the order given.
-/// Ctrl-C interrupts the run (see the module docs).
+/// Decides a finished suite's outcome from what was measured.
+pub type Judge = Arc<dyn Fn(&Job, Measured) -> Outcome + Send + Sync>;
+
+/// Runs every job and returns one outcome per job, in the order given. The
+/// run is interrupted when `interrupt` completes (see the module docs).
 pub async fn run_jobs(
     jobs: Vec<Job>,
     opts: ExecOptions,
     events: UnboundedSender<Event>,
-) -> Vec<Outcome> {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // No signal handler: the run just cannot be interrupted.
-            std::future::pending::<()>().await;
-        }
-    };
-    run_jobs_until(jobs, opts, events, ctrl_c).await
-}
-
-/// [`run_jobs`], interrupted when `interrupt` completes instead of on Ctrl-C
-/// (tests use a timer).
-pub async fn run_jobs_until(
-    jobs: Vec<Job>,
-    opts: ExecOptions,
-    events: UnboundedSender<Event>,
     interrupt: impl Future<Output = ()> + Send + 'static,
+    judge: Judge,
 ) -> Vec<Outcome> {
     let started = Instant::now();
     let slots = opts.jobs.max(1);
@@ -104,23 +81,20 @@ pub async fn run_jobs_until(
         };
         let opts = opts.clone();
         let events = events.clone();
+        let judge = judge.clone();
         running.push(tokio::spawn(async move {
-            let entry = opts
-                .baseline
-                .as_ref()
-                .and_then(|b| b.get(&job.suite).cloned());
             let measured = match permit {
                 None => suite::never_started(),
                 Some(_permit) => {
                     let mut ctx = suite::SuiteContext {
                         events: events.clone(),
-                        forward_output: opts.forward_output,
+                        opts,
                         cancel,
                     };
                     suite::run(&job, &mut ctx).await
                 }
             };
-            let outcome = verdict::judge(&job, measured, entry.as_ref(), opts.tolerance);
+            let outcome = judge(&job, measured);
             let _ = events.send(Event::SuiteFinished {
                 outcome: Box::new(outcome.clone()),
             });

@@ -6,7 +6,7 @@
 //! `[stderr] ` prefix so the two can be told apart. The marker and `MEMTEST`
 //! lines are accepted on either stream (a test harness may print to stderr).
 
-use super::Stream;
+use crate::model::Stream;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 
@@ -34,7 +34,7 @@ pub fn parse_memtest_line(line: &str) -> Vec<(String, f64)> {
 
 /// What the output of a run amounted to.
 #[derive(Debug, Default)]
-pub struct Collected {
+pub struct OutputSummary {
     pub tail: Vec<String>,
     pub reported: BTreeMap<String, f64>,
     pub marker_seen: bool,
@@ -43,7 +43,7 @@ pub struct Collected {
 }
 
 /// Consumes lines as they arrive.
-pub struct Collector<W: Write> {
+pub struct OutputLog<W: Write> {
     log: W,
     marker: Option<String>,
     tail: VecDeque<String>,
@@ -52,9 +52,9 @@ pub struct Collector<W: Write> {
     log_error: Option<std::io::Error>,
 }
 
-impl<W: Write> Collector<W> {
-    pub fn new(log: W, marker: Option<String>) -> Collector<W> {
-        Collector {
+impl<W: Write> OutputLog<W> {
+    pub fn new(log: W, marker: Option<String>) -> OutputLog<W> {
+        OutputLog {
             log,
             marker,
             tail: VecDeque::with_capacity(TAIL_LINES),
@@ -84,11 +84,11 @@ impl<W: Write> Collector<W> {
         self.reported.extend(parse_memtest_line(line));
     }
 
-    pub fn finish(mut self) -> Collected {
+    pub fn finish(mut self) -> OutputSummary {
         if let Err(e) = self.log.flush() {
             self.log_error.get_or_insert(e);
         }
-        Collected {
+        OutputSummary {
             tail: self.tail.into(),
             reported: self.reported,
             marker_seen: self.marker_seen,
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn collector_logs_everything_keeps_a_tail_and_sees_the_marker() {
-        let mut c = Collector::new(Vec::new(), Some("TEST PASSED".into()));
+        let mut c = OutputLog::new(Vec::new(), Some("TEST PASSED".into()));
         for i in 0..120 {
             c.line(Stream::Stdout, &format!("line {i}"));
         }
@@ -140,11 +140,11 @@ mod tests {
 
     #[test]
     fn marker_must_match_a_whole_trimmed_line() {
-        let mut c = Collector::new(std::io::sink(), Some("TEST PASSED".into()));
+        let mut c = OutputLog::new(std::io::sink(), Some("TEST PASSED".into()));
         c.line(Stream::Stdout, "TEST PASSED? no: TEST FAILED");
         c.line(Stream::Stdout, "NOT TEST PASSED");
         assert!(!c.finish().marker_seen);
-        let mut none = Collector::new(std::io::sink(), None);
+        let mut none = OutputLog::new(std::io::sink(), None);
         none.line(Stream::Stdout, "TEST PASSED");
         assert!(!none.finish().marker_seen);
     }

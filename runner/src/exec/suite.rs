@@ -1,22 +1,23 @@
-//! Runs one suite: spawn in its own process group, stream its output to the
-//! log, sample its tree, stop it on timeout or interrupt (SIGTERM to the
-//! group, then SIGKILL after the grace period), and leave nothing behind.
+//! Runs one suite, in phases: [`spawn`] it in its own process group (log
+//! file, old wrapper findings cleared), [`supervise`] it until it exits
+//! (output to the log, tree samples, timeout, interrupt, memory ceiling),
+//! [`clean_up`] everything of it that is left, [`drain`] its output, and
+//! build the [`Measured`] the judge receives.
 
-use super::output::{Collected, Collector};
-use super::process_unix as process;
-use super::{Event, Exit, Measured, Sample, Stream};
-use crate::plan::FindingsKind;
-use crate::plan::Job;
+use super::findings;
+use super::output::{OutputLog, OutputSummary};
+use super::ExecOptions;
+use crate::model::{Event, Exit, Job, Measured, Sample, Stream};
+use crate::process::unix as process;
 use crate::sample::TreeSampler;
 use crate::units::Bytes;
-use crate::verdict::findings::{self, WrapperFindings};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::io::BufWriter;
+use std::os::fd::OwnedFd;
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Command;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
 /// How long the output readers may keep going after the suite's processes
@@ -24,8 +25,6 @@ use tokio::time::MissedTickBehavior;
 const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 /// A deadline that never comes, once SIGKILL has been sent.
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
-/// Longest time `heaptrack_print` may take over one recording.
-const HEAPTRACK_PRINT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why the runner stopped a suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +43,27 @@ enum Stop {
 /// What the suite task shares with the scheduler.
 pub struct SuiteContext {
     pub events: mpsc::UnboundedSender<Event>,
-    pub forward_output: bool,
+    pub opts: ExecOptions,
     pub cancel: watch::Receiver<bool>,
+}
+
+impl SuiteContext {
+    fn started(&self, job: &Job, pid: u32) {
+        let _ = self.events.send(Event::SuiteStarted {
+            job: Box::new(job.clone()),
+            pid,
+        });
+    }
+
+    fn output(&self, job: &Job, stream: Stream, line: &str) {
+        if self.opts.forward_output {
+            let _ = self.events.send(Event::Output {
+                suite: job.suite.clone(),
+                stream,
+                line: line.to_string(),
+            });
+        }
+    }
 }
 
 fn measured_without_process(exit: Exit, duration: Duration) -> Measured {
@@ -54,7 +72,7 @@ fn measured_without_process(exit: Exit, duration: Duration) -> Measured {
         exit,
         duration,
         samples: Vec::new(),
-        exact_peak_rss: None,
+        peak_rss_exact: None,
         reported: BTreeMap::new(),
         marker_seen: false,
         log_tail: Vec::new(),
@@ -67,6 +85,63 @@ pub fn never_started() -> Measured {
     measured_without_process(Exit::Interrupted, Duration::ZERO)
 }
 
+/// A started suite: its pid (= its process group), its log, its output
+/// lines as they arrive, and its exit (status, and `ru_maxrss` in bytes)
+/// from the thread that reaps it.
+struct Spawned {
+    pid: u32,
+    log: OutputLog<BufWriter<std::fs::File>>,
+    lines: mpsc::UnboundedReceiver<(Stream, String)>,
+    exited: oneshot::Receiver<std::io::Result<(ExitStatus, u64)>>,
+}
+
+/// Starts the suite, or says in one line why it could not be started.
+fn spawn(job: &Job) -> Result<Spawned, String> {
+    let log = open_log(job)
+        .map_err(|e| format!("cannot create log file {}: {e}", job.log_path.display()))?;
+    let (program, args) = job.argv.split_first().ok_or("empty argv")?;
+    if let Some(w) = &job.wrapper {
+        findings::clear(w.findings, &w.output_path).map_err(|e| {
+            format!(
+                "cannot remove old findings {}: {e}",
+                w.output_path.display()
+            )
+        })?;
+    }
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args)
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&job.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    process::own_process_group(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("{program} (in {}): {e}", job.cwd.display()))?;
+    let pid = child.id();
+    // memtest reaps the child itself, with wait4, for its rusage; the std
+    // handle is dropped without waiting (std never kills or reaps on drop).
+    let (exit_tx, exited) = oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = exit_tx.send(process::wait_reaping(pid));
+    });
+    let (line_tx, lines) = mpsc::unbounded_channel();
+    if let Some(out) = child.stdout.take() {
+        read_lines(OwnedFd::from(out), Stream::Stdout, line_tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        read_lines(OwnedFd::from(err), Stream::Stderr, line_tx);
+    }
+    let log = OutputLog::new(BufWriter::new(log), job.limits.marker.clone());
+    Ok(Spawned {
+        pid,
+        log,
+        lines,
+        exited,
+    })
+}
+
 fn open_log(job: &Job) -> std::io::Result<std::fs::File> {
     if let Some(parent) = job.log_path.parent() {
         std::fs::create_dir_all(parent)?;
@@ -74,130 +149,78 @@ fn open_log(job: &Job) -> std::io::Result<std::fs::File> {
     std::fs::File::create(&job.log_path)
 }
 
-/// Reads one stream line by line (lossy UTF-8: suites may print anything).
-fn read_lines(
-    stream: impl AsyncRead + Unpin + Send + 'static,
+/// Reads one pipe line by line (lossy UTF-8: suites may print anything).
+fn read_lines(fd: OwnedFd, which: Stream, tx: mpsc::UnboundedSender<(Stream, String)>) {
+    let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+        return;
+    };
+    tokio::spawn(read_stream(pipe, which, tx));
+}
+
+async fn read_stream(
+    stream: impl AsyncRead + Unpin,
     which: Stream,
     tx: mpsc::UnboundedSender<(Stream, String)>,
 ) {
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(stream);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&buf);
-                    let line = text.trim_end_matches(['\n', '\r']).to_string();
-                    if tx.send((which, line)).is_err() {
-                        break;
-                    }
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buf);
+                let line = text.trim_end_matches(['\n', '\r']).to_string();
+                if tx.send((which, line)).is_err() {
+                    break;
                 }
             }
         }
-    });
+    }
 }
 
 /// Runs the job to its end and returns what was measured.
 pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
     let started = Instant::now();
-    let log = match open_log(job) {
-        Ok(f) => f,
-        Err(e) => {
-            let message = format!("cannot create log file {}: {e}", job.log_path.display());
-            let _ = ctx.events.send(Event::SuiteStarted {
-                job: Box::new(job.clone()),
-                pid: 0,
-            });
+    let mut spawned = match spawn(job) {
+        Ok(s) => s,
+        Err(message) => {
+            ctx.started(job, 0);
             return measured_without_process(Exit::SpawnFailed { message }, started.elapsed());
         }
     };
-    let Some((program, args)) = job.argv.split_first() else {
-        let _ = ctx.events.send(Event::SuiteStarted {
-            job: Box::new(job.clone()),
-            pid: 0,
-        });
-        let message = "empty argv".to_string();
-        return measured_without_process(Exit::SpawnFailed { message }, started.elapsed());
-    };
-    if let Some(w) = &job.wrapper {
-        if let Err(e) = clear_findings(w.findings, &w.output_path) {
-            let _ = ctx.events.send(Event::SuiteStarted {
-                job: Box::new(job.clone()),
-                pid: 0,
-            });
-            let message = format!(
-                "cannot remove old findings {}: {e}",
-                w.output_path.display()
-            );
-            return measured_without_process(Exit::SpawnFailed { message }, started.elapsed());
-        }
-    }
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .envs(job.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&job.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    process::own_process_group(&mut cmd);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ctx.events.send(Event::SuiteStarted {
-                job: Box::new(job.clone()),
-                pid: 0,
-            });
-            let message = format!("{program}: {e}");
-            return measured_without_process(Exit::SpawnFailed { message }, started.elapsed());
-        }
-    };
-    let pid = child.id().unwrap_or(0);
-    let _ = ctx.events.send(Event::SuiteStarted {
-        job: Box::new(job.clone()),
-        pid,
-    });
-
-    let (line_tx, mut line_rx) = mpsc::unbounded_channel();
-    if let Some(out) = child.stdout.take() {
-        read_lines(out, Stream::Stdout, line_tx.clone());
-    }
-    if let Some(err) = child.stderr.take() {
-        read_lines(err, Stream::Stderr, line_tx.clone());
-    }
-    drop(line_tx);
-    let mut collector = Collector::new(std::io::BufWriter::new(log), job.limits.marker.clone());
-    let on_line = |collector: &mut Collector<_>, (stream, line): (Stream, String)| {
-        collector.line(stream, &line);
-        if ctx.forward_output {
-            let suite = job.suite.clone();
-            let _ = ctx.events.send(Event::Output {
-                suite,
-                stream,
-                line,
-            });
-        }
-    };
-
+    let pid = spawned.pid;
+    ctx.started(job, pid);
     let mut sampler = TreeSampler::new(pid);
+    let watched = supervise(job, ctx, &mut spawned, &mut sampler, started).await;
+    let duration = started.elapsed();
+    clean_up(pid, &sampler);
+    let summary = drain(job, ctx, spawned).await;
+    finish(job, pid, duration, watched, summary).await
+}
+
+/// What supervising the suite saw.
+struct Watched {
+    status: std::io::Result<(ExitStatus, u64)>,
+    stop: Option<Stop>,
+    samples: Vec<Sample>,
+    /// Highest VmHWM of the main process read while it ran (Linux).
+    hwm_bytes: Option<u64>,
+}
+
+/// Samples the tree and logs output until the suite exits; stops it on
+/// timeout, interrupt or when it passes its memory ceiling (SIGTERM to the
+/// group, SIGKILL after the grace period).
+async fn supervise(
+    job: &Job,
+    ctx: &SuiteContext,
+    spawned: &mut Spawned,
+    sampler: &mut TreeSampler,
+    started: Instant,
+) -> Watched {
+    let pid = spawned.pid;
     let mut samples: Vec<Sample> = Vec::new();
-    let mut hwm: Option<u64> = None;
-    let mut take_sample = |samples: &mut Vec<Sample>, sampler: &mut TreeSampler| {
-        let r = sampler.sample();
-        if r.processes > 0 {
-            samples.push(Sample {
-                t_ms: started.elapsed().as_millis() as u64,
-                rss_bytes: r.rss_bytes,
-                vms_bytes: r.vms_bytes,
-                processes: r.processes,
-            });
-        }
-        if let Some(h) = r.root_hwm_bytes {
-            hwm = Some(hwm.map_or(h, |m: u64| m.max(h)));
-        }
-    };
+    let mut hwm_bytes: Option<u64> = None;
     let interval = job.sample_interval.max(Duration::from_millis(1));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -210,16 +233,23 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
         Some(_) => None,
     };
     let mut lines_open = true;
-
-    // Phase 1: run until the suite exits or must be stopped.
     let mut stop = None;
+    let mut cancel = ctx.cancel.clone();
+    let begin_stop = |deadline: &mut std::pin::Pin<&mut tokio::time::Sleep>| {
+        process::signal_group(pid, process::SIGTERM);
+        deadline
+            .as_mut()
+            .reset(tokio::time::Instant::now() + job.grace);
+    };
     let status = loop {
         tokio::select! {
-            status = child.wait() => break status,
+            status = &mut spawned.exited => {
+                break status.unwrap_or_else(|_| Err(std::io::Error::other("the reaper thread died")));
+            }
             _ = &mut deadline => match stop {
                 None => {
                     stop = Some(Stop::Timeout);
-                    begin_stop(pid, job.grace, &mut deadline);
+                    begin_stop(&mut deadline);
                 }
                 // The grace period ran out.
                 Some(_) => {
@@ -227,53 +257,93 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
                     deadline.as_mut().reset(tokio::time::Instant::now() + FOREVER);
                 }
             },
-            _ = ctx.cancel.wait_for(|c| *c), if stop.is_none() => {
+            _ = cancel.wait_for(|c| *c), if stop.is_none() => {
                 stop = Some(Stop::Interrupt);
-                begin_stop(pid, job.grace, &mut deadline);
+                begin_stop(&mut deadline);
             }
             _ = ticker.tick() => {
-                take_sample(&mut samples, &mut sampler);
-                let rss_bytes = samples.last().map_or(0, |s| s.rss_bytes);
+                let r = sampler.sample();
+                if let Some(h) = r.root_hwm_bytes {
+                    hwm_bytes = Some(hwm_bytes.map_or(h, |m| m.max(h)));
+                }
+                if r.processes == 0 {
+                    continue;
+                }
+                samples.push(Sample {
+                    t_ms: started.elapsed().as_millis() as u64,
+                    rss_bytes: r.rss_bytes,
+                    vms_bytes: r.vms_bytes,
+                    processes: r.processes,
+                });
                 if let (None, Some(limit_bytes)) = (&stop, ceiling_bytes) {
-                    if rss_bytes > limit_bytes {
-                        stop = Some(Stop::Ceiling { rss_bytes, limit_bytes });
-                        begin_stop(pid, job.grace, &mut deadline);
+                    if r.rss_bytes > limit_bytes {
+                        stop = Some(Stop::Ceiling { rss_bytes: r.rss_bytes, limit_bytes });
+                        begin_stop(&mut deadline);
                     }
                 }
             }
-            line = line_rx.recv(), if lines_open => match line {
-                Some(l) => on_line(&mut collector, l),
+            line = spawned.lines.recv(), if lines_open => match line {
+                Some((stream, line)) => {
+                    spawned.log.line(stream, &line);
+                    ctx.output(job, stream, &line);
+                }
                 None => lines_open = false,
             },
         }
     };
-    let duration = started.elapsed();
-    // Nothing of the suite may outlive it: the group, and anything seen in
-    // its tree that left the group (setsid), whatever the way it ended.
+    Watched {
+        status,
+        stop,
+        samples,
+        hwm_bytes,
+    }
+}
+
+/// Nothing of the suite may outlive it: the group, and anything seen in its
+/// tree that left the group (setsid), whatever the way it ended. A pid seen
+/// earlier is signalled only while its start time still matches, so a
+/// reused pid is never hit.
+fn clean_up(pid: u32, sampler: &TreeSampler) {
     process::signal_group(pid, process::SIGKILL);
     for (seen, start) in sampler.seen() {
         if seen != pid && crate::sample::start_time(seen) == Some(start) {
             process::signal_pid(seen, process::SIGKILL);
         }
     }
-    let drain_until = tokio::time::Instant::now() + OUTPUT_DRAIN;
-    while lines_open {
-        match tokio::time::timeout_at(drain_until, line_rx.recv()).await {
-            Ok(Some(l)) => on_line(&mut collector, l),
-            Ok(None) | Err(_) => lines_open = false,
-        }
+}
+
+/// Reads what is left in the pipes (bounded: an escaped process could keep
+/// them open) and closes the log.
+async fn drain(job: &Job, ctx: &SuiteContext, mut spawned: Spawned) -> OutputSummary {
+    let until = tokio::time::Instant::now() + OUTPUT_DRAIN;
+    while let Ok(Some((stream, line))) = tokio::time::timeout_at(until, spawned.lines.recv()).await
+    {
+        spawned.log.line(stream, &line);
+        ctx.output(job, stream, &line);
     }
-    let Collected {
-        tail,
+    spawned.log.finish()
+}
+
+/// Turns what was seen into the judge's input: how it exited, its exact
+/// peak, its reported figures, the log tail with memtest's own notes, and
+/// the wrapper's findings.
+async fn finish(
+    job: &Job,
+    pid: u32,
+    duration: Duration,
+    watched: Watched,
+    summary: OutputSummary,
+) -> Measured {
+    let OutputSummary {
+        mut tail,
         reported,
         marker_seen,
         log_error,
-    } = collector.finish();
-    let mut tail = tail;
+    } = summary;
     if let Some(Stop::Ceiling {
         rss_bytes,
         limit_bytes,
-    }) = stop
+    }) = watched.stop
     {
         tail.push(format!(
             "(memtest: stopped the suite early: RSS {} passed its peak_rss limit {})",
@@ -287,27 +357,31 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
             job.log_path.display()
         ));
     }
-
-    let exit = match (status, stop) {
-        (Err(e), _) => Exit::SpawnFailed {
-            message: format!("waiting for {program}: {e}"),
-        },
-        (Ok(_), Some(Stop::Interrupt)) => Exit::Interrupted,
-        (Ok(s), Some(Stop::Timeout)) => Exit::TimedOut {
-            signal: process::stopping_signal(s),
-        },
-        (Ok(s), None | Some(Stop::Ceiling { .. })) => process::exit_of(s),
+    let program = job.argv.first().map_or("", String::as_str);
+    let (exit, maxrss_bytes) = match (watched.status, watched.stop) {
+        (Err(e), _) => {
+            let message = format!("waiting for {program}: {e}");
+            (Exit::SpawnFailed { message }, None)
+        }
+        (Ok((_, rss)), Some(Stop::Interrupt)) => (Exit::Interrupted, Some(rss)),
+        (Ok((s, rss)), Some(Stop::Timeout)) => (
+            Exit::TimedOut {
+                signal: process::stopping_signal(s),
+            },
+            Some(rss),
+        ),
+        (Ok((s, rss)), None | Some(Stop::Ceiling { .. })) => (process::exit_of(s), Some(rss)),
     };
     let findings = match (&job.wrapper, &exit) {
         (_, Exit::Interrupted) | (None, _) => None,
-        (Some(w), _) => Some(read_findings(w.findings, &w.output_path).await),
+        (Some(w), _) => Some(findings::read(w.findings, &w.output_path).await),
     };
     Measured {
         pid,
         exit,
         duration,
-        samples,
-        exact_peak_rss: hwm.map(Bytes),
+        samples: watched.samples,
+        peak_rss_exact: exact_peak(watched.hwm_bytes, maxrss_bytes).map(Bytes),
         reported,
         marker_seen,
         log_tail: tail,
@@ -315,109 +389,13 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
     }
 }
 
-/// Starts stopping a suite: SIGTERM to its group now, SIGKILL when the
-/// deadline (moved to now + grace) passes.
-fn begin_stop(pgid: u32, grace: Duration, deadline: &mut std::pin::Pin<&mut tokio::time::Sleep>) {
-    process::signal_group(pgid, process::SIGTERM);
-    deadline.as_mut().reset(tokio::time::Instant::now() + grace);
-}
-
-/// The files a wrapper may leave for `path`: heaptrack appends its
-/// compression suffix to the name it was given.
-fn findings_candidates(kind: FindingsKind, path: &Path) -> Vec<PathBuf> {
-    let suffixes: &[&str] = match kind {
-        FindingsKind::ValgrindXml => &[""],
-        FindingsKind::Heaptrack => &["", ".zst", ".gz"],
-    };
-    suffixes
-        .iter()
-        .map(|ext| {
-            let mut p = path.as_os_str().to_owned();
-            p.push(ext);
-            PathBuf::from(p)
-        })
-        .collect()
-}
-
-/// Removes what a previous run's wrapper left, so that a wrapper that dies
-/// before writing anything is not credited with the old findings.
-fn clear_findings(kind: FindingsKind, path: &Path) -> std::io::Result<()> {
-    for p in findings_candidates(kind, path) {
-        match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+/// The main process's exact peak: VmHWM where /proc has it (read up to the
+/// last sample). Linux's `ru_maxrss` starts from the spawner's own peak, so
+/// it is used only where VmHWM does not exist (macOS: bytes, exact).
+fn exact_peak(hwm_bytes: Option<u64>, maxrss_bytes: Option<u64>) -> Option<u64> {
+    if cfg!(target_os = "linux") {
+        hwm_bytes
+    } else {
+        hwm_bytes.or(maxrss_bytes.filter(|b| *b > 0))
     }
-    Ok(())
-}
-
-/// Findings that say why there are none: failing for valgrind (the suite
-/// then went unchecked), informational for heaptrack (which never fails a
-/// suite on its own).
-fn no_findings(kind: FindingsKind, summary: String) -> WrapperFindings {
-    let (tool, failing) = match kind {
-        FindingsKind::ValgrindXml => ("valgrind", true),
-        FindingsKind::Heaptrack => ("heaptrack", false),
-    };
-    WrapperFindings {
-        tool: tool.to_string(),
-        definitely_lost_records: 0,
-        leaked_bytes: 0,
-        invalid_accesses: 0,
-        other_errors: 0,
-        failing,
-        summary,
-        output: None,
-    }
-}
-
-/// Reads what the wrapper left at `path` (heaptrack's recording through
-/// `heaptrack_print`, printing only its totals).
-async fn read_findings(kind: FindingsKind, path: &Path) -> WrapperFindings {
-    let Some(file) = findings_candidates(kind, path)
-        .into_iter()
-        .find(|p| p.is_file())
-    else {
-        return no_findings(kind, format!("no findings at {}", path.display()));
-    };
-    let mut found = match kind {
-        FindingsKind::ValgrindXml => match tokio::fs::read(&file).await {
-            Ok(bytes) => findings::parse_valgrind_xml(&String::from_utf8_lossy(&bytes)),
-            Err(e) => no_findings(kind, format!("cannot read {}: {e}", file.display())),
-        },
-        FindingsKind::Heaptrack => {
-            let printed = tokio::time::timeout(
-                HEAPTRACK_PRINT_TIMEOUT,
-                Command::new("heaptrack_print")
-                    .args([
-                        "--print-peaks=0",
-                        "--print-allocators=0",
-                        "--print-temporary=0",
-                        "--print-leaks=0",
-                    ])
-                    .arg(&file)
-                    .stdin(Stdio::null())
-                    .stderr(Stdio::null())
-                    .kill_on_drop(true)
-                    .output(),
-            )
-            .await;
-            let parsed = match &printed {
-                Ok(Ok(out)) => {
-                    findings::parse_heaptrack_print(&String::from_utf8_lossy(&out.stdout))
-                }
-                _ => None,
-            };
-            parsed.unwrap_or_else(|| {
-                let why = match printed {
-                    Err(_) => "timed out".to_string(),
-                    Ok(Err(e)) => e.to_string(),
-                    Ok(Ok(out)) => format!("printed no totals ({})", out.status),
-                };
-                no_findings(kind, format!("heaptrack_print {}: {why}", file.display()))
-            })
-        }
-    };
-    found.output = Some(file);
-    found
 }

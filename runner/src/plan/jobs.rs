@@ -1,16 +1,21 @@
 //! From selected suites and built artifacts to [`Job`]s: argv (no shell),
-//! environment, timeout, limits and log paths. Pure: the tests below check the
-//! exact argv and env of each runtime without building or spawning.
+//! environment, cwd, timeout, limits and log paths. [`resolve`] is the one
+//! place a suite's effective settings are computed (defaults, profile,
+//! suite, wrapper): `run` plans with it and `list` shows it. Pure: the tests
+//! below check the exact argv and env of each runtime without building or
+//! spawning.
 
-use super::{Job, WrapperRun};
-use crate::config::{suggestion, Config, Settings, Suite, Target};
+use crate::config::{suggestion, Config, Settings, Suite, Target, Wrapper};
+use crate::model::{Job, Limits, RuntimeKind, WrapperRun};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What the build stage produced, by variant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Artifacts {
-    /// Variant -> absolute path of its cdylib (the stable copy under .memtest).
+    /// Variant -> absolute path of its library (the kept copy under .memtest,
+    /// or the prebuilt file).
     pub libs: BTreeMap<String, PathBuf>,
     /// (variant, rust test target) -> absolute path of its executable.
     pub tests: BTreeMap<(String, String), PathBuf>,
@@ -29,6 +34,9 @@ pub struct PlanOptions<'a> {
     /// suites start instead of the runtime's `program` (see
     /// `build::interpreter`: a shim on PATH would be wrapped instead).
     pub interpreters: BTreeMap<String, String>,
+    /// The folder holding the helper modules memtest ships (MEMTEST_HELPERS);
+    /// its `python/` and `node/` go first on PYTHONPATH and NODE_PATH.
+    pub helpers: Option<&'a Path>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +51,59 @@ pub enum PlanError {
     },
     #[error("no wrapper `{name}` in memtest.toml{}", hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default())]
     UnknownWrapper { name: String, hint: Option<String> },
+}
+
+/// A suite's effective settings: what a run uses, and what `list` shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved<'c> {
+    /// The suite's timeout (or the default), times the profile's and the
+    /// wrapper's factors.
+    pub timeout: Duration,
+    pub limits: Limits,
+    pub wrapper: Option<&'c Wrapper>,
+}
+
+/// Defaults, profile, suite and wrapper, in that order. Under a wrapper the
+/// sampled memory is mostly the tool's own (valgrind's shadow memory,
+/// heaptrack's recorder), so RSS and VMS limits would judge the tool: they
+/// are cleared. The exact checks stay: exit, marker, native leaks, and the
+/// wrapper's own findings.
+pub fn resolve<'c>(
+    config: &'c Config,
+    suite: &Suite,
+    settings: &Settings,
+    wrapper_override: Option<&str>,
+) -> Result<Resolved<'c>, PlanError> {
+    let wrapper = match wrapper_override.or(suite.wrapper.as_deref()) {
+        None => None,
+        Some(name) => Some(
+            config
+                .wrappers
+                .get(name)
+                .ok_or_else(|| PlanError::UnknownWrapper {
+                    name: name.to_string(),
+                    hint: suggestion(name, "wrappers", config.wrappers.keys().map(String::as_str)),
+                })?,
+        ),
+    };
+    let mut timeout = suite
+        .timeout
+        .unwrap_or(settings.timeout)
+        .mul_f64(settings.timeout_factor);
+    let mut limits = settings.limits.clone();
+    suite.limits.apply(&mut limits);
+    if let Some(w) = wrapper {
+        timeout = timeout.mul_f64(w.timeout_factor);
+        limits.rss_growth = None;
+        limits.vms_growth = None;
+        limits.peak_rss = None;
+        limits.slope = None;
+    }
+    Ok(Resolved {
+        timeout,
+        limits,
+        wrapper,
+    })
 }
 
 /// One job per suite, in the order given.
@@ -66,26 +127,52 @@ fn plan_one(
 ) -> Result<Job, PlanError> {
     let runtime = config.runtime_of(suite);
     let variant = suite.variant().to_string();
-    let lib = artifacts
-        .libs
-        .get(&variant)
-        .ok_or_else(|| PlanError::MissingLib {
-            suite: suite.name.clone(),
-            variant: variant.clone(),
-        })?;
+    let lib = match &config.build {
+        None => None,
+        Some(_) => Some(
+            artifacts
+                .libs
+                .get(&variant)
+                .ok_or_else(|| PlanError::MissingLib {
+                    suite: suite.name.clone(),
+                    variant: variant.clone(),
+                })?,
+        ),
+    };
     let root = config.root.display().to_string();
-    let fixtures = config.fixtures.dir.display().to_string();
-    let lib_text = lib.display().to_string();
+    let fixtures = config
+        .fixtures
+        .as_ref()
+        .map(|f| f.dir.display().to_string())
+        .unwrap_or_default();
+    let lib_text = lib.map(|l| l.display().to_string()).unwrap_or_default();
     let vars = [
         ("root", root.as_str()),
         ("lib", lib_text.as_str()),
         ("fixtures", fixtures.as_str()),
+        ("variant", variant.as_str()),
     ];
     let fill = |s: &str| interpolate(s, &vars);
-    let wrapper_name = opts.wrapper.or(suite.wrapper.as_deref());
-
-    let mut argv: Vec<String> = match (&suite.target, runtime.kind) {
-        (Target::Test(test), _) => {
+    let resolved = resolve(config, suite, opts.settings, opts.wrapper)?;
+    let cwd = match &suite.cwd {
+        Some(dir) => config.root.join(fill(dir)),
+        None => config.root.clone(),
+    };
+    let program = || {
+        // Wrapped suites start the interpreter's real executable.
+        let real = resolved
+            .wrapper
+            .and_then(|_| opts.interpreters.get(&runtime.name));
+        let program = real
+            .or(runtime.program.as_ref())
+            .cloned()
+            .unwrap_or_default();
+        let mut argv = vec![program];
+        argv.extend(runtime.flags.iter().map(|f| fill(f)));
+        argv
+    };
+    let mut argv: Vec<String> = match &suite.target {
+        Target::Test(test) => {
             let key = (variant.clone(), test.clone());
             let exe = artifacts
                 .tests
@@ -97,89 +184,102 @@ fn plan_one(
                 })?;
             vec![exe.display().to_string()]
         }
-        (Target::Script(script), _) => {
-            // Validation guarantees node and python runtimes name a program.
-            let real = wrapper_name.and_then(|_| opts.interpreters.get(&runtime.name));
-            let program = real
-                .or(runtime.program.as_ref())
-                .cloned()
-                .unwrap_or_default();
-            let mut argv = vec![program];
-            argv.extend(runtime.flags.iter().map(|f| fill(f)));
+        Target::Script(script) => {
+            let mut argv = program();
             argv.push(config.root.join(script).display().to_string());
+            argv
+        }
+        Target::Program => program(),
+        Target::Argv(command) => {
+            let mut argv: Vec<String> = command.iter().map(|a| fill(a)).collect();
+            // A path (not a bare name looked up on PATH) is relative to the
+            // suite's folder.
+            if argv[0].contains('/') {
+                argv[0] = cwd.join(&argv[0]).display().to_string();
+            }
             argv
         }
     };
     argv.extend(suite.args.iter().map(|a| fill(a)));
 
-    let mut env = vec![
-        (config.build.lib_env.clone(), lib_text.clone()),
-        (config.fixtures.env.clone(), fixtures.clone()),
-        ("MEMTEST_SCALE".to_string(), opts.scale.to_string()),
-    ];
+    let mut env = Vec::new();
+    if let (Some(build), Some(_)) = (&config.build, lib) {
+        if let Some(lib_env) = &build.lib_env {
+            env.push((lib_env.clone(), lib_text.clone()));
+        }
+    }
+    if let Some(fx) = &config.fixtures {
+        env.push((fx.env.clone(), fixtures.clone()));
+    }
+    env.push(("MEMTEST_SCALE".to_string(), opts.scale.to_string()));
+    let expect = match suite.expect {
+        crate::model::Expect::Pass => "pass",
+        crate::model::Expect::Fail => "fail",
+    };
+    env.push(("MEMTEST_EXPECT".to_string(), expect.to_string()));
     env.extend(runtime.env.iter().map(|(k, v)| (k.clone(), fill(v))));
     env.extend(suite.env.iter().map(|(k, v)| (k.clone(), fill(v))));
-
-    let mut timeout = suite
-        .timeout
-        .unwrap_or(opts.settings.timeout)
-        .mul_f64(opts.settings.timeout_factor);
-    let log_dir = config.log_dir();
-    let wrapper = match wrapper_name {
-        None => None,
-        Some(name) => {
-            let w = config
-                .wrappers
-                .get(name)
-                .ok_or_else(|| PlanError::UnknownWrapper {
-                    name: name.to_string(),
-                    hint: suggestion(name, "wrappers", config.wrappers.keys().map(String::as_str)),
-                })?;
-            let log_dir_text = log_dir.display().to_string();
-            let wvars = [
-                ("log_dir", log_dir_text.as_str()),
-                ("suite", suite.name.as_str()),
-            ];
-            let mut wrapped: Vec<String> = w.argv.iter().map(|a| interpolate(a, &wvars)).collect();
-            wrapped.append(&mut argv);
-            argv = wrapped;
-            timeout = timeout.mul_f64(w.timeout_factor);
-            Some(WrapperRun {
-                name: w.name.clone(),
-                findings: w.findings,
-                output_path: PathBuf::from(interpolate(&w.output, &wvars)),
-            })
+    if let Some(helpers) = opts.helpers {
+        env.push(("MEMTEST_HELPERS".to_string(), helpers.display().to_string()));
+        let search = match runtime.kind {
+            RuntimeKind::Python => Some(("PYTHONPATH", helpers.join("python"))),
+            RuntimeKind::Node => Some(("NODE_PATH", helpers.join("node"))),
+            _ => None,
+        };
+        if let Some((key, dir)) = search {
+            prepend_path(&mut env, key, &dir);
         }
-    };
-    let mut limits = opts.settings.limits.clone();
-    suite.limits.apply(&mut limits);
-    if wrapper.is_some() {
-        // Under a wrapper the sampled memory is mostly the tool's own
-        // (valgrind's shadow memory, heaptrack's recorder), so RSS and VMS
-        // limits would judge the tool. The exact checks stay: exit, marker,
-        // native leaks, and the wrapper's own findings.
-        limits.rss_growth = None;
-        limits.vms_growth = None;
-        limits.peak_rss = None;
-        limits.slope = None;
     }
+
+    let log_dir = config.log_dir();
+    let wrapper = resolved.wrapper.map(|w| {
+        let log_dir_text = log_dir.display().to_string();
+        let wvars = [
+            ("log_dir", log_dir_text.as_str()),
+            ("suite", suite.name.as_str()),
+        ];
+        let mut wrapped: Vec<String> = w.argv.iter().map(|a| interpolate(a, &wvars)).collect();
+        wrapped.append(&mut argv);
+        argv = wrapped;
+        WrapperRun {
+            name: w.name.clone(),
+            findings: w.findings,
+            output_path: PathBuf::from(interpolate(&w.output, &wvars)),
+        }
+    });
     Ok(Job {
         suite: suite.name.clone(),
         runtime: runtime.kind,
         tags: suite.tags.clone(),
         argv,
         env,
-        cwd: config.root.clone(),
-        timeout,
+        cwd,
+        timeout: resolved.timeout,
         grace: opts.settings.grace,
         sample_interval: opts.settings.sample_interval,
-        limits,
+        limits: resolved.limits,
         expect: suite.expect,
         catches: suite.catches.clone(),
         exclusive: suite.exclusive,
         log_path: log_dir.join(format!("{}.log", suite.name)),
         wrapper,
     })
+}
+
+/// Puts `dir` first on the search path `key` (PYTHONPATH, NODE_PATH): before
+/// what the runtime or suite set, else before what memtest inherited.
+fn prepend_path(env: &mut Vec<(String, String)>, key: &str, dir: &Path) {
+    let dir = dir.display().to_string();
+    match env.iter_mut().rev().find(|(k, _)| k == key) {
+        Some((_, value)) => *value = format!("{dir}:{value}"),
+        None => {
+            let value = match std::env::var(key) {
+                Ok(inherited) if !inherited.is_empty() => format!("{dir}:{inherited}"),
+                _ => dir,
+            };
+            env.push((key.to_string(), value));
+        }
+    }
 }
 
 /// Replaces `${name}` for each known name; anything else is left as written.
@@ -281,6 +381,7 @@ args = ["${fixtures}"]
             scale: settings.scale,
             wrapper,
             interpreters: BTreeMap::from([("python".to_string(), "/real/python3".to_string())]),
+            helpers: None,
         };
         let suites: Vec<&Suite> = c.suites.iter().collect();
         plan(c, &suites, a, &opts).unwrap()
@@ -346,6 +447,7 @@ args = ["${fixtures}"]
                 "PYJAMAZ_LIB_PATH",
                 "MEMTEST_FIXTURES",
                 "MEMTEST_SCALE",
+                "MEMTEST_EXPECT",
                 "LIB_COPY",
                 "NODE_PATH",
                 "EXTRA"
@@ -419,6 +521,7 @@ args = ["${fixtures}"]
             scale: 1.0,
             wrapper: Some("memchek"),
             interpreters: BTreeMap::new(),
+            helpers: None,
         };
         let suites: Vec<&Suite> = c.suites.iter().collect();
         let err = plan(&c, &suites, &a, &opts).unwrap_err();

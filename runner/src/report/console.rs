@@ -9,7 +9,7 @@ use super::model::{Collector, Report, SuiteReport};
 use super::table::{self, SAMPLED_MARK};
 use super::text::{self, Paint};
 use super::{ReportOptions, Reporter};
-use crate::exec::{Event, Stage};
+use crate::model::{Event, Stage};
 use crate::units::{format_duration, ByteDelta, Bytes, BytesPerSec};
 use std::io::Write;
 use std::sync::mpsc;
@@ -221,7 +221,7 @@ pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
         && suite
             .failures
             .iter()
-            .any(|f| matches!(f.failure, crate::verdict::Failure::Wrapper { .. }));
+            .any(|f| matches!(f.failure, crate::model::Failure::Wrapper { .. }));
     if let Some(findings) = text::findings(suite).filter(|_| !among_reasons) {
         line.push_str(&format!(", {findings}"));
     }
@@ -365,7 +365,7 @@ fn terminal_width() -> usize {
 mod tests {
     use super::super::testdata::*;
     use super::*;
-    use crate::exec::Stream;
+    use crate::model::Stream;
     use std::time::UNIX_EPOCH;
 
     fn run(opts: &ReportOptions) -> String {

@@ -8,7 +8,7 @@
 use super::atomic::{append, write_atomic};
 use super::model::{Collector, Report};
 use super::{github, junit, markdown, plot, ReportError, ReportOptions, Reporter};
-use crate::exec::Event;
+use crate::model::Event;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

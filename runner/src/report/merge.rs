@@ -8,7 +8,7 @@
 use super::files::render_json;
 use super::model::{Report, Tool, SCHEMA_VERSION};
 use super::{write_atomic, ReportError};
-use crate::exec::Exit;
+use crate::model::Exit;
 use crate::verdict::baseline::{Baseline, BaselineEntry};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -125,7 +125,7 @@ pub fn save_baseline(report_json: &Path, output: &Path) -> Result<(), ReportErro
 mod tests {
     use super::super::testdata::*;
     use super::*;
-    use crate::verdict::Outcome;
+    use crate::model::Outcome;
 
     fn write_report(dir: &Path, name: &str, outcomes: &[Outcome], start_offset_ms: u64) -> PathBuf {
         let mut report = report_of(outcomes);
@@ -202,20 +202,20 @@ mod tests {
         let mut outcomes = mixed_outcomes();
         outcomes.push(outcome(
             "node-stopped",
-            crate::plan::RuntimeKind::Node,
-            crate::verdict::Verdict::Interrupted,
+            crate::model::RuntimeKind::Node,
+            crate::model::Verdict::Interrupted,
         ));
         let mut wrapped = outcome(
             "node-under-memcheck",
-            crate::plan::RuntimeKind::Node,
-            crate::verdict::Verdict::Passed,
+            crate::model::RuntimeKind::Node,
+            crate::model::Verdict::Passed,
         );
-        wrapped.measured.findings = Some(crate::verdict::findings::parse_valgrind_xml(
+        wrapped.measured.findings = Some(crate::exec::findings::parse_valgrind_xml(
             "</valgrindoutput>",
         ));
-        wrapped.job.wrapper = Some(crate::plan::WrapperRun {
+        wrapped.job.wrapper = Some(crate::model::WrapperRun {
             name: "memcheck".into(),
-            findings: crate::plan::FindingsKind::ValgrindXml,
+            findings: crate::model::FindingsKind::ValgrindXml,
             output_path: "x.xml".into(),
         });
         outcomes.push(wrapped);

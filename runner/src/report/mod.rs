@@ -34,7 +34,7 @@ pub use model::{
 };
 pub use text::{closing_line, Paint};
 
-use crate::exec::Event;
+use crate::model::Event;
 use crate::verdict::baseline::BaselineError;
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -5,11 +5,11 @@
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use super::text;
-use crate::exec::{Event, Exit, Sample};
-use crate::plan::{Expect, Limits, RuntimeKind};
+use crate::model::{
+    Event, Exit, Expect, Failure, Figures, Limits, Outcome, RuntimeKind, Sample, Verdict,
+    WrapperFindings,
+};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
-use crate::verdict::findings::WrapperFindings;
-use crate::verdict::{Failure, Figures, Outcome, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn wrapper_findings_are_shown_for_passing_and_failing_suites() {
-        use crate::verdict::findings::parse_valgrind_xml;
+        use crate::exec::findings::parse_valgrind_xml;
         let mut outcomes = mixed_outcomes();
         assert_eq!(
             render_findings(&report_of(&outcomes), Paint { enabled: false }),

@@ -2,12 +2,10 @@
 //! fixed PIDs, times and paths, so snapshots are stable.
 
 use super::model::*;
-use crate::exec::Measured;
-use crate::exec::{Exit, Sample};
-use crate::plan::{Expect, RuntimeKind};
-use crate::plan::{Job, Limits};
+use crate::model::{
+    Exit, Expect, Failure, Figures, Job, Limits, Measured, Outcome, RuntimeKind, Sample, Verdict,
+};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
-use crate::verdict::{Failure, Figures, Outcome, Verdict};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -89,7 +87,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
             exit,
             duration: Duration::from_millis(2_950),
             samples,
-            exact_peak_rss: None,
+            peak_rss_exact: None,
             reported: BTreeMap::new(),
             marker_seen: !leaking,
             log_tail: vec![

@@ -8,7 +8,7 @@
 //! is one allocator arena, and a suite must not flap on that. Improvements are
 //! never failures.
 
-use super::{Failure, Figures};
+use crate::model::{Failure, Figures};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -96,13 +96,15 @@ impl Baseline {
 
     /// The baseline of a finished run: one entry per suite that ran to the end
     /// (interrupted suites and spawn failures have no meaningful figures).
-    pub fn from_outcomes<'a>(outcomes: impl IntoIterator<Item = &'a super::Outcome>) -> Baseline {
+    pub fn from_outcomes<'a>(
+        outcomes: impl IntoIterator<Item = &'a crate::model::Outcome>,
+    ) -> Baseline {
         let suites = outcomes
             .into_iter()
             .filter(|o| {
                 !matches!(
                     o.measured.exit,
-                    crate::exec::Exit::Interrupted | crate::exec::Exit::SpawnFailed { .. }
+                    crate::model::Exit::Interrupted | crate::model::Exit::SpawnFailed { .. }
                 )
             })
             // A wrapped run's figures are the tool's (see `report::baseline_of`).

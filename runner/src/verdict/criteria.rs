@@ -3,8 +3,7 @@
 //! strings them together.
 
 use super::series::{self, SlopeFit};
-use super::Failure;
-use crate::exec::{Exit, Sample};
+use crate::model::{Criterion, Exit, Failure, Sample};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
 use std::time::Duration;
 
@@ -39,10 +38,26 @@ pub fn marker(seen: bool, marker: Option<&str>) -> Option<Failure> {
     }
 }
 
+/// Which growth figure a limit applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Growth {
+    Rss,
+    Vms,
+}
+
+impl Growth {
+    fn criterion(self) -> Criterion {
+        match self {
+            Growth::Rss => Criterion::RssGrowth,
+            Growth::Vms => Criterion::VmsGrowth,
+        }
+    }
+}
+
 /// A growth figure against its limit; `growth` is `None` when the run had
 /// too few samples to measure it, which fails rather than passing unseen.
 pub fn growth(
-    criterion: &str,
+    which: Growth,
     growth: Option<i64>,
     samples: usize,
     limit: Option<Bytes>,
@@ -50,7 +65,7 @@ pub fn growth(
     let limit = limit?;
     let Some(measured) = growth else {
         return Some(Failure::TooFewSamples {
-            figure: criterion.to_string(),
+            figure: which.criterion().name().to_string(),
             samples,
             needed: series::MIN_GROWTH_SAMPLES,
         });
@@ -59,9 +74,9 @@ pub fn growth(
         return None;
     }
     let measured = ByteDelta(measured);
-    Some(match criterion {
-        "vms_growth" => Failure::VmsGrowth { measured, limit },
-        _ => Failure::RssGrowth { measured, limit },
+    Some(match which {
+        Growth::Rss => Failure::RssGrowth { measured, limit },
+        Growth::Vms => Failure::VmsGrowth { measured, limit },
     })
 }
 
@@ -127,7 +142,7 @@ mod tests {
 
     fn judge_growth(s: &[Sample], limit_mb: f64) -> Option<Failure> {
         growth(
-            "rss_growth",
+            Growth::Rss,
             series::growth(s, 0.2, |s| s.rss_bytes),
             series::growth_samples(s, 0.2),
             Some(Bytes((limit_mb * MB) as u64)),
@@ -241,16 +256,16 @@ mod tests {
             Some(Failure::TooFewSamples { .. })
         ));
         // No limit, no verdict.
-        assert_eq!(growth("rss_growth", None, 3, None), None);
+        assert_eq!(growth(Growth::Rss, None, 3, None), None);
         assert_eq!(slope(None, &s, None), None);
     }
 
     #[test]
     fn vms_growth_reports_its_own_criterion() {
-        let f = growth("vms_growth", Some(5_000_000), 100, Some(Bytes(1_000_000)));
+        let f = growth(Growth::Vms, Some(5_000_000), 100, Some(Bytes(1_000_000)));
         assert!(matches!(f, Some(Failure::VmsGrowth { .. })));
         assert_eq!(
-            growth("vms_growth", Some(1_000_000), 100, Some(Bytes(1_000_000))),
+            growth(Growth::Vms, Some(1_000_000), 100, Some(Bytes(1_000_000))),
             None
         );
     }

@@ -4,205 +4,20 @@
 
 pub mod baseline;
 pub mod criteria;
-pub mod findings;
 pub mod series;
 
-use crate::exec::{Exit, Measured};
-use crate::plan::{Expect, Job, Limits};
+use crate::model::{
+    Criterion, Exit, Expect, Failure, Figures, Job, Limits, Measured, Outcome, Verdict,
+};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::time::Duration;
-
-/// One criterion that did not hold, with the measured figure beside its limit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "criterion", rename_all = "snake_case")]
-pub enum Failure {
-    ExitCode {
-        code: i32,
-    },
-    Signal {
-        signal: i32,
-        name: String,
-    },
-    TimedOut {
-        limit: Duration,
-    },
-    SpawnFailed {
-        message: String,
-    },
-    MarkerMissing {
-        marker: String,
-    },
-    RssGrowth {
-        measured: ByteDelta,
-        limit: Bytes,
-    },
-    VmsGrowth {
-        measured: ByteDelta,
-        limit: Bytes,
-    },
-    PeakRss {
-        measured: Bytes,
-        limit: Bytes,
-    },
-    /// RSS kept rising over the final window: fitted slope above the limit and
-    /// rising on `rising_fraction` of the checkpoints.
-    Slope {
-        measured: BytesPerSec,
-        limit: BytesPerSec,
-        rising_fraction: f64,
-    },
-    NativeLeaks {
-        measured: u64,
-        limit: u64,
-    },
-    /// Worse than the saved baseline by more than the tolerance.
-    Regression {
-        metric: String,
-        baseline: f64,
-        measured: f64,
-        tolerance: f64,
-    },
-    /// A limit is configured but the run was too short (or sampled too
-    /// sparsely) to measure its figure: a criterion that cannot be measured
-    /// fails rather than passing unseen.
-    TooFewSamples {
-        figure: String,
-        samples: usize,
-        needed: usize,
-    },
-    /// A wrapper (valgrind, heaptrack) reported findings.
-    Wrapper {
-        tool: String,
-        summary: String,
-    },
-    /// A canary failed, but on none of the criteria it exists to trip: it
-    /// proves nothing about the leak (the other failures are listed too).
-    CanaryWrongReason {
-        catches: Vec<String>,
-    },
-}
-
-/// Every criterion name, as `Failure::criterion` returns it and as
-/// memtest.toml's `catches` takes it.
-pub const CRITERIA: &[&str] = &[
-    "exit_code",
-    "signal",
-    "timed_out",
-    "spawn_failed",
-    "marker_missing",
-    "rss_growth",
-    "vms_growth",
-    "peak_rss",
-    "slope",
-    "native_leaks",
-    "regression",
-    "too_few_samples",
-    "wrapper",
-];
-
-impl Failure {
-    /// The criterion's name: the JSON tag, and what `catches` lists.
-    pub fn criterion(&self) -> &'static str {
-        match self {
-            Failure::ExitCode { .. } => "exit_code",
-            Failure::Signal { .. } => "signal",
-            Failure::TimedOut { .. } => "timed_out",
-            Failure::SpawnFailed { .. } => "spawn_failed",
-            Failure::MarkerMissing { .. } => "marker_missing",
-            Failure::RssGrowth { .. } => "rss_growth",
-            Failure::VmsGrowth { .. } => "vms_growth",
-            Failure::PeakRss { .. } => "peak_rss",
-            Failure::Slope { .. } => "slope",
-            Failure::NativeLeaks { .. } => "native_leaks",
-            Failure::Regression { .. } => "regression",
-            Failure::TooFewSamples { .. } => "too_few_samples",
-            Failure::Wrapper { .. } => "wrapper",
-            Failure::CanaryWrongReason { .. } => "canary_wrong_reason",
-        }
-    }
-}
-
-/// The closed set of verdicts a suite can get.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
-    /// Every criterion held.
-    Passed,
-    /// At least one criterion failed.
-    Failed { failures: Vec<Failure> },
-    /// A canary (`expect = "fail"`) failed as it must: the suite can see a leak.
-    CanaryCaught { failures: Vec<Failure> },
-    /// A canary passed: the suite cannot see the leak it was built to catch.
-    CanaryMissed,
-    /// The user interrupted the run before the suite finished.
-    Interrupted,
-}
-
-impl Verdict {
-    /// True when this verdict lets the run succeed.
-    pub fn is_success(&self) -> bool {
-        matches!(self, Verdict::Passed | Verdict::CanaryCaught { .. })
-    }
-
-    pub fn label(&self) -> &'static str {
-        match self {
-            Verdict::Passed => "PASS",
-            Verdict::Failed { .. } => "FAIL",
-            Verdict::CanaryCaught { .. } => "CANARY OK",
-            Verdict::CanaryMissed => "CANARY MISSED",
-            Verdict::Interrupted => "INTERRUPTED",
-        }
-    }
-}
-
-/// Figures derived from the samples, shown in every report.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Figures {
-    /// Highest sampled RSS of the tree (a lower bound: spikes between samples are missed).
-    pub peak_rss_sampled: Bytes,
-    /// Exact peak of the main process, from VmHWM or the suite's report
-    /// (the larger of the two when both exist).
-    pub peak_rss_exact: Option<Bytes>,
-    pub rss_growth: ByteDelta,
-    pub vms_growth: ByteDelta,
-    pub slope: Option<BytesPerSec>,
-    pub native_leaks: Option<u64>,
-}
-
-impl Figures {
-    /// The peak that limits and baselines use: the larger of the exact peak
-    /// (when known) and the sampled one. For a single process the exact peak
-    /// is always the larger; when the suite has children the sampled peak is
-    /// of the whole tree and may exceed the main process's own VmHWM, and
-    /// both are lower bounds of the true tree peak.
-    pub fn peak_rss(&self) -> Bytes {
-        self.peak_rss_exact
-            .map_or(self.peak_rss_sampled, |e| e.max(self.peak_rss_sampled))
-    }
-}
-
-/// A finished suite: what ran, what was measured, what it means.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub job: Job,
-    pub measured: Measured,
-    pub figures: Figures,
-    pub verdict: Verdict,
-}
 
 /// Applies the canary rule: a suite expected to fail turns its failures into
 /// `CanaryCaught` and a pass into `CanaryMissed`. A canary with `catches`
 /// counts as caught only when one of its failures is such a criterion;
 /// failing on something else is a plain failure that says so.
-pub fn apply_expectation(expect: Expect, catches: &[String], failures: Vec<Failure>) -> Verdict {
-    let on_target = || {
-        catches.is_empty()
-            || failures
-                .iter()
-                .any(|f| catches.iter().any(|c| c == f.criterion()))
-    };
+pub fn apply_expectation(expect: Expect, catches: &[Criterion], failures: Vec<Failure>) -> Verdict {
+    let on_target =
+        || catches.is_empty() || failures.iter().any(|f| catches.contains(&f.criterion()));
     match (expect, failures.is_empty()) {
         (Expect::Pass, true) => Verdict::Passed,
         (Expect::Pass, false) => Verdict::Failed { failures },
@@ -228,7 +43,7 @@ pub fn figures(measured: &Measured, limits: &Limits) -> Figures {
         .get("peak_rss_bytes")
         .filter(|v| v.is_finite() && **v >= 0.0)
         .map(|v| Bytes(*v as u64));
-    let peak_rss_exact = match (measured.exact_peak_rss, reported_peak) {
+    let peak_rss_exact = match (measured.peak_rss_exact, reported_peak) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
@@ -274,15 +89,15 @@ pub fn failures(
     let samples = &measured.samples;
     let used = series::growth_samples(samples, limits.warmup);
     let growth =
-        |value: fn(&crate::exec::Sample) -> u64| series::growth(samples, limits.warmup, value);
+        |value: fn(&crate::model::Sample) -> u64| series::growth(samples, limits.warmup, value);
     out.extend(criteria::growth(
-        "rss_growth",
+        criteria::Growth::Rss,
         growth(|s| s.rss_bytes),
         used,
         limits.rss_growth,
     ));
     out.extend(criteria::growth(
-        "vms_growth",
+        criteria::Growth::Vms,
         growth(|s| s.vms_bytes),
         used,
         limits.vms_growth,
@@ -343,83 +158,6 @@ pub fn judge(
     }
 }
 
-/// Formats a baseline metric by its name's unit: a growth is a signed
-/// change, any other byte figure (a peak) a plain size.
-fn metric_value(metric: &str, v: f64) -> String {
-    if metric.ends_with("_bytes_per_sec") {
-        BytesPerSec(v).to_string()
-    } else if metric.ends_with("_growth_bytes") {
-        ByteDelta(v as i64).to_string()
-    } else if metric.ends_with("_bytes") {
-        Bytes(v.max(0.0) as u64).to_string()
-    } else if metric.ends_with("_ms") {
-        crate::units::format_duration(Duration::from_millis(v.max(0.0) as u64))
-    } else {
-        format!("{v}")
-    }
-}
-
-/// One line per failure, with the measured figure beside its limit.
-/// Reporters print these rather than matching on the variants.
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::ExitCode { code } => write!(f, "exited with code {code}"),
-            Failure::Signal { signal, name } => write!(f, "killed by signal {signal} ({name})"),
-            Failure::TimedOut { limit } => {
-                write!(f, "timed out after {}", crate::units::format_duration(*limit))
-            }
-            Failure::SpawnFailed { message } => write!(f, "could not start: {message}"),
-            Failure::MarkerMissing { marker } => write!(f, "never printed `{marker}`"),
-            Failure::RssGrowth { measured, limit } => {
-                write!(f, "RSS grew {measured}, limit {limit}")
-            }
-            Failure::VmsGrowth { measured, limit } => {
-                write!(f, "VMS grew {measured}, limit {limit}")
-            }
-            Failure::PeakRss { measured, limit } => write!(f, "peak RSS {measured}, limit {limit}"),
-            Failure::Slope {
-                measured,
-                limit,
-                rising_fraction,
-            } => write!(
-                f,
-                "RSS still rising at {measured} (up on {:.0}% of checkpoints), limit {limit}",
-                rising_fraction * 100.0
-            ),
-            Failure::NativeLeaks { measured, limit } => {
-                write!(f, "{measured} native allocations left live, limit {limit}")
-            }
-            Failure::Regression {
-                metric,
-                baseline,
-                measured,
-                tolerance,
-            } => write!(
-                f,
-                "{metric} regressed: {} against baseline {} (tolerance {:.0}%)",
-                metric_value(metric, *measured),
-                metric_value(metric, *baseline),
-                tolerance * 100.0
-            ),
-            Failure::TooFewSamples {
-                figure,
-                samples,
-                needed,
-            } => write!(
-                f,
-                "too few samples to judge {figure}: {samples}, need {needed} (run longer or sample more often)"
-            ),
-            Failure::Wrapper { tool, summary } => write!(f, "{tool}: {summary}"),
-            Failure::CanaryWrongReason { catches } => write!(
-                f,
-                "canary failed, but not on what it exists to catch ({})",
-                catches.join(", ")
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::series::scripted::series;
@@ -435,7 +173,7 @@ mod tests {
             signal: 11,
             name: "SIGSEGV".into(),
         };
-        let catches = vec!["native_leaks".to_string()];
+        let catches = vec![Criterion::NativeLeaks];
         assert!(matches!(
             apply_expectation(Expect::Fail, &catches, vec![crash.clone(), leak.clone()]),
             Verdict::CanaryCaught { .. }
@@ -445,7 +183,7 @@ mod tests {
         else {
             panic!("a canary that only crashed must fail")
         };
-        assert_eq!(failures[0].criterion(), "canary_wrong_reason");
+        assert_eq!(failures[0].criterion(), Criterion::CanaryWrongReason);
         assert_eq!(failures[1], crash);
         // Without `catches`, any failure counts; a pass is always missed.
         assert!(matches!(
@@ -469,12 +207,11 @@ mod tests {
             limit: Bytes(0),
         };
         let json = serde_json::to_value(&f).unwrap();
-        assert_eq!(json["criterion"], f.criterion());
-        assert!(CRITERIA.contains(&f.criterion()));
+        assert_eq!(json["criterion"], f.criterion().name());
     }
-    use crate::exec::Exit;
-    use crate::plan::RuntimeKind;
+    use crate::model::RuntimeKind;
     use std::collections::BTreeMap;
+    use std::time::Duration;
 
     fn job(limits: Limits, expect: Expect) -> Job {
         Job {
@@ -502,7 +239,7 @@ mod tests {
             exit,
             duration: Duration::from_secs(5),
             samples: series(500, 10, rss),
-            exact_peak_rss: None,
+            peak_rss_exact: None,
             reported: BTreeMap::new(),
             marker_seen: true,
             log_tail: vec![],
@@ -584,7 +321,7 @@ mod tests {
         );
         m.marker_seen = false;
         m.reported.insert("native_leaks".into(), 3.0);
-        m.findings = Some(findings::parse_valgrind_xml(
+        m.findings = Some(crate::exec::findings::parse_valgrind_xml(
             "<error><kind>InvalidRead</kind></error>",
         ));
         let out = judge(&job(limits(), Expect::Pass), m, None, 0.1);
@@ -627,7 +364,7 @@ mod tests {
     #[test]
     fn exact_peak_prefers_the_larger_of_vmhwm_and_report_and_limits_use_it() {
         let mut m = measured(Exit::Code { code: 0 }, |_| 5e7);
-        m.exact_peak_rss = Some(Bytes(60_000_000));
+        m.peak_rss_exact = Some(Bytes(60_000_000));
         m.reported.insert("peak_rss_bytes".into(), 70e6);
         let lim = Limits {
             peak_rss: Some(Bytes(65_000_000)),
@@ -667,14 +404,11 @@ mod tests {
             failures[0].to_string(),
             "peak_rss_bytes regressed: 50.0 MB against baseline 10.0 MB (tolerance 10%)"
         );
-        assert_eq!(metric_value("rss_growth_bytes", 2e6), "+2.0 MB");
-        assert_eq!(metric_value("rss_growth_bytes", -2e6), "-2.0 MB");
-        assert_eq!(metric_value("peak_rss_bytes", 9e7), "90.0 MB");
         // Under a wrapper the figures are the tool's: no comparison.
         let mut wrapped = job(Limits::default(), Expect::Pass);
-        wrapped.wrapper = Some(crate::plan::WrapperRun {
+        wrapped.wrapper = Some(crate::model::WrapperRun {
             name: "memcheck".into(),
-            findings: crate::plan::FindingsKind::ValgrindXml,
+            findings: crate::model::FindingsKind::ValgrindXml,
             output_path: "s.xml".into(),
         });
         let out = judge(

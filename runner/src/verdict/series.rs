@@ -13,7 +13,7 @@
 //!   `t >= max(warmup, 1 - slope_window) * T`, with the fraction of consecutive
 //!   checkpoints of that window on which RSS rose.
 
-use crate::exec::Sample;
+use crate::model::Sample;
 
 /// Checkpoints a span is divided into.
 pub const CHECKPOINTS: usize = 10;
@@ -124,7 +124,7 @@ pub fn slope(samples: &[Sample], warmup: f64, window: f64) -> Option<SlopeFit> {
 /// Scripted series for the tests of this module and of the criteria.
 #[cfg(test)]
 pub(crate) mod scripted {
-    use crate::exec::Sample;
+    use crate::model::Sample;
 
     /// One sample every `interval_ms` for `n` samples, RSS from `rss(i)`.
     pub fn series(n: usize, interval_ms: u64, rss: impl Fn(usize) -> f64) -> Vec<Sample> {

@@ -3,10 +3,27 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use runner::plan::{Expect, Job, Limits, RuntimeKind};
+use runner::exec::{ExecOptions, Judge};
+use runner::model::{Event, Expect, Job, Limits, Outcome, RuntimeKind};
 use runner::units::{Bytes, BytesPerSec};
 use std::path::Path;
 use std::time::Duration;
+
+/// The verdict stage as the executor's judge, without a baseline.
+pub fn judge() -> Judge {
+    std::sync::Arc::new(|job: &Job, measured| runner::verdict::judge(job, measured, None, 0.1))
+}
+
+/// Runs `jobs` through the executor, judged by [`judge`], until done or
+/// until `interrupt` completes.
+pub async fn run_jobs(
+    jobs: Vec<Job>,
+    opts: ExecOptions,
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    interrupt: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Vec<Outcome> {
+    runner::exec::run_jobs(jobs, opts, events, interrupt, judge()).await
+}
 
 pub fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,7 +6,7 @@
 //! default action: no clean exit code, no cleared status line, and cargo's
 //! rustc processes left to finish on their own.
 
-use super::process_unix::{self, SIGKILL};
+use super::unix::{self as process_unix, SIGKILL};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;

@@ -5,17 +5,18 @@
 //! file writes to stdout: the answers of `list`, `matrix`, `check` and
 //! `fixtures`, which are the command's output rather than a report.
 
+mod list;
+mod run;
+
 use crate::build::{self, fixtures, interpreter, preflight, setup};
-use crate::cli::{BaselineCommand, Cli, Command, ExecArgs, FilterArgs, MatrixBy, ReportArgs};
-use crate::config::{self, Config, ConfigError, Settings, Suite};
-use crate::exec::{self, Event, ExecOptions, Interrupt, Stage};
-use crate::plan::{self, Filter, GroupBy, PlanError, PlanOptions, SelectError};
-use crate::report::{self, ErrorReporter, ReportError, ReportOptions, Reporter};
-use crate::verdict::baseline::{Baseline, BaselineError};
-use crate::verdict::{Outcome, Verdict};
+use crate::cli::{BaselineCommand, Cli, Command, FilterArgs, MatrixBy, ReportArgs};
+use crate::config::{self, Config, ConfigError, Settings};
+use crate::plan::{self, Filter, GroupBy, PlanError, SelectError};
+use crate::report::{self, ErrorReporter, ReportError, ReportOptions};
+use crate::verdict::baseline::BaselineError;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+
+pub use list::list_table;
 
 /// How a memtest invocation ended; the process exit code is its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,8 @@ pub enum AppError {
     Preflight(#[from] preflight::PreflightError),
     #[error(transparent)]
     Interpreter(#[from] interpreter::InterpreterError),
+    #[error("cannot write the suite helpers")]
+    Helpers(#[source] std::io::Error),
     #[error(transparent)]
     Setup(#[from] setup::SetupError),
     #[error(transparent)]
@@ -81,6 +84,7 @@ impl AppError {
             | AppError::Usage(_)
             | AppError::Baseline(_) => ExitStatus::UsageOrConfig,
             AppError::Preflight(_)
+            | AppError::Helpers(_)
             | AppError::Interpreter(_)
             | AppError::Setup(_)
             | AppError::Build(_)
@@ -131,13 +135,18 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
         report: cli.report.clone(),
     };
     match cli.command {
-        Command::All(exec) => run_suites(&load()?, &ctx, &FilterArgs::default(), &exec, opts),
-        Command::Run(run) => run_suites(&load()?, &ctx, &run.filter, &run.exec, opts),
+        Command::All(exec) => run::run_suites(&load()?, &ctx, &FilterArgs::default(), &exec, opts),
+        Command::Run(args) => run::run_suites(&load()?, &ctx, &args.filter, &args.exec, opts),
         Command::List(filter) => {
             let config = load()?;
             let settings = ctx.settings(&config)?;
+            ctx.check_wrapper(&config)?;
             let suites = plan::select(&config, &to_filter(&filter))?;
-            println!("{}", list_table(&settings, &suites));
+            let width = crate::process::unix::terminal_columns();
+            println!(
+                "{}",
+                list_table(&config, &settings, ctx.wrapper.as_deref(), &suites, width)?
+            );
             Ok(ExitStatus::Passed)
         }
         Command::Matrix(args) => {
@@ -168,7 +177,14 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
             Ok(ExitStatus::Passed)
         }
         Command::Fixtures => {
-            let set = fixtures::ensure(&load()?.fixtures.dir)?;
+            let config = load()?;
+            let fx = config.fixtures.as_ref().ok_or_else(|| {
+                AppError::Usage(format!(
+                    "{} has no [fixtures] table: this project's suites use no fixture images",
+                    config.path.display()
+                ))
+            })?;
+            let set = fixtures::ensure(&fx.dir)?;
             println!("{}", set.dir.display());
             Ok(ExitStatus::Passed)
         }
@@ -198,18 +214,18 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
 }
 
 /// Global flags every command may consult.
-struct Context {
-    profile: Option<String>,
-    wrapper: Option<String>,
-    report: ReportArgs,
+pub(crate) struct Context {
+    pub(crate) profile: Option<String>,
+    pub(crate) wrapper: Option<String>,
+    pub(crate) report: ReportArgs,
 }
 
 impl Context {
-    fn settings(&self, config: &Config) -> Result<Settings, AppError> {
+    pub(crate) fn settings(&self, config: &Config) -> Result<Settings, AppError> {
         Ok(config.settings(self.profile.as_deref())?)
     }
 
-    fn check_wrapper(&self, config: &Config) -> Result<(), AppError> {
+    pub(crate) fn check_wrapper(&self, config: &Config) -> Result<(), AppError> {
         match &self.wrapper {
             Some(name) if !config.wrappers.contains_key(name) => Err(PlanError::UnknownWrapper {
                 name: name.clone(),
@@ -225,7 +241,7 @@ impl Context {
     }
 }
 
-fn to_filter(args: &FilterArgs) -> Filter {
+pub(crate) fn to_filter(args: &FilterArgs) -> Filter {
     Filter {
         names: args.names.clone(),
         tags: args.tags.clone(),
@@ -235,262 +251,12 @@ fn to_filter(args: &FilterArgs) -> Filter {
     }
 }
 
-/// `all` and `run`: every stage, in order. Everything that can be wrong with
-/// the command line or the config is checked before anything is built.
-fn run_suites(
-    config: &Config,
-    ctx: &Context,
-    filter: &FilterArgs,
-    exec_args: &ExecArgs,
-    opts: &ReportOptions,
-) -> Result<ExitStatus, AppError> {
-    let settings = ctx.settings(config)?;
-    ctx.check_wrapper(config)?;
-    let suites = plan::select(config, &to_filter(filter))?;
-    let scale = exec_args.scale.unwrap_or(settings.scale);
-    if !(scale.is_finite() && scale > 0.0) {
-        return Err(AppError::Usage(format!(
-            "--scale {scale}: give a positive multiplier, e.g. 0.5"
-        )));
-    }
-    let tolerance = ctx.report.tolerance;
-    if !(tolerance.is_finite() && tolerance >= 0.0) {
-        return Err(AppError::Usage(format!(
-            "--tolerance {tolerance}: give a percentage >= 0, e.g. 10"
-        )));
-    }
-    let baseline = match &ctx.report.baseline {
-        Some(path) => Some(Arc::new(Baseline::load(path).map_err(AppError::Baseline)?)),
-        None => None,
-    };
-
-    // Ctrl-C is caught from here on, for every stage (see exec::interrupt).
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(AppError::Runtime)?;
-    let interrupt = Interrupt::on_sigint(&runtime).map_err(AppError::Runtime)?;
-    let stop = (&interrupt, settings.grace);
-    let mut reporters = report::reporters(opts);
-    let mut emit = |event: Event| {
-        for r in reporters.iter_mut() {
-            r.on_event(&event);
-        }
-    };
-    let wrapper = ctx.wrapper.as_deref();
-    let building = !exec_args.no_build;
-
-    let preflight = stage(&mut emit, Stage::Preflight, "toolchains on PATH", || {
-        let needs = preflight::needs(config, &suites, wrapper, building);
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        preflight::check(&needs, &path, &config.root)?;
-        Ok(interpreter::resolve(config, &suites, wrapper)?)
-    });
-    let interpreters = unless_interrupted(&interrupt, "preflight", preflight)?;
-    for runtime in setup::pending(config, &suites) {
-        let detail = format!(
-            "{} ({})",
-            runtime.name,
-            runtime.setup.as_deref().unwrap_or_default().join(" ")
-        );
-        let done = stage(&mut emit, Stage::Setup, &detail, || {
-            Ok(setup::run(config, runtime, stop.0, stop.1)?)
-        });
-        unless_interrupted(&interrupt, "setup", done)?;
-    }
-    let request = build::request(&suites);
-    let artifacts = if building {
-        let cargo = build::cargo::cargo_program();
-        build::build(config, &request, &cargo, stop, &mut emit).map_err(AppError::from)
-    } else {
-        build::reuse(config, &request).map_err(AppError::from)
-    };
-    let artifacts = unless_interrupted(&interrupt, "the build", artifacts)?;
-    let dir = config.fixtures.dir.display().to_string();
-    emit(Event::StageStarted {
-        stage: Stage::Fixtures,
-        detail: dir.clone(),
-    });
-    let started = Instant::now();
-    let set = fixtures::ensure(&config.fixtures.dir).map_err(AppError::from);
-    let set = unless_interrupted(&interrupt, "fixture generation", set)?;
-    let how = if set.regenerated {
-        "generated"
-    } else {
-        "cached"
-    };
-    emit(Event::StageFinished {
-        stage: Stage::Fixtures,
-        detail: format!("{dir} ({how}, {} files)", set.manifest.files.len()),
-        duration: started.elapsed(),
-    });
-
-    let plan_opts = PlanOptions {
-        settings: &settings,
-        scale,
-        wrapper,
-        interpreters,
-    };
-    let jobs = plan::plan(config, &suites, &artifacts, &plan_opts)?;
-    let exec_opts = ExecOptions {
-        jobs: exec_args.jobs.map_or(1, |j| j as usize),
-        forward_output: opts.verbose,
-        baseline,
-        tolerance: tolerance / 100.0,
-    };
-    let outcomes = execute(runtime, &interrupt, jobs, exec_opts, &mut reporters);
-    for r in reporters.iter_mut() {
-        r.finish().map_err(AppError::ReportIo)?;
-    }
-    // A Ctrl-C after the last suite ended still means the user stopped the run.
-    Ok(if interrupt.is_set() {
-        ExitStatus::Interrupted
-    } else {
-        status_of(&outcomes)
-    })
-}
-
-/// After Ctrl-C, whatever a stage returned (its own "stopped" error, or a
-/// result it reached anyway) ends the run as interrupted, before any suite.
-fn unless_interrupted<T>(
-    interrupt: &Interrupt,
-    during: &'static str,
-    result: Result<T, AppError>,
-) -> Result<T, AppError> {
-    if interrupt.is_set() {
-        return Err(AppError::Interrupted { during });
-    }
-    result
-}
-
-/// Runs `work` between a StageStarted and a StageFinished event (the latter
-/// only on success: a failed stage ends the run with its error).
-fn stage<T>(
-    emit: &mut dyn FnMut(Event),
-    stage: Stage,
-    detail: &str,
-    work: impl FnOnce() -> Result<T, AppError>,
-) -> Result<T, AppError> {
-    emit(Event::StageStarted {
-        stage,
-        detail: detail.to_string(),
-    });
-    let started = Instant::now();
-    let value = work()?;
-    emit(Event::StageFinished {
-        stage,
-        detail: detail.to_string(),
-        duration: started.elapsed(),
-    });
-    Ok(value)
-}
-
-/// Hands the jobs to the executor on the run's tokio runtime while a plain
-/// thread feeds its events to the reporters (reporters may block on their
-/// output; the executor's sampling must not).
-fn execute(
-    runtime: tokio::runtime::Runtime,
-    interrupt: &Interrupt,
-    jobs: Vec<plan::Job>,
-    opts: ExecOptions,
-    reporters: &mut Vec<Box<dyn Reporter>>,
-) -> Vec<Outcome> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let mut moved = std::mem::take(reporters);
-    let feeder = std::thread::spawn(move || {
-        while let Some(event) = rx.blocking_recv() {
-            for r in moved.iter_mut() {
-                r.on_event(&event);
-            }
-        }
-        moved
-    });
-    let outcomes = runtime.block_on(exec::run_jobs_until(
-        jobs,
-        opts,
-        tx,
-        interrupt.clone().wait(),
-    ));
-    // Dropping the runtime drops every task still holding a sender, which
-    // ends the feeder's loop.
-    drop(runtime);
-    *reporters = feeder.join().expect("the reporter thread does not panic");
-    outcomes
-}
-
-/// 130 when interrupted, 1 when any suite did not succeed, else 0.
-pub fn status_of(outcomes: &[Outcome]) -> ExitStatus {
-    if outcomes.iter().any(|o| o.verdict == Verdict::Interrupted) {
-        ExitStatus::Interrupted
-    } else if outcomes.iter().all(|o| o.verdict.is_success()) {
-        ExitStatus::Passed
-    } else {
-        ExitStatus::SuiteFailed
-    }
-}
-
-/// `memtest list`: one row per suite with its limits after the profile.
-pub fn list_table(settings: &Settings, suites: &[&Suite]) -> String {
-    use tabled::settings::Style;
-    #[derive(tabled::Tabled)]
-    struct Row {
-        name: String,
-        runtime: String,
-        tags: String,
-        limits: String,
-        timeout: String,
-    }
-    let rows = suites.iter().map(|suite| {
-        let mut limits = settings.limits.clone();
-        suite.limits.apply(&mut limits);
-        let mut parts = Vec::new();
-        if let Some(b) = limits.rss_growth {
-            parts.push(format!("rss growth <= {b}"));
-        }
-        if let Some(b) = limits.vms_growth {
-            parts.push(format!("vms growth <= {b}"));
-        }
-        if let Some(b) = limits.peak_rss {
-            parts.push(format!("peak rss <= {b}"));
-        }
-        if let Some(r) = limits.slope {
-            parts.push(format!("slope <= {r}"));
-        }
-        if let Some(n) = limits.native_leaks {
-            parts.push(format!("native leaks <= {n}"));
-        }
-        let mut runtime = suite.runtime.clone();
-        if let Some(v) = &suite.variant {
-            runtime.push_str(&format!(" ({v})"));
-        }
-        let mut tags = suite.tags.join(", ");
-        if suite.expect == plan::Expect::Fail {
-            tags.push_str(if tags.is_empty() {
-                "expect fail"
-            } else {
-                "; expect fail"
-            });
-        }
-        let timeout = suite
-            .timeout
-            .unwrap_or(settings.timeout)
-            .mul_f64(settings.timeout_factor);
-        Row {
-            name: suite.name.clone(),
-            runtime,
-            tags,
-            limits: parts.join(", "),
-            timeout: crate::units::format_duration(timeout),
-        }
-    });
-    tabled::Table::new(rows).with(Style::sharp()).to_string()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::run::status_of;
     use super::*;
-    use crate::exec::{Exit, Measured};
-    use crate::verdict::Figures;
+    use crate::model::{Exit, Figures, Measured, Outcome, Verdict};
+    use crate::plan::PlanOptions;
     use std::time::Duration;
 
     fn outcome(verdict: Verdict) -> Outcome {
@@ -508,6 +274,7 @@ mod tests {
             scale: 1.0,
             wrapper: None,
             interpreters: Default::default(),
+            helpers: None,
         };
         let job = plan::plan(&c, &[&c.suites[0]], &artifacts, &opts)
             .unwrap()
@@ -519,7 +286,7 @@ mod tests {
                 exit: Exit::Code { code: 0 },
                 duration: Duration::from_secs(1),
                 samples: vec![],
-                exact_peak_rss: None,
+                peak_rss_exact: None,
                 reported: Default::default(),
                 marker_seen: true,
                 log_tail: vec![],

@@ -1,6 +1,6 @@
-//! Wrapper findings: what valgrind or heaptrack reported about a suite, parsed
-//! from their output text by pure functions (the executor reads the files and
-//! runs `heaptrack_print`; nothing here touches the system).
+//! Wrapper findings: what valgrind or heaptrack reported about a suite. The
+//! parsers are pure functions over the tools' output text; [`read`] and
+//! [`clear`] are the executor's file side (and run `heaptrack_print`).
 //!
 //! What fails a suite: valgrind's definitely-lost leak records and invalid
 //! reads, writes and frees. heaptrack's "total memory leaked" counts every
@@ -8,29 +8,14 @@
 //! Node) never free their heaps at exit, so it is recorded and shown but does
 //! not fail the suite on its own.
 
-use serde::{Deserialize, Serialize};
+use crate::model::{FindingsKind, WrapperFindings};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::Command;
 
-/// A wrapper's report on one suite.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WrapperFindings {
-    /// "valgrind" or "heaptrack".
-    pub tool: String,
-    /// Definitely-lost leak records (valgrind).
-    pub definitely_lost_records: u64,
-    /// Bytes reported leaked (valgrind: definitely lost; heaptrack: all).
-    pub leaked_bytes: u64,
-    /// Invalid reads, writes and frees (valgrind), as unique errors.
-    pub invalid_accesses: u64,
-    /// Other valgrind errors (uninitialised values, syscall params, ...).
-    pub other_errors: u64,
-    /// Whether these findings fail the suite.
-    pub failing: bool,
-    /// One line for reports.
-    pub summary: String,
-    /// The file the findings were read from (set by the executor).
-    #[serde(default)]
-    pub output: Option<std::path::PathBuf>,
-}
+/// Longest time `heaptrack_print` may take over one recording.
+const HEAPTRACK_PRINT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The text between `<tag>` and `</tag>` of the first occurrence in `s`, with
 /// XML's entities decoded (Rust and C++ names are full of `&lt;` and `&amp;`).
@@ -213,6 +198,104 @@ pub fn parse_heaptrack_print(text: &str) -> Option<WrapperFindings> {
         summary: format!("{leaked} bytes still allocated at exit, peak heap {peak_heap}"),
         output: None,
     })
+}
+
+/// The files a wrapper may leave for `path`: heaptrack appends its
+/// compression suffix to the name it was given.
+fn findings_candidates(kind: FindingsKind, path: &Path) -> Vec<PathBuf> {
+    let suffixes: &[&str] = match kind {
+        FindingsKind::ValgrindXml => &[""],
+        FindingsKind::Heaptrack => &["", ".zst", ".gz"],
+    };
+    suffixes
+        .iter()
+        .map(|ext| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(ext);
+            PathBuf::from(p)
+        })
+        .collect()
+}
+
+/// Removes what a previous run's wrapper left, so that a wrapper that dies
+/// before writing anything is not credited with the old findings.
+pub fn clear(kind: FindingsKind, path: &Path) -> std::io::Result<()> {
+    for p in findings_candidates(kind, path) {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Findings that say why there are none: failing for valgrind (the suite
+/// then went unchecked), informational for heaptrack (which never fails a
+/// suite on its own).
+fn no_findings(kind: FindingsKind, summary: String) -> WrapperFindings {
+    let (tool, failing) = match kind {
+        FindingsKind::ValgrindXml => ("valgrind", true),
+        FindingsKind::Heaptrack => ("heaptrack", false),
+    };
+    WrapperFindings {
+        tool: tool.to_string(),
+        definitely_lost_records: 0,
+        leaked_bytes: 0,
+        invalid_accesses: 0,
+        other_errors: 0,
+        failing,
+        summary,
+        output: None,
+    }
+}
+
+/// Reads what the wrapper left at `path` (heaptrack's recording through
+/// `heaptrack_print`, printing only its totals).
+pub async fn read(kind: FindingsKind, path: &Path) -> WrapperFindings {
+    let Some(file) = findings_candidates(kind, path)
+        .into_iter()
+        .find(|p| p.is_file())
+    else {
+        return no_findings(kind, format!("no findings at {}", path.display()));
+    };
+    let mut found = match kind {
+        FindingsKind::ValgrindXml => match tokio::fs::read(&file).await {
+            Ok(bytes) => parse_valgrind_xml(&String::from_utf8_lossy(&bytes)),
+            Err(e) => no_findings(kind, format!("cannot read {}: {e}", file.display())),
+        },
+        FindingsKind::Heaptrack => {
+            let printed = tokio::time::timeout(
+                HEAPTRACK_PRINT_TIMEOUT,
+                Command::new("heaptrack_print")
+                    .args([
+                        "--print-peaks=0",
+                        "--print-allocators=0",
+                        "--print-temporary=0",
+                        "--print-leaks=0",
+                    ])
+                    .arg(&file)
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true)
+                    .output(),
+            )
+            .await;
+            let parsed = match &printed {
+                Ok(Ok(out)) => parse_heaptrack_print(&String::from_utf8_lossy(&out.stdout)),
+                _ => None,
+            };
+            parsed.unwrap_or_else(|| {
+                let why = match printed {
+                    Err(_) => "timed out".to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(out)) => format!("printed no totals ({})", out.status),
+                };
+                no_findings(kind, format!("heaptrack_print {}: {why}", file.display()))
+            })
+        }
+    };
+    found.output = Some(file);
+    found
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! signals, signal names and exit statuses. The rest of the executor speaks
 //! in plain Rust types.
 
-use super::Exit;
+use crate::model::Exit;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
@@ -11,7 +11,8 @@ pub use libc::{SIGKILL, SIGTERM};
 /// Puts the child in a process group of its own (pgid = its pid), so one
 /// signal reaches the whole suite and the terminal's Ctrl-C reaches only the
 /// runner, which then stops the suites itself.
-pub fn own_process_group(cmd: &mut tokio::process::Command) {
+pub fn own_process_group(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
     cmd.process_group(0);
 }
 
@@ -104,6 +105,63 @@ pub fn stopping_signal(status: ExitStatus) -> i32 {
     status.signal().unwrap_or(SIGTERM)
 }
 
+/// Waits for the child `pid` (blocking) and reaps it: its exit status and its
+/// maximum resident set size in bytes from `wait4`'s rusage. The caller owns
+/// the reaping: nothing else may wait for `pid`, so until this returns the
+/// pid cannot be reused and signalling it stays safe.
+///
+/// `ru_maxrss` is KiB on Linux and bytes on macOS. On Linux it starts from
+/// the spawner's own peak (the forked child inherits it until exec), so it
+/// is only a usable exact peak elsewhere; see exec.
+pub fn wait_reaping(pid: u32) -> std::io::Result<(ExitStatus, u64)> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: wait4 writes the status and the zeroed rusage we pass.
+        let (ret, usage) = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            let ret = libc::wait4(pid, &mut status, 0, &mut usage);
+            (ret, usage)
+        };
+        if ret == pid {
+            let maxrss = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+            return Ok((ExitStatus::from_raw(status), maxrss_bytes(maxrss)));
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// `ru_maxrss` in bytes: the kernel reports KiB on Linux, bytes on macOS.
+pub fn maxrss_bytes(ru_maxrss: u64) -> u64 {
+    if cfg!(target_os = "macos") {
+        ru_maxrss
+    } else {
+        ru_maxrss.saturating_mul(1024)
+    }
+}
+
+/// Columns of the terminal on stdout, or `$COLUMNS`; `None` when stdout is
+/// not a terminal and nothing says.
+pub fn terminal_columns() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ writes the zeroed winsize we pass and nothing else.
+    let cols = unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        (libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) == 0).then_some(size.ws_col)
+    };
+    match cols {
+        Some(c) if c > 0 => Some(usize::from(c)),
+        _ => std::env::var("COLUMNS")
+            .ok()?
+            .parse()
+            .ok()
+            .filter(|c| *c > 0),
+    }
+}
+
 /// CPU time (user + system) this process has used, in microseconds; for the
 /// sampler benchmark.
 pub fn own_cpu_micros() -> u64 {
@@ -139,6 +197,23 @@ mod tests {
         );
         assert_eq!(stopping_signal(ExitStatus::from_raw(0)), SIGTERM);
         assert_eq!(stopping_signal(ExitStatus::from_raw(SIGKILL)), SIGKILL);
+    }
+
+    #[test]
+    #[allow(clippy::zombie_processes)] // wait_reaping is the wait
+    fn reaping_gives_the_status_and_a_peak() {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "exit 7"]);
+        own_process_group(&mut cmd);
+        let child = cmd.spawn().unwrap();
+        let (status, maxrss) = wait_reaping(child.id()).unwrap();
+        assert_eq!(status.code(), Some(7));
+        assert!(maxrss > 100_000, "a shell peaks above 100 KB: {maxrss}");
+        assert!(!pid_exists(child.id()), "reaped, not a zombie");
+        assert_eq!(
+            maxrss_bytes(2),
+            if cfg!(target_os = "macos") { 2 } else { 2048 }
+        );
     }
 
     #[test]

@@ -1,10 +1,8 @@
-//! Typed events the executor emits. Reporters consume these and nothing else:
-//! no stage but the reporters prints.
+//! What the executor measured about one suite's run: its samples, how it
+//! exited, its exact peak, the figures it reported and what a wrapper found.
+//! The verdict's input; nothing here is judged.
 
-use crate::plan::Job;
 use crate::units::Bytes;
-use crate::verdict::findings::WrapperFindings;
-use crate::verdict::Outcome;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -55,7 +53,7 @@ pub struct Measured {
     pub samples: Vec<Sample>,
     /// Exact peak RSS of the main process (VmHWM read just before it was reaped,
     /// or reported by the suite as `peak_rss_bytes`).
-    pub exact_peak_rss: Option<Bytes>,
+    pub peak_rss_exact: Option<Bytes>,
     /// Figures the suite reported on `MEMTEST name=value` lines, e.g.
     /// `native_leaks`, `native_live_bytes`, `peak_rss_bytes`.
     pub reported: BTreeMap<String, f64>,
@@ -70,54 +68,24 @@ pub struct Measured {
     pub findings: Option<WrapperFindings>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// A stage of the run before suites execute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    Preflight,
-    Setup,
-    Build,
-    Fixtures,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Event {
-    StageStarted {
-        stage: Stage,
-        detail: String,
-    },
-    StageFinished {
-        stage: Stage,
-        detail: String,
-        duration: Duration,
-    },
-    RunStarted {
-        suites: usize,
-        jobs: usize,
-    },
-    SuiteStarted {
-        job: Box<Job>,
-        pid: u32,
-    },
-    /// A line the suite printed (only forwarded when the reporter asked for it).
-    Output {
-        suite: String,
-        stream: Stream,
-        line: String,
-    },
-    SuiteFinished {
-        outcome: Box<Outcome>,
-    },
-    /// Ctrl-C arrived; children are being stopped.
-    Interrupted,
-    RunFinished {
-        duration: Duration,
-    },
+/// A wrapper's report on one suite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapperFindings {
+    /// "valgrind" or "heaptrack".
+    pub tool: String,
+    /// Definitely-lost leak records (valgrind).
+    pub definitely_lost_records: u64,
+    /// Bytes reported leaked (valgrind: definitely lost; heaptrack: all).
+    pub leaked_bytes: u64,
+    /// Invalid reads, writes and frees (valgrind), as unique errors.
+    pub invalid_accesses: u64,
+    /// Other valgrind errors (uninitialised values, syscall params, ...).
+    pub other_errors: u64,
+    /// Whether these findings fail the suite.
+    pub failing: bool,
+    /// One line for reports.
+    pub summary: String,
+    /// The file the findings were read from (set by the executor).
+    #[serde(default)]
+    pub output: Option<std::path::PathBuf>,
 }

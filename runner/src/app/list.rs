@@ -1,0 +1,144 @@
+//! `memtest list`: one row per suite with what a run would use (the
+//! resolver's timeout and limits, after profile and wrapper), fitted to the
+//! terminal's width.
+
+use super::AppError;
+use crate::config::{Config, Settings, Suite};
+use crate::model::Expect;
+use crate::plan;
+use tabled::settings::{peaker::Priority, Style, Width};
+
+/// The table `memtest list` prints; `width` is the terminal's, when known.
+pub fn list_table(
+    config: &Config,
+    settings: &Settings,
+    wrapper: Option<&str>,
+    suites: &[&Suite],
+    width: Option<usize>,
+) -> Result<String, AppError> {
+    #[derive(tabled::Tabled)]
+    struct Row {
+        name: String,
+        runtime: String,
+        tags: String,
+        limits: String,
+        timeout: String,
+    }
+    let mut rows = Vec::with_capacity(suites.len());
+    for suite in suites {
+        let resolved = plan::resolve(config, suite, settings, wrapper)?;
+        let limits = resolved.limits;
+        let mut parts = Vec::new();
+        if let Some(b) = limits.rss_growth {
+            parts.push(format!("rss growth <= {b}"));
+        }
+        if let Some(b) = limits.vms_growth {
+            parts.push(format!("vms growth <= {b}"));
+        }
+        if let Some(b) = limits.peak_rss {
+            parts.push(format!("peak rss <= {b}"));
+        }
+        if let Some(r) = limits.slope {
+            parts.push(format!("slope <= {r}"));
+        }
+        if let Some(n) = limits.native_leaks {
+            parts.push(format!("native leaks <= {n}"));
+        }
+        let mut runtime = suite.runtime.clone();
+        if let Some(v) = &suite.variant {
+            runtime.push_str(&format!(" ({v})"));
+        }
+        if let Some(w) = resolved.wrapper {
+            runtime.push_str(&format!(" under {}", w.name));
+        }
+        let mut tags = suite.tags.join(", ");
+        if suite.expect == Expect::Fail {
+            let catches: Vec<&str> = suite.catches.iter().map(|c| c.name()).collect();
+            let what = if catches.is_empty() {
+                "expect fail".to_string()
+            } else {
+                format!("expect fail on {}", catches.join("/"))
+            };
+            tags = if tags.is_empty() {
+                what
+            } else {
+                format!("{tags}; {what}")
+            };
+        }
+        rows.push(Row {
+            name: suite.name.clone(),
+            runtime,
+            tags,
+            limits: parts.join(", "),
+            timeout: crate::units::format_duration(resolved.timeout),
+        });
+    }
+    let mut table = tabled::Table::new(rows);
+    table.with(Style::sharp());
+    if let Some(width) = width {
+        // Wrap the widest columns first (limits, tags), keeping every row.
+        table.with(
+            Width::wrap(width)
+                .keep_words(true)
+                .priority(Priority::max(true)),
+        );
+    }
+    Ok(table.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    #[test]
+    fn list_shows_what_a_run_uses_and_fits_a_narrow_terminal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), "").unwrap();
+        let text = r#"
+[runtimes.py]
+kind = "python"
+program = "python3"
+[profiles.ci]
+timeout_factor = 2.0
+[wrappers.memcheck]
+argv = ["valgrind", "--xml-file=${log_dir}/${suite}.xml"]
+findings = "valgrind-xml"
+timeout_factor = 30
+[[suite]]
+name = "py-a-suite-with-a-long-name"
+runtime = "py"
+script = "a.py"
+timeout = "10s"
+tags = ["python", "fast", "memory", "bindings"]
+limits = { rss_growth = "16MB", peak_rss = "100MB", slope = "2MB/s" }
+canaries = [{ mode = "retain", catches = ["exit_code"] }]
+"#;
+        let c = config::parse(text, &dir.path().join("memtest.toml"), dir.path()).unwrap();
+        let settings = c.settings(Some("ci")).unwrap();
+        let suites: Vec<&Suite> = c.suites.iter().collect();
+        let wide = list_table(&c, &settings, None, &suites, None).unwrap();
+        assert!(wide.contains("20.0s"), "profile factor applied: {wide}");
+        assert!(wide.contains("rss growth <= 16.0 MB"), "{wide}");
+        assert!(
+            wide.contains("py-a-suite-with-a-long-name-canary-retain"),
+            "{wide}"
+        );
+        assert!(wide.contains("expect fail on exit_code"), "{wide}");
+        let wrapped = list_table(&c, &settings, Some("memcheck"), &suites, None).unwrap();
+        assert!(
+            wrapped.contains("10m00s"),
+            "wrapper factor applied: {wrapped}"
+        );
+        assert!(
+            !wrapped.contains("rss growth"),
+            "limits a wrapped run ignores: {wrapped}"
+        );
+        let narrow = list_table(&c, &settings, None, &suites, Some(60)).unwrap();
+        let widest = narrow.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= 60, "{widest} columns:\n{narrow}");
+        for word in ["growth", "16.0", "100.0", "slope", "20.0s", "exit_code"] {
+            assert!(narrow.contains(word), "{word} cut off: {narrow}");
+        }
+    }
+}

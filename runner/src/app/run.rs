@@ -1,0 +1,260 @@
+//! `all` and `run`, by phase: [`prepare`] checks everything the command line
+//! and the config can get wrong before anything is built; [`stages`] runs
+//! preflight, setup, build, helpers and fixtures under the run-wide
+//! interrupt; [`execute`] hands the jobs to the executor with the verdict's
+//! judge, while a plain thread feeds the events to the reporters.
+
+use super::{to_filter, AppError, Context, ExitStatus};
+use crate::build::{self, fixtures, helpers, interpreter, preflight, setup};
+use crate::cli::{ExecArgs, FilterArgs};
+use crate::config::{Config, Settings, Suite};
+use crate::exec::{self, ExecOptions, Judge};
+use crate::model::{staged, staged_then, Event, Job, Outcome, Stage, Verdict};
+use crate::plan::{self, Artifacts, PlanOptions};
+use crate::process::Interrupt;
+use crate::report::{self, ReportOptions, Reporter};
+use crate::verdict::{self, baseline::Baseline};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the command line asked for, checked.
+struct Request<'c> {
+    settings: Settings,
+    suites: Vec<&'c Suite>,
+    scale: f64,
+    baseline: Option<Arc<Baseline>>,
+    /// A fraction (the command line's percentage / 100).
+    tolerance: f64,
+}
+
+fn prepare<'c>(
+    config: &'c Config,
+    ctx: &Context,
+    filter: &FilterArgs,
+    exec_args: &ExecArgs,
+) -> Result<Request<'c>, AppError> {
+    let settings = ctx.settings(config)?;
+    ctx.check_wrapper(config)?;
+    let suites = plan::select(config, &to_filter(filter))?;
+    let scale = exec_args.scale.unwrap_or(settings.scale);
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(AppError::Usage(format!(
+            "--scale {scale}: give a positive multiplier, e.g. 0.5"
+        )));
+    }
+    let tolerance = ctx.report.tolerance;
+    if !(tolerance.is_finite() && tolerance >= 0.0) {
+        return Err(AppError::Usage(format!(
+            "--tolerance {tolerance}: give a percentage >= 0, e.g. 10"
+        )));
+    }
+    let baseline = match &ctx.report.baseline {
+        Some(path) => Some(Arc::new(Baseline::load(path).map_err(AppError::Baseline)?)),
+        None => None,
+    };
+    Ok(Request {
+        settings,
+        suites,
+        scale,
+        baseline,
+        tolerance: tolerance / 100.0,
+    })
+}
+
+/// What the stages before execution produced.
+struct Prepared {
+    interpreters: BTreeMap<String, String>,
+    artifacts: Artifacts,
+    helpers: PathBuf,
+}
+
+/// Preflight, setup, build, helpers and fixtures, each between its stage
+/// events. After an interrupt, whatever a stage returned ends the run as
+/// interrupted, before any suite.
+fn stages(
+    config: &Config,
+    req: &Request<'_>,
+    wrapper: Option<&str>,
+    building: bool,
+    interrupt: &Interrupt,
+    emit: &mut dyn FnMut(Event),
+) -> Result<Prepared, AppError> {
+    let grace = req.settings.grace;
+    let suites = &req.suites;
+    let interpreters = staged(emit, Stage::Preflight, "toolchains on PATH", || {
+        let needs = preflight::needs(config, suites, wrapper, building);
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        preflight::check(&needs, &path, &config.root)?;
+        Ok(interpreter::resolve(config, suites, wrapper)?)
+    });
+    let interpreters = unless_interrupted(interrupt, "preflight", interpreters)?;
+    for runtime in setup::pending(config, suites) {
+        let Some(cmd) = setup::command(config, runtime) else {
+            continue;
+        };
+        let detail = format!("{} ({})", runtime.name, cmd.display());
+        let done = staged(emit, Stage::Setup, &detail, || {
+            Ok(setup::run(config, runtime, interrupt, grace)?)
+        });
+        unless_interrupted(interrupt, "setup", done)?;
+    }
+    let request = build::request(config, suites);
+    let artifacts = if building {
+        let cargo = build::cargo::cargo_program();
+        build::build(config, &request, &cargo, (interrupt, grace), emit).map_err(AppError::from)
+    } else {
+        build::reuse(config, &request).map_err(AppError::from)
+    };
+    let artifacts = unless_interrupted(interrupt, "the build", artifacts)?;
+    let helpers = helpers::write(&config.state_dir()).map_err(AppError::Helpers)?;
+    if let Some(fx) = &config.fixtures {
+        let dir = fx.dir.display().to_string();
+        let set = staged_then(
+            emit,
+            Stage::Fixtures,
+            &dir,
+            || fixtures::ensure(&fx.dir).map_err(AppError::from),
+            |set| {
+                let state = if set.regenerated {
+                    "generated"
+                } else {
+                    "cached"
+                };
+                format!("{dir} ({state}, {} files)", set.manifest.files.len())
+            },
+        );
+        unless_interrupted(interrupt, "fixture generation", set)?;
+    }
+    Ok(Prepared {
+        interpreters,
+        artifacts,
+        helpers,
+    })
+}
+
+/// `all` and `run`: every stage, in order.
+pub(super) fn run_suites(
+    config: &Config,
+    ctx: &Context,
+    filter: &FilterArgs,
+    exec_args: &ExecArgs,
+    opts: &ReportOptions,
+) -> Result<ExitStatus, AppError> {
+    let req = prepare(config, ctx, filter, exec_args)?;
+    // The interrupt is caught from here on, for every stage.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    let interrupt = Interrupt::on_sigint(&runtime).map_err(AppError::Runtime)?;
+    let mut reporters = report::reporters(opts);
+    let mut emit = |event: Event| {
+        for r in reporters.iter_mut() {
+            r.on_event(&event);
+        }
+    };
+    let wrapper = ctx.wrapper.as_deref();
+    let prepared = stages(
+        config,
+        &req,
+        wrapper,
+        !exec_args.no_build,
+        &interrupt,
+        &mut emit,
+    )?;
+    let plan_opts = PlanOptions {
+        settings: &req.settings,
+        scale: req.scale,
+        wrapper,
+        interpreters: prepared.interpreters,
+        helpers: Some(&prepared.helpers),
+    };
+    let jobs = plan::plan(config, &req.suites, &prepared.artifacts, &plan_opts)?;
+    let exec_opts = ExecOptions {
+        jobs: exec_args.jobs.map_or(1, |j| j as usize),
+        forward_output: opts.verbose,
+    };
+    let judge = judge(req.baseline, req.tolerance);
+    let outcomes = execute(runtime, &interrupt, jobs, exec_opts, judge, &mut reporters);
+    for r in reporters.iter_mut() {
+        r.finish().map_err(AppError::ReportIo)?;
+    }
+    // An interrupt after the last suite ended still means the user stopped
+    // the run.
+    Ok(if interrupt.is_set() {
+        ExitStatus::Interrupted
+    } else {
+        status_of(&outcomes)
+    })
+}
+
+/// The verdict stage as the executor's judge, with the baseline to compare
+/// against.
+fn judge(baseline: Option<Arc<Baseline>>, tolerance: f64) -> Judge {
+    Arc::new(move |job: &Job, measured| {
+        let entry = baseline.as_ref().and_then(|b| b.get(&job.suite));
+        verdict::judge(job, measured, entry, tolerance)
+    })
+}
+
+/// After an interrupt, whatever a stage returned (its own "stopped" error,
+/// or a result it reached anyway) ends the run as interrupted.
+fn unless_interrupted<T>(
+    interrupt: &Interrupt,
+    during: &'static str,
+    result: Result<T, AppError>,
+) -> Result<T, AppError> {
+    if interrupt.is_set() {
+        return Err(AppError::Interrupted { during });
+    }
+    result
+}
+
+/// Hands the jobs to the executor on the run's tokio runtime while a plain
+/// thread feeds its events to the reporters (reporters may block on their
+/// output; the executor's sampling must not).
+fn execute(
+    runtime: tokio::runtime::Runtime,
+    interrupt: &Interrupt,
+    jobs: Vec<Job>,
+    opts: ExecOptions,
+    judge: Judge,
+    reporters: &mut Vec<Box<dyn Reporter>>,
+) -> Vec<Outcome> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let mut moved = std::mem::take(reporters);
+    let feeder = std::thread::spawn(move || {
+        while let Some(event) = rx.blocking_recv() {
+            for r in moved.iter_mut() {
+                r.on_event(&event);
+            }
+        }
+        moved
+    });
+    let outcomes = runtime.block_on(exec::run_jobs(
+        jobs,
+        opts,
+        tx,
+        interrupt.clone().wait(),
+        judge,
+    ));
+    // Dropping the runtime drops every task still holding a sender, which
+    // ends the feeder's loop. Readers of pipes a killed suite's escaped
+    // grandchild still holds must not keep the run alive.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    *reporters = feeder.join().expect("the reporter thread does not panic");
+    outcomes
+}
+
+/// 130 when interrupted, 1 when any suite did not succeed, else 0.
+pub fn status_of(outcomes: &[Outcome]) -> ExitStatus {
+    if outcomes.iter().any(|o| o.verdict == Verdict::Interrupted) {
+        ExitStatus::Interrupted
+    } else if outcomes.iter().all(|o| o.verdict.is_success()) {
+        ExitStatus::Passed
+    } else {
+        ExitStatus::SuiteFailed
+    }
+}

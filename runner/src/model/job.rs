@@ -1,0 +1,126 @@
+//! What a suite is asked to do: the [`Job`] the planner hands the executor,
+//! with its resolved [`Limits`], the kind of runtime it runs on and the
+//! wrapper around it. Plain data shared by every stage, so no stage has to
+//! import another to name it.
+
+use super::Criterion;
+use crate::units::{Bytes, BytesPerSec};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Whether a suite is meant to pass, or is a canary that must fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    #[default]
+    Pass,
+    Fail,
+}
+
+/// The language runtime of a suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Rust,
+    Node,
+    Python,
+    /// Any program: a C or Zig test binary, `zig build test`, pytest, ruby.
+    Command,
+}
+
+impl RuntimeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Rust => "rust",
+            RuntimeKind::Node => "node",
+            RuntimeKind::Python => "python",
+            RuntimeKind::Command => "command",
+        }
+    }
+}
+
+/// Pass criteria of one suite, resolved from memtest.toml (defaults, profile
+/// and suite merged). `None` means the criterion is not checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub rss_growth: Option<Bytes>,
+    pub vms_growth: Option<Bytes>,
+    pub peak_rss: Option<Bytes>,
+    /// Largest allowed slope of RSS over the final `slope_window` of the run.
+    pub slope: Option<BytesPerSec>,
+    /// Fraction (0..1) of the run, at its end, over which the slope is fitted.
+    pub slope_window: f64,
+    /// Fraction (0..1) of the run, at its start, ignored as warm-up before
+    /// growth is measured.
+    pub warmup: f64,
+    /// Largest allowed count of native allocations left live, when the suite
+    /// reports `native_leaks` (see the `MEMTEST` line protocol in exec).
+    pub native_leaks: Option<u64>,
+    /// The line the suite must print after its assertions passed; `None`
+    /// disables the check.
+    pub marker: Option<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            rss_growth: None,
+            vms_growth: None,
+            peak_rss: None,
+            slope: None,
+            slope_window: 0.5,
+            warmup: 0.2,
+            native_leaks: Some(0),
+            marker: Some("TEST PASSED".to_string()),
+        }
+    }
+}
+
+/// One suite, ready to execute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub suite: String,
+    pub runtime: RuntimeKind,
+    pub tags: Vec<String>,
+    /// argv[0] is the program (wrapper first when a wrapper is used).
+    pub argv: Vec<String>,
+    /// Full environment additions (the child also inherits the runner's env).
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub timeout: Duration,
+    /// Time between SIGTERM and SIGKILL on timeout or interrupt.
+    pub grace: Duration,
+    pub sample_interval: Duration,
+    pub limits: Limits,
+    pub expect: Expect,
+    /// For a canary: the criteria it exists to trip (`Failure::criterion`
+    /// names). A canary that fails only on something else (a crash, a
+    /// timeout) has not shown that the suite sees the leak. Empty = any.
+    #[serde(default)]
+    pub catches: Vec<Criterion>,
+    /// Runs alone: no other suite runs at the same time.
+    pub exclusive: bool,
+    /// stdout and stderr of the suite go here in full.
+    pub log_path: PathBuf,
+    /// The wrapper (valgrind, heaptrack) the suite runs under, if any.
+    pub wrapper: Option<WrapperRun>,
+}
+
+/// How to read what a wrapper found after the suite exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingsKind {
+    /// valgrind `--xml=yes` output: errors and leak records.
+    ValgrindXml,
+    /// heaptrack's recording: summarised with `heaptrack_print` when present.
+    Heaptrack,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapperRun {
+    pub name: String,
+    pub findings: FindingsKind,
+    /// Where the wrapper writes its findings (already interpolated).
+    pub output_path: PathBuf,
+}
