@@ -1,10 +1,13 @@
-//! Ctrl-C for a whole run, not only its suites. One SIGINT handler is
-//! installed before the first stage and turns the signal into a flag that
+//! Ctrl-C (and SIGTERM) for a whole run, not only its suites. One handler
+//! for SIGINT and SIGTERM is installed before the first stage and turns the
+//! first signal into a flag (remembering which signal it was) that
 //! every stage sees: the executor awaits it, and the stages that wait on a
 //! child process (cargo, runtime setup) poll it and stop that child's process
 //! group. Without it, Ctrl-C during the build killed memtest by the signal's
 //! default action: no clean exit code, no cleared status line, and cargo's
-//! rustc processes left to finish on their own.
+//! rustc processes left to finish on their own. SIGTERM is what CI runners,
+//! `timeout` and process supervisors send; it gets the same orderly stop, so
+//! a cancelled CI job still leaves no suite running and writes its reports.
 
 use super::unix::{self as process_unix, SIGKILL};
 use std::process::{Child, ExitStatus};
@@ -17,50 +20,90 @@ const POLL: Duration = Duration::from_millis(50);
 /// Whether the user asked the run to stop; cheap to clone and to check.
 #[derive(Debug, Clone)]
 pub struct Interrupt {
-    flag: watch::Receiver<bool>,
+    /// 0 while not set, else the signal that set it.
+    flag: watch::Receiver<i32>,
 }
 
 /// Sets an [`Interrupt`] by hand (tests, and the signal listener).
 #[derive(Debug)]
-pub struct Trigger(watch::Sender<bool>);
+pub struct Trigger(watch::Sender<i32>);
 
 impl Trigger {
+    /// Sets the interrupt as a Ctrl-C would.
     pub fn fire(&self) {
-        let _ = self.0.send(true);
+        self.fire_with(libc::SIGINT);
+    }
+
+    /// Sets the interrupt on behalf of `signal`. Only the first one counts:
+    /// the exit status names what stopped the run, not a later echo.
+    pub fn fire_with(&self, signal: i32) {
+        self.0.send_if_modified(|current| {
+            if *current == 0 {
+                *current = signal;
+                true
+            } else {
+                false
+            }
+        });
     }
 }
 
 impl Interrupt {
     /// An interrupt that only `Trigger::fire` sets.
     pub fn manual() -> (Trigger, Interrupt) {
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(0);
         (Trigger(tx), Interrupt { flag: rx })
     }
 
-    /// Listens for SIGINT on `runtime`. The handler is installed before this
-    /// returns, so a Ctrl-C from then on can no longer kill the process.
-    pub fn on_sigint(runtime: &tokio::runtime::Runtime) -> std::io::Result<Interrupt> {
+    /// Listens for SIGINT and SIGTERM on `runtime`. The handlers are
+    /// installed before this returns, so neither signal can kill the process
+    /// from then on; [`Interrupt::signal`] tells which one arrived first.
+    pub fn on_signals(runtime: &tokio::runtime::Runtime) -> std::io::Result<Interrupt> {
         use tokio::signal::unix::{signal, SignalKind};
         let (trigger, interrupt) = Interrupt::manual();
-        let mut sigint = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
+        let (mut sigint, mut sigterm) = runtime.block_on(async {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            ))
+        })?;
         runtime.spawn(async move {
-            // Every further Ctrl-C lands here too, and changes nothing: the
+            // Every further signal lands here too, and changes nothing: the
             // run is already stopping, within each child's grace period.
-            if sigint.recv().await.is_some() {
-                trigger.fire();
-                std::future::pending::<()>().await;
+            loop {
+                let got = tokio::select! {
+                    s = sigint.recv() => s.map(|_| libc::SIGINT),
+                    s = sigterm.recv() => s.map(|_| libc::SIGTERM),
+                };
+                match got {
+                    Some(signal) => trigger.fire_with(signal),
+                    None => break,
+                }
             }
+            std::future::pending::<()>().await;
         });
         Ok(interrupt)
     }
 
+    /// The former name of [`Interrupt::on_signals`], kept while callers move
+    /// over: it listens for SIGTERM too.
+    pub fn on_sigint(runtime: &tokio::runtime::Runtime) -> std::io::Result<Interrupt> {
+        Interrupt::on_signals(runtime)
+    }
+
     pub fn is_set(&self) -> bool {
-        *self.flag.borrow()
+        *self.flag.borrow() != 0
+    }
+
+    /// The signal that stopped the run (SIGINT for a manual trigger), if any:
+    /// the exit status is 128 + this number (130 for SIGINT, 143 for SIGTERM).
+    pub fn signal(&self) -> Option<i32> {
+        Some(*self.flag.borrow()).filter(|s| *s != 0)
     }
 
     /// Completes once the interrupt is set (at once if it already is).
     pub async fn wait(mut self) {
-        if self.flag.wait_for(|set| *set).await.is_err() {
+        if self.flag.wait_for(|set| *set != 0).await.is_err() {
             // The trigger is gone without firing: it never will.
             std::future::pending::<()>().await;
         }
@@ -116,6 +159,33 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap()
+    }
+
+    #[test]
+    fn the_first_signal_is_remembered() {
+        let (trigger, interrupt) = Interrupt::manual();
+        assert!(!interrupt.is_set());
+        assert_eq!(interrupt.signal(), None);
+        trigger.fire_with(libc::SIGTERM);
+        trigger.fire();
+        assert!(interrupt.is_set());
+        assert_eq!(interrupt.signal(), Some(libc::SIGTERM));
+    }
+
+    #[test]
+    fn sigterm_to_the_process_sets_the_interrupt() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let interrupt = Interrupt::on_signals(&runtime).unwrap();
+        // The handler is installed: SIGTERM no longer ends this test process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+        let waited = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), interrupt.clone().wait()).await
+        });
+        assert!(waited.is_ok(), "SIGTERM did not set the interrupt");
+        assert_eq!(interrupt.signal(), Some(libc::SIGTERM));
     }
 
     #[test]
