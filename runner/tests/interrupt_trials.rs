@@ -187,7 +187,10 @@ fn wait_until_caught(pid: u32) {
         if caught & wanted == wanted {
             return;
         }
-        assert!(Instant::now() < deadline, "memtest never caught SIGINT and SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "memtest never caught SIGINT and SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -235,7 +238,10 @@ fn run_trial(dir: &Path, trial: &Trial) {
     if trial.signal == libc::SIGINT {
         assert_eq!(code, Some(130), "{what}");
     } else {
-        assert!(code.is_some_and(|c| SIGTERM_STATUS.contains(&c)), "exit {code:?}: {what}");
+        assert!(
+            code.is_some_and(|c| SIGTERM_STATUS.contains(&c)),
+            "exit {code:?}: {what}"
+        );
     }
     // Stopping takes the grace (300 ms) twice at most, plus the reports.
     assert!(took < Duration::from_secs(10), "{what}");
@@ -266,8 +272,8 @@ fn run_trial(dir: &Path, trial: &Trial) {
         serde_json::from_slice(&text).unwrap_or_else(|e| panic!("bad JSON ({e}); {what}"));
     assert_eq!(report["interrupted"], true, "{what}");
     assert_eq!(report["suites"].as_array().map(Vec::len), Some(5), "{what}");
-    let xml = std::fs::read_to_string(&junit)
-        .unwrap_or_else(|e| panic!("no JUnit report ({e}); {what}"));
+    let xml =
+        std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("no JUnit report ({e}); {what}"));
     if let Err(e) = check_xml(&xml) {
         panic!("JUnit report is not well-formed: {e}\n{xml}\n{what}");
     }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// One cargo invocation, as data: what to build and with which features.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CargoBuild {
     /// `build` for the library, `test` (with `--no-run`) for the suites.
     pub subcommand: &'static str,
@@ -23,6 +23,20 @@ pub struct CargoBuild {
     /// must not run them without their fixtures), and so only what the
     /// selection needs is built.
     pub tests: Vec<String>,
+    /// A variant's RUSTFLAGS (e.g. `-Zsanitizer=address`), set in cargo's
+    /// environment.
+    pub rustflags: Vec<String>,
+    /// A rustup toolchain (`nightly`): cargo is then started through
+    /// `rustup run`, since the cargo running memtest (its `CARGO`) is the
+    /// default toolchain's own binary, which takes no `+nightly`.
+    pub toolchain: Option<String>,
+    /// `--target`: with it, RUSTFLAGS reach only the target's code, not
+    /// build scripts and proc macros (which a sanitizer's flags would
+    /// break), and the artifacts land apart under target/<triple>/.
+    pub target: Option<String>,
+    /// A variant's extra environment for cargo (e.g. `RUSTC_BOOTSTRAP=1`,
+    /// which lets a stable toolchain take `-Z` flags).
+    pub env: Vec<(String, String)>,
 }
 
 impl CargoBuild {
@@ -40,6 +54,9 @@ impl CargoBuild {
         for test in &self.tests {
             args.extend(["--test".into(), test.clone()]);
         }
+        if let Some(target) = &self.target {
+            args.extend(["--target".into(), target.clone()]);
+        }
         // Diagnostics rendered by cargo onto stderr (what a user would see);
         // stdout keeps only the artifact messages this module parses.
         args.push("--message-format=json-render-diagnostics".into());
@@ -48,7 +65,36 @@ impl CargoBuild {
 
     /// How the command reads to a person (stage details, error messages).
     pub fn display(&self) -> String {
-        format!("cargo {}", self.args()[..self.args().len() - 1].join(" "))
+        let args = self.args();
+        let mut line = format!("cargo {}", args[..args.len() - 1].join(" "));
+        if let Some(toolchain) = &self.toolchain {
+            line = line.replacen("cargo", &format!("cargo +{toolchain}"), 1);
+        }
+        if !self.rustflags.is_empty() {
+            line = format!("RUSTFLAGS=\"{}\" {line}", self.rustflags.join(" "));
+        }
+        for (key, value) in self.env.iter().rev() {
+            line = format!("{key}={value} {line}");
+        }
+        line
+    }
+
+    /// The command to start: `cargo`, or `rustup run TOOLCHAIN cargo`.
+    fn command(&self, cargo: &Path) -> Command {
+        let mut cmd = match &self.toolchain {
+            None => Command::new(cargo),
+            Some(toolchain) => {
+                let mut cmd = Command::new("rustup");
+                cmd.args(["run", toolchain, "cargo"]);
+                cmd
+            }
+        };
+        cmd.args(self.args());
+        if !self.rustflags.is_empty() {
+            cmd.env("RUSTFLAGS", self.rustflags.join(" "));
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
     }
 }
 
@@ -144,8 +190,8 @@ pub fn run(
     grace: Duration,
 ) -> Result<Produced, CargoError> {
     let command = build.display();
-    let mut child = Command::new(cargo)
-        .args(build.args())
+    let mut child = build
+        .command(cargo)
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -284,7 +330,7 @@ not json at all
             package: "pyjamaz".into(),
             profile: "release".into(),
             features: vec!["canary-leak".into()],
-            tests: vec![],
+            ..CargoBuild::default()
         };
         assert_eq!(
             lib.args().join(" "),
@@ -304,6 +350,36 @@ not json at all
         assert_eq!(
             tests.args().join(" "),
             "test --no-run --profile release -p memsuite --test memory_leak --test ffi_alloc_stats --message-format=json-render-diagnostics"
+        );
+    }
+
+    #[test]
+    fn a_sanitizer_variant_names_toolchain_target_and_rustflags() {
+        let asan = CargoBuild {
+            subcommand: "build",
+            package: "pyjamaz".into(),
+            profile: "release".into(),
+            rustflags: vec!["-Zsanitizer=address".into()],
+            toolchain: Some("nightly".into()),
+            target: Some("x86_64-unknown-linux-gnu".into()),
+            ..CargoBuild::default()
+        };
+        assert_eq!(
+            asan.display(),
+            "RUSTFLAGS=\"-Zsanitizer=address\" cargo +nightly build --profile release -p pyjamaz \
+             --target x86_64-unknown-linux-gnu"
+        );
+        let cmd = asan.command(Path::new("/bin/cargo"));
+        assert_eq!(cmd.get_program(), "rustup");
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
+        assert_eq!(args[..4], ["run", "nightly", "cargo", "build"]);
+        let env: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(
+            env,
+            [(
+                std::ffi::OsStr::new("RUSTFLAGS"),
+                Some(std::ffi::OsStr::new("-Zsanitizer=address"))
+            )]
         );
     }
 

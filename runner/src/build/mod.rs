@@ -82,15 +82,22 @@ pub struct Request {
 /// The variants and rust test targets `suites` use. Without a `[build]`
 /// nothing is built: suites test what is installed.
 pub fn request(config: &Config, suites: &[&Suite]) -> Request {
+    request_under(config, suites, None)
+}
+
+/// As [`request`], with `wrapper` (`--wrapper NAME`) over every suite's own:
+/// a wrapper that names a build variant (a sanitizer) needs each suite's
+/// variant composed with it (`leaky+asan`), as the plan will ask for.
+pub fn request_under(config: &Config, suites: &[&Suite], wrapper: Option<&str>) -> Request {
     let mut req = Request::default();
     if config.build.is_none() {
         return req;
     }
     for suite in suites {
-        req.variants.insert(suite.variant().to_string());
+        let variant = crate::plan::jobs::variant_of(config, suite, wrapper);
+        req.variants.insert(variant.clone());
         if let Target::Test(test) = &suite.target {
-            req.tests
-                .insert((suite.variant().to_string(), test.clone()));
+            req.tests.insert((variant, test.clone()));
         }
     }
     req
@@ -137,12 +144,8 @@ pub fn lib_path(config: &Config, build: &Build, variant: &str) -> PathBuf {
             config.lib_path(variant, file)
         }
         BuildForm::Prebuilt { path } => {
-            let path = build
-                .variants
-                .get(variant)
-                .and_then(|v| v.path.as_ref())
-                .unwrap_or(path);
-            config.root.join(fill(path, &vars))
+            let own = build.variant(variant).and_then(|v| v.path);
+            config.root.join(fill(own.as_ref().unwrap_or(path), &vars))
         }
     }
 }
@@ -198,7 +201,14 @@ pub fn build(
                 }
             }
         }
-        if let Some(abi) = &b.abi {
+        // A library built with a sanitizer needs the sanitizer's runtime,
+        // which memtest itself does not load: dlopen would fail on its
+        // `__asan_*` symbols. Unchecked here; its suites, which load it
+        // under the runtime, are what proves it works.
+        let instrumented = b
+            .variant(variant)
+            .is_some_and(|v| v.rustflags.iter().any(|f| f.starts_with("-Zsanitizer")));
+        if let (Some(abi), false) = (&b.abi, instrumented) {
             abi::check(&lib, &abi.symbol, abi.version).map_err(|source| BuildError::Abi {
                 variant: variant.clone(),
                 source,
@@ -237,19 +247,19 @@ fn build_cargo_lib(
     else {
         unreachable!("called for cargo builds only");
     };
+    let extra = b.variant(variant).unwrap_or_default();
     let mut features = features.clone();
-    features.extend(
-        b.variants
-            .get(variant)
-            .into_iter()
-            .flat_map(|v| v.features.iter().cloned()),
-    );
+    features.extend(extra.features.iter().cloned());
     let job = CargoBuild {
         subcommand: "build",
         package: package.clone(),
         profile: profile.clone(),
         features,
         tests: Vec::new(),
+        rustflags: extra.rustflags,
+        toolchain: extra.toolchain,
+        target: extra.target,
+        env: extra.env,
     };
     let detail = format!("{} ({variant})", job.display());
     let produced = staged(emit, Stage::Build, &detail, || {
@@ -293,7 +303,7 @@ fn build_command_lib(
         unreachable!("called for command builds only");
     };
     let vars = vars(config, b, variant);
-    let extra = b.variants.get(variant).cloned().unwrap_or_default();
+    let extra = b.variant(variant).unwrap_or_default();
     let cmd = LoggedCommand {
         argv: argv
             .iter()
@@ -353,14 +363,10 @@ fn build_rust_suites(
     for variant in variants {
         // The variant's features belong to the library package; name them
         // through it so the suites package need not re-export them.
-        let extra = b
-            .variants
-            .get(variant)
-            .into_iter()
-            .flat_map(|v| v.features.iter());
+        let extra = b.variant(variant).unwrap_or_default();
         let features = features
             .iter()
-            .chain(extra)
+            .chain(&extra.features)
             .map(|f| format!("{lib_package}/{f}"))
             .collect();
         let job = CargoBuild {
@@ -374,6 +380,10 @@ fn build_rust_suites(
                 .filter(|(v, _)| v == variant)
                 .map(|(_, t)| t.clone())
                 .collect(),
+            rustflags: extra.rustflags.clone(),
+            toolchain: extra.toolchain.clone(),
+            target: extra.target.clone(),
+            env: extra.env.clone(),
         };
         let detail = format!("{} ({variant})", job.display());
         let produced = staged(emit, Stage::Build, &detail, || {

@@ -246,7 +246,10 @@ fn check_variants(
         let span = v.span();
         let v = v.into_inner();
         let (allowed, what): (&[&str], &str) = match form {
-            BuildForm::Cargo { .. } => (&["features"], "extra `features`"),
+            BuildForm::Cargo { .. } => (
+                &["features", "rustflags", "toolchain", "target", "env"],
+                "extra `features`, `rustflags` or `env`, a `toolchain` or a `target`",
+            ),
             BuildForm::Command { .. } => (&["env", "args"], "extra `env` or `args`"),
             BuildForm::Prebuilt { .. } => (&["path"], "its own `path`"),
         };
@@ -255,6 +258,9 @@ fn check_variants(
             ("env", !v.env.is_empty()),
             ("args", !v.args.is_empty()),
             ("path", v.path.is_some()),
+            ("rustflags", !v.rustflags.is_empty()),
+            ("toolchain", v.toolchain.is_some()),
+            ("target", v.target.is_some()),
         ];
         for (key, set) in given {
             if set && !formless && !allowed.contains(&key) {
@@ -273,6 +279,9 @@ fn check_variants(
                 env: v.env.into_iter().collect(),
                 args: v.args,
                 path: v.path.map(Spanned::into_inner),
+                rustflags: v.rustflags,
+                toolchain: v.toolchain.map(Spanned::into_inner),
+                target: v.target.map(Spanned::into_inner),
             },
         );
     }

@@ -92,9 +92,42 @@ pub struct Variant {
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
     pub path: Option<String>,
+    /// Cargo: extra RUSTFLAGS, the rustup toolchain and `--target`.
+    pub rustflags: Vec<String>,
+    pub toolchain: Option<String>,
+    pub target: Option<String>,
+}
+
+/// Joins variant names: a suite's variant under a wrapper's (`leaky` under
+/// `asan` is `leaky+asan`; the default under `asan` is just `asan`).
+pub fn compose_variant(base: &str, extra: Option<&str>) -> String {
+    match extra {
+        None => base.to_string(),
+        Some(extra) if base == DEFAULT_VARIANT => extra.to_string(),
+        Some(extra) => format!("{base}+{extra}"),
+    }
 }
 
 impl Build {
+    /// The variant called `name`: a declared one, or a `+`-joined
+    /// composition of declared ones (see [`compose_variant`]) whose features,
+    /// env, args and rustflags add up and whose later parts set the
+    /// toolchain, target and path. `None` if any part is undeclared.
+    pub fn variant(&self, name: &str) -> Option<Variant> {
+        let mut out = Variant::default();
+        for part in name.split('+') {
+            let v = self.variants.get(part)?;
+            out.features.extend(v.features.iter().cloned());
+            out.env.extend(v.env.iter().cloned());
+            out.args.extend(v.args.iter().cloned());
+            out.rustflags.extend(v.rustflags.iter().cloned());
+            out.path = v.path.clone().or(out.path);
+            out.toolchain = v.toolchain.clone().or(out.toolchain);
+            out.target = v.target.clone().or(out.target);
+        }
+        Some(out)
+    }
+
     /// The platform's file name of a library called `lib`.
     pub fn lib_file(lib: &str) -> String {
         let (prefix, ext) = (
@@ -261,7 +294,17 @@ pub struct Runtime {
 pub struct Wrapper {
     pub name: String,
     /// Uninterpolated: `${log_dir}`, `${suite}` are filled in per job.
+    /// Empty for a sanitizer, which is a build variant and an environment.
     pub argv: Vec<String>,
+    /// Uninterpolated like `argv` (also `${root}`); set on every wrapped suite.
+    pub env: Vec<(String, String)>,
+    /// Put on LD_PRELOAD of wrapped suites that start a program (an
+    /// interpreter loads the sanitizer's runtime first this way); rust
+    /// suites link it themselves.
+    pub preload: Option<String>,
+    /// The build variant wrapped suites run against, composed with their
+    /// own (see [`compose_variant`]).
+    pub variant: Option<String>,
     pub findings: FindingsKind,
     /// Where the argv tells the tool to write its findings (a template, like
     /// `argv`).

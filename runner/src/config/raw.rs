@@ -81,6 +81,16 @@ pub struct RawVariant {
     pub args: Vec<String>,
     #[serde(default)]
     pub path: Option<Text>,
+    /// Cargo only: extra RUSTFLAGS (e.g. `-Zsanitizer=address`).
+    #[serde(default)]
+    pub rustflags: Vec<String>,
+    /// Cargo only: the rustup toolchain to build with (e.g. `nightly`).
+    #[serde(default)]
+    pub toolchain: Option<Text>,
+    /// Cargo only: `--target TRIPLE`, so RUSTFLAGS reach only the target's
+    /// code and not build scripts or proc macros.
+    #[serde(default)]
+    pub target: Option<Text>,
 }
 
 /// `[defaults]` and every `[profiles.NAME]`: a profile overrides any default.
@@ -170,10 +180,26 @@ pub struct RawRuntime {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWrapper {
-    pub argv: Spanned<Vec<String>>,
+    /// Put before the suite's argv; empty for a wrapper that is a build
+    /// variant and an environment (a sanitizer).
+    #[serde(default)]
+    pub argv: Option<Spanned<Vec<String>>>,
     pub findings: FindingsKind,
     #[serde(default)]
     pub timeout_factor: Option<Spanned<f64>>,
+    /// Extra environment for every wrapped suite.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// A library put on LD_PRELOAD of suites that start a program (node,
+    /// python, command runtimes), not of rust suites (linked with it).
+    #[serde(default)]
+    pub preload: Option<Text>,
+    /// The build variant wrapped suites need, added to the suite's own.
+    #[serde(default)]
+    pub variant: Option<Text>,
+    /// Where findings go, when `argv` does not name the file.
+    #[serde(default)]
+    pub output: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

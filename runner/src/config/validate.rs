@@ -227,28 +227,55 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
     let mut wrappers = BTreeMap::new();
     for (name, w) in raw.wrappers {
         let factor = c.positive(&w.timeout_factor, "timeout_factor");
-        let output = w.argv.get_ref().iter().find_map(|a| findings_path(a));
-        if w.argv.get_ref().is_empty() {
+        let span = w.argv.as_ref().map_or(name.span(), |a| a.span());
+        let argv = w.argv.map(Spanned::into_inner).unwrap_or_default();
+        // Where the findings go: said outright, or the argument that names
+        // a file under ${log_dir}.
+        let output = w
+            .output
+            .as_ref()
+            .map(|o| o.get_ref().clone())
+            .or_else(|| argv.iter().find_map(|a| findings_path(a)));
+        if argv.is_empty() && w.variant.is_none() && w.env.is_empty() {
             c.error(
-                w.argv.span(),
-                "`argv` is empty",
-                Some("name the tool and its flags".into()),
+                span.clone(),
+                "the wrapper changes nothing",
+                Some(
+                    "name the tool and its flags in `argv`, or a build `variant` and `env`".into(),
+                ),
             );
         } else if output.is_none() {
+            // A sanitizer wrapper has no argv to name it: `output` does.
             let hint = "make the tool write its findings to a file under ${log_dir}, \
                         e.g. \"--xml-file=${log_dir}/${suite}.xml\"";
             c.error(
-                w.argv.span(),
+                span.clone(),
                 "`argv` names no findings file",
                 Some(hint.into()),
             );
+        }
+        if let Some(variant) = &w.variant {
+            let known = build
+                .as_ref()
+                .map(|b| b.variants.contains_key(variant.get_ref()));
+            if known == Some(false) {
+                let hint = format!("declare [build.variants.{}]", variant.get_ref());
+                c.error(
+                    variant.span(),
+                    format!("unknown variant `{}`", variant.get_ref()),
+                    Some(hint),
+                );
+            }
         }
         let name = name.into_inner();
         wrappers.insert(
             name.clone(),
             Wrapper {
                 name,
-                argv: w.argv.into_inner(),
+                argv,
+                env: w.env.into_iter().collect(),
+                preload: w.preload.map(Spanned::into_inner),
+                variant: w.variant.map(Spanned::into_inner),
                 findings: w.findings,
                 output: output.unwrap_or_default(),
                 timeout_factor: factor.unwrap_or(1.0),

@@ -1,12 +1,16 @@
-//! Wrapper findings: what valgrind or heaptrack reported about a suite. The
-//! parsers are pure functions over the tools' output text; [`read`] and
-//! [`clear`] are the executor's file side (and run `heaptrack_print`).
+//! Wrapper findings: what valgrind, heaptrack or a sanitizer reported about
+//! a suite. The parsers are pure functions over the tools' output text
+//! (the sanitizer's in [`sanitizer`]); [`read`] and [`clear`] are the
+//! executor's file side (and run `heaptrack_print`).
 //!
 //! What fails a suite: valgrind's definitely-lost leak records and invalid
 //! reads, writes and frees. heaptrack's "total memory leaked" counts every
 //! byte still allocated at exit, reachable or not, and interpreters (Python,
 //! Node) never free their heaps at exit, so it is recorded and shown but does
-//! not fail the suite on its own.
+//! not fail the suite on its own. A sanitizer fails a suite on any leak or
+//! error it reports, and when it left no log (its runtime never loaded).
+
+pub mod sanitizer;
 
 use crate::model::{FindingsKind, WrapperFindings};
 use std::path::{Path, PathBuf};
@@ -200,12 +204,34 @@ pub fn parse_heaptrack_print(text: &str) -> Option<WrapperFindings> {
     })
 }
 
+/// The logs a sanitizer left for `path`: `log_path=PATH` writes
+/// `PATH.<pid>`, one per process, in pid order.
+fn sanitizer_logs(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let pid = file.strip_prefix(&prefix)?.parse().ok()?;
+            Some((pid, e.path()))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
 /// The files a wrapper may leave for `path`: heaptrack appends its
-/// compression suffix to the name it was given.
+/// compression suffix to the name it was given, a sanitizer the pid.
 fn findings_candidates(kind: FindingsKind, path: &Path) -> Vec<PathBuf> {
     let suffixes: &[&str] = match kind {
         FindingsKind::ValgrindXml => &[""],
         FindingsKind::Heaptrack => &["", ".zst", ".gz"],
+        FindingsKind::Sanitizer => return sanitizer_logs(path),
     };
     suffixes
         .iter()
@@ -236,6 +262,7 @@ fn no_findings(kind: FindingsKind, summary: String) -> WrapperFindings {
     let (tool, failing) = match kind {
         FindingsKind::ValgrindXml => ("valgrind", true),
         FindingsKind::Heaptrack => ("heaptrack", false),
+        FindingsKind::Sanitizer => ("sanitizer", true),
     };
     WrapperFindings {
         tool: tool.to_string(),
@@ -252,6 +279,9 @@ fn no_findings(kind: FindingsKind, summary: String) -> WrapperFindings {
 /// Reads what the wrapper left at `path` (heaptrack's recording through
 /// `heaptrack_print`, printing only its totals).
 pub async fn read(kind: FindingsKind, path: &Path) -> WrapperFindings {
+    if kind == FindingsKind::Sanitizer {
+        return read_sanitizer(path).await;
+    }
     let Some(file) = findings_candidates(kind, path)
         .into_iter()
         .find(|p| p.is_file())
@@ -263,6 +293,7 @@ pub async fn read(kind: FindingsKind, path: &Path) -> WrapperFindings {
             Ok(bytes) => parse_valgrind_xml(&String::from_utf8_lossy(&bytes)),
             Err(e) => no_findings(kind, format!("cannot read {}: {e}", file.display())),
         },
+        FindingsKind::Sanitizer => unreachable!("read by read_sanitizer"),
         FindingsKind::Heaptrack => {
             let printed = tokio::time::timeout(
                 HEAPTRACK_PRINT_TIMEOUT,
@@ -295,6 +326,33 @@ pub async fn read(kind: FindingsKind, path: &Path) -> WrapperFindings {
         }
     };
     found.output = Some(file);
+    found
+}
+
+/// Every process's sanitizer log for `path`, joined; the output named is
+/// the log with the largest leak or the first error, else the first log.
+async fn read_sanitizer(path: &Path) -> WrapperFindings {
+    let files = sanitizer_logs(path);
+    let mut logs = Vec::with_capacity(files.len());
+    for file in &files {
+        match tokio::fs::read(file).await {
+            Ok(bytes) => logs.push(sanitizer::parse(&String::from_utf8_lossy(&bytes))),
+            Err(e) => {
+                let why = format!("cannot read {}: {e}", file.display());
+                return no_findings(FindingsKind::Sanitizer, why);
+            }
+        }
+    }
+    let mut found = sanitizer::summarise(&logs);
+    if files.is_empty() {
+        found.summary = format!("{} (no {}.<pid>)", found.summary, path.display());
+    }
+    let worst = logs
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, l)| (l.errors.len(), l.largest.as_ref().map_or(0, |(b, _)| *b)))
+        .map(|(i, _)| i);
+    found.output = worst.and_then(|i| files.get(i)).cloned();
     found
 }
 

@@ -115,6 +115,9 @@ pub enum FindingsKind {
     ValgrindXml,
     /// heaptrack's recording: summarised with `heaptrack_print` when present.
     Heaptrack,
+    /// AddressSanitizer / LeakSanitizer reports, one file per process
+    /// (`log_path=PATH` writes `PATH.<pid>`).
+    Sanitizer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

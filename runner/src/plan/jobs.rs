@@ -5,7 +5,7 @@
 //! below check the exact argv and env of each runtime without building or
 //! spawning.
 
-use crate::config::{suggestion, Config, Settings, Suite, Target, Wrapper};
+use crate::config::{compose_variant, suggestion, Config, Settings, Suite, Target, Wrapper};
 use crate::model::{Job, Limits, RuntimeKind, WrapperRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -106,6 +106,18 @@ pub fn resolve<'c>(
     })
 }
 
+/// The build variant `suite` runs against: its own, composed with the
+/// variant of the wrapper it runs under (`wrapper`, else its own), if that
+/// wrapper names one. An unknown wrapper adds nothing here: `resolve` says
+/// so when the run is planned.
+pub fn variant_of(config: &Config, suite: &Suite, wrapper: Option<&str>) -> String {
+    let extra = wrapper
+        .or(suite.wrapper.as_deref())
+        .and_then(|name| config.wrappers.get(name))
+        .and_then(|w| w.variant.as_deref());
+    compose_variant(suite.variant(), extra)
+}
+
 /// One job per suite, in the order given.
 pub fn plan(
     config: &Config,
@@ -126,7 +138,8 @@ fn plan_one(
     opts: &PlanOptions<'_>,
 ) -> Result<Job, PlanError> {
     let runtime = config.runtime_of(suite);
-    let variant = suite.variant().to_string();
+    let resolved = resolve(config, suite, opts.settings, opts.wrapper)?;
+    let variant = variant_of(config, suite, opts.wrapper);
     let lib = match &config.build {
         None => None,
         Some(_) => Some(
@@ -153,7 +166,6 @@ fn plan_one(
         ("variant", variant.as_str()),
     ];
     let fill = |s: &str| interpolate(s, &vars);
-    let resolved = resolve(config, suite, opts.settings, opts.wrapper)?;
     let cwd = match &suite.cwd {
         Some(dir) => config.root.join(fill(dir)),
         None => config.root.clone(),
@@ -237,7 +249,20 @@ fn plan_one(
         let wvars = [
             ("log_dir", log_dir_text.as_str()),
             ("suite", suite.name.as_str()),
+            ("root", root.as_str()),
+            ("runtime", runtime.name.as_str()),
         ];
+        env.extend(
+            w.env
+                .iter()
+                .map(|(k, v)| (k.clone(), interpolate(v, &wvars))),
+        );
+        // A rust suite's executable links the sanitizer's runtime itself (a
+        // second, preloaded copy would clash with it); an interpreter must
+        // have it loaded before anything else, which only LD_PRELOAD does.
+        if let (Some(preload), false) = (&w.preload, runtime.kind == RuntimeKind::Rust) {
+            env.push(("LD_PRELOAD".to_string(), interpolate(preload, &wvars)));
+        }
         let mut wrapped: Vec<String> = w.argv.iter().map(|a| interpolate(a, &wvars)).collect();
         wrapped.append(&mut argv);
         argv = wrapped;
