@@ -39,6 +39,9 @@ fn leak_size(text: &str) -> Option<(u64, u64)> {
 /// Trait>::f`, `operator new(unsigned long)`): the location is the last
 /// token.
 fn frame(line: &str) -> Option<(Option<&str>, &str)> {
+    // LLVM's runtime (rustc's, linked into rust executables) appends the
+    // module's build id to frames it could not symbolize.
+    let line = line.split(" (BuildId: ").next().unwrap_or(line);
     let rest = line.trim_start().strip_prefix('#')?;
     let (_, rest) = rest.split_once(' ')?; // frame number
     let rest = rest.trim_start();
@@ -326,6 +329,14 @@ mod tests {
         assert_eq!(
             frame("    #1 0x52b041  (/usr/bin/python3.11+0x52b041)"),
             Some((None, "(/usr/bin/python3.11+0x52b041)"))
+        );
+        // Recorded here from a rust executable (rustc's runtime) calling a
+        // dlopen'd cdylib.
+        let llvm = "    #1 0x7f074e1c2a17 in leak_it (/tmp/asantest/target/x86_64-unknown-linux-gnu/\
+                    release/libasantest.so+0x11a17) (BuildId: b91c3b03db584d5d8c58347a5d32282533a477f7)";
+        assert_eq!(
+            user_frame([llvm]).as_deref(),
+            Some("leak_it (libasantest.so+0x11a17)")
         );
     }
 
