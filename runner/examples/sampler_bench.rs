@@ -52,6 +52,7 @@ fn job(suite: &str, argv: Vec<String>, interval: Duration, timeout: Duration) ->
         expect: Expect::Pass,
         catches: vec![],
         exclusive: false,
+        threads: 1,
         log_path: dir.join(format!("{suite}.log")),
         wrapper: None,
     }
@@ -59,7 +60,10 @@ fn job(suite: &str, argv: Vec<String>, interval: Duration, timeout: Duration) ->
 
 fn opts() -> ExecOptions {
     ExecOptions {
-        jobs: 1,
+        budget: runner::exec::Budget {
+            slots: 1,
+            memory_bytes: None,
+        },
         forward_output: false,
     }
 }

@@ -53,7 +53,7 @@ pub enum Command {
 /// Flags that shape how suites execute, shared by `all` and `run`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ExecArgs {
-    /// Suites running at once (exclusive suites always run alone) [default: 1]
+    /// Threads of suites at once, by each suite's `threads` (exclusive suites run alone) [default: the machine's cores]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
 

@@ -71,7 +71,10 @@ fn run(jobs: Vec<Job>, out: &Path, name: &str) -> String {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let exec = ExecOptions {
-        jobs: 2,
+        budget: runner::exec::Budget {
+            slots: 2,
+            memory_bytes: None,
+        },
         forward_output: false,
     };
     runtime.block_on(common::run_jobs(jobs, exec, tx, std::future::pending()));

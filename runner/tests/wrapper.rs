@@ -95,6 +95,7 @@ fn memcheck_job(dir: &Path, name: &str, exe: &Path) -> Job {
         expect: Expect::Pass,
         catches: vec![],
         exclusive: false,
+        threads: 1,
         log_path: dir.join(format!("{name}.log")),
         wrapper: Some(WrapperRun {
             name: "memcheck".into(),
@@ -107,7 +108,10 @@ fn memcheck_job(dir: &Path, name: &str, exe: &Path) -> Job {
 async fn run(jobs: Vec<Job>) -> Vec<Outcome> {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let opts = ExecOptions {
-        jobs: 2,
+        budget: runner::exec::Budget {
+            slots: 2,
+            memory_bytes: None,
+        },
         forward_output: false,
     };
     common::run_jobs(jobs, opts, tx, std::future::pending()).await

@@ -5,6 +5,7 @@
 //! file writes to stdout: the answers of `list`, `matrix`, `check` and
 //! `fixtures`, which are the command's output rather than a report.
 
+mod history;
 mod list;
 mod run;
 
