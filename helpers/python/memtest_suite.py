@@ -80,8 +80,10 @@ def scale() -> float:
 
 def iterations(seed: int, minimum: int = 1) -> int:
     """``seed`` (the count at scale 1) times the scale, rounded, never below
-    ``minimum``: a suite that needs N checkpoints asks for at least N."""
-    return max(int(minimum), int(round(seed * scale())))
+    ``minimum``: a suite that needs N checkpoints asks for at least N.
+    Halves round up, as in the Node and C helpers (Python's round() would
+    round 2.5 to 2)."""
+    return max(int(minimum), math.floor(seed * scale() + 0.5))
 
 
 def fixture_path(name: str) -> Path:

@@ -131,6 +131,8 @@ def test_scale_and_iterations(monkeypatch):
     assert m.iterations(15_000) == 1_500
     assert m.iterations(3) == 1          # default minimum 1
     assert m.iterations(3, minimum=20) == 20
+    monkeypatch.setenv("MEMTEST_SCALE", "0.5")
+    assert m.iterations(5) == 3   # 2.5: halves round up, as in Node and C
     monkeypatch.setenv("MEMTEST_SCALE", "")
     assert m.scale() == 1.0
 

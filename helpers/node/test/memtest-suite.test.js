@@ -126,6 +126,7 @@ test('scale and iterations', () => {
     assert.equal(m.iterations(3), 1);
     assert.equal(m.iterations(3, 20), 20);
   });
+  withEnv({ MEMTEST_SCALE: '0.5' }, () => assert.equal(m.iterations(5), 3)); // 2.5: halves round up
   for (const bad of ['0', '-1', 'abc', 'Infinity', 'NaN']) {
     withEnv({ MEMTEST_SCALE: bad }, () => assert.throws(() => m.scale(), /MEMTEST_SCALE must be a positive number/));
   }
