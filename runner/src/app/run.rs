@@ -101,15 +101,18 @@ fn stages(
         });
         unless_interrupted(interrupt, "setup", done)?;
     }
+    // Before the build: a command build may compile a C suite against
+    // helpers/c/memtest.h (MEMTEST_HELPERS is in its environment).
+    let helpers = helpers::write(&config.state_dir()).map_err(AppError::Helpers)?;
     let request = build::request(config, suites);
     let artifacts = if building {
         let cargo = build::cargo::cargo_program();
-        build::build(config, &request, &cargo, (interrupt, grace), emit).map_err(AppError::from)
+        let stop = (interrupt, grace);
+        build::build(config, &request, &cargo, &helpers, stop, emit).map_err(AppError::from)
     } else {
         build::reuse(config, &request).map_err(AppError::from)
     };
     let artifacts = unless_interrupted(interrupt, "the build", artifacts)?;
-    let helpers = helpers::write(&config.state_dir()).map_err(AppError::Helpers)?;
     if let Some(fx) = &config.fixtures {
         let dir = fx.dir.display().to_string();
         let set = staged_then(
