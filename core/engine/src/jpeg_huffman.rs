@@ -19,11 +19,7 @@
 /// the optimized file would not be smaller.
 pub(crate) fn optimize(jpeg: &[u8]) -> Option<Vec<u8>> {
     let parsed = parse(jpeg)?;
-    let tokens = tokenize(&parsed, &jpeg[parsed.scan_start..parsed.scan_end])?;
-    let mut freq = [[0u32; 256]; SLOTS];
-    for t in &tokens {
-        freq[t.slot()][t.symbol()] += 1;
-    }
+    let (tokens, freq) = tokenize(&parsed, &jpeg[parsed.scan_start..parsed.scan_end])?;
     let tables: Vec<Option<Table>> = freq
         .iter()
         .map(|f| f.iter().any(|&n| n > 0).then(|| Table::optimal(f)))
@@ -45,9 +41,10 @@ pub(crate) fn optimize(jpeg: &[u8]) -> Option<Vec<u8>> {
         let codes = codes[t.slot()]
             .as_ref()
             .expect("a table for every used slot");
-        let symbol = t.symbol();
-        writer.put(codes.code[symbol], codes.size[symbol]);
-        writer.put(t.extra(), t.extra_bits());
+        // One put of code and extra bits: at most 16 + 15 bits.
+        let (symbol, extra_bits) = (t.symbol(), u32::from(t.extra_bits()));
+        let code = u32::from(codes.code[symbol]) << extra_bits | u32::from(t.extra());
+        writer.put(code, u32::from(codes.size[symbol]) + extra_bits);
     }
     writer.finish();
     out.extend_from_slice(&[0xFF, 0xD9]);
@@ -223,9 +220,13 @@ impl Token {
     }
 }
 
-/// Decodes every block of the scan into tokens; `None` on any inconsistency
-/// (a code not in its table, data running out, a missing table).
-fn tokenize(p: &Parsed<'_>, data: &[u8]) -> Option<Vec<Token>> {
+/// Symbol counts per table slot.
+type Frequencies = [[u32; 256]; SLOTS];
+
+/// Decodes every block of the scan into tokens, counting symbols on the way;
+/// `None` on any inconsistency (a code not in its table, data running out, a
+/// missing table).
+fn tokenize(p: &Parsed<'_>, data: &[u8]) -> Option<(Vec<Token>, Frequencies)> {
     let h_max = p.components.iter().map(|c| c.h).max()?;
     let v_max = p.components.iter().map(|c| c.v).max()?;
     let mcus_x = p.width.div_ceil(8 * h_max);
@@ -241,6 +242,7 @@ fn tokenize(p: &Parsed<'_>, data: &[u8]) -> Option<Vec<Token>> {
     }
     // About one token per 1.2 bytes of scan data on photographs.
     let mut tokens = Vec::with_capacity(data.len() + mcus_x * mcus_y * blocks_per_mcu);
+    let mut freq = [[0u32; 256]; SLOTS];
     let mut reader = BitReader::new(data);
     for _ in 0..mcus_x * mcus_y {
         for s in &p.scan {
@@ -252,11 +254,13 @@ fn tokenize(p: &Parsed<'_>, data: &[u8]) -> Option<Vec<Token>> {
                 if size > 11 {
                     return None;
                 }
+                freq[s.dc_slot][usize::from(size)] += 1;
                 tokens.push(Token::new(s.dc_slot, size, size, reader.bits(size)));
                 let mut k = 1;
                 while k < 64 {
                     let rs = ac.decode(&mut reader)?;
                     let (run, size) = (rs >> 4, rs & 15);
+                    freq[s.ac_slot][usize::from(rs)] += 1;
                     tokens.push(Token::new(s.ac_slot, rs, size, reader.bits(size)));
                     if size == 0 {
                         if run != 15 {
@@ -273,7 +277,7 @@ fn tokenize(p: &Parsed<'_>, data: &[u8]) -> Option<Vec<Token>> {
             }
         }
     }
-    (!reader.overran()).then_some(tokens)
+    (!reader.overran()).then_some((tokens, freq))
 }
 
 /// Reads the entropy-coded bits, removing the stuffed zero after each 0xFF.
@@ -536,6 +540,7 @@ impl Codes {
 struct BitWriter<'a> {
     out: &'a mut Vec<u8>,
     acc: u64,
+    /// Bits in `acc` not yet written; below 32 between calls.
     count: u32,
 }
 
@@ -548,13 +553,37 @@ impl<'a> BitWriter<'a> {
         }
     }
 
-    fn put(&mut self, value: u16, bits: u8) {
-        let bits = u32::from(bits);
+    /// Appends the low `bits` (at most 32) of `value`.
+    #[inline]
+    fn put(&mut self, value: u32, bits: u32) {
         if bits == 0 {
             return;
         }
-        self.acc = (self.acc << bits) | u64::from(value & ((1u32 << bits) - 1) as u16);
+        let mask = u64::MAX >> (64 - bits);
+        self.acc = (self.acc << bits) | (u64::from(value) & mask);
         self.count += bits;
+        if self.count >= 32 {
+            self.count -= 32;
+            let word = (self.acc >> self.count) as u32;
+            // Four bytes at once unless one of them is 0xFF (then stuffed).
+            let inverted = !word;
+            if inverted.wrapping_sub(0x0101_0101) & !inverted & 0x8080_8080 == 0 {
+                self.out.extend_from_slice(&word.to_be_bytes());
+            } else {
+                for byte in word.to_be_bytes() {
+                    self.out.push(byte);
+                    if byte == 0xFF {
+                        self.out.push(0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes what is left, the last byte padded with ones (T.81 F.1.2.3).
+    fn finish(mut self) {
+        let pad = (8 - self.count % 8) % 8;
+        self.put((1 << pad) - 1, pad);
         while self.count >= 8 {
             self.count -= 8;
             let byte = (self.acc >> self.count) as u8;
@@ -562,14 +591,6 @@ impl<'a> BitWriter<'a> {
             if byte == 0xFF {
                 self.out.push(0);
             }
-        }
-    }
-
-    /// Pads the last byte with ones, as T.81 F.1.2.3 asks.
-    fn finish(mut self) {
-        if self.count > 0 {
-            let pad = 8 - self.count as u8;
-            self.put((1u16 << pad) - 1, pad);
         }
     }
 }

@@ -129,7 +129,7 @@ fn optimal_tables_fit_16_bits_and_round_trip() {
     let mut data = Vec::new();
     let mut writer = BitWriter::new(&mut data);
     for s in 0..30 {
-        writer.put(codes.code[s], codes.size[s]);
+        writer.put(u32::from(codes.code[s]), u32::from(codes.size[s]));
     }
     writer.finish();
     let mut reader = BitReader::new(&data);
