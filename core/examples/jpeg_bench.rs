@@ -2,12 +2,13 @@
 //! (libjpeg-turbo) on the same photographs, in one run.
 //!
 //!     jpeg_bench time DIR REPS   decode + one q85 re-encode of DIR/in/*.jpg,
-//!                                REPS times each; appends "name<TAB>ms" per
-//!                                repetition to DIR/ours-times.tsv and writes
-//!                                DIR/out/NAME.ours.jpg
-//!     jpeg_bench report DIR      the markdown table: medians of both sides'
+//!                                REPS times each; appends "name<TAB>decode
+//!                                ms<TAB>total ms" per repetition to
+//!                                DIR/ours-times.tsv, writes DIR/out/NAME.ours.jpg
+//!     jpeg_bench report DIR      the markdown tables: medians of both sides'
 //!                                times, output bytes, and SSIM against the
-//!                                input, both outputs measured by the engine
+//!                                input, both outputs measured by the engine;
+//!                                then the time split into decode and encode
 //!
 //! The timed work is what `optimize` does for its JPEG candidate, minus the
 //! other formats: `decode::decode` (limits, truncation walk, pixels),
@@ -38,10 +39,12 @@ fn inputs(dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 /// The timed work: decode the input, re-encode it once at quality 85.
-fn reencode(input: &[u8]) -> Vec<u8> {
+/// Returns the output and the decode's share of the time, in ms.
+fn reencode(input: &[u8], start: Instant) -> (Vec<u8>, f64) {
     let image = decode::decode(Format::Jpeg, input).expect("decoding the input");
+    let decode_ms = start.elapsed().as_secs_f64() * 1e3;
     let pixels = Pixels::new(&image);
-    encode::jpeg(&pixels, QUALITY).expect("encoding")
+    (encode::jpeg(&pixels, QUALITY).expect("encoding"), decode_ms)
 }
 
 fn time(dir: &Path, reps: usize) {
@@ -57,36 +60,48 @@ fn time(dir: &Path, reps: usize) {
         let mut out = Vec::new();
         for _ in 0..reps {
             let start = Instant::now();
-            out = std::hint::black_box(reencode(&input));
-            let ms = start.elapsed().as_secs_f64() * 1e3;
-            writeln!(times, "{name}\t{ms:.4}").expect("writing a time");
+            let (bytes, decode_ms) = std::hint::black_box(reencode(&input, start));
+            let total_ms = start.elapsed().as_secs_f64() * 1e3;
+            out = bytes;
+            writeln!(times, "{name}\t{decode_ms:.4}\t{total_ms:.4}").expect("writing a time");
         }
         std::fs::write(dir.join("out").join(format!("{name}.ours.jpg")), out)
             .expect("writing our output");
     }
 }
 
-/// Median per image of a times file written by either side.
-fn medians(file: &Path) -> BTreeMap<String, f64> {
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 0 {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    }
+}
+
+/// Medians per image of a times file written by either side: (decode ms,
+/// encode ms, total ms). The encode's median is of total - decode per run.
+fn medians(file: &Path) -> BTreeMap<String, (f64, f64, f64)> {
     let text = std::fs::read_to_string(file)
         .unwrap_or_else(|err| panic!("reading {}: {err}", file.display()));
-    let mut all: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut all: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for line in text.lines() {
-        let (name, ms) = line.split_once('\t').expect("name<TAB>ms");
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [name, decode, total] = fields[..] else {
+            panic!("expected name<TAB>decode ms<TAB>total ms, got {line:?}");
+        };
+        let ms = |s: &str| s.parse::<f64>().expect("a time in ms");
         all.entry(name.to_owned())
             .or_default()
-            .push(ms.parse().expect("a time in ms"));
+            .push((ms(decode), ms(total)));
     }
     all.into_iter()
-        .map(|(name, mut v)| {
-            v.sort_by(f64::total_cmp);
-            let mid = v.len() / 2;
-            let median = if v.len() % 2 == 0 {
-                (v[mid - 1] + v[mid]) / 2.0
-            } else {
-                v[mid]
-            };
-            (name, median)
+        .map(|(name, runs)| {
+            let decode = median(runs.iter().map(|r| r.0).collect());
+            let encode = median(runs.iter().map(|r| r.1 - r.0).collect());
+            let total = median(runs.iter().map(|r| r.1).collect());
+            (name, (decode, encode, total))
         })
         .collect()
 }
@@ -114,7 +129,7 @@ fn report(dir: &Path) {
         let (ours, pillow) = (out("ours"), out("pillow"));
         let ssim_ours = ssim::ssim(&reference, &luma_of(&ours));
         let ssim_pillow = ssim::ssim(&reference, &luma_of(&pillow));
-        let (t_ours, t_pillow) = (ours_ms[&name], pillow_ms[&name]);
+        let (t_ours, t_pillow) = (ours_ms[&name].2, pillow_ms[&name].2);
         let time_ratio = t_ours / t_pillow;
         let size_ratio = ours.len() as f64 / pillow.len() as f64;
         time_ratios.push(time_ratio);
@@ -132,6 +147,27 @@ fn report(dir: &Path) {
         "\ngeometric mean of the ratios (ours / Pillow): time {:.2}, size {:.3}",
         geomean(&time_ratios),
         geomean(&size_ratios)
+    );
+    println!("\nwhere the time goes (medians, ms):\n");
+    println!(
+        "| image | decode ours | decode Pillow | ratio | encode ours | encode Pillow | ratio |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let (mut decode_ratios, mut encode_ratios) = (Vec::new(), Vec::new());
+    for (name, &(d_ours, e_ours, _)) in &ours_ms {
+        let (d_pillow, e_pillow, _) = pillow_ms[name];
+        decode_ratios.push(d_ours / d_pillow);
+        encode_ratios.push(e_ours / e_pillow);
+        println!(
+            "| {name} | {d_ours:.2} | {d_pillow:.2} | {:.2} | {e_ours:.2} | {e_pillow:.2} | {:.2} |",
+            d_ours / d_pillow,
+            e_ours / e_pillow
+        );
+    }
+    println!(
+        "\ngeometric mean of the ratios (ours / Pillow): decode {:.2}, encode {:.2}",
+        geomean(&decode_ratios),
+        geomean(&encode_ratios)
     );
 }
 
