@@ -3,12 +3,15 @@
 //!
 //!     jpeg_bench time DIR REPS   decode + one q85 re-encode of DIR/in/*.jpg,
 //!                                REPS times each; appends "name<TAB>decode
-//!                                ms<TAB>total ms" per repetition to
-//!                                DIR/ours-times.tsv, writes DIR/out/NAME.ours.jpg
+//!                                ms<TAB>total ms<TAB>decode CPU ms<TAB>total
+//!                                CPU ms" per repetition to DIR/ours-times.tsv,
+//!                                writes DIR/out/NAME.ours.jpg
 //!     jpeg_bench report DIR      the markdown tables: medians of both sides'
 //!                                times, output bytes, and SSIM against the
 //!                                input, both outputs measured by the engine;
-//!                                then the time split into decode and encode
+//!                                then the thread CPU time, split into decode
+//!                                and encode (on a loaded machine wall time is
+//!                                mostly waiting for a core)
 //!
 //! The timed work is what `optimize` does for its JPEG candidate, minus the
 //! other formats: `decode::decode` (limits, truncation walk, pixels),
@@ -38,13 +41,42 @@ fn inputs(dir: &Path) -> Vec<(String, PathBuf)> {
     found
 }
 
+/// This thread's CPU time in ms (what Python's `time.thread_time` reads).
+#[cfg(target_os = "linux")]
+fn cpu_ms() -> f64 {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec for the call.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.sec as f64 * 1e3 + ts.nsec as f64 / 1e6
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_ms() -> f64 {
+    f64::NAN
+}
+
 /// The timed work: decode the input, re-encode it once at quality 85.
-/// Returns the output and the decode's share of the time, in ms.
-fn reencode(input: &[u8], start: Instant) -> (Vec<u8>, f64) {
+/// Returns the output and the times taken: decode and total, wall clock and
+/// thread CPU, in ms.
+fn reencode(input: &[u8]) -> (Vec<u8>, [f64; 4]) {
+    let (start, cpu_start) = (Instant::now(), cpu_ms());
     let image = decode::decode(Format::Jpeg, input).expect("decoding the input");
-    let decode_ms = start.elapsed().as_secs_f64() * 1e3;
+    let (decoded, cpu_decoded) = (start.elapsed().as_secs_f64() * 1e3, cpu_ms());
     let pixels = Pixels::new(&image);
-    (encode::jpeg(&pixels, QUALITY).expect("encoding"), decode_ms)
+    let out = encode::jpeg(&pixels, QUALITY).expect("encoding");
+    let (end, cpu_end) = (start.elapsed().as_secs_f64() * 1e3, cpu_ms());
+    let ms = [decoded, end, cpu_decoded - cpu_start, cpu_end - cpu_start];
+    (out, ms)
 }
 
 fn time(dir: &Path, reps: usize) {
@@ -59,11 +91,14 @@ fn time(dir: &Path, reps: usize) {
         let input = std::fs::read(&path).expect("reading an input");
         let mut out = Vec::new();
         for _ in 0..reps {
-            let start = Instant::now();
-            let (bytes, decode_ms) = std::hint::black_box(reencode(&input, start));
-            let total_ms = start.elapsed().as_secs_f64() * 1e3;
+            let (bytes, [decode, total, cpu_decode, cpu_total]) =
+                std::hint::black_box(reencode(&input));
             out = bytes;
-            writeln!(times, "{name}\t{decode_ms:.4}\t{total_ms:.4}").expect("writing a time");
+            writeln!(
+                times,
+                "{name}\t{decode:.4}\t{total:.4}\t{cpu_decode:.4}\t{cpu_total:.4}"
+            )
+            .expect("writing a time");
         }
         std::fs::write(dir.join("out").join(format!("{name}.ours.jpg")), out)
             .expect("writing our output");
@@ -80,28 +115,45 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Medians per image of a times file written by either side: (decode ms,
-/// encode ms, total ms). The encode's median is of total - decode per run.
-fn medians(file: &Path) -> BTreeMap<String, (f64, f64, f64)> {
+/// Medians of one image's runs, in ms.
+#[derive(Clone, Copy)]
+struct Times {
+    wall: f64,
+    cpu: f64,
+    cpu_decode: f64,
+    /// Median of total - decode per run.
+    cpu_encode: f64,
+}
+
+/// Medians per image of a times file written by either side.
+fn medians(file: &Path) -> BTreeMap<String, Times> {
     let text = std::fs::read_to_string(file)
         .unwrap_or_else(|err| panic!("reading {}: {err}", file.display()));
-    let mut all: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut all: BTreeMap<String, Vec<[f64; 4]>> = BTreeMap::new();
     for line in text.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
-        let [name, decode, total] = fields[..] else {
-            panic!("expected name<TAB>decode ms<TAB>total ms, got {line:?}");
+        let [name, rest @ ..] = &fields[..] else {
+            panic!("empty line in {}", file.display());
         };
-        let ms = |s: &str| s.parse::<f64>().expect("a time in ms");
-        all.entry(name.to_owned())
-            .or_default()
-            .push((ms(decode), ms(total)));
+        let ms: Vec<f64> = rest
+            .iter()
+            .map(|s| s.parse().expect("a time in ms"))
+            .collect();
+        let run: [f64; 4] = ms.try_into().unwrap_or_else(|_| {
+            panic!("expected name and 4 times, got {line:?}");
+        });
+        all.entry((*name).to_owned()).or_default().push(run);
     }
     all.into_iter()
         .map(|(name, runs)| {
-            let decode = median(runs.iter().map(|r| r.0).collect());
-            let encode = median(runs.iter().map(|r| r.1 - r.0).collect());
-            let total = median(runs.iter().map(|r| r.1).collect());
-            (name, (decode, encode, total))
+            let of = |f: fn(&[f64; 4]) -> f64| median(runs.iter().map(f).collect());
+            let times = Times {
+                wall: of(|r| r[1]),
+                cpu: of(|r| r[3]),
+                cpu_decode: of(|r| r[2]),
+                cpu_encode: of(|r| r[3] - r[2]),
+            };
+            (name, times)
         })
         .collect()
 }
@@ -129,7 +181,7 @@ fn report(dir: &Path) {
         let (ours, pillow) = (out("ours"), out("pillow"));
         let ssim_ours = ssim::ssim(&reference, &luma_of(&ours));
         let ssim_pillow = ssim::ssim(&reference, &luma_of(&pillow));
-        let (t_ours, t_pillow) = (ours_ms[&name].2, pillow_ms[&name].2);
+        let (t_ours, t_pillow) = (ours_ms[&name].wall, pillow_ms[&name].wall);
         let time_ratio = t_ours / t_pillow;
         let size_ratio = ours.len() as f64 / pillow.len() as f64;
         time_ratios.push(time_ratio);
@@ -148,26 +200,31 @@ fn report(dir: &Path) {
         geomean(&time_ratios),
         geomean(&size_ratios)
     );
-    println!("\nwhere the time goes (medians, ms):\n");
+    println!("\nthread CPU time, medians in ms (wall time above includes waiting for a core):\n");
     println!(
-        "| image | decode ours | decode Pillow | ratio | encode ours | encode Pillow | ratio |"
+        "| image | ours | Pillow | ratio | decode ours | decode Pillow | ratio | encode ours | encode Pillow | ratio |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    let (mut decode_ratios, mut encode_ratios) = (Vec::new(), Vec::new());
-    for (name, &(d_ours, e_ours, _)) in &ours_ms {
-        let (d_pillow, e_pillow, _) = pillow_ms[name];
-        decode_ratios.push(d_ours / d_pillow);
-        encode_ratios.push(e_ours / e_pillow);
-        println!(
-            "| {name} | {d_ours:.2} | {d_pillow:.2} | {:.2} | {e_ours:.2} | {e_pillow:.2} | {:.2} |",
-            d_ours / d_pillow,
-            e_ours / e_pillow
-        );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
+    for (name, ours) in &ours_ms {
+        let pillow = pillow_ms[name];
+        let pairs = [
+            (ours.cpu, pillow.cpu),
+            (ours.cpu_decode, pillow.cpu_decode),
+            (ours.cpu_encode, pillow.cpu_encode),
+        ];
+        let mut row = format!("| {name} |");
+        for (i, (a, b)) in pairs.into_iter().enumerate() {
+            ratios[i].push(a / b);
+            row += &format!(" {a:.2} | {b:.2} | {:.2} |", a / b);
+        }
+        println!("{row}");
     }
     println!(
-        "\ngeometric mean of the ratios (ours / Pillow): decode {:.2}, encode {:.2}",
-        geomean(&decode_ratios),
-        geomean(&encode_ratios)
+        "\ngeometric mean of the CPU time ratios (ours / Pillow): total {:.2}, decode {:.2}, encode {:.2}",
+        geomean(&ratios[0]),
+        geomean(&ratios[1]),
+        geomean(&ratios[2])
     );
 }
 
