@@ -302,10 +302,31 @@ fn cmake_lib(text: &str) -> Option<String> {
         let mut words = args.split_whitespace();
         let Some(name) = words.next() else { continue };
         if words.any(|w| matches!(w.to_ascii_uppercase().as_str(), "SHARED" | "MODULE")) {
-            return Some(name.to_string());
+            // The common variable is resolvable; any other is CMake's to know.
+            if name == "${PROJECT_NAME}" {
+                return cmake_project(text);
+            }
+            return Some(name.to_string()).filter(|n| plain_name(n));
         }
     }
     None
+}
+
+/// `project(name ...)`.
+fn cmake_project(text: &str) -> Option<String> {
+    let at = text.to_ascii_lowercase().find("project(")? + "project(".len();
+    let name = text[at..]
+        .split(|c: char| c.is_whitespace() || c == ')')
+        .next()?;
+    Some(name.to_string()).filter(|n| plain_name(n))
+}
+
+/// A library name memtest can put in `lib`: no variables, quotes or paths.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'))
 }
 
 /// The first `lib<name>.so` / `lib<name>.dylib` a Makefile names.
@@ -386,6 +407,9 @@ mod tests {
         let cmake = "add_library(util STATIC u.c)\nADD_LIBRARY(ctiny SHARED src/a.c)\n";
         assert_eq!(cmake_lib(cmake).as_deref(), Some("ctiny"));
         assert_eq!(cmake_lib("add_library(util STATIC u.c)"), None);
+        let named = "project(blur C)\nadd_library(${PROJECT_NAME} SHARED b.c)";
+        assert_eq!(cmake_lib(named).as_deref(), Some("blur"));
+        assert_eq!(cmake_lib("add_library(${LIB} SHARED b.c)"), None);
         let make = "LIBS = -lglib\nLIB := $(BUILD)/libintern.so\n";
         assert_eq!(make_lib(make).as_deref(), Some("intern"));
         assert_eq!(make_lib("all:\n\tcc -o mylib.so x.c"), None);

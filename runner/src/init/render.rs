@@ -358,8 +358,9 @@ const LIMITS_HOWTO: &str = "\
 /// suite's own retain mode (it holds memory every operation).
 fn canary(ctx: &Ctx<'_>) -> &'static str {
     if ctx.project.build.is_some() {
-        "# Canary: this suite again on the leaky build; it must fail on one of `catches`.\n\
-         # Add \"exit_code\" once the suite's own leak rule should count (a crash counts too).\n\
+        "# Canary: this suite again on the leaky build; it must fail on one of `catches`\n\
+         # (reported missed while the starter does not call the library yet). Add\n\
+         # \"exit_code\" once the suite's own leak rule should count (a crash counts too).\n\
          canaries = [\n  { variant = \"leaky\", catches = [\"rss_growth\", \"slope\"] },\n]\n"
     } else {
         "# Canary: this suite again with MEMTEST_CANARY=retain (it keeps 4 KiB every\n\
