@@ -118,6 +118,7 @@ fn makefile_and_a_python_package_in_src_layout() {
     assert!(config.contains("env = { CFLAGS = \"-O2 -g -DMEMTEST_LEAK_CANARY\" }"));
     // It mentions $(BUILD), so no TODO about it.
     assert!(!config.contains("does not mention $(BUILD)"));
+    assert!(config.contains("it must put its outputs in\n# $(BUILD)"));
     assert!(config.contains("PYTHONPATH = \"${root}/src\""));
     // No Node binding: no node runtime, and the C suite only as a comment.
     assert!(!config.contains("[runtimes.node]"));

@@ -233,13 +233,14 @@ fn build_section(out: &mut String, ctx: &Ctx<'_>, build: &BuildKind) {
         }
         BuildKind::Make { honours_build, .. } => {
             out.push_str(
-                "# The Makefile, one output folder per variant: make rebuilds by timestamps,\n\
-                 # so a variant sharing the plain build's folder would not be rebuilt.\n",
+                "# The Makefile, one output folder per variant: it must put its outputs in\n\
+                 # $(BUILD). make rebuilds by timestamps, so a variant sharing the plain\n\
+                 # build's folder would not be rebuilt with its own flags.\n",
             );
             if !honours_build {
                 out.push_str(
-                    "# TODO: the Makefile does not mention $(BUILD): make it put its outputs\n\
-                     # in $(BUILD) (BUILD ?= build), or edit command and artifact.\n",
+                    "# TODO: this Makefile does not mention $(BUILD): add `BUILD ?= build` and\n\
+                     # build into it, or edit command and artifact.\n",
                 );
             }
             out.push_str(
@@ -264,8 +265,8 @@ const VARIANT_INTRO: &str = "
 
 const LEAK_CFLAGS: &str = "\
 # TODO: compile a leak in under #ifdef MEMTEST_LEAK_CANARY (e.g. skip one free
-# on a path every suite takes). The build must take CFLAGS from the environment
-# (a Makefile's `CFLAGS ?= ...`, not `CFLAGS = ...`).
+# on a path every suite takes). The build must take CFLAGS from the environment:
+# CMake does at its first configure; a Makefile needs `CFLAGS ?= ...`.
 env = { CFLAGS = \"-O2 -g -DMEMTEST_LEAK_CANARY\" }
 ";
 
@@ -550,5 +551,14 @@ mod tests {
         }
         assert!(rendered.config.contains("lib = \"mylib\"   # TODO"));
         assert!(rendered.config.contains("npm\", \"install\""));
+
+        let make = Project {
+            build: Some(BuildKind::Make {
+                lib: Some("x".into()),
+                honours_build: false,
+            }),
+            ..Project::default()
+        };
+        assert!(render(&make).config.contains("does not mention $(BUILD)"));
     }
 }
