@@ -282,3 +282,44 @@ fn the_c_library_example_without_its_memtest_toml() {
     assert!(config.contains("lib_env = \"INTERN_LIB\""));
     assert!(suites_in(&root).contains("node-memory-canary-leaky"));
 }
+
+fn on_path(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_python_starter_passes_and_its_retain_canary_is_caught() {
+    // The starter is a real suite: the runner's own helpers, the leak rule,
+    // the marker. Its stand-in operation passes; the retain canary keeps
+    // 4 KiB per operation and must be caught.
+    if !on_path("python3") {
+        println!("skipped: no python3 on PATH");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init_and_check(root);
+    let json = root.join("report.json");
+    let run = memtest(
+        &["run", "--profile", "ci", "--json", json.to_str().unwrap()],
+        root,
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("a JSON report")).unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    let totals = &report["totals"];
+    assert_eq!(
+        (totals["passed"].as_u64(), totals["canary_caught"].as_u64()),
+        (Some(1), Some(1)),
+        "{totals}"
+    );
+}
