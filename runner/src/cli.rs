@@ -48,6 +48,8 @@ pub enum Command {
     /// Manage the saved baseline figures
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Write a starting memtest.toml (and starter suites) for the project here
+    Init(InitArgs),
 }
 
 /// Flags that shape how suites execute, shared by `all` and `run`.
@@ -119,6 +121,16 @@ pub struct MergeArgs {
     /// Where to write the merged JSON report
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// The project's folder [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Overwrite an existing memtest.toml (starter suites are never overwritten)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

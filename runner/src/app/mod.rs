@@ -211,6 +211,13 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
             report::save_baseline(&from, &output)?;
             Ok(ExitStatus::Passed)
         }
+        Command::Init(args) => {
+            let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
+            let done =
+                crate::init::run(&dir, args.force).map_err(|e| AppError::Usage(e.to_string()))?;
+            print!("{done}");
+            Ok(ExitStatus::Passed)
+        }
     }
 }
 
