@@ -277,19 +277,19 @@ sys.stdin.readline()
             TreeSampler::with_kind(SamplerKind::Proc, child.pid()),
             TreeSampler::with_kind(SamplerKind::Portable, child.pid()),
         ];
-        let mut peaks = [0u64; 2];
-        let mut take = |samplers: &mut [TreeSampler; 2]| {
+        let take = |samplers: &mut [TreeSampler; 2], peaks: &mut [u64; 2]| {
             for (peak, s) in peaks.iter_mut().zip(samplers.iter_mut()) {
                 let r = s.sample();
                 assert_eq!(r.processes, 1, "{:?}: {r:?}", s.kind());
                 *peak = (*peak).max(r.rss_bytes);
             }
         };
-        take(&mut samplers);
+        let mut peaks = [0u64; 2];
+        take(&mut samplers, &mut peaks);
         let first = peaks;
         child.say("more");
         child.expect_line("b");
-        take(&mut samplers);
+        take(&mut samplers, &mut peaks);
         let hwm = samplers[0].read_root_hwm().unwrap();
         for (peak, first) in peaks.iter().zip(first) {
             assert!((50 * MB..65 * MB).contains(&first), "{first}");

@@ -463,6 +463,7 @@ sys.stdin.readline()
         let reading = sampler.sample();
         assert_eq!(reading.processes, 0, "read {reading:?} after the root died");
         assert!(sampler.procs.is_empty() && sampler.status.is_none());
+        eprintln!("pid {pid} reused by a stranger: {}", stranger.is_some());
         if let Some(mut s) = stranger {
             assert_eq!(s.id(), pid);
             assert_eq!(sampler.sample().processes, 0);
