@@ -111,7 +111,8 @@ pub struct TreeSampler {
 enum Inner {
     #[cfg(target_os = "linux")]
     Proc(procfs::ProcSampler),
-    Portable(portable::PortableSampler),
+    // Boxed: sysinfo's System is large, and the /proc sampler is the common one.
+    Portable(Box<portable::PortableSampler>),
 }
 
 impl TreeSampler {
@@ -125,7 +126,9 @@ impl TreeSampler {
         let inner = match kind {
             #[cfg(target_os = "linux")]
             SamplerKind::Proc => Inner::Proc(procfs::ProcSampler::new(root)),
-            SamplerKind::Portable => Inner::Portable(portable::PortableSampler::new(root)),
+            SamplerKind::Portable => {
+                Inner::Portable(Box::new(portable::PortableSampler::new(root)))
+            }
         };
         TreeSampler { inner }
     }
@@ -218,6 +221,8 @@ pub fn maxrss_to_bytes(ru_maxrss: i64, unit: MaxRssUnit) -> u64 {
 /// reaped child (from wait4), where VmHWM does not exist or was last read
 /// before the child's final moments.
 pub fn ru_maxrss_bytes(ru_maxrss: libc::c_long) -> u64 {
+    // c_long is i32 on 32-bit targets: the conversion is not always a no-op.
+    #[allow(clippy::useless_conversion)]
     maxrss_to_bytes(i64::from(ru_maxrss), MAXRSS_UNIT)
 }
 

@@ -109,7 +109,7 @@ impl PortableSampler {
         let Some(sys) = self.system.as_mut() else {
             return reading;
         };
-        let rescan = self.samples % RESCAN_EVERY == 0 || self.tree.is_empty();
+        let rescan = self.samples.is_multiple_of(RESCAN_EVERY) || self.tree.is_empty();
         self.samples = self.samples.wrapping_add(1);
         if rescan {
             sys.refresh_processes_specifics(ProcessesToUpdate::All, true, refresh_kind());

@@ -11,14 +11,16 @@
 //! after the suite ends (see [`ProcSampler::seen`]).
 //!
 //! Cost: an open+read+close of a /proc file costs ~10 µs, most of it in the
-//! open (path walk, dentry and inode for the pid). So each process's `stat`
-//! and each thread's `children` file is opened once, when the process is
-//! first found, and re-read with `pread` at offset 0 every sample (a seq_file
-//! re-generates its text on a read at 0). Fds of processes that left the tree
-//! are closed at the end of the sample that missed them. `status`, the one file
-//! with VmHWM, is the dearest to generate, so it is read every
-//! [`HWM_EVERY`]th sample only (VmHWM is a high-water mark: a late read loses
-//! nothing but what the final interval added, which `ru_maxrss` of the reaped
+//! open (path walk, dentry and inode for the pid). So each process's files
+//! are opened once, when the process is first found, and re-read with
+//! `pread` at offset 0 (a seq_file re-generates its text on a read at 0).
+//! Every sample reads `statm` (RSS and VMS: a few counters, cheaper to
+//! generate than `stat`) and each thread's `children`; `stat` (thread count)
+//! is re-read every [`RELIST_EVERY`]th sample. Fds of processes that left the
+//! tree are closed at the end of the sample that missed them. `status`, the
+//! one file with VmHWM, is the dearest to generate, so it is read at most
+//! every [`HWM_PERIOD`] (VmHWM is a high-water mark: a late read loses
+//! nothing but what the last period added, which `ru_maxrss` of the reaped
 //! child gives exactly).
 //!
 //! Pid reuse: an fd opened on a /proc/<pid> file stays bound to that process;
@@ -35,16 +37,18 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
 
-/// Read VmHWM every this many samples (100 ms at the 10 ms default).
-pub const HWM_EVERY: u32 = 10;
+/// Read VmHWM at most this often (every sample at intervals this long).
+pub const HWM_PERIOD: Duration = Duration::from_millis(100);
 
-/// A multi-threaded process's threads are re-listed when its thread count
-/// changes, and at least every this many samples: a thread can exit and
-/// another start between two samples with the count unchanged, and a dead
-/// thread's `children` reads empty rather than failing, so only a listing
-/// finds the new one. This bounds how long a child forked by it can go
-/// uncounted (160 ms at 10 ms).
+/// Every this many samples a process's `stat` is re-read for its thread
+/// count, and a multi-threaded process's threads are re-listed: a thread can
+/// exit and another start with the count unchanged, and a dead thread's
+/// `children` reads empty rather than failing, so only a listing finds the
+/// new one. This bounds how long a child forked by a new thread can go
+/// uncounted (160 ms at 10 ms); children of known threads are read every
+/// sample.
 pub const RELIST_EVERY: u32 = 16;
 
 /// A `Vm*:` figure of /proc/<pid>/status in bytes, e.g. `VmHWM`.
@@ -99,6 +103,13 @@ pub fn parse_stat(text: &[u8]) -> Option<StatFields> {
     })
 }
 
+/// `(size, resident)` in pages from the text of /proc/<pid>/statm.
+pub fn parse_statm(text: &[u8]) -> Option<(u64, u64)> {
+    let mut fields = text.split(|b| b.is_ascii_whitespace());
+    let mut num = || -> Option<u64> { std::str::from_utf8(fields.next()?).ok()?.parse().ok() };
+    Some((num()?, num()?))
+}
+
 /// The start time of a process (clock ticks since boot), to tell it from a
 /// later process that reuses its pid. `None` when it is gone.
 pub fn start_time(pid: u32) -> Option<u64> {
@@ -129,13 +140,21 @@ fn pread_all(file: &File, buf: &mut Vec<u8>) -> io::Result<usize> {
 #[derive(Debug)]
 struct Proc {
     stat: File,
+    statm: File,
     /// Each thread's `children` file.
     tasks: Vec<(u32, File)>,
-    /// Thread count when `tasks` was listed, and the sample it was listed at.
-    listed_threads: u64,
-    listed_at: u32,
+    /// Thread count as of the last `stat` read, at sample `stat_at`.
+    threads: u64,
+    stat_at: u32,
     /// The last sample that reached this process.
     visited: u32,
+}
+
+/// Memory of one process in one sample.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    vms_bytes: u64,
+    rss_bytes: u64,
 }
 
 /// Samples one process tree through kept /proc fds. Keeps its buffers between
@@ -150,6 +169,7 @@ pub struct ProcSampler {
     /// The root's `status`, for VmHWM; `None` once the root is gone.
     status: Option<File>,
     hwm_bytes: Option<u64>,
+    hwm_read_at: Option<Instant>,
     samples: u32,
     buf: Vec<u8>,
     /// (pid, the parent it was listed under; 0 for the root).
@@ -167,6 +187,7 @@ impl ProcSampler {
             seen: HashSet::new(),
             status: None,
             hwm_bytes: None,
+            hwm_read_at: None,
             samples: 0,
             buf: vec![0; 4096],
             stack: Vec::new(),
@@ -187,11 +208,12 @@ impl ProcSampler {
         &self.seen
     }
 
-    /// Reads the root's VmHWM now, whatever the sample count, and returns the
-    /// highest value read so far. It is `None` once the root has exited even
-    /// if not reaped: the kernel drops the root's memory map at exit, and
-    /// VmHWM with it (the reaped child's `ru_maxrss` carries it on).
+    /// Reads the root's VmHWM now, however recently it was read, and returns
+    /// the highest value read so far. It is `None` once the root has exited
+    /// even if not reaped: the kernel drops the root's memory map at exit,
+    /// and VmHWM with it (the reaped child's `ru_maxrss` carries it on).
     pub fn read_root_hwm(&mut self) -> Option<u64> {
+        self.hwm_read_at = Some(Instant::now());
         let Some(status) = &self.status else {
             return self.hwm_bytes;
         };
@@ -211,7 +233,7 @@ impl ProcSampler {
     pub fn sample(&mut self) -> TreeReading {
         self.samples = self.samples.wrapping_add(1);
         let now = self.samples;
-        if now % HWM_EVERY == 1 {
+        if self.hwm_read_at.is_none_or(|t| t.elapsed() >= HWM_PERIOD) {
             self.read_root_hwm();
         }
         let mut reading = TreeReading {
@@ -221,7 +243,7 @@ impl ProcSampler {
         self.stack.clear();
         self.stack.push((self.root, 0));
         while let Some((pid, parent)) = self.stack.pop() {
-            let Some(stat) = self.read_process(pid, parent) else {
+            let Some(memory) = self.read_process(pid, parent, now) else {
                 continue;
             };
             let Some(proc) = self.procs.get_mut(&pid) else {
@@ -231,10 +253,15 @@ impl ProcSampler {
                 continue; // listed twice by a racing children read
             }
             proc.visited = now;
-            reading.vms_bytes += stat.vsize_bytes;
-            reading.rss_bytes += stat.rss_pages * self.page_bytes;
+            reading.vms_bytes += memory.vms_bytes;
+            reading.rss_bytes += memory.rss_bytes;
             reading.processes += 1;
-            self.push_children(pid, stat.threads, now);
+            for (_, children) in &proc.tasks {
+                if let Ok(len) = pread_all(children, &mut self.buf) {
+                    self.stack
+                        .extend(parse_children(&self.buf[..len]).map(|c| (c, pid)));
+                }
+            }
         }
         // Close what left the tree (exited, or re-parented out of it).
         if self.procs.len() as u32 != reading.processes {
@@ -243,11 +270,11 @@ impl ProcSampler {
         reading
     }
 
-    /// The current `stat` of `pid`, opening it if it is new to the tree.
-    fn read_process(&mut self, pid: u32, parent: u32) -> Option<StatFields> {
-        if let Some(proc) = self.procs.get(&pid) {
-            if let Ok(len) = pread_all(&proc.stat, &mut self.buf) {
-                return parse_stat(&self.buf[..len]);
+    /// The memory of `pid` now, opening it if it is new to the tree.
+    fn read_process(&mut self, pid: u32, parent: u32, now: u32) -> Option<Memory> {
+        if let Some(proc) = self.procs.get_mut(&pid) {
+            if let Some(memory) = read_known(pid, proc, now, self.page_bytes, &mut self.buf) {
+                return Some(memory);
             }
             // It died; if its live parent lists the pid again, that is a new
             // process, opened below. The root is never re-opened.
@@ -262,10 +289,11 @@ impl ProcSampler {
 
     /// Opens a process new to the tree and keeps it if it is still the one
     /// its parent listed (`None` for the root).
-    fn open_process(&mut self, pid: u32, parent: Option<u32>) -> Option<StatFields> {
+    fn open_process(&mut self, pid: u32, parent: Option<u32>) -> Option<Memory> {
         let stat = File::open(format!("/proc/{pid}/stat")).ok()?;
-        // Opened before the stat read, so that read proves it was this
+        // Opened before the stat read, so that read proves they are this
         // process's (see the module doc); most processes have one thread.
+        let statm = File::open(format!("/proc/{pid}/statm")).ok()?;
         let main_children = File::open(format!("/proc/{pid}/task/{pid}/children")).ok();
         let len = pread_all(&stat, &mut self.buf).ok()?;
         let fields = parse_stat(&self.buf[..len])?;
@@ -273,42 +301,55 @@ impl ProcSampler {
             return None;
         }
         self.seen.insert((pid, fields.start_time));
-        self.procs.insert(
-            pid,
-            Proc {
-                stat,
-                tasks: main_children.into_iter().map(|f| (pid, f)).collect(),
-                listed_threads: 1,
-                listed_at: self.samples,
-                visited: 0,
-            },
-        );
-        Some(fields)
+        let mut proc = Proc {
+            stat,
+            statm,
+            tasks: main_children.into_iter().map(|f| (pid, f)).collect(),
+            threads: fields.threads,
+            stat_at: self.samples,
+            visited: 0,
+        };
+        if fields.threads > 1 && !relist_tasks(pid, &mut proc, &mut self.buf) {
+            return None;
+        }
+        self.procs.insert(pid, proc);
+        Some(Memory {
+            vms_bytes: fields.vsize_bytes,
+            rss_bytes: fields.rss_pages * self.page_bytes,
+        })
     }
+}
 
-    /// Pushes the children of every thread of `pid`.
-    fn push_children(&mut self, pid: u32, threads: u64, now: u32) {
-        let proc = self.procs.get_mut(&pid).expect("visited process is kept");
-        let stale = threads != proc.listed_threads
-            || (threads > 1 && now.wrapping_sub(proc.listed_at) >= RELIST_EVERY);
-        if stale && !relist_tasks(pid, proc, threads, now, &mut self.buf) {
-            return; // it died while being listed
+/// Reads a kept process: `statm` every sample, `stat` and its threads every
+/// [`RELIST_EVERY`] samples. `None` when it died.
+fn read_known(
+    pid: u32,
+    proc: &mut Proc,
+    now: u32,
+    page_bytes: u64,
+    buf: &mut Vec<u8>,
+) -> Option<Memory> {
+    if now.wrapping_sub(proc.stat_at) >= RELIST_EVERY {
+        proc.stat_at = now;
+        let len = pread_all(&proc.stat, buf).ok()?;
+        let threads = parse_stat(&buf[..len])?.threads;
+        if (threads > 1 || threads != proc.threads) && !relist_tasks(pid, proc, buf) {
+            return None;
         }
-        for (_, children) in &proc.tasks {
-            if let Ok(len) = pread_all(children, &mut self.buf) {
-                self.stack
-                    .extend(parse_children(&self.buf[..len]).map(|c| (c, pid)));
-            }
-        }
+        proc.threads = threads;
     }
+    let len = pread_all(&proc.statm, buf).ok()?;
+    let (size_pages, resident_pages) = parse_statm(&buf[..len])?;
+    Some(Memory {
+        vms_bytes: size_pages * page_bytes,
+        rss_bytes: resident_pages * page_bytes,
+    })
 }
 
 /// Re-lists the threads of `pid`, keeping the open `children` files of those
 /// that remain. False when the process died meanwhile (its listing may then
 /// be another process's).
-fn relist_tasks(pid: u32, proc: &mut Proc, threads: u64, now: u32, buf: &mut Vec<u8>) -> bool {
-    proc.listed_threads = threads;
-    proc.listed_at = now;
+fn relist_tasks(pid: u32, proc: &mut Proc, buf: &mut Vec<u8>) -> bool {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };
@@ -344,6 +385,8 @@ mod tests {
             parse_status_kib(b"Name:\tx\nState:\tZ (zombie)\n", "VmHWM"),
             None
         );
+        assert_eq!(parse_statm(b"2466 523 400 1 0 190 0\n"), Some((2466, 523)));
+        assert_eq!(parse_statm(b"garbage"), None);
         assert_eq!(
             parse_children(b"12 345 6789 ").collect::<Vec<_>>(),
             [12, 345, 6789]
