@@ -254,6 +254,8 @@ print("MEMTEST self_hwm_bytes=%d" % hwm())
 /// The pattern under one bare sampler until the child exits, reaped with
 /// wait4: (sampled peak, last VmHWM read, ru_maxrss, self VmHWM, samples).
 fn bare_accuracy(kind: SamplerKind, interval: Duration) -> (u64, Option<u64>, u64, u64, usize) {
+    // Reaped below with wait4, for its rusage, which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
     let mut child = std::process::Command::new("python3")
         .args(["-c", PATTERN])
         .stdout(std::process::Stdio::piped())
