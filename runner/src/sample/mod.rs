@@ -231,6 +231,7 @@ pub(crate) mod testkit;
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_os = "linux")]
     use super::testkit::{python, MB};
     use super::*;
 
