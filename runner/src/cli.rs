@@ -66,6 +66,10 @@ pub struct ExecArgs {
     /// Reuse the library and test binaries of the last build instead of building
     #[arg(long)]
     pub no_build: bool,
+
+    /// How process trees are sampled: proc (Linux's /proc, cheapest) or portable (sysinfo) [default: proc on Linux, portable elsewhere]
+    #[arg(long, value_name = "KIND")]
+    pub sampler: Option<crate::sample::SamplerKind>,
 }
 
 /// Which suites: the filters of `run` and `list`.

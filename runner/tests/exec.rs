@@ -21,6 +21,7 @@ fn opts(jobs: usize) -> ExecOptions {
             memory_bytes: None,
         },
         forward_output: false,
+        sampler: runner::sample::SamplerKind::default_for_platform(),
     }
 }
 

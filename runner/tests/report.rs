@@ -76,6 +76,7 @@ fn run(jobs: Vec<Job>, out: &Path, name: &str) -> String {
             memory_bytes: None,
         },
         forward_output: false,
+        sampler: runner::sample::SamplerKind::default_for_platform(),
     };
     runtime.block_on(common::run_jobs(jobs, exec, tx, std::future::pending()));
     while let Ok(event) = rx.try_recv() {

@@ -113,6 +113,7 @@ async fn run(jobs: Vec<Job>) -> Vec<Outcome> {
             memory_bytes: None,
         },
         forward_output: false,
+        sampler: runner::sample::SamplerKind::default_for_platform(),
     };
     common::run_jobs(jobs, opts, tx, std::future::pending()).await
 }

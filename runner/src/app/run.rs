@@ -181,6 +181,9 @@ pub(super) fn run_suites(
     let exec_opts = ExecOptions {
         budget: budget(exec_args),
         forward_output: opts.verbose,
+        sampler: exec_args
+            .sampler
+            .unwrap_or_else(crate::sample::SamplerKind::default_for_platform),
     };
     let judge = judge(req.baseline, req.tolerance);
     let outcomes = execute(runtime, &interrupt, jobs, exec_opts, judge, &mut reporters);

@@ -16,7 +16,7 @@
 //! could not spawn gets `SuiteStarted` with pid 0); a suite that never
 //! started because of an interrupt gets only `SuiteFinished`.
 //!
-//! Unix only: process groups and tree sampling are what make clean-up exact;
+//! Unix only (Linux and macOS): process groups are what make clean-up exact;
 //! the OS side lives in `crate::process` and `crate::sample`.
 
 pub mod findings;
@@ -44,6 +44,8 @@ pub struct ExecOptions {
     pub budget: Budget,
     /// Emit an [`Event::Output`] for every line a suite prints.
     pub forward_output: bool,
+    /// How each suite's process tree is sampled.
+    pub sampler: crate::sample::SamplerKind,
 }
 
 /// Decides a finished suite's outcome from what was measured.
