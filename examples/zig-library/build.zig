@@ -9,7 +9,7 @@ const std = @import("std");
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
-    const optimize = b.standardOptimizeOption(.{ .preferred_optimize_mode = .ReleaseSafe });
+    const optimize = b.standardOptimizeOption(.{});
     // -Dleak=true, or -Dvariant=leaky (memtest passes its ${variant} name this
     // way, so the canary of the test suite builds the leak in).
     const variant = b.option([]const u8, "variant", "memtest variant name: `leaky` means -Dleak=true") orelse "default";
