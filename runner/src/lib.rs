@@ -3,6 +3,7 @@
 //! drive the stages directly.
 
 pub mod app;
+pub mod atomic;
 pub mod build;
 pub mod cli;
 pub mod config;

@@ -6,7 +6,8 @@
 //! titles and labels need no font files (the `ttf` feature stays off).
 
 use super::model::{Report, SuiteReport};
-use super::{write_atomic, ReportError};
+use super::ReportError;
+use crate::atomic::write_atomic;
 use crate::units::{Bytes, BytesPerSec};
 use plotters::prelude::*;
 use std::collections::BTreeMap;

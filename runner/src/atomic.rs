@@ -1,8 +1,14 @@
-//! Atomic file writes: a result file is either its old content or its new
-//! content, never half of either, even when the run is interrupted or a CI job
-//! is killed while writing. Write a temporary file in the same folder (rename
-//! is only atomic within one file system), fsync it, rename it over the
-//! target, then fsync the folder so the rename itself survives a crash.
+//! Atomic file replacement, the one way memtest replaces a file: report
+//! files, the saved baseline and the copied libraries are either their old
+//! content or their new content, never half of either, even when a run is
+//! interrupted or a CI job is killed mid-write. Write (or copy) to a
+//! temporary file in the same folder (rename is only atomic within one file
+//! system), fsync it, rename it over the target, then fsync the folder so the
+//! rename itself survives a crash. A rename also gives the target a new
+//! inode, so a process that has the old file open or mapped (a suite still
+//! running the previous library) keeps reading the old content.
+//!
+//! A leaf module: it imports nothing from the crate, so every stage may use it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -14,6 +20,25 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Replaces `path` with `contents` atomically, creating its folder if needed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    replace_with(path, |tmp| {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()
+    })
+}
+
+/// Copies `from` over `to` atomically, creating `to`'s folder if needed. The
+/// copy keeps `from`'s permissions (a library stays executable).
+pub fn copy_replacing(from: &Path, to: &Path) -> io::Result<()> {
+    replace_with(to, |tmp| {
+        fs::copy(from, tmp)?;
+        File::open(tmp)?.sync_all()
+    })
+}
+
+/// Fills a fresh temporary file beside `path` with `fill`, then renames it
+/// over `path`. On failure the temporary file is removed.
+fn replace_with(path: &Path, fill: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -28,12 +53,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
+    let result = fill(&tmp).and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
         // Best effort: a stray temp file is untidy, the original error matters.
         let _ = fs::remove_file(&tmp);
@@ -105,6 +125,34 @@ mod tests {
         }
         writer.join().unwrap();
         assert!(reads > 0);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn copy_replacing_gives_the_target_a_new_inode_and_keeps_the_old_one_readable() {
+        use std::io::Read;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.so"), dir.path().join("new.so"));
+        fs::write(&old, b"old library").unwrap();
+        fs::write(&new, b"new library").unwrap();
+        fs::set_permissions(&new, fs::Permissions::from_mode(0o755)).unwrap();
+        let target = dir.path().join("lib/libx.so");
+        copy_replacing(&old, &target).unwrap();
+        // A suite that has the library open (or mapped) while it is replaced.
+        let mut held = File::open(&target).unwrap();
+        let inode = fs::metadata(&target).unwrap().ino();
+        copy_replacing(&new, &target).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new library");
+        assert_ne!(fs::metadata(&target).unwrap().ino(), inode);
+        let mut seen = String::new();
+        held.read_to_string(&mut seen).unwrap();
+        assert_eq!(seen, "old library");
+        let mode = fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "copy keeps the executable bits");
+        assert_eq!(fs::read_dir(target.parent().unwrap()).unwrap().count(), 1);
+        assert!(copy_replacing(&dir.path().join("missing"), &target).is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"new library");
     }
 
     #[test]
