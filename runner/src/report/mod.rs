@@ -1,17 +1,17 @@
 //! Report: everything the user sees. Reporters consume [`Event`]s and nothing
 //! else prints: the live progress and summary table on stderr
 //! ([`ConsoleReporter`]), result files and GitHub annotations
-//! ([`FilesReporter`]), and pre-run errors ([`print_error`]).
+//! ([`FilesReporter`]), and errors that end the program ([`ErrorReporter`]).
 //!
 //! Every writer takes a [`Report`] (plain data, built once from the events by
-//! a [`Collector`]) rather than events, so `memtest merge` can feed the same
+//! a [`ReportBuilder`]) rather than events, so `memtest merge` can feed the same
 //! writers from JSON files of partitioned CI jobs.
 
-mod atomic;
 mod console;
 mod error;
 mod files;
 pub mod github;
+pub mod json;
 pub mod junit;
 pub mod markdown;
 mod merge;
@@ -22,14 +22,13 @@ pub mod table;
 mod testdata;
 mod text;
 
-pub use atomic::write_atomic;
 pub use console::{print_summary, ConsoleReporter};
-pub use error::{print_error, render_error, ErrorReporter};
-pub use files::render_json;
+pub use error::{render_error, ErrorReporter};
 pub use files::{write_files, FilesReporter, Written};
+pub use json::render_json;
 pub use merge::{baseline_of, merge, read_report, save_baseline, MergeSummary};
 pub use model::{
-    Collector, FailureReport, FiguresReport, LimitsReport, Report, Series, SuiteReport, Tool,
+    FailureReport, FiguresReport, LimitsReport, Report, ReportBuilder, Series, SuiteReport, Tool,
     Totals, VerdictKind, SCHEMA_VERSION,
 };
 pub use text::{closing_line, Paint};
