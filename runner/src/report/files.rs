@@ -7,7 +7,7 @@
 
 use super::json::render_json;
 use super::model::{Report, ReportBuilder};
-use super::{github, junit, markdown, plot, ReportError, ReportOptions, Reporter};
+use super::{github, html, junit, markdown, plot, ReportError, ReportOptions, Reporter};
 use crate::atomic::{append, write_atomic};
 use crate::exec::Event;
 use std::collections::BTreeMap;
@@ -20,6 +20,7 @@ pub struct Written {
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub summary: Option<PathBuf>,
+    pub html: Option<PathBuf>,
     /// Suite name -> its SVG.
     pub plots: BTreeMap<String, PathBuf>,
     pub annotations: usize,
@@ -61,6 +62,14 @@ pub fn write_files(
             Ok(plots) => written.plots = plots,
             Err(e) => keep(Err(e)),
         }
+    }
+    if let Some(path) = &opts.html {
+        keep(
+            html::Comparison::load(opts)
+                .and_then(|baseline| html::render(report, baseline.as_ref()))
+                .and_then(|page| write_file(path, page.as_bytes())),
+        );
+        written.html = Some(path.clone());
     }
     // `--summary $GITHUB_STEP_SUMMARY` names the shared step summary: append
     // to it once rather than replacing what earlier steps wrote.

@@ -11,6 +11,7 @@ mod console;
 mod error;
 mod files;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -57,6 +58,14 @@ pub struct ReportOptions {
     pub junit: Option<PathBuf>,
     /// `--plot DIR`: one SVG memory plot per suite.
     pub plot_dir: Option<PathBuf>,
+    /// `--html FILE`: one self-contained HTML page of the run.
+    pub html: Option<PathBuf>,
+    /// `--baseline FILE`: saved figures the HTML page shows beside the new
+    /// ones (the executor compares against them on its own).
+    pub baseline: Option<PathBuf>,
+    /// `--baseline-report FILE`: the baseline run's JSON report; the HTML page
+    /// shows its figures and draws its RSS curves under the new ones.
+    pub baseline_report: Option<PathBuf>,
     /// `--summary FILE`: markdown summary.
     pub summary: Option<PathBuf>,
     /// `GITHUB_ACTIONS=true`: emit `::error` annotations for failed suites.
@@ -92,6 +101,7 @@ impl ReportOptions {
         self.json.is_some()
             || self.junit.is_some()
             || self.plot_dir.is_some()
+            || self.html.is_some()
             || self.summary.is_some()
             || self.step_summary.is_some()
             || self.github
@@ -156,7 +166,8 @@ pub enum ReportError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("cannot save the baseline")]
+    /// Its own message names the file and whether it was read or written.
+    #[error(transparent)]
     Baseline(#[from] BaselineError),
 }
 
