@@ -248,7 +248,10 @@ fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> Dra
     }
     if let Some(base) = base_rss {
         chart.draw_series(LineSeries::new(base, BASELINE_COLOUR.stroke_width(2)))?;
-        legend.push((Mark::Line(BASELINE_COLOUR, 2), "baseline run's RSS".into()));
+        legend.push((
+            Mark::Line(BASELINE_COLOUR, 2),
+            "RSS of the baseline run".into(),
+        ));
     }
     chart.draw_series(LineSeries::new(rss, RSS_COLOUR.stroke_width(2)))?;
     legend.push((Mark::Line(RSS_COLOUR, 2), "RSS".into()));
@@ -544,7 +547,7 @@ mod tests {
         old.rss_bytes.iter_mut().for_each(|r| *r /= 2);
         let svg = render_svg(suite, Some(&old)).unwrap().unwrap();
         assert_well_formed(&svg);
-        assert!(svg.contains("baseline run's RSS"));
+        assert!(svg.contains("RSS of the baseline run"));
         let grey = svg.find(&hex(BASELINE_COLOUR)).unwrap();
         let blue = svg.rfind(&hex(RSS_COLOUR)).unwrap();
         assert!(grey < blue, "the baseline is drawn first, under RSS");

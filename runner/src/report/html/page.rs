@@ -163,6 +163,19 @@ fn figures(suite: &SuiteReport, base: Option<&BaselineEntry>) -> [(&'static str,
     ]
 }
 
+/// A `MEMTEST name=value` figure; names ending in a unit get it shown.
+fn reported_value(name: &str, value: f64) -> String {
+    let whole = value.fract() == 0.0 && value.abs() < 1e15;
+    if name.ends_with("_bytes") && whole {
+        let text = ByteDelta(value as i64).to_string();
+        format!("{} ({value})", text.trim_start_matches('+'))
+    } else if name.ends_with("_ms") && whole && value >= 0.0 {
+        format_duration(Duration::from_millis(value as u64))
+    } else {
+        value.to_string()
+    }
+}
+
 /// A figure as table-cell content: value, then limit and baseline, smaller.
 fn figure_cell(f: &Figure) -> String {
     let mut out = format!("<span class=\"val\">{}</span>", esc(&f.value));
@@ -386,7 +399,12 @@ fn suite_section(
             "<table class=\"reported\"><caption>reported by the suite (MEMTEST lines)</caption><tbody>",
         );
         for (name, value) in &suite.reported {
-            let _ = write!(out, "<tr><th>{}</th><td>{value}</td></tr>", esc(name));
+            let _ = write!(
+                out,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                esc(name),
+                esc(&reported_value(name, *value))
+            );
         }
         out.push_str("</tbody></table>\n");
     }
@@ -441,6 +459,17 @@ mod tests {
     }
 
     #[test]
+    fn reported_figures_show_their_units() {
+        assert_eq!(
+            reported_value("peak_rss_bytes", 61_747_200.0),
+            "61.7 MB (61747200)"
+        );
+        assert_eq!(reported_value("duration_ms", 64_318.0), "1m04s");
+        assert_eq!(reported_value("heap_freed_fraction", 0.3864), "0.3864");
+        assert_eq!(reported_value("ops", 1500.0), "1500");
+    }
+
+    #[test]
     fn the_page_is_self_contained_with_a_row_and_a_plot_per_suite() {
         let report = report_of(&mixed_outcomes());
         let page = render(&report, None).unwrap();
@@ -461,7 +490,7 @@ mod tests {
             let section = &section[..section.find("</section>").unwrap()];
             assert!(section.contains("<figure class=\"plot\"><svg"), "{id}");
         }
-        assert_eq!(page.matches("<tr class=").count(), 5);
+        assert_eq!(page.matches("><a href=\"#suite-").count(), 5);
         let node = &page[page.find("id=\"suite-node-optimize-loop\"").unwrap()..];
         assert!(node.starts_with(
             "id=\"suite-node-optimize-loop\" data-suite=\"node-optimize-loop\">\n<details open>"
@@ -484,13 +513,15 @@ mod tests {
         let mut old = report.clone();
         for suite in &mut old.suites {
             suite.figures.peak_rss_bytes = 42_000_000;
+            suite.figures.peak_rss_sampled_bytes = 42_000_000;
+            suite.figures.peak_rss_exact = false;
         }
         let comparison = Comparison::from_report("old.json".into(), old);
         let page = render(&report, Some(&comparison)).unwrap();
         assert!(page.contains("baseline <code>old.json</code>"));
         assert!(page.contains("<span class=\"was\">baseline 42.0 MB</span>"));
         assert!(page.contains("<th>baseline</th>"));
-        assert!(page.contains("baseline run&#39;s RSS") || page.contains("baseline run's RSS"));
+        assert!(page.contains("RSS of the baseline run"));
 
         let figures_only = Comparison {
             source: "memtest-baseline.json".into(),
@@ -499,6 +530,6 @@ mod tests {
         };
         let page = render(&report, Some(&figures_only)).unwrap();
         assert!(page.contains("<span class=\"was\">baseline"));
-        assert!(!page.contains("baseline run's RSS"));
+        assert!(!page.contains("RSS of the baseline run"));
     }
 }
