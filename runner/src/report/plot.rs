@@ -224,6 +224,8 @@ fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> Dra
     chart
         .configure_mesh()
         .y_desc("RSS (MB)")
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
         .light_line_style(WHITE)
         .draw()?;
     if g.warmup_end_s > 0.0 {
@@ -325,6 +327,8 @@ fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> Dra
         .x_desc("time (s)")
         .y_desc("VMS (MB)")
         .y_labels(4)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
         .light_line_style(WHITE)
         .draw()?;
     vms_chart.draw_series(LineSeries::new(vms, VMS_COLOUR.stroke_width(2)))?;
@@ -364,9 +368,9 @@ fn draw_legend<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let font = ("sans-serif", 13).into_font().color(&BLACK);
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
     for (i, (mark, label)) in entries.iter().enumerate() {
-        let y = 24 + 22 * i as i32;
+        let y = 24 + 24 * i as i32;
         let (x0, x1) = (6, 30);
         match *mark {
             Mark::Line(colour, width) => {
