@@ -409,9 +409,9 @@ fn suite_section(
         out.push_str("</tbody></table>\n");
     }
     if let Some(w) = &suite.wrapper {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<div class=\"wrapper{}\"><h3>{} findings</h3><p>{}</p><p class=\"path\">{}</p></div>\n",
+            "<div class=\"wrapper{}\"><h3>{} findings</h3><p>{}</p><p class=\"path\">{}</p></div>",
             if w.failing { " tripped" } else { "" },
             esc(&w.tool),
             esc(&w.summary),
