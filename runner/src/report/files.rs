@@ -1,5 +1,5 @@
-//! Result files and CI output: the JSON report, JUnit XML, plots, the
-//! markdown summary (and the GitHub step summary), and `::error` annotations.
+//! Result files and CI output: the JSON report, JUnit XML, plots, the HTML
+//! page, the markdown summary (and the GitHub step summary), and `::error` annotations.
 //! [`write_files`] works on a [`Report`], so `memtest merge` reuses it; the
 //! [`FilesReporter`] collects a run's events and calls it from `finish`, which
 //! the app calls after an interrupt too, so an interrupted run still leaves

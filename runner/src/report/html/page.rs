@@ -210,7 +210,10 @@ pub fn render(report: &Report, baseline: Option<&Comparison>) -> Result<String, 
         out,
         "<header class=\"run {class}\">\n<div class=\"result\">{result}</div>\n\
          <div class=\"closing\">{}</div>\n<p class=\"meta\">started {} &middot; {} {}",
-        esc(&text::closing_line(report)),
+        // The closing line starts with the result, already shown big above.
+        esc(text::closing_line(report)
+            .split_once(": ")
+            .map_or("", |(_, counts)| counts)),
         esc(&report.started_at),
         esc(&report.tool.name),
         esc(&report.tool.version),
