@@ -165,6 +165,10 @@ pub struct ReportArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub plot: Option<PathBuf>,
 
+    /// Write one self-contained HTML page of the run (plots inline, no network)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)
     #[arg(long, global = true, value_name = "FILE")]
     pub summary: Option<PathBuf>,
@@ -172,6 +176,10 @@ pub struct ReportArgs {
     /// Compare figures against this baseline file
     #[arg(long, global = true, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+
+    /// JSON report of the baseline run: the HTML page shows its figures and draws its RSS curves
+    #[arg(long, global = true, value_name = "FILE")]
+    pub baseline_report: Option<PathBuf>,
 
     /// Percent by which a figure may exceed its baseline
     #[arg(long, global = true, value_name = "PCT", default_value_t = 10.0)]

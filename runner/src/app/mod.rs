@@ -119,6 +119,9 @@ fn report_options(args: &ReportArgs) -> ReportOptions {
         json: args.json.clone(),
         junit: args.junit.clone(),
         plot_dir: args.plot.clone(),
+        html: args.html.clone(),
+        baseline: args.baseline.clone(),
+        baseline_report: args.baseline_report.clone(),
         summary: args.summary.clone(),
         verbose: args.verbose,
         ..ReportOptions::from_env()
