@@ -4,7 +4,8 @@
 #      suites), and a type check of the runner for macOS
 #   2. the Node and Python bindings' tests, and the suite helpers' tests
 #   3. the fast tier of memory suites, canaries included, through the runner at the
-#      `ci` profile, writing JSON/JUnit/SVG/markdown reports to .memtest/report/
+#      `ci` profile, writing JSON/JUnit/SVG/markdown/HTML reports to
+#      .memtest/report/, and the HTML page checked in headless Chromium
 #   4. the two foreign projects under examples/ (a C library built by make, a Zig
 #      library built by zig build), every canary included
 #   5. a bounded fuzz run of the C ABI over the seed corpus (skipped with a notice
@@ -54,7 +55,11 @@ step "fast memory suites and canaries through the runner"
 mkdir -p .memtest/report
 cargo run --release -p runner --quiet -- run --tag fast --profile ci \
   --json .memtest/report/fast.json --junit .memtest/report/fast.junit.xml \
-  --plot .memtest/report/plots --summary .memtest/report/fast.md
+  --plot .memtest/report/plots --summary .memtest/report/fast.md \
+  --html .memtest/report/fast.html
+
+step "the HTML report in headless Chromium"
+scripts/browser-test/run.sh
 
 step "examples: a C library (make) and a Zig library (zig build), canaries included"
 cargo run --release -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \
