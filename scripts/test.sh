@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The project's test command (README: "Run the tests"). Runs, in order:
-#   1. every Rust unit and integration test of the workspace (core, runner, suites)
-#   2. the Node binding's tests (node --test) and the Python binding's tests (pytest)
+#   1. every Rust unit and integration test of the workspace (core, runner, crates,
+#      suites), and a type check of the runner for macOS
+#   2. the Node and Python bindings' tests, and the suite helpers' tests
 #   3. the fast tier of memory suites, canaries included, through the runner at the
-#      `ci` profile, writing JSON/JUnit/SVG/markdown reports to .memtest/report/
-#   4. a bounded fuzz run of the C ABI over the seed corpus (skipped with a notice
+#      `ci` profile, writing JSON/JUnit/SVG/markdown/HTML reports to
+#      .memtest/report/, and the HTML page checked in headless Chromium
+#   4. the two foreign projects under examples/ (a C library built by make, a Zig
+#      library built by zig build), every canary included
+#   5. a bounded fuzz run of the C ABI over the seed corpus (skipped with a notice
 #      when cargo-fuzz or the nightly toolchain is missing; CI installs both)
 # It installs nothing system-wide: npm packages go to bindings/nodejs/node_modules
 # (npm ci, from the lockfile) and Python test tools to .memtest/venv.
@@ -18,6 +22,13 @@ step "cargo test --workspace"
 # memsuite's memory suites are `test = false`: they need the runner's fixtures
 # and run through the runner below; its unit tests and allocator self-test run here.
 cargo test --workspace --quiet
+
+step "the runner type-checks for macOS"
+if rustup target list --installed 2>/dev/null | grep -q x86_64-apple-darwin; then
+  cargo check --quiet --target x86_64-apple-darwin -p runner
+else
+  echo "skipped: rustup target add x86_64-apple-darwin (.ci/run adds it)"
+fi
 
 step "node binding tests"
 if [ ! -d bindings/nodejs/node_modules/koffi ]; then
@@ -36,11 +47,29 @@ if [ ! -x "$venv/bin/pytest" ]; then
 fi
 (cd bindings/python && "$venv/bin/pytest" -q tests)
 
+step "suite helper tests (python, node)"
+(cd helpers/python && "$venv/bin/pytest" -q)
+node --test helpers/node/test/
+
 step "fast memory suites and canaries through the runner"
 mkdir -p .memtest/report
-cargo run --release -p runner --quiet -- run --tag fast --profile ci --jobs 2 \
+cargo run --release -p runner --quiet -- run --tag fast --profile ci \
   --json .memtest/report/fast.json --junit .memtest/report/fast.junit.xml \
-  --plot .memtest/report/plots --summary .memtest/report/fast.md
+  --plot .memtest/report/plots --summary .memtest/report/fast.md \
+  --html .memtest/report/fast.html
+
+step "the HTML report in headless Chromium"
+scripts/browser-test/run.sh
+
+step "examples: a C library (make) and a Zig library (zig build), canaries included"
+cargo run --release -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \
+  --json .memtest/report/c-library.json
+if python3 -m ziglang version >/dev/null 2>&1; then
+  cargo run --release -p runner --quiet -- --config examples/zig-library/memtest.toml all --profile ci \
+    --json .memtest/report/zig-library.json
+else
+  echo "skipped: python3 -m ziglang (pip install 'ziglang>=0.17,<0.18'; .ci/run installs it)"
+fi
 
 step "bounded fuzz run of the C ABI"
 if cargo +nightly fuzz --version >/dev/null 2>&1; then

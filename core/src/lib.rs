@@ -9,8 +9,9 @@
 //!
 //! A Rust cdylib carries its own global allocator, so the bindings can only
 //! learn about the library's heap if the library counts it: this crate
-//! installs [`alloc::CountingAlloc`] as the `#[global_allocator]`,
-//! unconditionally, and exports its counters through `pyjamaz_alloc_stats`.
+//! installs [`alloc::CountingAlloc`] (from the `memtest-alloc` crate, which
+//! the memory suites use too) as the `#[global_allocator]`, unconditionally,
+//! and exports its counters through `pyjamaz_alloc_stats`.
 //!
 //! Rust cannot tell at compile time whether it is building the cdylib or the
 //! rlib (one rustc invocation emits both), so every binary linking this rlib
@@ -33,4 +34,4 @@ pub mod fuzzing;
 pub use pyjamaz_engine::*;
 
 #[global_allocator]
-static GLOBAL: alloc::CountingAlloc = alloc::CountingAlloc;
+static GLOBAL: alloc::CountingAlloc = alloc::CountingAlloc::new();

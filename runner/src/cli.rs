@@ -48,12 +48,14 @@ pub enum Command {
     /// Manage the saved baseline figures
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Write a starting memtest.toml (and starter suites) for the project here
+    Init(InitArgs),
 }
 
 /// Flags that shape how suites execute, shared by `all` and `run`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ExecArgs {
-    /// Suites running at once (exclusive suites always run alone) [default: 1]
+    /// Threads of suites at once, by each suite's `threads` (exclusive suites run alone) [default: the machine's cores]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
 
@@ -64,6 +66,10 @@ pub struct ExecArgs {
     /// Reuse the library and test binaries of the last build instead of building
     #[arg(long)]
     pub no_build: bool,
+
+    /// How process trees are sampled: proc (Linux's /proc, cheapest) or portable (sysinfo) [default: proc on Linux, portable elsewhere]
+    #[arg(long, value_name = "KIND")]
+    pub sampler: Option<crate::sample::SamplerKind>,
 }
 
 /// Which suites: the filters of `run` and `list`.
@@ -121,6 +127,16 @@ pub struct MergeArgs {
     pub output: PathBuf,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// The project's folder [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Overwrite an existing memtest.toml (starter suites are never overwritten)
+    #[arg(long)]
+    pub force: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
     /// Save the figures of a JSON report as the baseline later runs compare to
@@ -149,6 +165,10 @@ pub struct ReportArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub plot: Option<PathBuf>,
 
+    /// Write one self-contained HTML page of the run (plots inline, no network)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)
     #[arg(long, global = true, value_name = "FILE")]
     pub summary: Option<PathBuf>,
@@ -156,6 +176,10 @@ pub struct ReportArgs {
     /// Compare figures against this baseline file
     #[arg(long, global = true, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+
+    /// JSON report of the baseline run: the HTML page shows its figures and draws its RSS curves
+    #[arg(long, global = true, value_name = "FILE")]
+    pub baseline_report: Option<PathBuf>,
 
     /// Percent by which a figure may exceed its baseline
     #[arg(long, global = true, value_name = "PCT", default_value_t = 10.0)]

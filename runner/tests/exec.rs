@@ -16,8 +16,12 @@ use common::{job, python_job};
 
 fn opts(jobs: usize) -> ExecOptions {
     ExecOptions {
-        jobs,
+        budget: runner::exec::Budget {
+            slots: jobs as u32,
+            memory_bytes: None,
+        },
         forward_output: false,
+        sampler: runner::sample::SamplerKind::default_for_platform(),
     }
 }
 
@@ -310,7 +314,7 @@ async fn parallel_jobs_overlap_but_an_exclusive_one_runs_alone() {
     let timed = |name: &str| {
         let code = "import time; print('MEMTEST start=%f' % time.time(), flush=True); \
                     time.sleep(0.6); print('MEMTEST end=%f' % time.time())";
-        let mut j = job(dir.path(), name, &["python3", "-c", code]);
+        let mut j = job(dir.path(), name, &[common::python(), "-c", code]);
         j.limits = Limits {
             marker: None,
             ..Limits::default()
@@ -341,7 +345,7 @@ async fn spawn_failures_and_env_reach_the_outcome() {
         dir.path(),
         "env",
         &[
-            "python3",
+            common::python(),
             "-c",
             "import os; print(os.environ['MEMTEST_FIXTURE_ENV']); print('TEST PASSED')",
         ],

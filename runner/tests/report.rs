@@ -5,8 +5,8 @@
 use runner::exec::ExecOptions;
 use runner::model::{Event, Job};
 use runner::report::{
-    merge, read_report, save_baseline, ConsoleReporter, FilesReporter, ReportError, ReportOptions,
-    Reporter, VerdictKind,
+    merge, read_report, save_baseline, write_files, ConsoleReporter, FilesReporter, ReportError,
+    ReportOptions, Reporter, VerdictKind,
 };
 use runner::units::Bytes;
 use runner::verdict::baseline::Baseline;
@@ -50,6 +50,7 @@ fn run(jobs: Vec<Job>, out: &Path, name: &str) -> String {
         json: Some(out.join(format!("{name}.json"))),
         junit: Some(out.join(format!("{name}.xml"))),
         plot_dir: Some(out.join(format!("{name}-plots"))),
+        html: Some(out.join(format!("{name}.html"))),
         summary: Some(out.join(format!("{name}.md"))),
         github: true,
         ..ReportOptions::default()
@@ -71,8 +72,12 @@ fn run(jobs: Vec<Job>, out: &Path, name: &str) -> String {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let exec = ExecOptions {
-        jobs: 2,
+        budget: runner::exec::Budget {
+            slots: 2,
+            memory_bytes: None,
+        },
         forward_output: false,
+        sampler: runner::sample::SamplerKind::default_for_platform(),
     };
     runtime.block_on(common::run_jobs(jobs, exec, tx, std::future::pending()));
     while let Ok(event) = rx.try_recv() {
@@ -127,6 +132,16 @@ fn real_runs_report_merge_and_make_a_baseline() {
     assert!(svg.contains("<polyline") && svg.contains("RSS growth limit"));
     let xml = std::fs::read_to_string(out.join("b.xml")).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 2);
+    let html = std::fs::read_to_string(out.join("b.html")).unwrap();
+    for suite in ["leak", "segv"] {
+        assert!(
+            html.contains(&format!(
+                "<section class=\"suite failed\" id=\"suite-{suite}\""
+            )),
+            "{suite} has no open failing section"
+        );
+    }
+    assert!(html.contains("<h3>failed criteria</h3>") && html.contains("about to crash"));
     let md = std::fs::read_to_string(out.join("b.md")).unwrap();
     assert!(md.contains("[svg](b-plots/leak.svg)"), "{md}");
 
@@ -150,6 +165,42 @@ fn real_runs_report_merge_and_make_a_baseline() {
         &out.join("x.json"),
     );
     assert!(matches!(dup, Err(ReportError::DuplicateSuite { .. })));
+
+    // `merge --html` renders the whole matrix; with partition a's report as
+    // the baseline, its figures and its curve show beside the new ones.
+    let page = out.join("all.html");
+    let opts = ReportOptions {
+        html: Some(page.clone()),
+        baseline_report: Some(out.join("a.json")),
+        ..ReportOptions::default()
+    };
+    let written = write_files(&merged.report, &opts, &mut Vec::new()).unwrap();
+    assert_eq!(written.html.as_deref(), Some(page.as_path()));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let drawable = merged
+        .report
+        .suites
+        .iter()
+        .filter(|s| s.samples.len() >= 2)
+        .count();
+    assert!(drawable >= 2);
+    assert_eq!(
+        html.matches("<figure class=\"plot\"><svg").count(),
+        drawable
+    );
+    let bounded = &html[html.find("id=\"suite-bounded\"").unwrap()..];
+    let bounded = &bounded[..bounded.find("</section>").unwrap()];
+    assert!(
+        bounded.contains("RSS of the baseline run"),
+        "no baseline curve"
+    );
+    assert!(bounded.contains("<th>baseline</th>"));
+    let missing = ReportOptions {
+        baseline_report: Some(out.join("missing.json")),
+        ..opts
+    };
+    let err = write_files(&merged.report, &missing, &mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("missing.json"), "{err}");
 
     // A baseline of the merged run has every suite that ran to its end.
     let baseline_path: PathBuf = out.join("memtest-baseline.json");

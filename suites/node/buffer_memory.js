@@ -9,7 +9,7 @@
 
 const t = require('./common');
 
-const { pyjamaz, trend } = t;
+const { pyjamaz } = t;
 const IMAGES = t.iterations(1_000, 20);
 // Left over after gc: Node keeps a Buffer pool slab (8 KB) and may keep a
 // few recently freed backing stores; 1 MB is far below one leaked batch.
@@ -24,7 +24,7 @@ function sniff(buf) {
   return 'unknown';
 }
 
-t.run('buffer_memory', async ({ check }) => {
+t.run(async () => {
   const inputs = [
     ['tiny.png', { formats: ['png'], metric: 'none' }],
     ['flat-128.png', { formats: ['png', 'webp'] }],
@@ -56,15 +56,13 @@ t.run('buffer_memory', async ({ check }) => {
   const ab0 = process.memoryUsage().arrayBuffers;
   outBytes = 0;
 
-  const xs = [];
-  const ys = [];
+  const cps = new t.Checkpoints();
   const every = Math.max(1, Math.floor(IMAGES / 20));
   for (let i = 0; i < IMAGES; i++) {
     one(i);
     if (i % every === 0) {
       await t.quiesce();
-      xs.push(i);
-      ys.push(t.rssBytes());
+      cps.record(i);
     }
   }
   window.length = 0;
@@ -73,21 +71,15 @@ t.run('buffer_memory', async ({ check }) => {
   const native1 = t.nativeLive();
 
   const leaks = native1.allocations - native0.allocations;
-  t.report('images', IMAGES);
+  t.report('operations', IMAGES);
   t.report('output_bytes', outBytes);
   t.report('native_leaks', leaks);
   t.report('array_buffers_growth_bytes', ab1 - ab0);
-  check(leaks === 0, `native live allocations ${leaks} above baseline after ${IMAGES} images, limit 0`);
-  check(
+  t.check(leaks === 0, `native live allocations ${leaks} above baseline after ${IMAGES} images, limit 0`);
+  t.check(
     ab1 - ab0 < ARRAY_BUFFERS_SLACK,
     `ArrayBuffer memory grew ${t.mb(ab1 - ab0)} after the results were dropped (${t.mb(outBytes)} passed through), ` +
       `limit ${t.mb(ARRAY_BUFFERS_SLACK)}`,
   );
-  const { slope, risingFraction } = trend(xs, ys);
-  t.report('rss_slope_bytes_per_image', Math.round(slope));
-  check(
-    !(slope > LIMIT_SLOPE_BYTES_PER_IMAGE && risingFraction >= 2 / 3),
-    `RSS grows ${Math.round(slope)} bytes per image (rising on ${(risingFraction * 100).toFixed(0)}% of checkpoints), ` +
-      `limit ${LIMIT_SLOPE_BYTES_PER_IMAGE}`,
-  );
-});
+  cps.checkNoLeak({ limit: LIMIT_SLOPE_BYTES_PER_IMAGE, unit: 'bytes per image' });
+}, 'buffer_memory');

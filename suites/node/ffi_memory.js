@@ -14,7 +14,7 @@
 
 const t = require('./common');
 
-const { pyjamaz, trend } = t;
+const { pyjamaz } = t;
 // Sized to the seed's ~30 s at scale 1, so a ci run (scale 0.1) still lasts long
 // enough for the runner to fit a slope on its samples.
 const OPS = t.iterations(15_000, 40);
@@ -23,9 +23,9 @@ const OPS = t.iterations(15_000, 40);
 // the scale; measuring only after that keeps short ci runs honest.
 const WARMUP = Math.min(OPS, 1_500);
 const CHECKPOINTS = 20;
-const LIMIT_BYTES_PER_1000 = 0.5 * t.MB;
+const LIMIT_BYTES_PER_OP = (0.5 * t.MB) / 1000; // 0.5 MB per 1000 operations
 
-t.run('ffi_memory', async ({ check }) => {
+t.run(async () => {
   // Small inputs of each decoder, restricted to one or two encoders so the
   // suite measures the FFI round trip, not encoder time.
   const work = [
@@ -49,14 +49,13 @@ t.run('ffi_memory', async ({ check }) => {
   const rss0 = t.rssBytes();
 
   const every = Math.max(1, Math.floor(OPS / CHECKPOINTS));
-  const xs = [0];
-  const ys = [rss0];
+  const cps = new t.Checkpoints();
+  cps.record(0, rss0);
   for (let i = 1; i <= OPS; i++) {
     await step();
     if (i % every === 0) {
       await t.quiesce();
-      xs.push(i);
-      ys.push(t.rssBytes());
+      cps.record(i);
     }
   }
   await t.quiesce();
@@ -66,17 +65,10 @@ t.run('ffi_memory', async ({ check }) => {
   const leaks = native1.allocations - native0.allocations;
   t.report('native_leaks', leaks);
   t.report('native_leaked_bytes', native1.bytes - native0.bytes);
-  check(leaks === 0, `native live allocations ${leaks} above baseline after ${OPS} ops, limit 0`);
-
-  const { slope, risingFraction } = trend(xs, ys);
-  const per1000 = slope * 1000;
-  t.report('ops', OPS);
+  t.check(leaks === 0, `native live allocations ${leaks} above baseline after ${OPS} ops, limit 0`);
+  t.report('operations', OPS);
   t.report('rss_growth_bytes', rss1 - rss0);
-  t.report('rss_slope_bytes_per_1000_ops', Math.round(per1000));
-  t.report('rss_rising_fraction', Number(risingFraction.toFixed(3)));
-  check(
-    !(per1000 > LIMIT_BYTES_PER_1000 && risingFraction >= 2 / 3),
-    `RSS grows ${t.mb(per1000)} per 1000 ops (rising on ${(risingFraction * 100).toFixed(0)}% of checkpoints), ` +
-      `limit ${t.mb(LIMIT_BYTES_PER_1000)} per 1000 ops`,
-  );
-});
+  // The shared leak rule, per operation: reports rss_slope (bytes per op) and
+  // rss_rising_fraction.
+  cps.checkNoLeak({ limit: LIMIT_BYTES_PER_OP, unit: 'bytes per op' });
+}, 'ffi_memory');

@@ -21,7 +21,7 @@ const MIN_FREED = 0.7;
 
 // The canary's leak: reachable from the global object for the whole run.
 globalThis.retained = [];
-const retain = process.env.MEMTEST_CANARY === 'retain';
+const retain = t.canary() === 'retain';
 
 /** JS heap plus Buffer memory: where optimize results live. */
 function heapBytes() {
@@ -29,7 +29,7 @@ function heapBytes() {
   return m.heapUsed + m.external;
 }
 
-t.run('gc_verification', async ({ check }) => {
+t.run(async () => {
   const input = t.fixture('tiny.png');
   const options = { formats: ['png'], metric: 'none' };
   // Warm-up through the same code path, so compiled code, inline caches and
@@ -48,7 +48,7 @@ t.run('gc_verification', async ({ check }) => {
     results.push(r);
     if (retain) globalThis.retained.push(r);
   }
-  check(results.every((r) => r.data.length === r.size && r.size > 0), 'every result carries its bytes');
+  t.check(results.every((r) => r.data.length === r.size && r.size > 0), 'every result carries its bytes');
   const heapPeak = heapBytes();
   results = null;
   t.gc();
@@ -57,8 +57,8 @@ t.run('gc_verification', async ({ check }) => {
   const freed = grown > 0 ? (heapPeak - heapAfter) / grown : 0;
   t.report('heap_growth_bytes', grown);
   t.report('heap_freed_fraction', Number(freed.toFixed(4)));
-  check(grown > 0, `holding ${RESULTS} results grew the heap (grew ${grown} bytes)`);
-  check(
+  t.check(grown > 0, `holding ${RESULTS} results grew the heap (grew ${grown} bytes)`);
+  t.check(
     freed >= MIN_FREED,
     `heap freed after gc ${(freed * 100).toFixed(1)}% of ${t.mb(grown)} grown, limit >= ${MIN_FREED * 100}%`,
   );
@@ -67,7 +67,7 @@ t.run('gc_verification', async ({ check }) => {
   let handles = [];
   for (let i = 0; i < HANDLES; i++) handles.push(pyjamaz.optimizeNative(input, options));
   const heldNative = t.nativeLive().allocations - native0.allocations;
-  check(heldNative >= HANDLES, `${HANDLES} open NativeResults hold native memory (${heldNative} allocations live)`);
+  t.check(heldNative >= HANDLES, `${HANDLES} open NativeResults hold native memory (${heldNative} allocations live)`);
   handles = null;
   await t.settleFinalizers();
 
@@ -75,5 +75,5 @@ t.run('gc_verification', async ({ check }) => {
   const leaks = native1.allocations - native0.allocations;
   t.report('native_leaks', leaks);
   t.report('native_leaked_bytes', native1.bytes - native0.bytes);
-  check(leaks === 0, `native live allocations ${leaks} above baseline after gc, limit 0`);
-});
+  t.check(leaks === 0, `native live allocations ${leaks} above baseline after gc, limit 0`);
+}, 'gc_verification');

@@ -18,7 +18,7 @@ const GC_EVERY = Math.max(2, Math.min(1_000, Math.floor(IMAGES / 10)));
 const LIMIT_GROWTH_BYTES = 500 * t.MB;
 const PLATEAU_BYTES = 50 * t.MB;
 
-t.run('memory_pressure', async ({ check }) => {
+t.run(async () => {
   const png = t.fixture('photo-1024.png');
   const jpg = t.fixture('photo-1024.jpg');
   if (png.length < 1_000_000) throw new Error(`photo-1024.png is ${png.length} bytes; the seed asks for 1 MB+ inputs`);
@@ -57,15 +57,15 @@ t.run('memory_pressure', async ({ check }) => {
   const lateRise = Math.max(...half) - half[0];
 
   const leaks = native1.allocations - native0.allocations;
-  t.report('images', IMAGES);
+  t.report('operations', IMAGES);
   t.report('native_leaks', leaks);
   t.report('rss_growth_bytes', growth);
   t.report('rss_late_rise_bytes', lateRise);
   t.report('vms_growth_bytes', t.vmsBytes() - vms0);
-  check(leaks === 0, `native live allocations ${leaks} above baseline after ${IMAGES} images, limit 0`);
-  check(growth < LIMIT_GROWTH_BYTES, `RSS grew ${t.mb(growth)} over ${IMAGES} images, limit ${t.mb(LIMIT_GROWTH_BYTES)}`);
-  check(
+  t.check(leaks === 0, `native live allocations ${leaks} above baseline after ${IMAGES} images, limit 0`);
+  t.check(growth < LIMIT_GROWTH_BYTES, `RSS grew ${t.mb(growth)} over ${IMAGES} images, limit ${t.mb(LIMIT_GROWTH_BYTES)}`);
+  t.check(
     lateRise < PLATEAU_BYTES,
     `RSS still rose ${t.mb(lateRise)} over the second half of the run (no plateau), limit ${t.mb(PLATEAU_BYTES)}`,
   );
-});
+}, 'memory_pressure');

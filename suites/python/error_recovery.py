@@ -18,7 +18,7 @@ ROUNDS = t.iterations(10_000, 10)
 LIMIT_SLOPE_BYTES_PER_ROUND = 1000  # ~1 KB per round of 12 failing calls
 
 
-def body(check):
+def main():
     good = t.fixture("tiny.png")
     bad = [
         ("corrupt.jpg", t.fixture("corrupt.jpg"), {}, "CORRUPT_INPUT"),
@@ -72,30 +72,23 @@ def body(check):
     t.collect()
     live0, bytes0 = t.native_live()
     every = max(1, ROUNDS // 20)
-    xs, ys = [], []
+    cps = t.Checkpoints()
     for i in range(ROUNDS):
         one_round()
         if i % every == 0:
             t.collect()
-            xs.append(i)
-            ys.append(t.rss_bytes())
+            cps.record(i)
     t.collect()
     live1, bytes1 = t.native_live()
 
     for label, message in wrong.items():
-        check(False, f"{label}: {message}")
+        t.check(False, f"{label}: {message}")
     leaks = live1 - live0
     t.report("native_leaks", leaks)
     t.report("native_leaked_bytes", bytes1 - bytes0)
-    t.report("rounds", ROUNDS)
-    check(leaks == 0, f"native live allocations {leaks} above baseline after {ROUNDS} rounds of errors, limit 0")
-    slope, rising = t.trend(xs, ys)
-    t.report("rss_slope_bytes_per_round", round(slope))
-    check(
-        not (slope > LIMIT_SLOPE_BYTES_PER_ROUND and rising >= 2 / 3),
-        f"RSS grows {slope:.0f} bytes per round of errors (rising on {rising * 100:.0f}% of checkpoints), "
-        f"limit {LIMIT_SLOPE_BYTES_PER_ROUND}",
-    )
+    t.report("operations", ROUNDS)
+    t.check(leaks == 0, f"native live allocations {leaks} above baseline after {ROUNDS} rounds of errors, limit 0")
+    cps.check_no_leak(limit=LIMIT_SLOPE_BYTES_PER_ROUND, unit="bytes per round of errors")
 
 
-t.run("error_recovery", body)
+t.run(main, name="error_recovery")

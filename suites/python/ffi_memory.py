@@ -20,10 +20,10 @@ pyjamaz = t.pyjamaz
 OPS = t.iterations(15_000, 40)
 WARMUP = max(10, round(OPS * 0.1))
 CHECKPOINTS = 20
-LIMIT_BYTES_PER_1000 = 0.5 * t.MB
+LIMIT_BYTES_PER_OP = 0.5 * t.MB / 1000  # 0.5 MB per 1000 operations
 
 
-def body(check):
+def main():
     # One or two encoders per input: the suite measures the FFI round trip,
     # not encoder time.
     work = [
@@ -55,13 +55,13 @@ def body(check):
     live0, bytes0 = t.native_live()
     rss0 = t.rss_bytes()
     every = max(1, OPS // CHECKPOINTS)
-    xs, ys = [0], [rss0]
+    cps = t.Checkpoints()
+    cps.record(0, rss0)
     for i in range(1, OPS + 1):
         step()
         if i % every == 0:
             t.collect()
-            xs.append(i)
-            ys.append(t.rss_bytes())
+            cps.record(i)
     t.collect()
     live1, bytes1 = t.native_live()
     rss1 = t.rss_bytes()
@@ -69,18 +69,12 @@ def body(check):
     leaks = live1 - live0
     t.report("native_leaks", leaks)
     t.report("native_leaked_bytes", bytes1 - bytes0)
-    check(leaks == 0, f"native live allocations {leaks} above baseline after {OPS} ops, limit 0")
-    slope, rising = t.trend(xs, ys)
-    per_1000 = slope * 1000
-    t.report("ops", OPS)
+    t.check(leaks == 0, f"native live allocations {leaks} above baseline after {OPS} ops, limit 0")
+    t.report("operations", OPS)
     t.report("rss_growth_bytes", rss1 - rss0)
-    t.report("rss_slope_bytes_per_1000_ops", round(per_1000))
-    t.report("rss_rising_fraction", round(rising, 3))
-    check(
-        not (per_1000 > LIMIT_BYTES_PER_1000 and rising >= 2 / 3),
-        f"RSS grows {t.mb(per_1000)} per 1000 ops (rising on {rising * 100:.0f}% of checkpoints), "
-        f"limit {t.mb(LIMIT_BYTES_PER_1000)} per 1000 ops",
-    )
+    # The shared leak rule, per operation: reports rss_slope (bytes per op)
+    # and rss_rising_fraction.
+    cps.check_no_leak(limit=LIMIT_BYTES_PER_OP, unit="bytes per op")
 
 
-t.run("ffi_memory", body)
+t.run(main, name="ffi_memory")

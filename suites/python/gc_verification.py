@@ -14,7 +14,6 @@ user-level leak); the heap-freed check must then fail.
 """
 
 import gc
-import os
 import tracemalloc
 
 import common as t
@@ -26,7 +25,7 @@ MIN_FREED = 0.7
 RSS_LIMIT_BYTES = 50 * t.MB
 
 RETAINED = []  # the canary's leak: reachable for the whole run
-RETAIN = os.environ.get("MEMTEST_CANARY") == "retain"
+RETAIN = t.canary() == "retain"
 
 
 class Holder:
@@ -37,7 +36,7 @@ class Holder:
         self.me = self
 
 
-def body(check):
+def main():
     data = t.fixture("tiny.png")
     options = dict(formats=["png"], metric="none")
     pyjamaz.optimize(data, **options)  # warm-up: lazy statics
@@ -54,7 +53,7 @@ def body(check):
         results.append(r)
         if RETAIN:
             RETAINED.append(r)
-    check(all(len(r.data) == r.size > 0 for r in results), "every result carries its bytes")
+    t.check(all(len(r.data) == r.size > 0 for r in results), "every result carries its bytes")
     heap_peak = tracemalloc.get_traced_memory()[0]
     del results, r
     t.collect()
@@ -64,14 +63,14 @@ def body(check):
     freed = (heap_peak - heap_after) / grown if grown > 0 else 0.0
     t.report("heap_growth_bytes", grown)
     t.report("heap_freed_fraction", round(freed, 4))
-    check(grown > 0, f"holding {RESULTS} results grew the heap (grew {grown} bytes)")
-    check(
+    t.check(grown > 0, f"holding {RESULTS} results grew the heap (grew {grown} bytes)")
+    t.check(
         freed >= MIN_FREED,
         f"heap freed after gc.collect() {freed * 100:.1f}% of {t.mb(grown)} grown, limit >= {MIN_FREED * 100:.0f}%",
     )
     rss_growth = t.rss_bytes() - rss0
     t.report("rss_growth_bytes", rss_growth)
-    check(rss_growth < RSS_LIMIT_BYTES, f"RSS grew {t.mb(rss_growth)} after gc, limit {t.mb(RSS_LIMIT_BYTES)}")
+    t.check(rss_growth < RSS_LIMIT_BYTES, f"RSS grew {t.mb(rss_growth)} after gc, limit {t.mb(RSS_LIMIT_BYTES)}")
 
     # Phase 2.
     gc.disable()  # so no automatic collection frees the cycles early
@@ -79,7 +78,7 @@ def body(check):
         holders = [Holder(pyjamaz.optimize_native(data, **options)) for _ in range(HANDLES)]
         del holders
         held = t.native_live()[0] - live0
-        check(held >= HANDLES, f"{HANDLES} unreachable cycles still hold native results before gc ({held} live)")
+        t.check(held >= HANDLES, f"{HANDLES} unreachable cycles still hold native results before gc ({held} live)")
     finally:
         gc.enable()
     t.collect()
@@ -87,7 +86,7 @@ def body(check):
     live1, bytes1 = t.native_live()
     t.report("native_leaks", live1 - live0)
     t.report("native_leaked_bytes", bytes1 - bytes0)
-    check(live1 == live0, f"native live allocations {live1 - live0} above baseline after gc, limit 0")
+    t.check(live1 == live0, f"native live allocations {live1 - live0} above baseline after gc, limit 0")
 
 
-t.run("gc_verification", body)
+t.run(main, name="gc_verification")

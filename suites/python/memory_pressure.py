@@ -18,7 +18,7 @@ LIMIT_VMS_BYTES = 800 * t.MB
 PLATEAU_BYTES = 50 * t.MB
 
 
-def body(check):
+def main():
     png = t.fixture("photo-1024.png")
     jpg = t.fixture("photo-1024.jpg")
     if len(png) < 1_000_000:
@@ -41,15 +41,14 @@ def body(check):
         one(i)  # warm-up
     t.collect()
     live0, _ = t.native_live()
-    rss0, vms0 = t.statm()
+    rss0, vms0 = t.rss_bytes(), t.vms_bytes()
     rss_points, vms_points = [rss0], [vms0]
     for i in range(1, IMAGES + 1):
         one(i)
         if i % GC_EVERY == 0:
             t.collect()
-            rss, vms = t.statm()
-            rss_points.append(rss)
-            vms_points.append(vms)
+            rss_points.append(t.rss_bytes())
+            vms_points.append(t.vms_bytes())
     t.collect()
     live1, _ = t.native_live()
 
@@ -58,18 +57,18 @@ def body(check):
     half = rss_points[len(rss_points) // 2:]
     late_rise = max(half) - half[0]
     leaks = live1 - live0
-    t.report("images", IMAGES)
+    t.report("operations", IMAGES)
     t.report("native_leaks", leaks)
     t.report("rss_growth_bytes", rss_growth)
     t.report("vms_growth_bytes", vms_growth)
     t.report("rss_late_rise_bytes", late_rise)
-    check(leaks == 0, f"native live allocations {leaks} above baseline after {IMAGES} images, limit 0")
-    check(rss_growth < LIMIT_RSS_BYTES, f"RSS grew {t.mb(rss_growth)} over {IMAGES} images, limit {t.mb(LIMIT_RSS_BYTES)}")
-    check(vms_growth < LIMIT_VMS_BYTES, f"VMS grew {t.mb(vms_growth)} over {IMAGES} images, limit {t.mb(LIMIT_VMS_BYTES)}")
-    check(
+    t.check(leaks == 0, f"native live allocations {leaks} above baseline after {IMAGES} images, limit 0")
+    t.check(rss_growth < LIMIT_RSS_BYTES, f"RSS grew {t.mb(rss_growth)} over {IMAGES} images, limit {t.mb(LIMIT_RSS_BYTES)}")
+    t.check(vms_growth < LIMIT_VMS_BYTES, f"VMS grew {t.mb(vms_growth)} over {IMAGES} images, limit {t.mb(LIMIT_VMS_BYTES)}")
+    t.check(
         late_rise < PLATEAU_BYTES,
         f"RSS still rose {t.mb(late_rise)} over the second half of the run (no plateau), limit {t.mb(PLATEAU_BYTES)}",
     )
 
 
-t.run("memory_pressure", body)
+t.run(main, name="memory_pressure")

@@ -1,11 +1,10 @@
-//! Candidate encoders: JPEG (image's encoder, with quality), PNG (lossless,
+//! Candidate encoders: JPEG (the pure-Rust `jpeg-encoder`), PNG (lossless,
 //! optimised by oxipng at a fast preset) and lossy WebP (libwebp through the
 //! `webp` crate), plus the quality search used when a size budget is set.
 
 use std::io::Cursor;
 
-use image::codecs::jpeg::JpegEncoder;
-use image::{DynamicImage, ExtendedColorType};
+use image::DynamicImage;
 
 use crate::error::Error;
 
@@ -62,21 +61,31 @@ impl Pixels {
     }
 }
 
-/// Encodes a JPEG at `quality` (1..=100).
+/// Encodes a JPEG at `quality` (1..=100): baseline, one interleaved scan,
+/// 4:2:0 at every quality (libjpeg's default, so sizes compare with
+/// libjpeg-turbo's on one quality scale: the Annex K tables are scaled by
+/// the same IJG formula), chroma box-averaged before subsampling as libjpeg
+/// does, then Huffman tables optimized for the image (`jpeg_huffman`).
 pub fn jpeg(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, quality)
-        .encode(
-            &pixels.rgb,
-            pixels.width,
-            pixels.height,
-            ExtendedColorType::Rgb8,
-        )
-        .map_err(|err| Error::Encode {
-            format: "jpeg",
-            detail: err.to_string(),
-        })?;
-    Ok(out)
+    let encode_error = |detail: String| Error::Encode {
+        format: "jpeg",
+        detail,
+    };
+    // JPEG stores sides in 16 bits; the decode limits keep us far below.
+    let side = |v: u32| u16::try_from(v).map_err(|_| encode_error(format!("side {v} over 65535")));
+    let (width, height) = (side(pixels.width)?, side(pixels.height)?);
+    // 1.5 bits per pixel, more than q85 takes on most photographs, so the
+    // writer rarely regrows the buffer.
+    let mut out = Vec::with_capacity(pixels.rgb.len() / 16);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    encoder.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
+    encoder
+        .encode(&pixels.rgb, width, height, jpeg_encoder::ColorType::Rgb)
+        .map_err(|err| encode_error(err.to_string()))?;
+    // jpeg-encoder's own optimized tables come only with non-interleaved
+    // scans, which zune-jpeg 0.5.15 misdecodes (see jpeg_huffman).
+    Ok(crate::jpeg_huffman::optimize(&out).unwrap_or(out))
 }
 
 /// Encodes a lossy WebP at `quality` (0..=100).
@@ -201,9 +210,87 @@ pub fn decode_candidate(format: image::ImageFormat, bytes: &[u8]) -> Result<Dyna
     })
 }
 
+/// A deterministic photo-like test image: gradients, a disc, hash noise.
+#[cfg(test)]
+pub(crate) fn test_photo(width: u32, height: u32) -> DynamicImage {
+    DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+        let noise = ((x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) >> 7) % 24;
+        let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+        let disc = ((fx - 0.6).powi(2) + (fy - 0.4).powi(2)) < 0.05;
+        let r = (fx * 200.0) as u32 + noise;
+        let g = (fy * 180.0) as u32 + noise / 2 + if disc { 60 } else { 0 };
+        let b = ((fx + fy) * 90.0) as u32 + noise;
+        image::Rgb([r.min(255) as u8, g.min(255) as u8, b.min(255) as u8])
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Format;
+    use crate::ssim::{self, Luma};
+
+    /// The segments of a JPEG before its scan: (marker, body).
+    fn segments(jpeg: &[u8]) -> Vec<(u8, &[u8])> {
+        let mut out = Vec::new();
+        let mut pos = 2;
+        while jpeg[pos + 1] != 0xDA {
+            let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+            out.push((jpeg[pos + 1], &jpeg[pos + 4..pos + 2 + len]));
+            pos += 2 + len;
+        }
+        out.push((0xDA, &jpeg[pos + 4..]));
+        out
+    }
+
+    #[test]
+    fn jpeg_is_one_420_scan_with_ijg_scaled_tables() {
+        let pixels = Pixels::new(&test_photo(96, 64));
+        for (quality, luma_dc) in [(85, 5), (50, 16), (20, 40)] {
+            let out = jpeg(&pixels, quality).unwrap();
+            let segs = segments(&out);
+            // Annex K's luma DC step 16, scaled as libjpeg scales it.
+            let dqt = segs.iter().find(|(m, b)| *m == 0xDB && b[0] == 0).unwrap();
+            assert_eq!(dqt.1[1], luma_dc, "quality {quality}");
+            let sof = segs.iter().find(|(m, _)| *m == 0xC0).expect("baseline");
+            // Y 2x2, Cb 1x1, Cr 1x1: 4:2:0.
+            assert_eq!(
+                [sof.1[5], sof.1[7], sof.1[10], sof.1[13]],
+                [3, 0x22, 0x11, 0x11]
+            );
+            let scans = out.windows(2).filter(|w| w == &[0xFF, 0xDA]).count();
+            assert_eq!(scans, 1, "one interleaved scan");
+            assert_eq!(segs.last().unwrap().1[0], 3, "all components in it");
+        }
+        let size = |q| jpeg(&pixels, q).unwrap().len();
+        assert!(size(40) < size(85) && size(85) < size(95));
+    }
+
+    #[test]
+    fn jpeg_is_smaller_than_images_encoder_at_the_same_ssim() {
+        let img = test_photo(320, 240);
+        let reference = Luma::from_image(&img);
+        let distance = |bytes: &[u8]| {
+            let back = crate::decode::decode(Format::Jpeg, bytes).unwrap();
+            ssim::distance(&reference, &Luma::from_image(&back))
+        };
+        let ours = jpeg(&Pixels::new(&img), 85).unwrap();
+        let mut old = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut old, 85)
+            .encode_image(&img)
+            .unwrap();
+        assert!(
+            ours.len() * 100 < old.len() * 90,
+            "ours {} vs image's {}",
+            ours.len(),
+            old.len()
+        );
+        let (d_ours, d_old) = (distance(&ours), distance(&old));
+        assert!(
+            d_ours <= d_old * 1.05 + 1e-4,
+            "distance {d_ours} vs {d_old}"
+        );
+    }
 
     /// A fake encoder whose size is 100 bytes per quality point.
     fn linear(q: u8) -> Result<Vec<u8>, Error> {

@@ -5,6 +5,7 @@
 //! file writes to stdout: the answers of `list`, `matrix`, `check` and
 //! `fixtures`, which are the command's output rather than a report.
 
+mod history;
 mod list;
 mod run;
 
@@ -118,6 +119,9 @@ fn report_options(args: &ReportArgs) -> ReportOptions {
         json: args.json.clone(),
         junit: args.junit.clone(),
         plot_dir: args.plot.clone(),
+        html: args.html.clone(),
+        baseline: args.baseline.clone(),
+        baseline_report: args.baseline_report.clone(),
         summary: args.summary.clone(),
         verbose: args.verbose,
         ..ReportOptions::from_env()
@@ -208,6 +212,13 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
                 )
             })?;
             report::save_baseline(&from, &output)?;
+            Ok(ExitStatus::Passed)
+        }
+        Command::Init(args) => {
+            let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
+            let done =
+                crate::init::run(&dir, args.force).map_err(|e| AppError::Usage(e.to_string()))?;
+            print!("{done}");
             Ok(ExitStatus::Passed)
         }
     }

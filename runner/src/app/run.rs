@@ -4,11 +4,12 @@
 //! interrupt; [`execute`] hands the jobs to the executor with the verdict's
 //! judge, while a plain thread feeds the events to the reporters.
 
+use super::history;
 use super::{to_filter, AppError, Context, ExitStatus};
 use crate::build::{self, fixtures, helpers, interpreter, preflight, setup};
 use crate::cli::{ExecArgs, FilterArgs};
 use crate::config::{Config, Settings, Suite};
-use crate::exec::{self, ExecOptions, Judge};
+use crate::exec::{self, schedule, Budget, ExecOptions, Judge};
 use crate::model::{staged, staged_then, Event, Job, Outcome, Stage, Verdict};
 use crate::plan::{self, Artifacts, PlanOptions};
 use crate::process::Interrupt;
@@ -100,15 +101,18 @@ fn stages(
         });
         unless_interrupted(interrupt, "setup", done)?;
     }
+    // Before the build: a command build may compile a C suite against
+    // helpers/c/memtest.h (MEMTEST_HELPERS is in its environment).
+    let helpers = helpers::write(&config.state_dir()).map_err(AppError::Helpers)?;
     let request = build::request(config, suites);
     let artifacts = if building {
         let cargo = build::cargo::cargo_program();
-        build::build(config, &request, &cargo, (interrupt, grace), emit).map_err(AppError::from)
+        let stop = (interrupt, grace);
+        build::build(config, &request, &cargo, &helpers, stop, emit).map_err(AppError::from)
     } else {
         build::reuse(config, &request).map_err(AppError::from)
     };
     let artifacts = unless_interrupted(interrupt, "the build", artifacts)?;
-    let helpers = helpers::write(&config.state_dir()).map_err(AppError::Helpers)?;
     if let Some(fx) = &config.fixtures {
         let dir = fx.dir.display().to_string();
         let set = staged_then(
@@ -171,13 +175,22 @@ pub(super) fn run_suites(
         interpreters: prepared.interpreters,
         helpers: Some(&prepared.helpers),
     };
-    let jobs = plan::plan(config, &req.suites, &prepared.artifacts, &plan_opts)?;
+    let mut jobs = plan::plan(config, &req.suites, &prepared.artifacts, &plan_opts)?;
+    let history = history::load(config, req.scale);
+    schedule::longest_first(&mut jobs, &history);
     let exec_opts = ExecOptions {
-        jobs: exec_args.jobs.map_or(1, |j| j as usize),
+        budget: budget(exec_args),
         forward_output: opts.verbose,
+        sampler: exec_args
+            .sampler
+            .unwrap_or_else(crate::sample::SamplerKind::default_for_platform),
     };
     let judge = judge(req.baseline, req.tolerance);
     let outcomes = execute(runtime, &interrupt, jobs, exec_opts, judge, &mut reporters);
+    // Only a plain run's durations say how long the next plain run takes.
+    if ctx.wrapper.is_none() {
+        history::save(config, req.scale, &outcomes);
+    }
     for r in reporters.iter_mut() {
         r.finish().map_err(AppError::ReportIo)?;
     }
@@ -188,6 +201,16 @@ pub(super) fn run_suites(
     } else {
         status_of(&outcomes)
     })
+}
+
+/// `--jobs` slots (the machine's cores by default), and the memory free now,
+/// less a tenth for everything else, for the suites' ceilings.
+fn budget(exec_args: &ExecArgs) -> Budget {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    Budget {
+        slots: exec_args.jobs.unwrap_or(cores),
+        memory_bytes: crate::process::unix::available_memory_bytes().map(|b| b / 10 * 9),
+    }
 }
 
 /// The verdict stage as the executor's judge, with the baseline to compare

@@ -7,7 +7,17 @@
 use std::path::{Path, PathBuf};
 
 /// (path under the helpers folder, contents).
-const FILES: &[(&str, &str)] = &[];
+const FILES: &[(&str, &str)] = &[
+    (
+        "python/memtest_suite.py",
+        include_str!("../../../helpers/python/memtest_suite.py"),
+    ),
+    (
+        "node/memtest-suite.js",
+        include_str!("../../../helpers/node/memtest-suite.js"),
+    ),
+    ("c/memtest.h", include_str!("../../../helpers/c/memtest.h")),
+];
 
 /// Writes every helper under `state_dir/helpers` (only files whose contents
 /// changed, so a suite still reading one is not disturbed) and returns the
@@ -28,4 +38,24 @@ pub fn write(state_dir: &Path) -> std::io::Result<PathBuf> {
     }
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers_are_written_once_and_kept_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let helpers = write(dir.path()).unwrap();
+        let py = helpers.join("python/memtest_suite.py");
+        assert!(std::fs::read_to_string(&py)
+            .unwrap()
+            .contains("def check_no_leak"));
+        assert!(helpers.join("node/memtest-suite.js").is_file());
+        assert!(helpers.join("c/memtest.h").is_file());
+        std::fs::write(&py, "stale").unwrap();
+        write(dir.path()).unwrap();
+        assert_ne!(std::fs::read_to_string(&py).unwrap(), "stale");
+    }
 }

@@ -151,7 +151,8 @@ pub fn lib_path(config: &Config, build: &Build, variant: &str) -> PathBuf {
 }
 
 /// Builds every requested variant and test, keeps each library apart under
-/// `.memtest/`, checks each library's ABI. `emit` receives a stage event
+/// `.memtest/`, checks each library's ABI. A command build finds memtest's
+/// suite helpers (`helpers`) through MEMTEST_HELPERS. `emit` receives a stage event
 /// before and after each build step, so long builds show what they are
 /// doing. On `interrupt`, the running build is stopped (SIGKILL after
 /// `grace`).
@@ -159,6 +160,7 @@ pub fn build(
     config: &Config,
     req: &Request,
     cargo_program: &Path,
+    helpers: &Path,
     (interrupt, grace): (&Interrupt, Duration),
     emit: &mut dyn FnMut(Event),
 ) -> Result<Artifacts, BuildError> {
@@ -185,7 +187,8 @@ pub fn build(
                 })?;
             }
             BuildForm::Command { .. } => {
-                let built = build_command_lib(config, b, variant, (interrupt, grace), emit)?;
+                let stop = (interrupt, grace);
+                let built = build_command_lib(config, b, variant, helpers, stop, emit)?;
                 crate::atomic::copy_replacing(&built, &lib).map_err(|source| BuildError::Copy {
                     from: built.clone(),
                     to: lib.clone(),
@@ -290,6 +293,7 @@ fn build_command_lib(
     config: &Config,
     b: &Build,
     variant: &str,
+    helpers: &Path,
     (interrupt, grace): (&Interrupt, Duration),
     emit: &mut dyn FnMut(Event),
 ) -> Result<PathBuf, BuildError> {
@@ -310,10 +314,13 @@ fn build_command_lib(
             .chain(&extra.args)
             .map(|a| fill(a, &vars))
             .collect(),
-        env: env
-            .iter()
-            .chain(&extra.env)
-            .map(|(k, v)| (k.clone(), fill(v, &vars)))
+        env: [("MEMTEST_HELPERS".to_string(), helpers.display().to_string())]
+            .into_iter()
+            .chain(
+                env.iter()
+                    .chain(&extra.env)
+                    .map(|(k, v)| (k.clone(), fill(v, &vars))),
+            )
             .collect(),
         cwd: cwd.clone(),
         log: config.log_dir().join(format!("build-{variant}.log")),

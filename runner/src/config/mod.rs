@@ -344,6 +344,8 @@ pub struct Suite {
     /// count as caught; empty = any failure counts.
     pub catches: Vec<Criterion>,
     pub exclusive: bool,
+    /// Threads the suite keeps busy (its share of `--jobs`).
+    pub threads: u32,
     pub variant: Option<String>,
     pub wrapper: Option<String>,
     pub description: Option<String>,

@@ -232,6 +232,8 @@ pub struct RawSuite {
     #[serde(default)]
     pub exclusive: bool,
     #[serde(default)]
+    pub threads: Option<Spanned<u32>>,
+    #[serde(default)]
     pub variant: Option<Text>,
     #[serde(default)]
     pub wrapper: Option<Text>,

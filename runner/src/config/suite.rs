@@ -77,6 +77,7 @@ pub(super) fn check_suite(
         expect: s.expect,
         catches,
         exclusive: s.exclusive,
+        threads: check_threads(c, s.threads.as_ref()),
         variant: variant.flatten(),
         wrapper: s.wrapper.map(Spanned::into_inner),
         description: s.description,
@@ -97,6 +98,18 @@ pub(super) fn check_suite(
     out.push(suite);
     out.extend(canaries);
     names
+}
+
+fn check_threads(c: &mut Checker<'_>, threads: Option<&Spanned<u32>>) -> u32 {
+    match threads {
+        None => 1,
+        Some(t) if *t.get_ref() == 0 => {
+            let hint = "the threads the suite keeps busy: 1 or more";
+            c.error(t.span(), "`threads` must be at least 1", Some(hint.into()));
+            1
+        }
+        Some(t) => *t.get_ref(),
+    }
 }
 
 fn check_name(c: &mut Checker<'_>, name: &Text) {

@@ -4,40 +4,48 @@
 //! by the judge it is handed (the verdict stage), as nextest's executor hands
 //! raw results to its dispatcher.
 //!
-//! Scheduling: jobs start in the order given, at most `jobs` at once; an
-//! `exclusive` job waits for every running job to end and runs alone (it takes
-//! every slot). When the interrupt fires, every running suite is stopped
-//! (SIGTERM to its group, SIGKILL after its grace period) and every job not
-//! yet started becomes an `Interrupted` outcome, so the report is still
-//! written.
+//! Scheduling ([`schedule`]): jobs start in the order given (the planner
+//! puts the longest first) as soon as they fit beside the running ones: in
+//! the `jobs` slots by their `threads`, and in the memory that was free by
+//! their `peak_rss` ceilings; an `exclusive` job runs alone. When the
+//! interrupt fires, every running suite is stopped (SIGTERM to its group,
+//! SIGKILL after its grace period) and every job not yet started becomes an
+//! `Interrupted` outcome, so the report is still written.
 //!
 //! Event order per suite: `SuiteStarted` then `SuiteFinished` (a suite that
 //! could not spawn gets `SuiteStarted` with pid 0); a suite that never
 //! started because of an interrupt gets only `SuiteFinished`.
 //!
-//! Unix only: process groups and tree sampling are what make clean-up exact;
+//! Unix only (Linux and macOS): process groups are what make clean-up exact;
 //! the OS side lives in `crate::process` and `crate::sample`.
 
 pub mod findings;
 mod output;
+pub mod schedule;
 mod suite;
 
 pub use output::{parse_memtest_line, TAIL_LINES};
+pub use schedule::Budget;
 
 use crate::model::{Event, Job, Measured, Outcome};
+use schedule::Demand;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// How [`run_jobs`] runs a set of jobs.
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
-    /// Largest number of suites running at once (0 is taken as 1).
-    pub jobs: usize,
+    /// Threads of suites at once, and the memory their ceilings may take.
+    pub budget: Budget,
     /// Emit an [`Event::Output`] for every line a suite prints.
     pub forward_output: bool,
+    /// How each suite's process tree is sampled.
+    pub sampler: crate::sample::SamplerKind,
 }
 
 /// Decides a finished suite's outcome from what was measured.
@@ -53,12 +61,11 @@ pub async fn run_jobs(
     judge: Judge,
 ) -> Vec<Outcome> {
     let started = Instant::now();
-    let slots = opts.jobs.max(1);
     let _ = events.send(Event::RunStarted {
         suites: jobs.len(),
-        jobs: slots,
+        jobs: opts.budget.slots.max(1) as usize,
     });
-    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (cancel_tx, mut cancel_rx) = watch::channel(false);
     let watcher = {
         let events = events.clone();
         tokio::spawn(async move {
@@ -69,49 +76,71 @@ pub async fn run_jobs(
             std::future::pending::<()>().await;
         })
     };
-    let semaphore = Arc::new(Semaphore::new(slots));
-    let mut running = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let wanted = if job.exclusive { slots } else { 1 } as u32;
-        let mut cancel = cancel_rx.clone();
-        let permit = tokio::select! {
-            biased;
-            _ = cancel.wait_for(|c| *c) => None,
-            p = semaphore.clone().acquire_many_owned(wanted) => p.ok(),
-        };
-        let opts = opts.clone();
-        let events = events.clone();
-        let judge = judge.clone();
-        running.push(tokio::spawn(async move {
-            let measured = match permit {
-                None => suite::never_started(),
-                Some(_permit) => {
-                    let mut ctx = suite::SuiteContext {
-                        events: events.clone(),
-                        opts,
-                        cancel,
-                    };
-                    suite::run(&job, &mut ctx).await
-                }
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; jobs.len()];
+    let mut queue: VecDeque<(usize, Job)> = jobs.into_iter().enumerate().collect();
+    let mut running: JoinSet<(usize, Outcome)> = JoinSet::new();
+    let mut demands: Vec<(usize, Demand)> = Vec::new();
+    loop {
+        let cancelled = *cancel_rx.borrow();
+        while let (false, Some((_, job))) = (cancelled, queue.front()) {
+            let demand = Demand::of(job);
+            let now: Vec<Demand> = demands.iter().map(|(_, d)| *d).collect();
+            if !schedule::fits(opts.budget, &now, demand) {
+                break;
+            }
+            let (index, job) = queue.pop_front().expect("front exists");
+            demands.push((index, demand));
+            let mut ctx = suite::SuiteContext {
+                events: events.clone(),
+                opts: opts.clone(),
+                cancel: cancel_rx.clone(),
             };
-            let outcome = judge(&job, measured);
-            let _ = events.send(Event::SuiteFinished {
-                outcome: Box::new(outcome.clone()),
+            let judge = judge.clone();
+            running.spawn(async move {
+                let measured = suite::run(&job, &mut ctx).await;
+                (index, finish(&ctx.events, &judge, &job, measured))
             });
-            outcome
-        }));
-    }
-    let mut outcomes = Vec::with_capacity(running.len());
-    for task in running {
-        match task.await {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("suite task cancelled: {e}"),
         }
+        if running.is_empty() && (cancelled || queue.is_empty()) {
+            break;
+        }
+        tokio::select! {
+            done = running.join_next(), if !running.is_empty() => match done {
+                Some(Ok((index, outcome))) => {
+                    demands.retain(|(i, _)| *i != index);
+                    outcomes[index] = Some(outcome);
+                }
+                Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Some(Err(e)) => panic!("suite task cancelled: {e}"),
+                None => {}
+            },
+            _ = cancel_rx.wait_for(|c| *c), if !cancelled => {}
+        }
+    }
+    // Whatever never started was interrupted before it could.
+    for (index, job) in queue {
+        outcomes[index] = Some(finish(&events, &judge, &job, suite::never_started()));
     }
     watcher.abort();
     let _ = events.send(Event::RunFinished {
         duration: started.elapsed(),
     });
     outcomes
+        .into_iter()
+        .map(|o| o.expect("every job has an outcome"))
+        .collect()
+}
+
+/// Judges a finished (or never started) suite and announces it.
+fn finish(
+    events: &UnboundedSender<Event>,
+    judge: &Judge,
+    job: &Job,
+    measured: Measured,
+) -> Outcome {
+    let outcome = judge(job, measured);
+    let _ = events.send(Event::SuiteFinished {
+        outcome: Box::new(outcome.clone()),
+    });
+    outcome
 }

@@ -191,7 +191,7 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
     };
     let pid = spawned.pid;
     ctx.started(job, pid);
-    let mut sampler = TreeSampler::new(pid);
+    let mut sampler = TreeSampler::with_kind(ctx.opts.sampler, pid);
     let watched = supervise(job, ctx, &mut spawned, &mut sampler, started).await;
     let duration = started.elapsed();
     clean_up(pid, &sampler);
@@ -235,7 +235,14 @@ async fn supervise(
     let mut lines_open = true;
     let mut stop = None;
     let mut cancel = ctx.cancel.clone();
-    let begin_stop = |deadline: &mut std::pin::Pin<&mut tokio::time::Sleep>| {
+    // VmHWM is read now and then while the suite runs (it is the costly
+    // file); once more before stopping it, while it still has one.
+    let begin_stop = |deadline: &mut std::pin::Pin<&mut tokio::time::Sleep>,
+                      sampler: &mut TreeSampler,
+                      hwm_bytes: &mut Option<u64>| {
+        if let Some(h) = sampler.read_root_hwm() {
+            *hwm_bytes = Some(hwm_bytes.map_or(h, |m| m.max(h)));
+        }
         process::signal_group(pid, process::SIGTERM);
         deadline
             .as_mut()
@@ -249,7 +256,7 @@ async fn supervise(
             _ = &mut deadline => match stop {
                 None => {
                     stop = Some(Stop::Timeout);
-                    begin_stop(&mut deadline);
+                    begin_stop(&mut deadline, sampler, &mut hwm_bytes);
                 }
                 // The grace period ran out.
                 Some(_) => {
@@ -259,7 +266,7 @@ async fn supervise(
             },
             _ = cancel.wait_for(|c| *c), if stop.is_none() => {
                 stop = Some(Stop::Interrupt);
-                begin_stop(&mut deadline);
+                begin_stop(&mut deadline, sampler, &mut hwm_bytes);
             }
             _ = ticker.tick() => {
                 let r = sampler.sample();
@@ -278,7 +285,7 @@ async fn supervise(
                 if let (None, Some(limit_bytes)) = (&stop, ceiling_bytes) {
                     if r.rss_bytes > limit_bytes {
                         stop = Some(Stop::Ceiling { rss_bytes: r.rss_bytes, limit_bytes });
-                        begin_stop(&mut deadline);
+                        begin_stop(&mut deadline, sampler, &mut hwm_bytes);
                     }
                 }
             }

@@ -101,10 +101,42 @@ pub struct Job {
     pub catches: Vec<Criterion>,
     /// Runs alone: no other suite runs at the same time.
     pub exclusive: bool,
+    /// Threads (of `--jobs` slots) the suite keeps busy while it runs.
+    #[serde(default = "one")]
+    pub threads: u32,
     /// stdout and stderr of the suite go here in full.
     pub log_path: PathBuf,
     /// The wrapper (valgrind, heaptrack) the suite runs under, if any.
     pub wrapper: Option<WrapperRun>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[cfg(test)]
+impl Job {
+    /// A plain job for tests to adjust.
+    pub fn example() -> Job {
+        Job {
+            suite: "s".into(),
+            runtime: RuntimeKind::Python,
+            tags: vec![],
+            argv: vec!["python3".into()],
+            env: vec![],
+            cwd: ".".into(),
+            timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(1),
+            sample_interval: Duration::from_millis(10),
+            limits: Limits::default(),
+            expect: Expect::Pass,
+            catches: vec![],
+            exclusive: false,
+            threads: 1,
+            log_path: "s.log".into(),
+            wrapper: None,
+        }
+    }
 }
 
 /// How to read what a wrapper found after the suite exits.

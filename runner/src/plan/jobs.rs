@@ -286,6 +286,7 @@ fn plan_one(
         expect: suite.expect,
         catches: suite.catches.clone(),
         exclusive: suite.exclusive,
+        threads: suite.threads,
         log_path: log_dir.join(format!("{}.log", suite.name)),
         wrapper,
     })

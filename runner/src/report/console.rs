@@ -5,7 +5,7 @@
 //! per finished stage and per finished suite and no control codes, so logs
 //! stay greppable.
 
-use super::model::{Collector, Report, SuiteReport};
+use super::model::{Report, ReportBuilder, SuiteReport};
 use super::table::{self, SAMPLED_MARK};
 use super::text::{self, Paint};
 use super::{ReportOptions, Reporter};
@@ -37,7 +37,7 @@ struct Console {
     verbose: bool,
     /// Columns of the terminal; `None` asks the terminal on each redraw.
     width: Option<usize>,
-    collector: Collector,
+    builder: ReportBuilder,
     started: Instant,
     total: usize,
     done: usize,
@@ -72,7 +72,7 @@ impl ConsoleReporter {
             tty: opts.tty,
             verbose: opts.verbose,
             width,
-            collector: Collector::new(),
+            builder: ReportBuilder::new(),
             started: Instant::now(),
             total: 0,
             done: 0,
@@ -88,8 +88,8 @@ impl ConsoleReporter {
     }
 
     /// Pins the report's start time (tests).
-    pub fn with_collector(self, collector: Collector) -> ConsoleReporter {
-        self.console.lock().expect("console lock").collector = collector;
+    pub fn with_builder(self, builder: ReportBuilder) -> ConsoleReporter {
+        self.console.lock().expect("console lock").builder = builder;
         self
     }
 
@@ -150,7 +150,7 @@ impl Reporter for ConsoleReporter {
         let mut console = self.console.lock().expect("console lock");
         console.finished = true;
         console.clear_status()?;
-        let summary = table::render_summary(&console.collector.report(), console.paint);
+        let summary = table::render_summary(&console.builder.report(), console.paint);
         console.out.write_all(b"\n")?;
         console.out.write_all(summary.as_bytes())?;
         console.out.flush()
@@ -234,7 +234,7 @@ pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
 
 impl Console {
     fn on_event(&mut self, event: &Event) {
-        self.collector.on_event(event);
+        self.builder.on_event(event);
         // A console that cannot be written to has no one to tell.
         let _ = self.handle(event);
     }
@@ -370,10 +370,10 @@ mod tests {
 
     fn run(opts: &ReportOptions) -> String {
         let sink = Sink::default();
-        let collector =
-            Collector::new().with_start(UNIX_EPOCH + Duration::from_millis(START_UNIX_MS));
+        let builder =
+            ReportBuilder::new().with_start(UNIX_EPOCH + Duration::from_millis(START_UNIX_MS));
         let mut reporter = ConsoleReporter::to_writer(Box::new(sink.clone()), opts, Some(60))
-            .with_collector(collector);
+            .with_builder(builder);
         let outcomes = mixed_outcomes();
         let mut events = vec![
             Event::StageStarted {

@@ -39,12 +39,6 @@ fn indent_continuation(text: &str) -> String {
     text.trim_end().replace('\n', "\n    ")
 }
 
-/// Writes an error to stderr (see [`render_error`]).
-pub fn print_error(err: &(dyn Error + 'static), color: bool) {
-    // Nothing sensible is left to do when stderr itself is gone.
-    let _ = std::io::stderr().write_all(render_error(err, color).as_bytes());
-}
-
 /// Writes pre-run errors to a sink: stderr in the binary, a buffer in tests.
 pub struct ErrorReporter {
     out: Box<dyn Write + Send>,
@@ -62,20 +56,6 @@ impl ErrorReporter {
 
     pub fn error(&mut self, err: &(dyn Error + 'static)) {
         let _ = self.out.write_all(render_error(err, self.color).as_bytes());
-        let _ = self.out.flush();
-    }
-
-    /// A non-fatal note, e.g. a wrapper tool that is missing.
-    pub fn warning(&mut self, message: &str) {
-        let paint = Paint {
-            enabled: self.color,
-        };
-        let _ = writeln!(
-            self.out,
-            "{} {}",
-            paint.yellow("warning:"),
-            indent_continuation(message)
-        );
         let _ = self.out.flush();
     }
 }
@@ -128,9 +108,7 @@ mod tests {
     fn error_reporter_writes_to_its_sink() {
         let sink = Sink::default();
         let mut reporter = ErrorReporter::to_writer(Box::new(sink.clone()), false);
-        reporter.warning("heaptrack not found");
         reporter.error(&Build { source: Cargo });
-        let text = sink.text();
-        assert!(text.starts_with("warning: heaptrack not found\nerror: cannot build"));
+        assert_eq!(sink.text(), render_error(&Build { source: Cargo }, false));
     }
 }

@@ -1,13 +1,14 @@
-//! Result files and CI output: the JSON report, JUnit XML, plots, the
-//! markdown summary (and the GitHub step summary), and `::error` annotations.
+//! Result files and CI output: the JSON report, JUnit XML, plots, the HTML
+//! page, the markdown summary (and the GitHub step summary), and `::error` annotations.
 //! [`write_files`] works on a [`Report`], so `memtest merge` reuses it; the
 //! [`FilesReporter`] collects a run's events and calls it from `finish`, which
 //! the app calls after an interrupt too, so an interrupted run still leaves
 //! valid files.
 
-use super::atomic::{append, write_atomic};
-use super::model::{Collector, Report};
-use super::{github, junit, markdown, plot, ReportError, ReportOptions, Reporter};
+use super::json::render_json;
+use super::model::{Report, ReportBuilder};
+use super::{github, html, junit, markdown, plot, ReportError, ReportOptions, Reporter};
+use crate::atomic::{append, write_atomic};
 use crate::model::Event;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -19,6 +20,7 @@ pub struct Written {
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub summary: Option<PathBuf>,
+    pub html: Option<PathBuf>,
     /// Suite name -> its SVG.
     pub plots: BTreeMap<String, PathBuf>,
     pub annotations: usize,
@@ -29,83 +31,6 @@ fn write_file(path: &Path, contents: &[u8]) -> Result<(), ReportError> {
         path: path.to_owned(),
         source,
     })
-}
-
-/// The report as pretty JSON (docs/report-schema.md), with arrays of plain
-/// values (the sample series, tags) on one line: a run has thousands of
-/// samples, one per line would bury the rest.
-pub fn render_json(report: &Report) -> String {
-    let pretty = serde_json::to_string_pretty(report).expect("a report always serialises");
-    let mut text = collapse_flat_arrays(&pretty);
-    text.push('\n');
-    text
-}
-
-/// Rewrites every array without nested arrays or objects onto one line.
-/// String-aware: brackets inside strings (log lines) are left alone.
-fn collapse_flat_arrays(json: &str) -> String {
-    let bytes = json.as_bytes();
-    let mut out = String::with_capacity(json.len());
-    // Bytes before `copied` are in `out`; copying slices keeps UTF-8 intact.
-    let mut copied = 0;
-    let mut i = 0;
-    let mut in_string = false;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if in_string {
-            if c == b'\\' {
-                i += 1;
-            } else if c == b'"' {
-                in_string = false;
-            }
-        } else if c == b'"' {
-            in_string = true;
-        } else if c == b'[' {
-            if let Some(end) = flat_array_end(bytes, i) {
-                // Items are separated by ",\n": JSON strings hold no raw newline.
-                let items: Vec<&str> = json[i + 1..end]
-                    .split(",\n")
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                out.push_str(&json[copied..i]);
-                out.push('[');
-                out.push_str(&items.join(", "));
-                out.push(']');
-                copied = end + 1;
-                i = end;
-            }
-        }
-        i += 1;
-    }
-    out.push_str(&json[copied..]);
-    out
-}
-
-/// The index of the `]` closing the array at `start` when it holds no `[`,
-/// `{` outside strings; `None` otherwise.
-fn flat_array_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut in_string = false;
-    let mut i = start + 1;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if in_string {
-            if c == b'\\' {
-                i += 1;
-            } else if c == b'"' {
-                in_string = false;
-            }
-        } else {
-            match c {
-                b'"' => in_string = true,
-                b'[' | b'{' => return None,
-                b']' => return Some(i),
-                _ => {}
-            }
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Writes every output `opts` asks for; annotations go to `annotations`
@@ -137,6 +62,14 @@ pub fn write_files(
             Ok(plots) => written.plots = plots,
             Err(e) => keep(Err(e)),
         }
+    }
+    if let Some(path) = &opts.html {
+        keep(
+            html::Comparison::load(opts)
+                .and_then(|baseline| html::render(report, baseline.as_ref()))
+                .and_then(|page| write_file(path, page.as_bytes())),
+        );
+        written.html = Some(path.clone());
     }
     // `--summary $GITHUB_STEP_SUMMARY` names the shared step summary: append
     // to it once rather than replacing what earlier steps wrote.
@@ -186,24 +119,24 @@ pub fn write_files(
 /// Collects the run and writes the files when it finishes.
 pub struct FilesReporter {
     opts: ReportOptions,
-    collector: Collector,
+    builder: ReportBuilder,
     annotations: Box<dyn Write + Send>,
 }
 
 impl FilesReporter {
     pub fn new(opts: ReportOptions) -> FilesReporter {
-        FilesReporter::with_output(opts, Collector::new(), Box::new(std::io::stdout()))
+        FilesReporter::with_output(opts, ReportBuilder::new(), Box::new(std::io::stdout()))
     }
 
-    /// With a given collector (pinned start time) and annotation sink (tests).
+    /// With a given builder (pinned start time) and annotation sink (tests).
     pub fn with_output(
         opts: ReportOptions,
-        collector: Collector,
+        builder: ReportBuilder,
         annotations: Box<dyn Write + Send>,
     ) -> FilesReporter {
         FilesReporter {
             opts,
-            collector,
+            builder,
             annotations,
         }
     }
@@ -211,11 +144,11 @@ impl FilesReporter {
 
 impl Reporter for FilesReporter {
     fn on_event(&mut self, event: &Event) {
-        self.collector.on_event(event);
+        self.builder.on_event(event);
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        let report = self.collector.report();
+        let report = self.builder.report();
         write_files(&report, &self.opts, &mut self.annotations)
             .map(|_| ())
             .map_err(ReportError::into_io)
@@ -241,22 +174,6 @@ mod tests {
     }
 
     #[test]
-    fn flat_arrays_collapse_and_strings_are_untouched() {
-        let report = report_of(&mixed_outcomes());
-        let text = render_json(&report);
-        assert!(text.contains("\"t_ms\": [0, 100, 200, 300,"), "{text}");
-        assert!(text.contains("\"tags\": [\"node\", \"fast\"]"));
-        assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
-        let tricky =
-            "{\n  \"a\": [\n    \"≥x],\\\"[y\",\n    \"z\"\n  ],\n  \"b\": [\n    {}\n  ]\n}";
-        let collapsed = collapse_flat_arrays(tricky);
-        assert_eq!(
-            collapsed,
-            "{\n  \"a\": [\"≥x],\\\"[y\", \"z\"],\n  \"b\": [\n    {}\n  ]\n}"
-        );
-    }
-
-    #[test]
     fn an_interrupted_run_still_writes_every_file() {
         let dir = tempfile::tempdir().unwrap();
         let step_summary = dir.path().join("step.md");
@@ -271,10 +188,10 @@ mod tests {
             ..ReportOptions::default()
         };
         let sink = Sink::default();
-        let collector =
-            Collector::new().with_start(UNIX_EPOCH + Duration::from_millis(START_UNIX_MS));
+        let builder =
+            ReportBuilder::new().with_start(UNIX_EPOCH + Duration::from_millis(START_UNIX_MS));
         let mut reporter =
-            FilesReporter::with_output(opts.clone(), collector, Box::new(sink.clone()));
+            FilesReporter::with_output(opts.clone(), builder, Box::new(sink.clone()));
         for outcome in mixed_outcomes().into_iter().take(3) {
             reporter.on_event(&Event::SuiteFinished {
                 outcome: Box::new(outcome),

@@ -5,9 +5,10 @@
 //! as a live run. A baseline is the per-suite figures of one report, in the
 //! verdict module's [`Baseline`] format.
 
-use super::files::render_json;
+use super::json::render_json;
 use super::model::{Report, Tool, SCHEMA_VERSION};
-use super::{write_atomic, ReportError};
+use super::ReportError;
+use crate::atomic::write_atomic;
 use crate::model::Exit;
 use crate::verdict::baseline::{Baseline, BaselineEntry};
 use std::collections::BTreeMap;

@@ -1,17 +1,18 @@
 //! Report: everything the user sees. Reporters consume [`Event`]s and nothing
 //! else prints: the live progress and summary table on stderr
 //! ([`ConsoleReporter`]), result files and GitHub annotations
-//! ([`FilesReporter`]), and pre-run errors ([`print_error`]).
+//! ([`FilesReporter`]), and errors that end the program ([`ErrorReporter`]).
 //!
 //! Every writer takes a [`Report`] (plain data, built once from the events by
-//! a [`Collector`]) rather than events, so `memtest merge` can feed the same
+//! a [`ReportBuilder`]) rather than events, so `memtest merge` can feed the same
 //! writers from JSON files of partitioned CI jobs.
 
-mod atomic;
 mod console;
 mod error;
 mod files;
 pub mod github;
+pub mod html;
+pub mod json;
 pub mod junit;
 pub mod markdown;
 mod merge;
@@ -22,14 +23,13 @@ pub mod table;
 mod testdata;
 mod text;
 
-pub use atomic::write_atomic;
 pub use console::{print_summary, ConsoleReporter};
-pub use error::{print_error, render_error, ErrorReporter};
-pub use files::render_json;
+pub use error::{render_error, ErrorReporter};
 pub use files::{write_files, FilesReporter, Written};
+pub use json::render_json;
 pub use merge::{baseline_of, merge, read_report, save_baseline, MergeSummary};
 pub use model::{
-    Collector, FailureReport, FiguresReport, LimitsReport, Report, Series, SuiteReport, Tool,
+    FailureReport, FiguresReport, LimitsReport, Report, ReportBuilder, Series, SuiteReport, Tool,
     Totals, VerdictKind, SCHEMA_VERSION,
 };
 pub use text::{closing_line, Paint};
@@ -58,6 +58,14 @@ pub struct ReportOptions {
     pub junit: Option<PathBuf>,
     /// `--plot DIR`: one SVG memory plot per suite.
     pub plot_dir: Option<PathBuf>,
+    /// `--html FILE`: one self-contained HTML page of the run.
+    pub html: Option<PathBuf>,
+    /// `--baseline FILE`: saved figures the HTML page shows beside the new
+    /// ones (the executor compares against them on its own).
+    pub baseline: Option<PathBuf>,
+    /// `--baseline-report FILE`: the baseline run's JSON report; the HTML page
+    /// shows its figures and draws its RSS curves under the new ones.
+    pub baseline_report: Option<PathBuf>,
     /// `--summary FILE`: markdown summary.
     pub summary: Option<PathBuf>,
     /// `GITHUB_ACTIONS=true`: emit `::error` annotations for failed suites.
@@ -93,6 +101,7 @@ impl ReportOptions {
         self.json.is_some()
             || self.junit.is_some()
             || self.plot_dir.is_some()
+            || self.html.is_some()
             || self.summary.is_some()
             || self.step_summary.is_some()
             || self.github
@@ -157,7 +166,8 @@ pub enum ReportError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("cannot save the baseline")]
+    /// Its own message names the file and whether it was read or written.
+    #[error(transparent)]
     Baseline(#[from] BaselineError),
 }
 

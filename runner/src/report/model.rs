@@ -4,7 +4,6 @@
 //! never need the events. Its JSON form is documented in docs/report-schema.md;
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
-use super::text;
 use crate::model::{
     Event, Exit, Expect, Failure, Figures, Limits, Outcome, RuntimeKind, Sample, Verdict,
     WrapperFindings,
@@ -308,6 +307,12 @@ impl LimitsReport {
     }
 }
 
+/// Milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds
+/// ("2026-01-02T03:04:05.678Z"), the form `started_at` promises.
+pub fn rfc3339_utc(unix_ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(unix_ms)).to_string()
+}
+
 impl Report {
     /// A report of these suites (sorted here), with totals computed.
     pub fn new(
@@ -336,7 +341,7 @@ impl Report {
         Report {
             schema_version: SCHEMA_VERSION,
             tool,
-            started_at: text::rfc3339_utc(started_at_unix_ms),
+            started_at: rfc3339_utc(started_at_unix_ms),
             started_at_unix_ms,
             duration_ms: duration.as_millis() as u64,
             interrupted,
@@ -351,10 +356,11 @@ impl Report {
     }
 }
 
-/// Builds a [`Report`] from the event stream. Each reporter that needs the
-/// whole run owns one.
+/// Builds a [`Report`] from the executor's event stream (not to be confused
+/// with exec's output collector, which gathers one suite's lines). Each
+/// reporter that needs the whole run owns one.
 #[derive(Debug)]
-pub struct Collector {
+pub struct ReportBuilder {
     started_at: SystemTime,
     started: Instant,
     duration: Option<Duration>,
@@ -362,15 +368,15 @@ pub struct Collector {
     suites: Vec<SuiteReport>,
 }
 
-impl Default for Collector {
+impl Default for ReportBuilder {
     fn default() -> Self {
-        Collector::new()
+        ReportBuilder::new()
     }
 }
 
-impl Collector {
-    pub fn new() -> Collector {
-        Collector {
+impl ReportBuilder {
+    pub fn new() -> ReportBuilder {
+        ReportBuilder {
             started_at: SystemTime::now(),
             started: Instant::now(),
             duration: None,
@@ -391,7 +397,7 @@ impl Collector {
     }
 
     /// The report so far. Before `RunFinished` (an interrupt), the duration is
-    /// the time since the collector was made.
+    /// the time since the builder was made.
     pub fn report(&self) -> Report {
         let duration = self.duration.unwrap_or_else(|| self.started.elapsed());
         Report::new(
@@ -403,7 +409,7 @@ impl Collector {
     }
 
     /// Pins the start time, so tests get stable output.
-    pub fn with_start(mut self, started_at: SystemTime) -> Collector {
+    pub fn with_start(mut self, started_at: SystemTime) -> ReportBuilder {
         self.started_at = started_at;
         self
     }
@@ -437,6 +443,13 @@ mod tests {
         let ok = report_of(&mixed_outcomes()[..2]);
         assert!(ok.success);
         assert_eq!(ok.started_at, "2026-01-02T03:04:05.678Z");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(1_767_323_045_678), "2026-01-02T03:04:05.678Z");
     }
 
     #[test]
@@ -474,22 +487,22 @@ mod tests {
     }
 
     #[test]
-    fn collector_builds_the_report_from_events() {
-        let mut collector = Collector::new();
+    fn builder_builds_the_report_from_events() {
+        let mut builder = ReportBuilder::new();
         for outcome in mixed_outcomes() {
-            collector.on_event(&Event::SuiteFinished {
+            builder.on_event(&Event::SuiteFinished {
                 outcome: Box::new(outcome),
             });
         }
-        collector.on_event(&Event::RunFinished {
+        builder.on_event(&Event::RunFinished {
             duration: Duration::from_secs(7),
         });
-        let report = collector.report();
+        let report = builder.report();
         assert_eq!(report.totals.suites, 5);
         assert_eq!(report.duration_ms, 7_000);
         assert!(!report.interrupted);
 
-        let mut interrupted = Collector::new();
+        let mut interrupted = ReportBuilder::new();
         interrupted.on_event(&Event::Interrupted);
         let report = interrupted.report();
         assert!(report.interrupted && !report.success);

@@ -1,27 +1,43 @@
-//! Memory plots (`--plot DIR`): one SVG per suite with RSS (left axis) and
-//! VMS (right axis, usually far larger) over time in MB, the warm-up and
-//! slope windows shaded, the limits drawn as dashed lines (RSS growth relative
-//! to the post-warm-up baseline, peak RSS), and the fitted slope over the
-//! slope window. Plotters' SVG backend writes `<text>` elements itself, so
-//! titles and labels need no font files (the `ttf` feature stays off).
+//! Memory plots (`--plot DIR`, and inline in the HTML report): one SVG per
+//! suite. RSS over time in MB on top, with the warm-up and slope windows
+//! shaded, the limits as dashed lines (RSS growth relative to the post-warm-up
+//! baseline, peak RSS), the fitted slope over the slope window and, when a
+//! baseline report is given, the baseline run's RSS underneath. VMS (often a
+//! GB or more for Node, which reserves far more than it touches) gets a panel
+//! and axis of its own below, so it never crosses the RSS limit lines. The
+//! legend sits in a column right of the data, never over it. The criteria
+//! that failed (or that a canary caught) are named in the caption and drawn
+//! bold in red: the crossed limit, the slope window.
+//!
+//! Plotters' SVG backend writes `<text>` elements itself, so titles and
+//! labels need no font files (the `ttf` feature stays off).
 
-use super::model::{Report, SuiteReport};
-use super::{write_atomic, ReportError};
+use super::model::{Report, Series, SuiteReport, VerdictKind};
+use super::ReportError;
+use crate::atomic::write_atomic;
 use crate::units::{Bytes, BytesPerSec};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const SIZE: (u32, u32) = (960, 540);
+const SIZE: (u32, u32) = (1040, 560);
+/// Width of the legend column on the right.
+const LEGEND_WIDTH: u32 = 270;
+/// Share of the plot height the RSS panel gets; VMS has the rest.
+const RSS_SHARE: f64 = 0.70;
 const MB: f64 = 1e6;
 const RSS_COLOUR: RGBColor = RGBColor(31, 119, 180);
 const VMS_COLOUR: RGBColor = RGBColor(255, 127, 14);
+const BASELINE_COLOUR: RGBColor = RGBColor(150, 150, 150);
 pub const LIMIT_COLOUR: RGBColor = RGBColor(214, 39, 40);
 /// Darker than the growth limit, so the two dashed lines tell apart.
 pub const PEAK_LIMIT_COLOUR: RGBColor = RGBColor(120, 20, 60);
 const SLOPE_COLOUR: RGBColor = RGBColor(44, 160, 44);
 const WARMUP_COLOUR: RGBColor = RGBColor(160, 160, 160);
 const WINDOW_COLOUR: RGBColor = RGBColor(31, 119, 180);
+/// What a tripped criterion is drawn in.
+const TRIPPED_COLOUR: RGBColor = RGBColor(200, 0, 0);
 /// A limit more than this many times the highest RSS would flatten the series
 /// to a line at the bottom; it is listed in the legend as off scale instead.
 const OFF_SCALE: f64 = 3.0;
@@ -36,6 +52,8 @@ struct Geometry {
     window_start_s: f64,
     /// RSS at the first sample after warm-up: what growth is measured from.
     baseline_mb: f64,
+    /// VMS at the same sample: what VMS growth is measured from.
+    vms_baseline_mb: f64,
     /// (start, end) points of the fitted slope line.
     slope_line: Option<[(f64, f64); 2]>,
 }
@@ -47,8 +65,12 @@ fn geometry(suite: &SuiteReport) -> Geometry {
     let warmup_end_s = end_s * suite.limits.warmup.clamp(0.0, 1.0);
     let window_start_s = end_s * (1.0 - suite.limits.slope_window.clamp(0.0, 1.0));
     let first_after = |from_s: f64| (0..n).find(|&i| s.t_ms[i] as f64 / 1e3 >= from_s);
-    let baseline_mb = first_after(warmup_end_s)
+    let after_warmup = first_after(warmup_end_s);
+    let baseline_mb = after_warmup
         .map(|i| s.rss_bytes[i] as f64 / MB)
+        .unwrap_or(0.0);
+    let vms_baseline_mb = after_warmup
+        .map(|i| s.vms_bytes[i] as f64 / MB)
         .unwrap_or(0.0);
     // The verdict's slope, drawn through the window's mean point (where a
     // least-squares line passes).
@@ -65,34 +87,93 @@ fn geometry(suite: &SuiteReport) -> Geometry {
         warmup_end_s,
         window_start_s,
         baseline_mb,
+        vms_baseline_mb,
         slope_line,
     }
 }
 
+/// The criteria that failed (or that a canary caught), by their names.
+fn tripped(suite: &SuiteReport) -> Vec<&'static str> {
+    suite
+        .failures
+        .iter()
+        .map(|f| f.failure.criterion().name())
+        .collect()
+}
+
+/// The caption: suite, runtime, verdict, and which criteria decided it.
+pub fn caption(suite: &SuiteReport) -> String {
+    let head = format!(
+        "{} ({}): {}",
+        suite.name,
+        suite.runtime.as_str(),
+        suite.label()
+    );
+    let names: Vec<String> = tripped(suite).iter().map(|c| c.replace('_', " ")).collect();
+    match suite.verdict {
+        VerdictKind::CanaryCaught if !names.is_empty() => {
+            format!("{head}, caught by {}", names.join(", "))
+        }
+        VerdictKind::Failed if !names.is_empty() => format!("{head} on {}", names.join(", ")),
+        VerdictKind::CanaryMissed => format!("{head}, no criterion tripped"),
+        _ => head,
+    }
+}
+
 /// The SVG of one suite, or `None` when it has too few samples to draw.
-pub fn render_svg(suite: &SuiteReport) -> Result<Option<String>, ReportError> {
+/// `baseline` is the same suite's series in the baseline run, drawn under
+/// the new RSS curve.
+pub fn render_svg(
+    suite: &SuiteReport,
+    baseline: Option<&Series>,
+) -> Result<Option<String>, ReportError> {
     if suite.samples.len() < 2 {
         return Ok(None);
     }
     let mut svg = String::new();
-    draw(suite, &mut svg).map_err(|source| ReportError::Plot {
-        suite: suite.name.clone(),
-        source,
+    draw(suite, baseline.filter(|b| b.len() >= 2), &mut svg).map_err(|source| {
+        ReportError::Plot {
+            suite: suite.name.clone(),
+            source,
+        }
     })?;
     Ok(Some(svg))
 }
 
-fn draw(suite: &SuiteReport, svg: &mut String) -> DrawResult<()> {
+/// How a legend entry is drawn.
+#[derive(Clone, Copy)]
+enum Mark {
+    Line(RGBColor, u32),
+    Dashed(RGBColor, u32),
+    Area(RGBAColor),
+}
+
+type Points = Vec<(f64, f64)>;
+
+fn points(series: &Series, values: &[u64]) -> Points {
+    (0..series.len())
+        .map(|i| (series.t_ms[i] as f64 / 1e3, values[i] as f64 / MB))
+        .collect()
+}
+
+fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> DrawResult<()> {
     let g = geometry(suite);
     let s = &suite.samples;
-    let n = s.len();
-    let rss: Vec<(f64, f64)> = (0..n)
-        .map(|i| (s.t_ms[i] as f64 / 1e3, s.rss_bytes[i] as f64 / MB))
-        .collect();
-    let vms: Vec<(f64, f64)> = (0..n)
-        .map(|i| (s.t_ms[i] as f64 / 1e3, s.vms_bytes[i] as f64 / MB))
-        .collect();
-    let data_max = rss.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3);
+    let tripped = tripped(suite);
+    let hit = |criterion: &str| tripped.contains(&criterion);
+    let rss = points(s, &s.rss_bytes);
+    let vms = points(s, &s.vms_bytes);
+    let base_rss = baseline.map(|b| points(b, &b.rss_bytes));
+    let end_s = base_rss
+        .as_ref()
+        .and_then(|b| b.last())
+        .map_or(g.end_s, |p| p.0.max(g.end_s));
+    let data_max = rss
+        .iter()
+        .chain(base_rss.iter().flatten())
+        .map(|p| p.1)
+        .fold(0.0, f64::max)
+        .max(1e-3);
     let growth_limit = suite
         .limits
         .rss_growth_bytes
@@ -101,147 +182,221 @@ fn draw(suite: &SuiteReport, svg: &mut String) -> DrawResult<()> {
         .limits
         .peak_rss_bytes
         .map(|l| (l as f64 / MB, Bytes(l)));
-    let on_scale = |mb: f64| mb <= data_max * OFF_SCALE;
-    let vms_top = vms.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3);
-    // VMS shares the RSS axis when it is of the same order (Python, Rust);
-    // a runtime that reserves far more than it touches (Node, often 1 GB+)
-    // gets a right-hand axis, or RSS would be a flat line at the bottom.
-    let vms_own_axis = !on_scale(vms_top);
+    let on_scale = |mb: f64, max: f64| mb <= max * OFF_SCALE;
     let y_max = [growth_limit, peak_limit]
         .into_iter()
         .flatten()
         .map(|(mb, _)| mb)
-        .filter(|&mb| on_scale(mb))
+        .filter(|&mb| on_scale(mb, data_max))
         .chain(g.slope_line.iter().flat_map(|l| [l[0].1, l[1].1]))
-        .chain((!vms_own_axis).then_some(vms_top))
         .fold(data_max, f64::max)
         * 1.08;
-    let vms_max = vms_top * 1.08;
+    let vms_top = vms.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3);
+    let vms_limit = suite
+        .limits
+        .vms_growth_bytes
+        .map(|l| (g.vms_baseline_mb + l as f64 / MB, Bytes(l)))
+        .filter(|(mb, _)| on_scale(*mb, vms_top));
+    let vms_max = vms_limit.map_or(vms_top, |(mb, _)| mb.max(vms_top)) * 1.08;
+    let vms_min = vms
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::MAX, f64::min)
+        .min(g.vms_baseline_mb);
+    // VMS moves little against its size: start its axis near its minimum so
+    // its changes show, rather than at zero.
+    let vms_floor = (vms_min - (vms_max - vms_min).max(vms_max * 0.02)).max(0.0);
 
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let title = format!(
-        "{} ({}): {}",
-        suite.name,
-        suite.runtime.as_str(),
-        suite.label()
-    );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(44)
+    let root = root.titled(&caption(suite), ("sans-serif", 20))?;
+    let (plots, legend_area) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let rss_height = ((SIZE.1 as f64 - 30.0) * RSS_SHARE) as u32;
+    let (top, bottom) = plots.split_vertically(rss_height);
+    let mut legend: Vec<(Mark, String)> = Vec::new();
+
+    let mut chart = ChartBuilder::on(&top)
+        .margin(8)
+        .margin_bottom(2)
+        .x_label_area_size(22)
         .y_label_area_size(64)
-        .right_y_label_area_size(if vms_own_axis { 64 } else { 0 })
-        .build_cartesian_2d(0.0..g.end_s, 0.0..y_max)?
-        .set_secondary_coord(0.0..g.end_s, 0.0..vms_max);
+        .build_cartesian_2d(0.0..end_s, 0.0..y_max)?;
     chart
         .configure_mesh()
-        .x_desc("time (s)")
-        .y_desc(if vms_own_axis {
-            "RSS (MB)"
-        } else {
-            "RSS, VMS (MB)"
-        })
+        .y_desc("RSS (MB)")
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
         .light_line_style(WHITE)
         .draw()?;
-    if vms_own_axis {
-        chart.configure_secondary_axes().y_desc("VMS (MB)").draw()?;
-    }
-
-    let square = |colour: RGBAColor| {
-        move |(x, y): (i32, i32)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], colour.filled())
-    };
-    let line = |colour: RGBColor| {
-        move |(x, y): (i32, i32)| {
-            PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-        }
-    };
     if g.warmup_end_s > 0.0 {
         let fill = WARMUP_COLOUR.mix(0.18);
-        chart
-            .draw_series([Rectangle::new(
-                [(0.0, 0.0), (g.warmup_end_s, y_max)],
-                fill.filled(),
-            )])?
-            .label("warm-up (ignored)")
-            .legend(square(fill));
+        chart.draw_series([Rectangle::new(
+            [(0.0, 0.0), (g.warmup_end_s, y_max)],
+            fill.filled(),
+        )])?;
+        legend.push((Mark::Area(fill), "warm-up (ignored)".into()));
     }
     if g.window_start_s < g.end_s {
-        let fill = WINDOW_COLOUR.mix(0.10);
-        chart
-            .draw_series([Rectangle::new(
-                [(g.window_start_s, 0.0), (g.end_s, y_max)],
-                fill.filled(),
-            )])?
-            .label("slope window")
-            .legend(square(fill));
+        let (fill, label) = if hit("slope") {
+            (TRIPPED_COLOUR.mix(0.12), "slope window: slope tripped")
+        } else {
+            (WINDOW_COLOUR.mix(0.10), "slope window")
+        };
+        chart.draw_series([Rectangle::new(
+            [(g.window_start_s, 0.0), (g.end_s, y_max)],
+            fill.filled(),
+        )])?;
+        legend.push((Mark::Area(fill), label.into()));
     }
-    chart
-        .draw_series(LineSeries::new(rss, RSS_COLOUR.stroke_width(2)))?
-        .label("RSS")
-        .legend(line(RSS_COLOUR));
-    let vms_series = LineSeries::new(vms, VMS_COLOUR.stroke_width(2));
-    if vms_own_axis {
-        chart
-            .draw_secondary_series(vms_series)?
-            .label("VMS (right axis)")
-            .legend(line(VMS_COLOUR));
-    } else {
-        chart
-            .draw_series(vms_series)?
-            .label("VMS")
-            .legend(line(VMS_COLOUR));
+    if let Some(base) = base_rss {
+        chart.draw_series(LineSeries::new(base, BASELINE_COLOUR.stroke_width(2)))?;
+        legend.push((
+            Mark::Line(BASELINE_COLOUR, 2),
+            "RSS of the baseline run".into(),
+        ));
     }
+    chart.draw_series(LineSeries::new(rss, RSS_COLOUR.stroke_width(2)))?;
+    legend.push((Mark::Line(RSS_COLOUR, 2), "RSS".into()));
 
     let limits = [
         growth_limit.map(|(mb, l)| {
+            let crossed = hit("rss_growth");
+            let colour = if crossed {
+                TRIPPED_COLOUR
+            } else {
+                LIMIT_COLOUR
+            };
             (
                 mb,
                 g.warmup_end_s,
-                LIMIT_COLOUR,
+                colour,
+                crossed,
                 format!("RSS growth limit (+{l})"),
             )
         }),
-        peak_limit.map(|(mb, l)| (mb, 0.0, PEAK_LIMIT_COLOUR, format!("peak RSS limit ({l})"))),
+        peak_limit.map(|(mb, l)| {
+            let crossed = hit("peak_rss");
+            let colour = if crossed {
+                TRIPPED_COLOUR
+            } else {
+                PEAK_LIMIT_COLOUR
+            };
+            (mb, 0.0, colour, crossed, format!("peak RSS limit ({l})"))
+        }),
     ];
-    for (mb, from_s, colour, label) in limits.into_iter().flatten() {
-        let style = colour.stroke_width(2);
-        if on_scale(mb) {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    [(from_s, mb), (g.end_s, mb)],
-                    8,
-                    5,
-                    style,
-                ))?
-                .label(label)
-                .legend(line(colour));
+    for (mb, from_s, colour, crossed, label) in limits.into_iter().flatten() {
+        let width = if crossed { 4 } else { 2 };
+        let label = if crossed {
+            format!("{label}: crossed")
         } else {
-            chart
-                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-                .label(format!("{label}, off scale"))
-                .legend(line(colour));
+            label
+        };
+        if on_scale(mb, data_max) {
+            chart.draw_series(DashedLineSeries::new(
+                [(from_s, mb), (g.end_s, mb)],
+                8,
+                5,
+                colour.stroke_width(width),
+            ))?;
+            legend.push((Mark::Dashed(colour, width), label));
+        } else {
+            legend.push((Mark::Dashed(colour, width), format!("{label}, off scale")));
         }
     }
     if let (Some(points), Some(slope)) = (g.slope_line, suite.figures.slope_bytes_per_sec) {
-        chart
-            .draw_series(DashedLineSeries::new(
-                points,
-                4,
-                3,
-                SLOPE_COLOUR.stroke_width(2),
-            ))?
-            .label(format!("fitted slope ({})", BytesPerSec(slope)))
-            .legend(line(SLOPE_COLOUR));
+        let colour = if hit("slope") {
+            TRIPPED_COLOUR
+        } else {
+            SLOPE_COLOUR
+        };
+        chart.draw_series(DashedLineSeries::new(points, 4, 3, colour.stroke_width(2)))?;
+        legend.push((
+            Mark::Dashed(colour, 2),
+            format!("fitted slope ({})", BytesPerSec(slope)),
+        ));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 14))
+
+    let mut vms_chart = ChartBuilder::on(&bottom)
+        .margin(8)
+        .margin_top(4)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..end_s, vms_floor..vms_max)?;
+    vms_chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("VMS (MB)")
+        .y_labels(4)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .light_line_style(WHITE)
         .draw()?;
+    vms_chart.draw_series(LineSeries::new(vms, VMS_COLOUR.stroke_width(2)))?;
+    legend.push((Mark::Line(VMS_COLOUR, 2), "VMS (lower panel)".into()));
+    if let Some((mb, l)) = vms_limit {
+        let crossed = hit("vms_growth");
+        let colour = if crossed {
+            TRIPPED_COLOUR
+        } else {
+            LIMIT_COLOUR
+        };
+        let width = if crossed { 4 } else { 2 };
+        vms_chart.draw_series(DashedLineSeries::new(
+            [(g.warmup_end_s, mb), (g.end_s, mb)],
+            8,
+            5,
+            colour.stroke_width(width),
+        ))?;
+        let label = format!("VMS growth limit (+{l})");
+        let label = if crossed {
+            format!("{label}: crossed")
+        } else {
+            label
+        };
+        legend.push((Mark::Dashed(colour, width), label));
+    }
+    draw_legend(&legend_area, &legend)?;
     root.present()?;
+    Ok(())
+}
+
+/// The legend column: one swatch and label per entry, top to bottom.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(Mark, String)],
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    for (i, (mark, label)) in entries.iter().enumerate() {
+        let y = 24 + 24 * i as i32;
+        let (x0, x1) = (6, 30);
+        match *mark {
+            Mark::Line(colour, width) => {
+                area.draw(&PathElement::new(
+                    vec![(x0, y), (x1, y)],
+                    colour.stroke_width(width),
+                ))?;
+            }
+            Mark::Dashed(colour, width) => {
+                for x in (x0..x1).step_by(8) {
+                    area.draw(&PathElement::new(
+                        vec![(x, y), ((x + 5).min(x1), y)],
+                        colour.stroke_width(width),
+                    ))?;
+                }
+            }
+            Mark::Area(colour) => {
+                area.draw(&Rectangle::new([(x0, y - 6), (x1, y + 6)], colour.filled()))?;
+                area.draw(&Rectangle::new(
+                    [(x0, y - 6), (x1, y + 6)],
+                    BLACK.mix(0.25).stroke_width(1),
+                ))?;
+            }
+        }
+        area.draw(&Text::new(label.clone(), (x1 + 8, y - 7), font.clone()))?;
+    }
     Ok(())
 }
 
@@ -264,7 +419,7 @@ pub fn file_name(suite: &str) -> String {
 pub fn write_plots(report: &Report, dir: &Path) -> Result<BTreeMap<String, PathBuf>, ReportError> {
     let mut written = BTreeMap::new();
     for suite in &report.suites {
-        let Some(svg) = render_svg(suite)? else {
+        let Some(svg) = render_svg(suite, None)? else {
             continue;
         };
         let path = dir.join(file_name(&suite.name));
@@ -319,26 +474,87 @@ mod tests {
             .iter()
             .find(|s| s.name == "node-optimize-loop")
             .unwrap();
-        let svg = render_svg(suite).unwrap().unwrap();
+        let svg = render_svg(suite, None).unwrap().unwrap();
         assert_well_formed(&svg);
         assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
-        assert!(svg.contains("node-optimize-loop (node): FAIL"));
+        assert!(
+            svg.contains("node-optimize-loop (node): FAIL on rss growth, slope, native leaks"),
+            "the caption names the tripped criteria"
+        );
         assert!(svg.matches("<polyline").count() >= 2);
         for label in [
-            "VMS (right axis)",
-            "RSS growth limit (+16.0 MB)",
+            "VMS (lower panel)",
+            "RSS growth limit (+16.0 MB): crossed",
             "peak RSS limit (200.0 MB)",
             "fitted slope (13.8 MB/s)",
             "warm-up (ignored)",
-            "slope window",
+            "slope window: slope tripped",
             "time (s)",
             "RSS (MB)",
+            "VMS (MB)",
         ] {
             assert!(svg.contains(label), "missing {label}");
         }
-        assert!(svg.contains(&hex(LIMIT_COLOUR)), "no growth limit line");
+        assert!(!svg.contains("peak RSS limit (200.0 MB): crossed"));
+        assert!(svg.contains(&hex(TRIPPED_COLOUR)), "no tripped limit line");
         assert!(svg.contains(&hex(PEAK_LIMIT_COLOUR)), "no peak limit line");
         assert!(svg.contains(&hex(RSS_COLOUR)) && svg.contains(&hex(VMS_COLOUR)));
+        assert!(!svg.contains("baseline run"));
+    }
+
+    #[test]
+    fn the_legend_sits_right_of_the_data() {
+        let report = report_of(&mixed_outcomes());
+        let svg = render_svg(&report.suites[0], None).unwrap().unwrap();
+        let legend_x = (SIZE.0 - LEGEND_WIDTH) as f64;
+        for label in ["warm-up (ignored)", "RSS growth limit"] {
+            let at = svg.find(label).unwrap();
+            let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
+            let x: f64 = tag
+                .split("x=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no x in {tag}"));
+            assert!(x >= legend_x, "{label} at x={x}, inside the data area");
+        }
+    }
+
+    #[test]
+    fn a_canary_plot_says_which_criterion_caught_it() {
+        let report = report_of(&mixed_outcomes());
+        let canary = report
+            .suites
+            .iter()
+            .find(|s| s.name == "rust-canary-leak")
+            .unwrap();
+        let svg = render_svg(canary, None).unwrap().unwrap();
+        assert!(
+            svg.contains("rust-canary-leak (rust): CANARY OK, caught by rss growth"),
+            "{}",
+            caption(canary)
+        );
+        assert!(svg.contains("RSS growth limit (+16.0 MB): crossed"));
+        let missed = report
+            .suites
+            .iter()
+            .find(|s| s.name == "python-canary-free")
+            .unwrap();
+        assert!(caption(missed).ends_with("CANARY MISSED, no criterion tripped"));
+    }
+
+    #[test]
+    fn a_baseline_series_is_drawn_under_the_new_one() {
+        let report = report_of(&mixed_outcomes());
+        let suite = &report.suites[0];
+        let mut old = suite.samples.clone();
+        old.rss_bytes.iter_mut().for_each(|r| *r /= 2);
+        let svg = render_svg(suite, Some(&old)).unwrap().unwrap();
+        assert_well_formed(&svg);
+        assert!(svg.contains("RSS of the baseline run"));
+        let grey = svg.find(&hex(BASELINE_COLOUR)).unwrap();
+        let blue = svg.rfind(&hex(RSS_COLOUR)).unwrap();
+        assert!(grey < blue, "the baseline is drawn first, under RSS");
     }
 
     #[test]
@@ -360,24 +576,10 @@ mod tests {
     }
 
     #[test]
-    fn vms_of_the_same_order_shares_the_rss_axis() {
-        let mut report = report_of(&mixed_outcomes()[..1]);
-        let suite = &mut report.suites[0];
-        suite.samples.vms_bytes = suite
-            .samples
-            .rss_bytes
-            .iter()
-            .map(|r| r + 5_000_000)
-            .collect();
-        let svg = render_svg(suite).unwrap().unwrap();
-        assert!(svg.contains("RSS, VMS (MB)") && !svg.contains("right axis"));
-    }
-
-    #[test]
     fn suites_without_samples_get_no_plot_and_names_are_safe() {
         let mut report = report_of(&mixed_outcomes()[..1]);
         report.suites[0].samples = Default::default();
-        assert_eq!(render_svg(&report.suites[0]).unwrap(), None);
+        assert_eq!(render_svg(&report.suites[0], None).unwrap(), None);
         assert_eq!(file_name("a/b c"), "a_b_c.svg");
     }
 }

@@ -32,6 +32,7 @@ pub fn job(name: &str, runtime: RuntimeKind, expect: Expect) -> Job {
         expect,
         catches: vec![],
         exclusive: false,
+        threads: 1,
         log_path: PathBuf::from(format!("/repo/.memtest/logs/{name}.log")),
         wrapper: None,
     }

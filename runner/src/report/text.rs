@@ -1,6 +1,6 @@
 //! Text shared by the human-facing writers: the reasons a suite did not
 //! succeed (each failed criterion by the verdict's own `Display`, measured
-//! figure beside its limit), the run's closing line, colours, and timestamps.
+//! figure beside its limit), the run's closing line, and colours.
 //! Figures are formatted only through `crate::units`.
 
 use super::model::{Report, SuiteReport, VerdictKind};
@@ -127,44 +127,9 @@ impl Paint {
     }
 }
 
-/// Milliseconds since the Unix epoch as RFC 3339 UTC ("2026-01-02T03:04:05.678Z").
-pub fn rfc3339_utc(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        unix_ms % 1000
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(rfc3339_utc(1_767_323_045_678), "2026-01-02T03:04:05.678Z");
-    }
 
     #[test]
     fn paint_off_adds_no_control_codes() {

@@ -1,30 +1,26 @@
-//! Sample: reads the memory of a suite's whole process tree from /proc, cheaply
-//! enough to run every 10 ms.
+//! Sample: reads the memory of a suite's whole process tree, cheaply enough
+//! to run every 10 ms, with one of two samplers behind one type.
 //!
-//! Finding the tree: we follow `/proc/<pid>/task/<tid>/children` links down
-//! from the suite's main process, for every thread (a child belongs to the
-//! thread that forked it). A scan of /proc for the suite's process group would
-//! cost a read per process on the machine and would miss a grandchild that
-//! calls `setsid`; children links catch it. What links miss is a descendant
-//! whose parent exited (it is re-parented to init): it stops being counted,
-//! but it was seen while its parent lived and is remembered, so the executor
-//! still kills it after the suite ends (see [`TreeSampler::seen`]).
+//! - [`SamplerKind::Proc`] (Linux, the default there): /proc files kept open
+//!   and re-read with `pread`, plus the root's VmHWM ([`procfs`]).
+//! - [`SamplerKind::Portable`] (everywhere, the default elsewhere): the
+//!   `sysinfo` crate, walking parent pids ([`portable`]).
 //!
-//! Figures: RSS and VMS come from `/proc/<pid>/stat` (vsize in bytes, rss in
-//! pages), summed over the tree (pages shared between processes count once per process, as psutil
-//! sums do). The exact peak is the main process's VmHWM from
-//! `/proc/<pid>/status`, read on every sample: it is a high-water mark, so the
-//! last read before exit is exact up to that read, and only a new peak made in
-//! the final interval before exit can be missed.
+//! Both sum RSS and VMS over the tree (pages shared between processes count
+//! once per process, as psutil sums do) and remember every process seen, with
+//! a start time that tells it from a later process reusing its pid, so the
+//! executor can kill what left the process group. The exact peak of the
+//! suite's main process is `ru_maxrss` of the reaped child, in the unit of
+//! the platform ([`ru_maxrss_bytes`]); VmHWM, where there is one, gives it
+//! while the process runs.
 //!
-//! Cost: each /proc read is an open+read+close (~10 µs in a small VM), so a
-//! sample reads as little as it can: one `stat` per process gives its memory,
-//! its start time and its thread count, and a single-threaded process's
-//! children file is read directly without listing its tasks.
-//! `cargo run --release -p runner --example sampler_bench` measures it.
+//! `cargo run --release -p runner --example sampler_bench` measures both.
 
-use std::collections::HashMap;
-use std::io::Read;
+use std::collections::HashSet;
+
+pub mod portable;
+#[cfg(target_os = "linux")]
+pub mod procfs;
 
 /// One reading of a process tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,218 +28,282 @@ pub struct TreeReading {
     pub rss_bytes: u64,
     pub vms_bytes: u64,
     pub processes: u32,
-    /// VmHWM of the root process, when it could be read.
+    /// VmHWM of the root process, the highest read so far (it is re-read
+    /// every few samples, not every one). `None` where the sampler has none.
     pub root_hwm_bytes: Option<u64>,
 }
 
-/// `(size, resident)` in pages from the text of /proc/<pid>/statm.
-pub fn parse_statm(text: &str) -> Option<(u64, u64)> {
-    let mut fields = text.split_ascii_whitespace();
-    let size = fields.next()?.parse().ok()?;
-    let resident = fields.next()?.parse().ok()?;
-    Some((size, resident))
+/// Which sampler reads the tree (`--sampler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SamplerKind {
+    /// /proc files kept open: cheap, with VmHWM. Linux only.
+    #[cfg(target_os = "linux")]
+    Proc,
+    /// sysinfo, on every platform; costs a read per process on the machine.
+    Portable,
 }
 
-/// A `Vm*:` figure of /proc/<pid>/status in bytes, e.g. `VmHWM`.
-pub fn parse_status_kib(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(key)?.strip_prefix(':')?;
-        let kib: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
-        Some(kib * 1024)
-    })
+/// A sampler name that is not one of [`SamplerKind::NAMES`] here.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SamplerKindError {
+    #[error("unknown sampler {0:?}: expected one of {names}", names = SamplerKind::NAMES.join(", "))]
+    Unknown(String),
+    #[error("the proc sampler needs linux's /proc: use portable here")]
+    ProcUnavailable,
 }
 
-/// Pids listed in a /proc/<pid>/task/<tid>/children file.
-pub fn parse_children(text: &str) -> impl Iterator<Item = u32> + '_ {
-    text.split_ascii_whitespace().filter_map(|p| p.parse().ok())
+impl SamplerKind {
+    /// The names `--sampler` accepts on this platform.
+    #[cfg(target_os = "linux")]
+    pub const NAMES: &'static [&'static str] = &["proc", "portable"];
+    #[cfg(not(target_os = "linux"))]
+    pub const NAMES: &'static [&'static str] = &["portable"];
+
+    /// /proc where there is one, sysinfo elsewhere.
+    pub fn default_for_platform() -> SamplerKind {
+        #[cfg(target_os = "linux")]
+        {
+            SamplerKind::Proc
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            SamplerKind::Portable
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(target_os = "linux")]
+            SamplerKind::Proc => "proc",
+            SamplerKind::Portable => "portable",
+        }
+    }
 }
 
-/// The fields of /proc/<pid>/stat a sample needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatFields {
-    pub threads: u64,
-    /// Clock ticks since boot.
-    pub start_time: u64,
-    pub vsize_bytes: u64,
-    pub rss_pages: u64,
+impl std::fmt::Display for SamplerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
-/// Parses /proc/<pid>/stat. The command name (field 2) may contain spaces and
-/// parentheses, so fields are counted from the last `)`.
-pub fn parse_stat(text: &str) -> Option<StatFields> {
-    let after = &text[text.rfind(')')? + 1..];
-    // Field 3 (state) comes first here, so field k is the (k - 3)th.
-    let mut fields = after.split_ascii_whitespace();
-    let threads = fields.nth(20 - 3)?.parse().ok()?;
-    let start_time = fields.nth(1)?.parse().ok()?; // skips field 21
-    let vsize_bytes = fields.next()?.parse().ok()?;
-    let rss_pages = fields.next()?.parse().ok()?;
-    Some(StatFields {
-        threads,
-        start_time,
-        vsize_bytes,
-        rss_pages,
-    })
+impl std::str::FromStr for SamplerKind {
+    type Err = SamplerKindError;
+
+    fn from_str(name: &str) -> Result<SamplerKind, SamplerKindError> {
+        match name {
+            #[cfg(target_os = "linux")]
+            "proc" => Ok(SamplerKind::Proc),
+            #[cfg(not(target_os = "linux"))]
+            "proc" => Err(SamplerKindError::ProcUnavailable),
+            "portable" => Ok(SamplerKind::Portable),
+            other => Err(SamplerKindError::Unknown(other.to_string())),
+        }
+    }
 }
 
-/// Start time (field 22, clock ticks since boot) from /proc/<pid>/stat. The
-/// command name (field 2) may contain spaces and parentheses, so fields are
-/// counted from the last `)`.
-pub fn parse_stat_start_time(text: &str) -> Option<u64> {
-    let after = &text[text.rfind(')')? + 1..];
-    // After the name: field 3 (state) is the first; field 22 is the 20th.
-    after.split_ascii_whitespace().nth(19)?.parse().ok()
-}
-
-/// The start time of a process, to tell it from a later process that reuses
-/// its pid. `None` when it is gone.
-pub fn start_time(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_start_time(&text)
-}
-
-/// Samples one process tree. Keeps its buffers between samples so a sample
-/// allocates nothing once the tree is stable.
+/// Samples one process tree with the sampler of its kind.
 #[derive(Debug)]
 pub struct TreeSampler {
-    root: u32,
-    page_bytes: u64,
-    /// Every pid ever seen in the tree, with its start time.
-    seen: HashMap<u32, u64>,
-    buf: String,
-    path: String,
-    stack: Vec<u32>,
-    tids: Vec<u32>,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    #[cfg(target_os = "linux")]
+    Proc(procfs::ProcSampler),
+    // Boxed: sysinfo's System is large, and the /proc sampler is the common one.
+    Portable(Box<portable::PortableSampler>),
 }
 
 impl TreeSampler {
+    /// The platform's default sampler on the tree rooted at `root`, which
+    /// must be the caller's live (unreaped) child.
     pub fn new(root: u32) -> TreeSampler {
-        // SAFETY: sysconf has no preconditions; it only reads a constant.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        let mut seen = HashMap::new();
-        if let Some(start) = start_time(root) {
-            seen.insert(root, start);
-        }
-        TreeSampler {
-            root,
-            page_bytes: if page > 0 { page as u64 } else { 4096 },
-            seen,
-            buf: String::with_capacity(4096),
-            path: String::with_capacity(64),
-            stack: Vec::new(),
-            tids: Vec::new(),
-        }
+        TreeSampler::with_kind(SamplerKind::default_for_platform(), root)
     }
 
-    /// Every pid seen in the tree so far, with its start time.
-    pub fn seen(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        self.seen.iter().map(|(p, s)| (*p, *s))
+    pub fn with_kind(kind: SamplerKind, root: u32) -> TreeSampler {
+        let inner = match kind {
+            #[cfg(target_os = "linux")]
+            SamplerKind::Proc => Inner::Proc(procfs::ProcSampler::new(root)),
+            SamplerKind::Portable => {
+                Inner::Portable(Box::new(portable::PortableSampler::new(root)))
+            }
+        };
+        TreeSampler { inner }
     }
 
-    /// Reads `path` into `self.buf`; false when it is gone or unreadable.
-    fn read(&mut self) -> bool {
-        self.buf.clear();
-        match std::fs::File::open(&self.path) {
-            Ok(mut f) => f.read_to_string(&mut self.buf).is_ok(),
-            Err(_) => false,
+    pub fn kind(&self) -> SamplerKind {
+        match self.inner {
+            #[cfg(target_os = "linux")]
+            Inner::Proc(_) => SamplerKind::Proc,
+            Inner::Portable(_) => SamplerKind::Portable,
         }
     }
 
-    fn set_path(&mut self, args: std::fmt::Arguments<'_>) {
-        use std::fmt::Write;
-        self.path.clear();
-        let _ = self.path.write_fmt(args);
-    }
-
-    /// Reads the whole tree once. Processes that vanish mid-read are skipped.
+    /// Reads the whole tree once. Processes that vanish mid-read are skipped;
+    /// once the root is gone, readings have no process.
     pub fn sample(&mut self) -> TreeReading {
-        let mut reading = TreeReading::default();
-        let root = self.root;
-        self.set_path(format_args!("/proc/{root}/status"));
-        if self.read() {
-            reading.root_hwm_bytes = parse_status_kib(&self.buf, "VmHWM");
+        match &mut self.inner {
+            #[cfg(target_os = "linux")]
+            Inner::Proc(s) => s.sample(),
+            Inner::Portable(s) => s.sample(),
         }
-        self.stack.clear();
-        self.stack.push(self.root);
-        while let Some(pid) = self.stack.pop() {
-            self.set_path(format_args!("/proc/{pid}/stat"));
-            if !self.read() {
-                continue;
-            }
-            let Some(stat) = parse_stat(&self.buf) else {
-                continue;
-            };
-            self.seen.entry(pid).or_insert(stat.start_time);
-            reading.vms_bytes += stat.vsize_bytes;
-            reading.rss_bytes += stat.rss_pages * self.page_bytes;
-            reading.processes += 1;
-            self.push_children(pid, stat.threads);
-        }
-        reading
     }
 
-    /// Pushes the children of every thread of `pid`.
-    fn push_children(&mut self, pid: u32, threads: u64) {
-        self.tids.clear();
-        if threads <= 1 {
-            self.tids.push(pid);
-        } else if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-            self.tids.extend(
-                dir.filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()),
-            );
+    /// Reads the root's VmHWM now (samples read it only every few times) and
+    /// returns the highest read. Worth calling while the root still runs and
+    /// is about to be stopped; after it exits, VmHWM is gone with its memory
+    /// map and the reaped child's `ru_maxrss` is the exact figure.
+    pub fn read_root_hwm(&mut self) -> Option<u64> {
+        match &mut self.inner {
+            #[cfg(target_os = "linux")]
+            Inner::Proc(s) => s.read_root_hwm(),
+            Inner::Portable(_) => None,
         }
-        for i in 0..self.tids.len() {
-            let tid = self.tids[i];
-            self.set_path(format_args!("/proc/{pid}/task/{tid}/children"));
-            if self.read() {
-                self.stack.extend(parse_children(&self.buf));
-            }
+    }
+
+    /// Every process seen in the tree so far, with its start time as
+    /// [`start_time`] gives it.
+    pub fn seen(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.seen_set().iter().copied()
+    }
+
+    fn seen_set(&self) -> &HashSet<(u32, u64)> {
+        match &self.inner {
+            #[cfg(target_os = "linux")]
+            Inner::Proc(s) => s.seen(),
+            Inner::Portable(s) => s.seen(),
         }
     }
 }
 
+/// The start time of a process, to tell it from a later process that reuses
+/// its pid; `None` when it is gone. Its unit is the platform's (clock ticks
+/// since boot on Linux, µs since the epoch on macOS): compare it only with
+/// values from [`TreeSampler::seen`] on the same machine.
+pub fn start_time(pid: u32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        procfs::start_time(pid)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        portable::start_time(pid)
+    }
+}
+
+/// The unit of `ru_maxrss` from getrusage/wait4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxRssUnit {
+    /// Linux and the BSDs.
+    Kib,
+    /// macOS and iOS.
+    Bytes,
+}
+
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub const MAXRSS_UNIT: MaxRssUnit = MaxRssUnit::Bytes;
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+pub const MAXRSS_UNIT: MaxRssUnit = MaxRssUnit::Kib;
+
+/// `ru_maxrss` in bytes, given its unit. A negative value (never seen, but
+/// the field is signed) reads as 0.
+pub fn maxrss_to_bytes(ru_maxrss: i64, unit: MaxRssUnit) -> u64 {
+    let value = u64::try_from(ru_maxrss).unwrap_or(0);
+    match unit {
+        MaxRssUnit::Kib => value.saturating_mul(1024),
+        MaxRssUnit::Bytes => value,
+    }
+}
+
+/// `ru_maxrss` of this platform's rusage in bytes: the exact peak RSS of a
+/// reaped child (from wait4), where VmHWM does not exist or was last read
+/// before the child's final moments.
+pub fn ru_maxrss_bytes(ru_maxrss: libc::c_long) -> u64 {
+    // c_long is i32 on 32-bit targets: the conversion is not always a no-op.
+    #[allow(clippy::useless_conversion)]
+    maxrss_to_bytes(i64::from(ru_maxrss), MAXRSS_UNIT)
+}
+
+#[cfg(test)]
+pub(crate) mod testkit;
+
 #[cfg(test)]
 mod tests {
+    #[cfg(target_os = "linux")]
+    use super::testkit::{python, MB};
     use super::*;
 
     #[test]
-    fn parsers_read_proc_formats() {
-        assert_eq!(parse_statm("2466 523 400 1 0 190 0\n"), Some((2466, 523)));
-        assert_eq!(parse_statm("garbage"), None);
-        let status = "Name:\tpython3\nVmPeak:\t  20000 kB\nVmHWM:\t    9640 kB\nVmRSS:\t 9000 kB\n";
-        assert_eq!(parse_status_kib(status, "VmHWM"), Some(9640 * 1024));
-        assert_eq!(parse_status_kib(status, "VmSwap"), None);
-        // A zombie's status has no Vm lines at all.
-        assert_eq!(
-            parse_status_kib("Name:\tx\nState:\tZ (zombie)\n", "VmHWM"),
-            None
-        );
-        assert_eq!(
-            parse_children("12 345 6789 ").collect::<Vec<_>>(),
-            [12, 345, 6789]
-        );
-        let stat =
-            "42 (a (weird) name) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 123 4";
-        assert_eq!(parse_stat_start_time(stat), Some(987654));
+    fn maxrss_units() {
+        assert_eq!(maxrss_to_bytes(9640, MaxRssUnit::Kib), 9640 * 1024);
+        assert_eq!(maxrss_to_bytes(9640, MaxRssUnit::Bytes), 9640);
+        assert_eq!(maxrss_to_bytes(-1, MaxRssUnit::Kib), 0);
+        #[cfg(target_os = "linux")]
+        assert_eq!(ru_maxrss_bytes(2), 2048);
+        #[cfg(target_os = "macos")]
+        assert_eq!(ru_maxrss_bytes(2), 2);
     }
 
     #[test]
-    fn samples_this_process_and_a_child() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .unwrap();
-        let mut sampler = TreeSampler::new(std::process::id());
-        let reading = sampler.sample();
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert!(reading.processes >= 2, "{reading:?}");
-        assert!(reading.rss_bytes > 0 && reading.vms_bytes >= reading.rss_bytes);
-        assert!(reading.root_hwm_bytes.unwrap() > 0);
-        assert!(sampler.seen().any(|(pid, _)| pid == child.id()));
-        // The same figures as statm gives, which the kernel documents for RSS/VMS.
-        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-        assert!(parse_statm(&statm).unwrap().0 > 0);
+    fn sampler_kinds_parse_and_print() {
+        for name in SamplerKind::NAMES {
+            let kind: SamplerKind = name.parse().unwrap();
+            assert_eq!(kind.to_string(), *name);
+        }
+        assert_eq!(
+            "psutil".parse::<SamplerKind>(),
+            Err(SamplerKindError::Unknown("psutil".into()))
+        );
+        let default = SamplerKind::default_for_platform();
+        assert_eq!(TreeSampler::with_kind(default, 0).kind(), default);
+        #[cfg(target_os = "linux")]
+        assert_eq!(default, SamplerKind::Proc);
+    }
+
+    /// Both samplers on one child that holds ~50 MB then ~120 MB: the same
+    /// tree, and peaks within 5% of each other and of the child's own VmHWM.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn proc_and_portable_agree_on_the_same_child() {
+        let mut child = python(
+            r#"
+import sys
+a = bytes([1]) * 50_000_000
+print("a", flush=True)
+sys.stdin.readline()
+b = bytes([1]) * 70_000_000
+print("b", flush=True)
+sys.stdin.readline()
+"#,
+        );
+        child.expect_line("a");
+        let mut samplers = [
+            TreeSampler::with_kind(SamplerKind::Proc, child.pid()),
+            TreeSampler::with_kind(SamplerKind::Portable, child.pid()),
+        ];
+        let take = |samplers: &mut [TreeSampler; 2], peaks: &mut [u64; 2]| {
+            for (peak, s) in peaks.iter_mut().zip(samplers.iter_mut()) {
+                let r = s.sample();
+                assert_eq!(r.processes, 1, "{:?}: {r:?}", s.kind());
+                *peak = (*peak).max(r.rss_bytes);
+            }
+        };
+        let mut peaks = [0u64; 2];
+        take(&mut samplers, &mut peaks);
+        let first = peaks;
+        child.say("more");
+        child.expect_line("b");
+        take(&mut samplers, &mut peaks);
+        let hwm = samplers[0].read_root_hwm().unwrap();
+        for (peak, first) in peaks.iter().zip(first) {
+            assert!((50 * MB..65 * MB).contains(&first), "{first}");
+            assert!(peak.abs_diff(hwm) * 20 <= hwm, "peak {peak} vs VmHWM {hwm}");
+        }
+        assert!(peaks[0].abs_diff(peaks[1]) * 20 <= peaks[0], "{peaks:?}");
+        let seen: Vec<Vec<(u32, u64)>> = samplers.iter().map(|s| s.seen().collect()).collect();
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(seen[0], [(child.pid(), start_time(child.pid()).unwrap())]);
     }
 }

@@ -130,16 +130,17 @@ impl Baseline {
         })
     }
 
+    /// Writes the baseline atomically: a run interrupted while saving (or a
+    /// concurrent `--baseline` reader) sees the old file or the new, never
+    /// half of one.
     pub fn save(&self, path: &Path) -> Result<(), BaselineError> {
-        let write_err = |source| BaselineError::Write {
-            path: path.to_owned(),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(write_err)?;
-        }
         let text = serde_json::to_string_pretty(self).expect("a baseline always serialises");
-        std::fs::write(path, text + "\n").map_err(write_err)
+        crate::atomic::write_atomic(path, (text + "\n").as_bytes()).map_err(|source| {
+            BaselineError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        })
     }
 }
 

@@ -228,6 +228,7 @@ mod tests {
             expect,
             catches: vec![],
             exclusive: false,
+            threads: 1,
             log_path: "s.log".into(),
             wrapper: None,
         }

@@ -25,6 +25,20 @@ pub async fn run_jobs(
     runner::exec::run_jobs(jobs, opts, events, interrupt, judge()).await
 }
 
+/// The real python executable, asked once: a version manager's shim on PATH
+/// (pyenv's is a bash script that runs pyenv) can take a second to start
+/// python on a loaded machine, which would eat the timing tests' margins.
+pub fn python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 runs");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
+}
+
 pub fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -52,6 +66,7 @@ pub fn job(dir: &Path, suite: &str, argv: &[&str]) -> Job {
         expect: Expect::Pass,
         catches: vec![],
         exclusive: false,
+        threads: 1,
         log_path: dir.join("logs/nested").join(format!("{suite}.log")),
         wrapper: None,
     }
@@ -59,7 +74,7 @@ pub fn job(dir: &Path, suite: &str, argv: &[&str]) -> Job {
 
 pub fn python_job(dir: &Path, suite: &str, script: &str, args: &[&str]) -> Job {
     let path = fixture(script);
-    let mut argv = vec!["python3", "-u", path.as_str()];
+    let mut argv = vec![python(), "-u", path.as_str()];
     argv.extend_from_slice(args);
     job(dir, suite, &argv)
 }

@@ -1,7 +1,7 @@
 //! allocator_selftest: proves the suites' machinery can fail, without
 //! fixtures or the library, so it runs in every `cargo test -p memsuite`.
 //!
-//! The unit tests in `src/alloc.rs` drive private allocator instances,
+//! The unit tests of memtest-alloc drive private allocator instances,
 //! because libtest's threads disturb the global counts. This binary is a
 //! plain `main` on one thread, so it checks the *global* test allocator
 //! exactly, and then runs a deliberately leaking suite in a child process to
@@ -18,7 +18,7 @@ const LEAK_BYTES: usize = 4096;
 static LEAKY_SUITE: Suite = Suite {
     name: "allocator_selftest_child",
     fixtures: &[],
-    needs_lib: false,
+    setup: memsuite::no_lib,
     tests: &[
         Test {
             name: "clean",

@@ -18,7 +18,7 @@ const INPUTS: [&str; 3] = ["tiny.png", "small.jpg", "flat-128.png"];
 static SUITE: Suite = Suite {
     name: "arena_cleanup",
     fixtures: &INPUTS,
-    needs_lib: false,
+    setup: memsuite::no_lib,
     tests: &[
         Test {
             name: "batches_dropped_together",
@@ -84,7 +84,7 @@ fn batches_dropped_together(ctx: &Ctx) -> Result<u64, TestError> {
     let mut tally = LeakTally::new(max_batches);
     let mut done: u32 = 0;
     for batch in 0..max_batches {
-        let check = LeakCheck::start("arena_cleanup::batches_dropped_together (one batch)");
+        let check = ctx.leak_check("arena_cleanup::batches_dropped_together (one batch)");
         let mut held = Vec::with_capacity(BATCH_SIZE);
         let output_bytes = fill_batch(ctx, batch, &mut held)?;
         assert_batch_is_live(&check, output_bytes);
@@ -104,7 +104,7 @@ fn batches_dropped_out_of_order(ctx: &Ctx) -> Result<u64, TestError> {
     let mut tally = LeakTally::new(max_batches);
     let mut done: u32 = 0;
     for batch in 0..max_batches {
-        let check = LeakCheck::start("arena_cleanup::batches_dropped_out_of_order (one batch)");
+        let check = ctx.leak_check("arena_cleanup::batches_dropped_out_of_order (one batch)");
         let mut held: Vec<Option<Output>> = Vec::with_capacity(BATCH_SIZE);
         let mut filled = Vec::with_capacity(BATCH_SIZE);
         let output_bytes = fill_batch(ctx, batch, &mut filled)?;
@@ -137,7 +137,7 @@ fn reused_arena(ctx: &Ctx) -> Result<u64, TestError> {
     let mut tally = LeakTally::new(max_batches);
     let mut done: u32 = 0;
     for batch in 0..max_batches {
-        let check = LeakCheck::start("arena_cleanup::reused_arena (one reset)");
+        let check = ctx.leak_check("arena_cleanup::reused_arena (one reset)");
         let output_bytes = fill_batch(ctx, batch, &mut arena)?;
         assert_batch_is_live(&check, output_bytes);
         arena.clear();

@@ -4,7 +4,7 @@
 //! fail with its own error code (a case that stopped failing, or failed for
 //! another reason, would no longer test its path).
 
-use memsuite::{optimize, run_suite, Ctx, LeakCheck, LeakTally, Suite, Test, TestError};
+use memsuite::{optimize, run_suite, Ctx, LeakTally, Suite, Test, TestError};
 use pyjamaz::{ErrorCode, Options};
 use std::process::ExitCode;
 
@@ -91,7 +91,7 @@ static SUITE: Suite = Suite {
         "tiny.png",
         "small.jpg",
     ],
-    needs_lib: false,
+    setup: memsuite::no_lib,
     tests: &[
         Test {
             name: "bad_inputs",
@@ -175,7 +175,7 @@ fn bad_inputs(ctx: &Ctx) -> Result<u64, TestError> {
     let mut rounds: u32 = 0;
     for _ in 0..max_rounds {
         for case in &CASES {
-            let check = LeakCheck::start("error_recovery::bad_inputs (one case)");
+            let check = ctx.leak_check("error_recovery::bad_inputs (one case)");
             run_case(ctx, case)?;
             tally.record(operations, check.finish());
             operations += 1;
@@ -199,7 +199,7 @@ fn errors_between_successes(ctx: &Ctx) -> Result<u64, TestError> {
     let mut done: u32 = 0;
     for index in 0..max_pairs {
         let case = &CASES[index as usize % CASES.len()];
-        let check = LeakCheck::start("error_recovery::errors_between_successes (one pair)");
+        let check = ctx.leak_check("error_recovery::errors_between_successes (one pair)");
         let output = optimize("small.jpg", success, &options)?;
         assert!(output.passed && !output.bytes.is_empty());
         run_case(ctx, case)?;

@@ -10,7 +10,7 @@
 //! this is a caller of the C ABI, like the bindings.
 
 use libloading::Library;
-use memsuite::{run_suite, Ctx, Leak, LeakCheck, Suite, Test, TestError};
+use memsuite::{run_suite, Ctx, Leak, PyjamazError, Snapshot, Suite, Test, TestError};
 use std::borrow::Cow;
 use std::ffi::{c_char, CStr};
 use std::process::ExitCode;
@@ -74,10 +74,12 @@ struct Api {
 
 impl Api {
     fn load(ctx: &Ctx) -> Result<Api, TestError> {
-        let path = ctx.lib_path()?;
-        let ffi = |what: &str, source| TestError::Ffi {
-            what: format!("{what} in {}", path.display()),
-            source,
+        let path = ctx.extra.path()?;
+        let ffi = |what: &str, source| {
+            TestError::from(PyjamazError::Ffi {
+                what: format!("{what} in {}", path.display()),
+                source,
+            })
         };
         // SAFETY: loading runs the library's initialisers; libpyjamaz has no
         // constructors beyond Rust's runtime setup.
@@ -183,7 +185,7 @@ const CALLS: [Call; 8] = [
 static SUITE: Suite = Suite {
     name: "ffi_alloc_stats",
     fixtures: &["tiny.png", "small.jpg", "unknown.bin", "corrupt.jpg"],
-    needs_lib: true,
+    setup: memsuite::needs_lib,
     tests: &[
         Test {
             name: "abi_and_stats_contract",
@@ -332,8 +334,8 @@ fn abi_and_stats_contract(ctx: &Ctx) -> Result<u64, TestError> {
     Ok(2)
 }
 
-fn snapshot(stats: PyjamazAllocStats) -> memsuite::alloc::Snapshot {
-    memsuite::alloc::Snapshot {
+fn snapshot(stats: PyjamazAllocStats) -> Snapshot {
+    Snapshot {
         live_allocations: stats.live_allocations,
         live_bytes: stats.live_bytes,
         total_allocations: stats.total_allocations,
@@ -351,7 +353,7 @@ fn optimize_free_cycles(ctx: &Ctx) -> Result<u64, TestError> {
     }
     // This side (the test allocator) is checked by the harness around the
     // whole test; this one is the library's heap, per cycle.
-    let own = LeakCheck::start("ffi_alloc_stats::optimize_free_cycles (this process)");
+    let own = ctx.leak_check("ffi_alloc_stats::optimize_free_cycles (this process)");
     let baseline = api.stats();
     let mut leaky_cycles: u32 = 0;
     let mut done: u32 = 0;
@@ -375,17 +377,19 @@ fn optimize_free_cycles(ctx: &Ctx) -> Result<u64, TestError> {
     }
     let end = api.stats();
     assert_eq!(done, max_cycles, "the loop ended early");
-    let allocations = end.live_allocations.wrapping_sub(baseline.live_allocations) as i64;
-    let bytes = end.live_bytes.wrapping_sub(baseline.live_bytes) as i64;
+    let (before, after) = (snapshot(baseline), snapshot(end));
+    let (allocations, bytes) = before.live_delta(&after);
+    // A cycle that leaked and a later one that freed it would cancel out in
+    // the end-to-end figure: any leaky cycle fails the test.
     if leaky_cycles > 0 || allocations != 0 || bytes != 0 {
-        return Err(TestError::NativeLeak(Leak {
+        return Err(TestError::ForeignLeak(Leak {
             name: Cow::Owned(format!(
-                "{leaky_cycles} of {max_cycles} optimize/free cycles through the C ABI"
+                "library heap: {leaky_cycles} of {max_cycles} optimize/free cycles through the C ABI"
             )),
             allocations,
             bytes,
-            before: snapshot(baseline),
-            after: snapshot(end),
+            before,
+            after,
         }));
     }
     own.finish()?;

@@ -4,7 +4,7 @@
 //! first one is named), and the loop always runs to its bound so a leak also
 //! shows in RSS. Built with `--features canary-leak` this suite must fail.
 
-use memsuite::{optimize, run_suite, Ctx, LeakCheck, LeakTally, Suite, Test, TestError};
+use memsuite::{optimize, run_suite, Ctx, LeakTally, Suite, Test, TestError};
 use pyjamaz::{Format, Metric, Options};
 use std::process::ExitCode;
 
@@ -39,7 +39,7 @@ const ROTATION: [(&str, Kind); 4] = [
 static SUITE: Suite = Suite {
     name: "memory_leak",
     fixtures: &["tiny.png", "small.jpg", "flat-128.png", "photo-256.jpg"],
-    needs_lib: false,
+    setup: memsuite::no_lib,
     tests: &[
         // Short tests first: the long, steady 10K loop then fills the end
         // of the run, where memtest fits its RSS slope (thread arenas and
@@ -100,7 +100,7 @@ fn optimize_10k(ctx: &Ctx) -> Result<u64, TestError> {
             Kind::Full => &full,
             Kind::Reencode => &reencode,
         };
-        let check = LeakCheck::start("memory_leak::optimize_10k (one operation)");
+        let check = ctx.leak_check("memory_leak::optimize_10k (one operation)");
         let output = optimize(name, input, options)?;
         // No budget and no distance limit: the winner always passes, and the
         // original is a candidate whenever its format is allowed, so nothing
@@ -149,7 +149,7 @@ fn optimize_with_budget(ctx: &Ctx) -> Result<u64, TestError> {
     let mut passed: u32 = 0;
     let mut done: u32 = 0;
     for index in 0..max_operations {
-        let check = LeakCheck::start("memory_leak::optimize_with_budget (one operation)");
+        let check = ctx.leak_check("memory_leak::optimize_with_budget (one operation)");
         let output = optimize("small.jpg", input, &options)?;
         assert!(!output.bytes.is_empty());
         assert!(
@@ -194,7 +194,7 @@ fn optimize_threaded(ctx: &Ctx) -> Result<u64, TestError> {
     let mut tally = LeakTally::new(max_operations);
     let mut done: u32 = 0;
     for index in 0..max_operations {
-        let check = LeakCheck::start("memory_leak::optimize_threaded (one operation)");
+        let check = ctx.leak_check("memory_leak::optimize_threaded (one operation)");
         let output = optimize("small.jpg", input, &options)?;
         assert_eq!(
             output.format, sequential.format,

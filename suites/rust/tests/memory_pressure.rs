@@ -5,8 +5,7 @@
 //! memtest judges growth and slope from its own sampling too; the in-suite
 //! bound is the seed's own pass criterion (growth under 500 MB).
 
-use memsuite::harness::current_rss_bytes;
-use memsuite::{optimize, run_suite, Ctx, LeakCheck, LeakTally, Suite, Test, TestError};
+use memsuite::{optimize, run_suite, Ctx, LeakTally, Suite, Test, TestError};
 use pyjamaz::{Format, Metric, Options, Output};
 use std::process::ExitCode;
 
@@ -26,7 +25,7 @@ const ROTATION: [&str; 3] = ["photo-1024.jpg", "photo-1024.png", "photo-512.jpg"
 static SUITE: Suite = Suite {
     name: "memory_pressure",
     fixtures: &ROTATION,
-    needs_lib: false,
+    setup: memsuite::no_lib,
     tests: &[
         Test {
             name: "large_images_10k",
@@ -84,14 +83,14 @@ fn large_images_10k(ctx: &Ctx) -> Result<u64, TestError> {
     for index in 0..max_images {
         let name = ROTATION[index as usize % ROTATION.len()];
         let input = ctx.fixture(name)?;
-        let check = LeakCheck::start("memory_pressure::large_images_10k (one image)");
+        let check = ctx.leak_check("memory_pressure::large_images_10k (one image)");
         let output = optimize(name, input, &options)?;
         check_output(name, input, &output);
         drop(output);
         tally.record(index, check.finish());
         done += 1;
         if done % checkpoint_every == 0 {
-            let rss_bytes = current_rss_bytes().expect("/proc/self/status has VmRSS");
+            let rss_bytes = memsuite::current_rss_bytes().expect("/proc/self/status has VmRSS");
             let base = *base_rss_bytes.get_or_insert(rss_bytes);
             max_growth_bytes = max_growth_bytes.max(rss_bytes.saturating_sub(base));
             println!(
@@ -119,7 +118,7 @@ fn large_results_held_in_batches(ctx: &Ctx) -> Result<u64, TestError> {
     let mut tally = LeakTally::new(max_batches);
     let mut done: u32 = 0;
     for batch in 0..max_batches {
-        let check = LeakCheck::start("memory_pressure::large_results_held_in_batches (one batch)");
+        let check = ctx.leak_check("memory_pressure::large_results_held_in_batches (one batch)");
         let mut held = Vec::with_capacity(HELD_AT_ONCE);
         let mut held_bytes: u64 = 0;
         for slot in 0..HELD_AT_ONCE {

@@ -1,15 +1,15 @@
-//! What the runner hands a suite through the environment: the fixture folder
-//! (`MEMTEST_FIXTURES`), the iteration multiplier (`MEMTEST_SCALE`) and the
-//! built cdylib (`PYJAMAZ_LIB_PATH`). Read once, validated, and failing with
-//! a message that says which variable or file is wrong, so a suite never runs
-//! against inputs other than the ones the runner generated.
+//! What memtest hands every suite through the environment: the fixture
+//! folder (`MEMTEST_FIXTURES`) and the iteration multiplier
+//! (`MEMTEST_SCALE`). Read once, validated, and failing with a message that
+//! says which variable or file is wrong, so a suite never runs against
+//! inputs other than the ones the runner generated. Anything a project adds
+//! (Pyjamaz: the path of its cdylib) is read by its [`crate::Extra`] set-up.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const FIXTURES_ENV: &str = "MEMTEST_FIXTURES";
 pub const SCALE_ENV: &str = "MEMTEST_SCALE";
-pub const LIB_PATH_ENV: &str = "PYJAMAZ_LIB_PATH";
 
 /// Bounds on `MEMTEST_SCALE`: a scale outside them is a typo, not a wish.
 pub const MIN_SCALE: f64 = 0.001;
@@ -32,10 +32,6 @@ pub enum EnvError {
     FixtureNotLoaded { name: String },
     #[error("{SCALE_ENV}={value:?} is not a number between {MIN_SCALE} and {MAX_SCALE}")]
     BadScale { value: String },
-    #[error("{LIB_PATH_ENV} is not set: the runner sets it to the built cdylib")]
-    LibPathUnset,
-    #[error("{LIB_PATH_ENV} points at {}, which does not exist", path.display())]
-    LibPathMissing { path: PathBuf },
 }
 
 /// The fixtures a suite asked for, read into memory before any test takes its
@@ -49,14 +45,20 @@ pub struct Fixtures {
 
 impl Fixtures {
     /// Reads `names` from the folder in `MEMTEST_FIXTURES`. There is no
-    /// fallback: a suite only ever runs on the runner's fixtures.
+    /// fallback: a suite only ever runs on the runner's fixtures. A suite
+    /// that reads none does not need the variable.
     pub fn load(names: &[&'static str]) -> Result<Fixtures, EnvError> {
         match std::env::var_os(FIXTURES_ENV) {
             Some(dir) if !dir.is_empty() => Fixtures::read_dir(Path::new(&dir), names),
+            _ if names.is_empty() => Ok(Fixtures {
+                files: BTreeMap::new(),
+                origin: "none".to_string(),
+            }),
             _ => Err(EnvError::FixturesUnset),
         }
     }
 
+    /// Reads `names` from `dir`; every one must exist and be non-empty.
     pub fn read_dir(dir: &Path, names: &[&'static str]) -> Result<Fixtures, EnvError> {
         let mut files = BTreeMap::new();
         for &name in names {
@@ -118,18 +120,6 @@ pub fn scaled(base: u32, scale: f64) -> u32 {
     }
 }
 
-/// The cdylib the runner built, from `PYJAMAZ_LIB_PATH`.
-pub fn lib_path_from_env() -> Result<PathBuf, EnvError> {
-    let path = std::env::var_os(LIB_PATH_ENV)
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .ok_or(EnvError::LibPathUnset)?;
-    if !path.exists() {
-        return Err(EnvError::LibPathMissing { path });
-    }
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +147,7 @@ mod tests {
 
     #[test]
     fn missing_fixture_names_the_file() {
-        let dir = std::env::temp_dir().join(format!("memsuite-env-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("memtest-harness-env-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("present.png"), b"x").unwrap();
         std::fs::write(dir.join("empty.png"), b"").unwrap();
