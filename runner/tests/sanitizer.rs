@@ -255,6 +255,7 @@ fn asan_job(dir: &Path, name: &str, exe: &Path) -> Job {
         expect: Expect::Pass,
         catches: vec![],
         exclusive: false,
+        threads: 1,
         log_path: dir.join(format!("{name}.log")),
         wrapper: Some(WrapperRun {
             name: "asan".into(),
@@ -267,8 +268,12 @@ fn asan_job(dir: &Path, name: &str, exe: &Path) -> Job {
 async fn run(jobs: Vec<Job>) -> Vec<Outcome> {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let opts = ExecOptions {
-        jobs: 2,
+        budget: runner::exec::Budget {
+            slots: 2,
+            memory_bytes: None,
+        },
         forward_output: false,
+        sampler: runner::sample::SamplerKind::default_for_platform(),
     };
     common::run_jobs(jobs, opts, tx, std::future::pending()).await
 }

@@ -33,6 +33,8 @@ pub enum ExitStatus {
     BuildOrPreflight = 3,
     /// The user pressed Ctrl-C.
     Interrupted = 130,
+    /// SIGTERM (a CI cancel, `timeout`) stopped the run, as Ctrl-C would.
+    Terminated = 143,
 }
 
 impl From<ExitStatus> for std::process::ExitCode {
@@ -69,7 +71,10 @@ pub enum AppError {
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error("interrupted during {during}: no suite ran")]
-    Interrupted { during: &'static str },
+    Interrupted {
+        during: &'static str,
+        signal: Option<i32>,
+    },
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error("cannot write the report")]
@@ -97,6 +102,10 @@ impl AppError {
             | AppError::Report(ReportError::SchemaVersion { .. } | ReportError::NoInputs)
             | AppError::Report(ReportError::DuplicateSuite { .. }) => ExitStatus::UsageOrConfig,
             AppError::Report(_) | AppError::ReportIo(_) => ExitStatus::SuiteFailed,
+            AppError::Interrupted {
+                signal: Some(libc::SIGTERM),
+                ..
+            } => ExitStatus::Terminated,
             AppError::Interrupted { .. } => ExitStatus::Interrupted,
         }
     }

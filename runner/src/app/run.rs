@@ -104,7 +104,7 @@ fn stages(
     // Before the build: a command build may compile a C suite against
     // helpers/c/memtest.h (MEMTEST_HELPERS is in its environment).
     let helpers = helpers::write(&config.state_dir()).map_err(AppError::Helpers)?;
-    let request = build::request(config, suites);
+    let request = build::request_under(config, suites, wrapper);
     let artifacts = if building {
         let cargo = build::cargo::cargo_program();
         let stop = (interrupt, grace);
@@ -152,7 +152,7 @@ pub(super) fn run_suites(
         .enable_all()
         .build()
         .map_err(AppError::Runtime)?;
-    let interrupt = Interrupt::on_sigint(&runtime).map_err(AppError::Runtime)?;
+    let interrupt = Interrupt::on_signals(&runtime).map_err(AppError::Runtime)?;
     let mut reporters = report::reporters(opts);
     let mut emit = |event: Event| {
         for r in reporters.iter_mut() {
@@ -197,7 +197,10 @@ pub(super) fn run_suites(
     // An interrupt after the last suite ended still means the user stopped
     // the run.
     Ok(if interrupt.is_set() {
-        ExitStatus::Interrupted
+        match interrupt.signal() {
+            Some(libc::SIGTERM) => ExitStatus::Terminated,
+            _ => ExitStatus::Interrupted,
+        }
     } else {
         status_of(&outcomes)
     })
@@ -230,7 +233,10 @@ fn unless_interrupted<T>(
     result: Result<T, AppError>,
 ) -> Result<T, AppError> {
     if interrupt.is_set() {
-        return Err(AppError::Interrupted { during });
+        return Err(AppError::Interrupted {
+            during,
+            signal: interrupt.signal(),
+        });
     }
     result
 }
@@ -271,7 +277,8 @@ fn execute(
     outcomes
 }
 
-/// 130 when interrupted, 1 when any suite did not succeed, else 0.
+/// 130 when interrupted (143 is decided by the caller, who knows the signal),
+/// 1 when any suite did not succeed, else 0.
 pub fn status_of(outcomes: &[Outcome]) -> ExitStatus {
     if outcomes.iter().any(|o| o.verdict == Verdict::Interrupted) {
         ExitStatus::Interrupted
