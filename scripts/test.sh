@@ -8,7 +8,9 @@
 #      .memtest/report/, and the HTML page checked in headless Chromium
 #   4. the two foreign projects under examples/ (a C library built by make, a Zig
 #      library built by zig build), every canary included
-#   5. a bounded fuzz run of the C ABI over the seed corpus (skipped with a notice
+#   5. a bounded stability run (scripts/repeat.sh) and interruption trials (in
+#      step 1: runner/tests/interrupt_trials.rs)
+#   6. a bounded fuzz run of the C ABI over the seed corpus (skipped with a notice
 #      when cargo-fuzz or the nightly toolchain is missing; CI installs both)
 # It installs nothing system-wide: npm packages go to bindings/nodejs/node_modules
 # (npm ci, from the lockfile) and Python test tools to .memtest/venv.
@@ -70,6 +72,9 @@ if python3 -m ziglang version >/dev/null 2>&1; then
 else
   echo "skipped: python3 -m ziglang (pip install 'ziglang>=0.17,<0.18'; .ci/run installs it)"
 fi
+
+step "stability: the Python fast suites and canaries, three runs, no wrong verdict"
+scripts/repeat.sh 3 --tag fast --runtime python --profile ci
 
 step "bounded fuzz run of the C ABI"
 if cargo +nightly fuzz --version >/dev/null 2>&1; then

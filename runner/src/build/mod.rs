@@ -180,20 +180,12 @@ pub fn build(
             BuildForm::Cargo { .. } => {
                 let built =
                     build_cargo_lib(config, b, variant, cargo_program, (interrupt, grace), emit)?;
-                crate::atomic::copy_replacing(&built, &lib).map_err(|source| BuildError::Copy {
-                    from: built.clone(),
-                    to: lib.clone(),
-                    source,
-                })?;
+                keep(&built, &lib)?;
             }
             BuildForm::Command { .. } => {
                 let stop = (interrupt, grace);
                 let built = build_command_lib(config, b, variant, helpers, stop, emit)?;
-                crate::atomic::copy_replacing(&built, &lib).map_err(|source| BuildError::Copy {
-                    from: built.clone(),
-                    to: lib.clone(),
-                    source,
-                })?;
+                keep(&built, &lib)?;
             }
             BuildForm::Prebuilt { .. } => {
                 if !lib.is_file() {
@@ -413,17 +405,23 @@ fn build_rust_suites(
                     package: package.clone(),
                 })?;
             let kept = test_path(config, variant, test);
-            crate::atomic::copy_replacing(&built.1, &kept).map_err(|source| BuildError::Copy {
-                from: built.1.clone(),
-                to: kept.clone(),
-                source,
-            })?;
+            keep(&built.1, &kept)?;
             artifacts
                 .tests
                 .insert((variant.clone(), test.clone()), kept);
         }
     }
     Ok(())
+}
+
+/// Copies a built file to where memtest keeps it (see `atomic::copy_replacing`:
+/// a suite still running the old library keeps its inode).
+fn keep(built: &Path, kept: &Path) -> Result<(), BuildError> {
+    crate::atomic::copy_replacing(built, kept).map_err(|source| BuildError::Copy {
+        from: built.to_path_buf(),
+        to: kept.to_path_buf(),
+        source,
+    })
 }
 
 /// `--no-build`: the artifacts of the last build, which must all exist.

@@ -209,28 +209,14 @@ mod tests {
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!(json["criterion"], f.criterion().name());
     }
-    use crate::model::RuntimeKind;
     use std::collections::BTreeMap;
     use std::time::Duration;
 
     fn job(limits: Limits, expect: Expect) -> Job {
         Job {
-            suite: "s".into(),
-            runtime: RuntimeKind::Python,
-            tags: vec![],
-            argv: vec!["python3".into()],
-            env: vec![],
-            cwd: ".".into(),
-            timeout: Duration::from_secs(10),
-            grace: Duration::from_secs(1),
-            sample_interval: Duration::from_millis(10),
             limits,
             expect,
-            catches: vec![],
-            exclusive: false,
-            threads: 1,
-            log_path: "s.log".into(),
-            wrapper: None,
+            ..Job::example()
         }
     }
 
