@@ -57,7 +57,7 @@ pub fn list_table(
             let what = if catches.is_empty() {
                 "expect fail".to_string()
             } else {
-                format!("expect fail on {}", catches.join("/"))
+                format!("expect fail on {}", catches.join(", "))
             };
             tags = if tags.is_empty() {
                 what
