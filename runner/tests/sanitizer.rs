@@ -8,14 +8,10 @@
 
 use runner::build::request_under;
 use runner::config::{self, Config, Suite};
-use runner::exec::ExecOptions;
-use runner::model::{
-    Exit, Expect, Failure, FindingsKind, Job, Limits, Outcome, RuntimeKind, Verdict, WrapperRun,
-};
+use runner::model::{Exit, Failure, FindingsKind, Job, Outcome, Verdict, WrapperRun};
 use runner::plan::jobs::{plan, Artifacts, PlanOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 mod common;
 
@@ -238,44 +234,20 @@ fn compile(dir: &Path, name: &str, source: &str, asan: bool) -> Option<PathBuf> 
 /// the sanitizer's options in the environment.
 fn asan_job(dir: &Path, name: &str, exe: &Path) -> Job {
     let log = dir.join(format!("{name}.asan"));
-    Job {
-        suite: name.to_string(),
-        runtime: RuntimeKind::Rust,
-        tags: vec![],
-        argv: vec![exe.display().to_string()],
-        env: vec![(
-            "ASAN_OPTIONS".into(),
-            format!("atexit=1:detect_leaks=1:log_path={}", log.display()),
-        )],
-        cwd: dir.to_path_buf(),
-        timeout: Duration::from_secs(120),
-        grace: Duration::from_secs(1),
-        sample_interval: Duration::from_millis(20),
-        limits: Limits::default(),
-        expect: Expect::Pass,
-        catches: vec![],
-        exclusive: false,
-        threads: 1,
-        log_path: dir.join(format!("{name}.log")),
-        wrapper: Some(WrapperRun {
-            name: "asan".into(),
-            findings: FindingsKind::Sanitizer,
-            output_path: log,
-        }),
-    }
+    let env = vec![(
+        "ASAN_OPTIONS".into(),
+        format!("atexit=1:detect_leaks=1:log_path={}", log.display()),
+    )];
+    let wrapper = WrapperRun {
+        name: "asan".into(),
+        findings: FindingsKind::Sanitizer,
+        output_path: log,
+    };
+    common::wrapped_job(dir, name, vec![exe.display().to_string()], env, wrapper)
 }
 
 async fn run(jobs: Vec<Job>) -> Vec<Outcome> {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let opts = ExecOptions {
-        budget: runner::exec::Budget {
-            slots: 2,
-            memory_bytes: None,
-        },
-        forward_output: false,
-        sampler: runner::sample::SamplerKind::default_for_platform(),
-    };
-    common::run_jobs(jobs, opts, tx, std::future::pending()).await
+    common::run_quietly(jobs).await
 }
 
 fn wrapper_failure(outcome: &Outcome) -> String {

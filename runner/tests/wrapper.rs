@@ -4,12 +4,8 @@
 //! with the reason printed, only when valgrind is not installed.
 
 use runner::build::preflight::find_program;
-use runner::exec::ExecOptions;
-use runner::model::{
-    Exit, Expect, Failure, FindingsKind, Job, Limits, Outcome, RuntimeKind, Verdict, WrapperRun,
-};
+use runner::model::{Exit, Failure, FindingsKind, Job, Outcome, Verdict, WrapperRun};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 mod common;
 
@@ -81,41 +77,16 @@ fn memcheck_job(dir: &Path, name: &str, exe: &Path) -> Job {
     .to_vec();
     argv.push(format!("--xml-file={}", xml.display()));
     argv.push(exe.display().to_string());
-    Job {
-        suite: name.to_string(),
-        runtime: RuntimeKind::Rust,
-        tags: vec![],
-        argv,
-        env: vec![],
-        cwd: dir.to_path_buf(),
-        timeout: Duration::from_secs(120),
-        grace: Duration::from_secs(1),
-        sample_interval: Duration::from_millis(20),
-        limits: Limits::default(),
-        expect: Expect::Pass,
-        catches: vec![],
-        exclusive: false,
-        threads: 1,
-        log_path: dir.join(format!("{name}.log")),
-        wrapper: Some(WrapperRun {
-            name: "memcheck".into(),
-            findings: FindingsKind::ValgrindXml,
-            output_path: xml,
-        }),
-    }
+    let wrapper = WrapperRun {
+        name: "memcheck".into(),
+        findings: FindingsKind::ValgrindXml,
+        output_path: xml,
+    };
+    common::wrapped_job(dir, name, argv, vec![], wrapper)
 }
 
 async fn run(jobs: Vec<Job>) -> Vec<Outcome> {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let opts = ExecOptions {
-        budget: runner::exec::Budget {
-            slots: 2,
-            memory_bytes: None,
-        },
-        forward_output: false,
-        sampler: runner::sample::SamplerKind::default_for_platform(),
-    };
-    common::run_jobs(jobs, opts, tx, std::future::pending()).await
+    common::run_quietly(jobs).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use runner::exec::{ExecOptions, Judge};
-use runner::model::{Event, Expect, Job, Limits, Outcome, RuntimeKind};
+use runner::model::{Event, Expect, Job, Limits, Outcome, RuntimeKind, WrapperRun};
 use runner::units::{Bytes, BytesPerSec};
 use std::path::Path;
 use std::time::Duration;
@@ -77,4 +77,47 @@ pub fn python_job(dir: &Path, suite: &str, script: &str, args: &[&str]) -> Job {
     let mut argv = vec![python(), "-u", path.as_str()];
     argv.extend_from_slice(args);
     job(dir, suite, &argv)
+}
+
+/// A job running `argv` under a wrapper whose findings land at
+/// `wrapper.output_path`; default limits (the wrapper's findings judge it).
+pub fn wrapped_job(
+    dir: &Path,
+    name: &str,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    wrapper: WrapperRun,
+) -> Job {
+    Job {
+        suite: name.to_string(),
+        runtime: RuntimeKind::Rust,
+        tags: vec![],
+        argv,
+        env,
+        cwd: dir.to_path_buf(),
+        timeout: Duration::from_secs(120),
+        grace: Duration::from_secs(1),
+        sample_interval: Duration::from_millis(20),
+        limits: Limits::default(),
+        expect: Expect::Pass,
+        catches: vec![],
+        exclusive: false,
+        threads: 1,
+        log_path: dir.join(format!("{name}.log")),
+        wrapper: Some(wrapper),
+    }
+}
+
+/// Runs `jobs` two at a time to their end, without watching events.
+pub async fn run_quietly(jobs: Vec<Job>) -> Vec<Outcome> {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let opts = ExecOptions {
+        budget: runner::exec::Budget {
+            slots: 2,
+            memory_bytes: None,
+        },
+        forward_output: false,
+        sampler: runner::sample::SamplerKind::default_for_platform(),
+    };
+    run_jobs(jobs, opts, tx, std::future::pending()).await
 }
