@@ -201,20 +201,6 @@ int main(void) {
 }
 "#;
 
-const CLEAN_C: &str = r#"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-int main(void) {
-    char *p = malloc(4096);
-    memset(p, 1, 4096);
-    free(p);
-    puts("TEST PASSED");
-    return 0;
-}
-"#;
-
 /// Compiles `source` with AddressSanitizer and frame pointers (so the fast
 /// unwinder finds the allocating function); `None` if cc cannot.
 fn compile(dir: &Path, name: &str, source: &str, asan: bool) -> Option<PathBuf> {
@@ -268,12 +254,12 @@ async fn leak_sanitizer_fails_a_leak_passes_a_clean_run_and_an_unloaded_runtime_
     let dir = tempfile::tempdir().unwrap();
     let (Some(leaking), Some(clean)) = (
         compile(dir.path(), "leaking", LEAKING_C, true),
-        compile(dir.path(), "clean", CLEAN_C, true),
+        compile(dir.path(), "clean", common::CLEAN_C, true),
     ) else {
         eprintln!("skipped: cc cannot build with -fsanitize=address (apt-get install gcc)");
         return;
     };
-    let plain = compile(dir.path(), "plain", CLEAN_C, false).unwrap();
+    let plain = compile(dir.path(), "plain", common::CLEAN_C, false).unwrap();
     let clean_job = asan_job(dir.path(), "clean", &clean);
     // A log left by an earlier run must not be credited to this one.
     let stale = dir.path().join("clean.asan.1");

@@ -27,20 +27,6 @@ int main(void) {
 }
 "#;
 
-const CLEAN_C: &str = r#"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-int main(void) {
-    char *p = malloc(4096);
-    memset(p, 1, 4096);
-    free(p);
-    puts("TEST PASSED");
-    return 0;
-}
-"#;
-
 fn on_path(program: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     find_program(program, &path, Path::new("/")).is_some()
@@ -97,7 +83,7 @@ async fn memcheck_fails_a_definite_leak_and_passes_a_clean_run() {
     }
     let dir = tempfile::tempdir().unwrap();
     let leaking = compile(dir.path(), "leaking", LEAKING_C);
-    let clean = compile(dir.path(), "clean", CLEAN_C);
+    let clean = compile(dir.path(), "clean", common::CLEAN_C);
     let clean_job = memcheck_job(dir.path(), "clean", &clean);
     // Findings left by an earlier run must not be credited to this one.
     let stale = clean_job.wrapper.as_ref().unwrap().output_path.clone();

@@ -43,11 +43,7 @@ pub fn save(config: &Config, scale: f64, outcomes: &[Outcome]) {
             all.insert(key(&o.job.suite, scale), ms);
         }
     }
-    let Ok(text) = serde_json::to_vec_pretty(&all) else {
-        return;
-    };
-    let tmp = file.with_extension("json.tmp");
-    if std::fs::create_dir_all(config.state_dir()).is_ok() && std::fs::write(&tmp, text).is_ok() {
-        let _ = std::fs::rename(&tmp, &file);
+    if let Ok(text) = serde_json::to_vec_pretty(&all) {
+        let _ = crate::atomic::write_atomic(&file, &text);
     }
 }

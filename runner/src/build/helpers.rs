@@ -29,12 +29,7 @@ pub fn write(state_dir: &Path) -> std::io::Result<PathBuf> {
         if std::fs::read_to_string(&path).is_ok_and(|old| old == *contents) {
             continue;
         }
-        let tmp = path.with_extension("tmp");
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&tmp, contents)?;
-        std::fs::rename(&tmp, &path)?;
+        crate::atomic::write_atomic(&path, contents.as_bytes())?;
     }
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -9,6 +9,22 @@ use runner::units::{Bytes, BytesPerSec};
 use std::path::Path;
 use std::time::Duration;
 
+/// A C program that allocates, frees and passes: what a memory tool must
+/// find nothing in (the wrapper tests build it under valgrind and ASan).
+pub const CLEAN_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(void) {
+    char *p = malloc(4096);
+    memset(p, 1, 4096);
+    free(p);
+    puts("TEST PASSED");
+    return 0;
+}
+"#;
+
 /// The verdict stage as the executor's judge, without a baseline.
 pub fn judge() -> Judge {
     std::sync::Arc::new(|job: &Job, measured| runner::verdict::judge(job, measured, None, 0.1))
