@@ -253,21 +253,23 @@ mod linux {
         )
     }
 
+    // Flush left: Python reads indentation, so this text cannot follow
+    // the module's.
     const PATTERN: &str = r#"
-    import time
-    def hwm():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    steps = []
-    for i in range(10):
-        steps.append(bytearray(b"\x01") * 10_000_000)
-        time.sleep(0.1)
-    spike = bytearray(b"\x01") * 200_000_000
-    del spike
-    time.sleep(0.3)
-    print("MEMTEST self_hwm_bytes=%d" % hwm())
-    "#;
+import time
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+steps = []
+for i in range(10):
+    steps.append(bytearray(b"\x01") * 10_000_000)
+    time.sleep(0.1)
+spike = bytearray(b"\x01") * 200_000_000
+del spike
+time.sleep(0.3)
+print("MEMTEST self_hwm_bytes=%d" % hwm())
+"#;
 
     /// The pattern under one bare sampler until the child exits, reaped with
     /// wait4: (sampled peak, last VmHWM read, ru_maxrss, self VmHWM, samples).
@@ -307,7 +309,8 @@ mod linux {
             .split("self_hwm_bytes=")
             .nth(1)
             .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
+            // A broken pattern must not print as a 0 MB reading.
+            .unwrap_or_else(|| panic!("the pattern child reported no self_hwm_bytes: {out:?}"));
         (peak, hwm, ru_maxrss_bytes(usage.ru_maxrss), own, samples)
     }
 
@@ -324,7 +327,8 @@ mod linux {
             .reported
             .get("self_hwm_bytes")
             .copied()
-            .unwrap_or(0.0) as u64;
+            .unwrap_or_else(|| panic!("the pattern child reported no self_hwm_bytes"))
+            as u64;
         (
             o.figures.peak_rss_sampled.0,
             o.measured.peak_rss_exact.map_or(0, |b| b.0),
