@@ -3,7 +3,10 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
+use image::error::{DecodingError, ImageFormatHint};
+use image::{
+    DynamicImage, GrayImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
+};
 
 use crate::error::Error;
 use crate::format::{self, Format, Structure};
@@ -60,7 +63,32 @@ pub fn decode(format: Format, bytes: &[u8]) -> Result<DynamicImage, Error> {
             detail,
         });
     }
+    if format == Format::Jpeg {
+        // libjpeg-turbo's decoder (see `libjpeg`); CMYK and YCCK fall
+        // through to image's, which converts them to RGB.
+        match crate::libjpeg::decode(bytes) {
+            Ok(Some(decoded)) => return Ok(into_image(decoded)),
+            Ok(None) => {}
+            Err(message) => {
+                let err = ImageError::Decoding(DecodingError::new(
+                    ImageFormatHint::Exact(ImageFormat::Jpeg),
+                    message,
+                ));
+                return Err(classify(format, bytes, err, Some(dims)));
+            }
+        }
+    }
     DynamicImage::from_decoder(decoder).map_err(|err| classify(format, bytes, err, Some(dims)))
+}
+
+fn into_image(d: crate::libjpeg::Decoded) -> DynamicImage {
+    let (w, h) = (d.width, d.height);
+    // The buffer length is width x height x channels by construction.
+    let mismatch = "libjpeg decoded a buffer of the announced size";
+    match d.channels {
+        1 => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, d.pixels).expect(mismatch)),
+        _ => DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, d.pixels).expect(mismatch)),
+    }
 }
 
 fn classify(format: Format, bytes: &[u8], err: ImageError, dims: Option<(u32, u32)>) -> Error {

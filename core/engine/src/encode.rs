@@ -1,7 +1,8 @@
-//! Candidate encoders: JPEG (the pure-Rust `jpeg-encoder`), PNG (lossless,
+//! Candidate encoders: JPEG (libjpeg-turbo's, see `libjpeg`), PNG (lossless,
 //! optimised by oxipng at a fast preset) and lossy WebP (libwebp through the
 //! `webp` crate), plus the quality search used when a size budget is set.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use image::DynamicImage;
@@ -18,32 +19,42 @@ pub const MAX_SEARCH_STEPS: u32 = 7;
 const GOOD_ENOUGH_SHARE: f64 = 0.99;
 
 /// The decoded image in the two layouts the encoders take, made once per call.
-pub struct Pixels {
+/// An RGB8 image (every JPEG, most photographs) is borrowed, not copied.
+pub struct Pixels<'a> {
     pub width: u32,
     pub height: u32,
     /// Whether any pixel is not fully opaque.
     pub has_alpha: bool,
     /// RGB, alpha composited over white (what JPEG and the metric see).
-    pub rgb: Vec<u8>,
+    pub rgb: Cow<'a, [u8]>,
     /// RGBA, present only when `has_alpha`.
     pub rgba: Option<Vec<u8>>,
 }
 
-impl Pixels {
-    pub fn new(img: &DynamicImage) -> Pixels {
+impl<'a> Pixels<'a> {
+    pub fn new(img: &'a DynamicImage) -> Pixels<'a> {
         let (width, height) = (img.width(), img.height());
+        if let DynamicImage::ImageRgb8(rgb) = img {
+            return Pixels {
+                width,
+                height,
+                has_alpha: false,
+                rgb: Cow::Borrowed(rgb.as_raw()),
+                rgba: None,
+            };
+        }
         if !img.color().has_alpha() {
             return Pixels {
                 width,
                 height,
                 has_alpha: false,
-                rgb: img.to_rgb8().into_raw(),
+                rgb: Cow::Owned(img.to_rgb8().into_raw()),
                 rgba: None,
             };
         }
         let rgba = img.to_rgba8().into_raw();
         let has_alpha = rgba.chunks_exact(4).any(|p| p[3] != 255);
-        let rgb = rgba
+        let rgb: Vec<u8> = rgba
             .chunks_exact(4)
             .flat_map(|p| {
                 let a = u32::from(p[3]);
@@ -55,37 +66,22 @@ impl Pixels {
             width,
             height,
             has_alpha,
-            rgb,
+            rgb: Cow::Owned(rgb),
             rgba: has_alpha.then_some(rgba),
         }
     }
 }
 
-/// Encodes a JPEG at `quality` (1..=100): baseline, one interleaved scan,
-/// 4:2:0 at every quality (libjpeg's default, so sizes compare with
-/// libjpeg-turbo's on one quality scale: the Annex K tables are scaled by
-/// the same IJG formula), chroma box-averaged before subsampling as libjpeg
-/// does, then Huffman tables optimized for the image (`jpeg_huffman`).
+/// Encodes a baseline JPEG at `quality` (1..=100) with libjpeg-turbo's
+/// defaults (4:2:0, IJG-scaled Annex K tables, standard Huffman tables):
+/// the bytes libjpeg-turbo itself writes for these pixels (see `libjpeg`).
 pub fn jpeg(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, Error> {
-    let encode_error = |detail: String| Error::Encode {
-        format: "jpeg",
-        detail,
-    };
-    // JPEG stores sides in 16 bits; the decode limits keep us far below.
-    let side = |v: u32| u16::try_from(v).map_err(|_| encode_error(format!("side {v} over 65535")));
-    let (width, height) = (side(pixels.width)?, side(pixels.height)?);
-    // 1.5 bits per pixel, more than q85 takes on most photographs, so the
-    // writer rarely regrows the buffer.
-    let mut out = Vec::with_capacity(pixels.rgb.len() / 16);
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
-    encoder.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
-    encoder
-        .encode(&pixels.rgb, width, height, jpeg_encoder::ColorType::Rgb)
-        .map_err(|err| encode_error(err.to_string()))?;
-    // jpeg-encoder's own optimized tables come only with non-interleaved
-    // scans, which zune-jpeg 0.5.15 misdecodes (see jpeg_huffman).
-    Ok(crate::jpeg_huffman::optimize(&out).unwrap_or(out))
+    crate::libjpeg::encode_rgb(&pixels.rgb, pixels.width, pixels.height, quality).map_err(
+        |detail| Error::Encode {
+            format: "jpeg",
+            detail,
+        },
+    )
 }
 
 /// Encodes a lossy WebP at `quality` (0..=100).
@@ -127,7 +123,7 @@ pub fn png(pixels: &Pixels) -> Result<Vec<u8>, Error> {
             oxipng::ColorType::RGB {
                 transparent_color: None,
             },
-            pixels.rgb.clone(),
+            pixels.rgb.to_vec(),
         ),
     };
     let encode_error = |err: oxipng::PngError| Error::Encode {
@@ -245,7 +241,8 @@ mod tests {
 
     #[test]
     fn jpeg_is_one_420_scan_with_ijg_scaled_tables() {
-        let pixels = Pixels::new(&test_photo(96, 64));
+        let photo = test_photo(96, 64);
+        let pixels = Pixels::new(&photo);
         for (quality, luma_dc) in [(85, 5), (50, 16), (20, 40)] {
             let out = jpeg(&pixels, quality).unwrap();
             let segs = segments(&out);

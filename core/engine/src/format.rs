@@ -182,7 +182,9 @@ fn jpeg_structure(bytes: &[u8]) -> Structure {
 }
 
 fn memchr_ff(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == 0xFF)
+    // SIMD search: this walk reads every byte of the entropy-coded data, and
+    // a byte-at-a-time loop was ~2% of a whole decode + encode.
+    memchr::memchr(0xFF, bytes)
 }
 
 /// Skips GIF data sub-blocks starting at `pos`; returns the position after

@@ -35,7 +35,7 @@ mod deflate_alloc;
 pub mod encode;
 pub mod error;
 pub mod format;
-mod jpeg_huffman;
+mod libjpeg;
 pub mod optimize;
 pub mod ssim;
 
