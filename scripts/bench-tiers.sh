@@ -32,12 +32,15 @@ row() { # name, memtest args...
 import json, sys
 name, report, timing, mem, before_kb = sys.argv[1:]
 r = json.load(open(report))
-wall_s, max_kb = open(timing).read().split()
+# The last line: /usr/bin/time puts "Command exited with non-zero status N"
+# before it when a suite failed.
+wall_s, max_kb = open(timing).read().strip().splitlines()[-1].split()
 machine_mb = (int(open(mem).read()) - int(before_kb)) / 1000
 suites = r["suites"]
 peak = max(s["figures"]["peak_rss_bytes"] for s in suites)
 busy = sum(s["duration_ms"] for s in suites) / 1000
-print(f"| {name} | {len(suites)} | {r['duration_ms']/1000:.1f} s | {float(wall_s):.1f} s "
+wrong = sum(1 for s in suites if s["verdict"] not in ("passed", "canary_caught"))
+print(f"| {name} | {len(suites)}{f' ({wrong} wrong)' if wrong else ''} | {r['duration_ms']/1000:.1f} s | {float(wall_s):.1f} s "
       f"| {peak/1e6:.1f} MB | {busy:.1f} s | {int(max_kb)/1000:.1f} MB | {machine_mb:.0f} MB |")
 EOF
 }
