@@ -37,7 +37,9 @@ print(f"| suite | runs | went wrong | peak RSS MB | RSS growth MB | slope MB/s |
 print("| --- | --- | --- | --- | --- | --- | --- |")
 wrong_total = 0
 for name, ss in sorted(by.items()):
-    wrong = sum(s["verdict"] in ("failed", "canary_missed") for s in ss)
+    # Anything but the expected verdicts is wrong: a failure, a missed
+    # canary, or a suite that could not run at all.
+    wrong = sum(s["verdict"] not in ("passed", "canary_caught") for s in ss)
     wrong_total += wrong
     f = [s["figures"] for s in ss]
     slopes = [x["slope_bytes_per_sec"] for x in f if x.get("slope_bytes_per_sec") is not None]
