@@ -120,6 +120,28 @@ def test_checkpoints_record_and_judge(capsys):
     m._failures.clear()
 
 
+def test_under_a_wrapper_an_rss_trend_is_reported_not_judged(monkeypatch):
+    m._failures.clear()
+    monkeypatch.setenv("MEMTEST_WRAPPER", "asan")
+    assert m.wrapper() == "asan"
+    rss = m.Checkpoints()
+    for i in range(20):
+        rss.record(i, value=5 * m.MB + i * 100_000)
+    assert rss.check_no_leak(limit=1000, figure=None)
+    assert m.failures() == []
+    counted = m.Checkpoints(reading=iter(range(0, 10_000_000, 100_000)).__next__, what="live bytes")
+    for i in range(20):
+        counted.record(i)
+    assert not counted.check_no_leak(limit=1000, figure=None)
+    assert "live bytes grows 100000.0" in m.failures()[0]
+    m._failures.clear()
+
+    monkeypatch.delenv("MEMTEST_WRAPPER")
+    assert m.wrapper() is None
+    assert not rss.check_no_leak(limit=1000, figure=None)
+    m._failures.clear()
+
+
 # ----------------------------------------------------------------- environment
 
 def test_scale_and_iterations(monkeypatch):

@@ -152,6 +152,11 @@ fn under_asan_interpreters_preload_the_runtime_and_rust_suites_do_not() {
     );
     assert_eq!(env(py, "LD_PRELOAD").as_deref(), Some("libasan.so.8"));
     assert_eq!(
+        env(py, "MEMTEST_WRAPPER").as_deref(),
+        Some("asan"),
+        "the helpers leave RSS trends unjudged under a wrapper"
+    );
+    assert_eq!(
         env(py, "PYJAMAZ_LIB_PATH").as_deref(),
         Some("/lib/leaky+asan/libpyjamaz.so")
     );

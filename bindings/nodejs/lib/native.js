@@ -42,6 +42,29 @@ const PyjamazAllocStats = koffi.struct('PyjamazAllocStats', {
   peak_bytes: 'uint64_t',
 });
 
+// koffi runs every native call on a stack of its own: 2 MiB for sync calls,
+// 128 KiB for async ones (its defaults). The encoders need more than 128 KiB
+// when the library is built with AddressSanitizer (its redzones enlarge
+// every frame): jpeg-encoder's `encode` overflowed into the guard page, a
+// bare SIGSEGV in a libuv worker, on about half the runs of
+// suites/node/ffi_memory.js (gdb, 2026-12-01). Async calls get the sync
+// calls' stack; it is mmap'd, so only the pages used count in RSS.
+const ASYNC_STACK_SIZE = 2 * 1024 * 1024;
+
+/**
+ * Raises koffi's async stack before the first load. koffi refuses any change
+ * once some library has been loaded in the process (another module may have
+ * done so first); its defaults are then kept, as they would be without this.
+ */
+function configureKoffi() {
+  if (koffi.config().async_stack_size >= ASYNC_STACK_SIZE) return;
+  try {
+    koffi.config({ async_stack_size: ASYNC_STACK_SIZE });
+  } catch (err) {
+    if (!/once a library has been loaded/.test(err.message)) throw err;
+  }
+}
+
 let loaded = null;
 
 /**
@@ -56,6 +79,7 @@ function native() {
 /** Loads the library at `libPath` and refuses it unless it speaks `expectedAbi`. */
 function loadLibrary(libPath, expectedAbi = ABI_VERSION) {
   let lib;
+  configureKoffi();
   try {
     lib = koffi.load(libPath);
   } catch (err) {

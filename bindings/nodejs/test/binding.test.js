@@ -129,6 +129,14 @@ test('optimizeAsync gives the sync result without blocking the event loop', asyn
   assert.equal(pyjamaz.allocStats().liveAllocations, before);
 });
 
+test('async calls get the 2 MiB stack of sync calls, not koffi\'s 128 KiB', () => {
+  // Under AddressSanitizer the jpeg encoder overflowed 128 KiB (lib/native.js).
+  pyjamaz.getVersion(); // loads the library, which configures koffi first
+  const config = require('koffi').config();
+  assert.equal(config.async_stack_size, 2 * 1024 * 1024);
+  assert.equal(config.async_stack_size, config.sync_stack_size);
+});
+
 test('NativeResult is zero-copy and freed by close()', () => {
   const base = pyjamaz.allocStats().liveAllocations;
   const copy = pyjamaz.optimize(PHOTO, { formats: ['png'] });

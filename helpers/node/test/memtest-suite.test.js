@@ -115,6 +115,28 @@ test('Checkpoints judge by the shared rule and fail when too short', () => {
   assert.match(m.failures().at(-1), /only 1 checkpoints/);
 });
 
+test('under a wrapper an RSS trend is reported, not judged; other series still are', () => {
+  withEnv({ MEMTEST_WRAPPER: 'asan' }, () => {
+    assert.equal(m.wrapper(), 'asan');
+    const rss = new m.Checkpoints();
+    for (let i = 0; i < 20; i++) rss.record(i, 5 * m.MB + i * 100000);
+    const before = m.failures().length;
+    assert.equal(rss.checkNoLeak({ limit: 1000, figure: null }), true);
+    assert.equal(m.failures().length, before);
+    let v = 0;
+    const counted = new m.Checkpoints({ reading: () => (v += 100000), what: 'live bytes' });
+    for (let i = 0; i < 20; i++) counted.record(i);
+    assert.equal(counted.checkNoLeak({ limit: 1000, figure: null }), false);
+    assert.match(m.failures().at(-1), /live bytes grows 100000\.0/);
+  });
+  withEnv({ MEMTEST_WRAPPER: undefined }, () => {
+    assert.equal(m.wrapper(), null);
+    const rss = new m.Checkpoints();
+    for (let i = 0; i < 20; i++) rss.record(i, 5 * m.MB + i * 100000);
+    assert.equal(rss.checkNoLeak({ limit: 1000, figure: null }), false);
+  });
+});
+
 test('scale and iterations', () => {
   withEnv({ MEMTEST_SCALE: undefined }, () => {
     assert.equal(m.scale(), 1);

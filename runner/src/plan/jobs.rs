@@ -257,6 +257,11 @@ fn plan_one(
                 .iter()
                 .map(|(k, v)| (k.clone(), interpolate(v, &wvars))),
         );
+        // The suite's helpers judge RSS trends of their own; under a tool
+        // RSS is mostly the tool's (shadow memory, quarantine, its records
+        // of every allocation stack), so they report them without judging,
+        // as memtest does with its RSS limits.
+        env.push(("MEMTEST_WRAPPER".to_string(), w.name.clone()));
         // A rust suite's executable links the sanitizer's runtime itself (a
         // second, preloaded copy would clash with it); an interpreter must
         // have it loaded before anything else, which only LD_PRELOAD does.
