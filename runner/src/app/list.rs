@@ -41,6 +41,9 @@ pub fn list_table(
         if let Some(r) = limits.slope {
             parts.push(format!("slope <= {r}"));
         }
+        if let Some(b) = limits.slope_per_op {
+            parts.push(format!("slope <= {b}/op"));
+        }
         if let Some(n) = limits.native_leaks {
             parts.push(format!("native leaks <= {n}"));
         }

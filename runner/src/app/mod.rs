@@ -306,6 +306,7 @@ mod tests {
                 exit: Exit::Code { code: 0 },
                 duration: Duration::from_secs(1),
                 samples: vec![],
+                progress: Vec::new(),
                 peak_rss_exact: None,
                 reported: Default::default(),
                 marker_seen: true,

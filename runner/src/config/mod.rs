@@ -219,6 +219,7 @@ pub struct LimitsPatch {
     pub vms_growth: Option<Bytes>,
     pub peak_rss: Option<Bytes>,
     pub slope: Option<BytesPerSec>,
+    pub slope_per_op: Option<Bytes>,
     pub slope_window: Option<f64>,
     pub warmup: Option<f64>,
     pub native_leaks: Option<Option<u64>>,
@@ -233,6 +234,7 @@ impl LimitsPatch {
             vms_growth: top.vms_growth.or(self.vms_growth),
             peak_rss: top.peak_rss.or(self.peak_rss),
             slope: top.slope.or(self.slope),
+            slope_per_op: top.slope_per_op.or(self.slope_per_op),
             slope_window: top.slope_window.or(self.slope_window),
             warmup: top.warmup.or(self.warmup),
             native_leaks: top.native_leaks.or(self.native_leaks),
@@ -245,6 +247,7 @@ impl LimitsPatch {
         set_some(&mut limits.vms_growth, self.vms_growth);
         set_some(&mut limits.peak_rss, self.peak_rss);
         set_some(&mut limits.slope, self.slope);
+        set_some(&mut limits.slope_per_op, self.slope_per_op);
         set(&mut limits.slope_window, self.slope_window);
         set(&mut limits.warmup, self.warmup);
         set(&mut limits.native_leaks, self.native_leaks);

@@ -162,6 +162,29 @@ fn canaries_inherit_everything_they_do_not_set() {
 }
 
 #[test]
+fn slope_per_op_is_a_size_per_operation_and_catchable() {
+    let text = BASE.replace(
+        "slope = \"2MB/s\"",
+        "slope = \"2MB/s\", slope_per_op = \"4KB\"",
+    );
+    let c = check(&text).unwrap();
+    let rust = c.suite("rust-leak").unwrap();
+    assert_eq!(rust.limits.slope_per_op, Some(Bytes(4_000)));
+    assert_eq!(
+        rust.limits.slope,
+        Some(BytesPerSec(2e6)),
+        "the per-second one stays"
+    );
+    let bad = BASE.replace("slope = \"2MB/s\"", "slope_per_op = \"4KB/s\"");
+    let err = check(&bad).unwrap_err().to_string();
+    assert!(err.contains("slope_per_op"), "{err}");
+    assert_eq!(
+        "slope_per_op".parse::<Criterion>(),
+        Ok(Criterion::SlopePerOp)
+    );
+}
+
+#[test]
 fn build_forms_and_no_build_at_all() {
     let runtimes = "[runtimes.py]\nkind = \"python\"\nprogram = \"python3\"\n";
     let none = check(runtimes).unwrap();

@@ -100,6 +100,8 @@ impl Checker<'_> {
             vms_growth: self.size(&raw.vms_growth, "vms_growth"),
             peak_rss: self.size(&raw.peak_rss, "peak_rss"),
             slope: self.rate(&raw.slope, "slope"),
+            // A size: bytes of RSS per operation the suite reports.
+            slope_per_op: self.size(&raw.slope_per_op, "slope_per_op"),
             slope_window: self.fraction(&raw.slope_window, "slope_window", true),
             warmup: self.fraction(&raw.warmup, "warmup", false),
             native_leaks: raw.native_leaks.as_ref().and_then(|v| match v.get_ref() {

@@ -1,14 +1,16 @@
 //! A suite's output: every line goes to its log file; a bounded tail is kept
-//! for crash reports; `MEMTEST name=value` lines become reported figures; the
-//! pass marker is detected.
+//! for crash reports; `MEMTEST name=value` lines become reported figures, and
+//! each `progress=N` among them a timestamped [`Progress`] point; the pass
+//! marker is detected.
 //!
 //! Both streams go to one log file in arrival order; stderr lines carry a
 //! `[stderr] ` prefix so the two can be told apart. The marker and `MEMTEST`
 //! lines are accepted on either stream (a test harness may print to stderr).
 
-use crate::model::Stream;
+use crate::model::{Progress, Stream};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
+use std::time::Instant;
 
 /// Lines of output kept in memory per suite.
 pub const TAIL_LINES: usize = 50;
@@ -37,6 +39,7 @@ pub fn parse_memtest_line(line: &str) -> Vec<(String, f64)> {
 pub struct OutputSummary {
     pub tail: Vec<String>,
     pub reported: BTreeMap<String, f64>,
+    pub progress: Vec<Progress>,
     pub marker_seen: bool,
     /// The first error writing the log, if any (the run goes on without it).
     pub log_error: Option<std::io::Error>,
@@ -48,17 +51,23 @@ pub struct OutputLog<W: Write> {
     marker: Option<String>,
     tail: VecDeque<String>,
     reported: BTreeMap<String, f64>,
+    /// When the suite was spawned: progress points are timed from it, as
+    /// samples are.
+    started: Instant,
+    progress: Vec<Progress>,
     marker_seen: bool,
     log_error: Option<std::io::Error>,
 }
 
 impl<W: Write> OutputLog<W> {
-    pub fn new(log: W, marker: Option<String>) -> OutputLog<W> {
+    pub fn new(log: W, marker: Option<String>, started: Instant) -> OutputLog<W> {
         OutputLog {
             log,
             marker,
             tail: VecDeque::with_capacity(TAIL_LINES),
             reported: BTreeMap::new(),
+            started,
+            progress: Vec::new(),
             marker_seen: false,
             log_error: None,
         }
@@ -81,7 +90,16 @@ impl<W: Write> OutputLog<W> {
         if self.marker.as_deref() == Some(line.trim()) {
             self.marker_seen = true;
         }
-        self.reported.extend(parse_memtest_line(line));
+        for (name, value) in parse_memtest_line(line) {
+            if name == "progress" && value >= 0.0 {
+                let t_ms = self.started.elapsed().as_millis() as u64;
+                self.progress.push(Progress {
+                    t_ms,
+                    operations: value as u64,
+                });
+            }
+            self.reported.insert(name, value);
+        }
     }
 
     pub fn finish(mut self) -> OutputSummary {
@@ -91,6 +109,7 @@ impl<W: Write> OutputLog<W> {
         OutputSummary {
             tail: self.tail.into(),
             reported: self.reported,
+            progress: self.progress,
             marker_seen: self.marker_seen,
             log_error: self.log_error,
         }
@@ -121,7 +140,7 @@ mod tests {
 
     #[test]
     fn collector_logs_everything_keeps_a_tail_and_sees_the_marker() {
-        let mut c = OutputLog::new(Vec::new(), Some("TEST PASSED".into()));
+        let mut c = OutputLog::new(Vec::new(), Some("TEST PASSED".into()), Instant::now());
         for i in 0..120 {
             c.line(Stream::Stdout, &format!("line {i}"));
         }
@@ -139,12 +158,32 @@ mod tests {
     }
 
     #[test]
+    fn progress_lines_become_timed_points_in_order() {
+        let started = Instant::now() - std::time::Duration::from_millis(500);
+        let mut c = OutputLog::new(std::io::sink(), None, started);
+        c.line(Stream::Stdout, "MEMTEST progress=100");
+        c.line(Stream::Stderr, "MEMTEST progress=250 native_live=3");
+        c.line(Stream::Stdout, "MEMTEST progress=-1"); // not an operation count
+        let got = c.finish();
+        let ops: Vec<u64> = got.progress.iter().map(|p| p.operations).collect();
+        assert_eq!(ops, [100, 250]);
+        assert!(
+            got.progress.iter().all(|p| p.t_ms >= 500),
+            "{:?}",
+            got.progress
+        );
+        assert!(got.progress[0].t_ms <= got.progress[1].t_ms);
+        // The last value is a reported figure like any other.
+        assert_eq!(got.reported.get("progress"), Some(&-1.0));
+    }
+
+    #[test]
     fn marker_must_match_a_whole_trimmed_line() {
-        let mut c = OutputLog::new(std::io::sink(), Some("TEST PASSED".into()));
+        let mut c = OutputLog::new(std::io::sink(), Some("TEST PASSED".into()), Instant::now());
         c.line(Stream::Stdout, "TEST PASSED? no: TEST FAILED");
         c.line(Stream::Stdout, "NOT TEST PASSED");
         assert!(!c.finish().marker_seen);
-        let mut none = OutputLog::new(std::io::sink(), None);
+        let mut none = OutputLog::new(std::io::sink(), None, Instant::now());
         none.line(Stream::Stdout, "TEST PASSED");
         assert!(!none.finish().marker_seen);
     }

@@ -72,6 +72,7 @@ fn measured_without_process(exit: Exit, duration: Duration) -> Measured {
         exit,
         duration,
         samples: Vec::new(),
+        progress: Vec::new(),
         peak_rss_exact: None,
         reported: BTreeMap::new(),
         marker_seen: false,
@@ -96,7 +97,7 @@ struct Spawned {
 }
 
 /// Starts the suite, or says in one line why it could not be started.
-fn spawn(job: &Job) -> Result<Spawned, String> {
+fn spawn(job: &Job, started: Instant) -> Result<Spawned, String> {
     let log = open_log(job)
         .map_err(|e| format!("cannot create log file {}: {e}", job.log_path.display()))?;
     let (program, args) = job.argv.split_first().ok_or("empty argv")?;
@@ -133,7 +134,7 @@ fn spawn(job: &Job) -> Result<Spawned, String> {
     if let Some(err) = child.stderr.take() {
         read_lines(OwnedFd::from(err), Stream::Stderr, line_tx);
     }
-    let log = OutputLog::new(BufWriter::new(log), job.limits.marker.clone());
+    let log = OutputLog::new(BufWriter::new(log), job.limits.marker.clone(), started);
     Ok(Spawned {
         pid,
         log,
@@ -182,7 +183,7 @@ async fn read_stream(
 /// Runs the job to its end and returns what was measured.
 pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
     let started = Instant::now();
-    let mut spawned = match spawn(job) {
+    let mut spawned = match spawn(job, started) {
         Ok(s) => s,
         Err(message) => {
             ctx.started(job, 0);
@@ -344,6 +345,7 @@ async fn finish(
     let OutputSummary {
         mut tail,
         reported,
+        progress,
         marker_seen,
         log_error,
     } = summary;
@@ -388,6 +390,7 @@ async fn finish(
         exit,
         duration,
         samples: watched.samples,
+        progress,
         peak_rss_exact: exact_peak(watched.hwm_bytes, maxrss_bytes).map(Bytes),
         reported,
         marker_seen,

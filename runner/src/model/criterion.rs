@@ -19,6 +19,7 @@ pub enum Criterion {
     VmsGrowth,
     PeakRss,
     Slope,
+    SlopePerOp,
     NativeLeaks,
     Regression,
     TooFewSamples,
@@ -29,7 +30,7 @@ pub enum Criterion {
 
 impl Criterion {
     /// Every criterion, in the order failures are reported.
-    pub const ALL: [Criterion; 14] = [
+    pub const ALL: [Criterion; 15] = [
         Criterion::ExitCode,
         Criterion::Signal,
         Criterion::TimedOut,
@@ -39,6 +40,7 @@ impl Criterion {
         Criterion::VmsGrowth,
         Criterion::PeakRss,
         Criterion::Slope,
+        Criterion::SlopePerOp,
         Criterion::NativeLeaks,
         Criterion::Regression,
         Criterion::TooFewSamples,
@@ -57,6 +59,7 @@ impl Criterion {
             Criterion::VmsGrowth => "vms_growth",
             Criterion::PeakRss => "peak_rss",
             Criterion::Slope => "slope",
+            Criterion::SlopePerOp => "slope_per_op",
             Criterion::NativeLeaks => "native_leaks",
             Criterion::Regression => "regression",
             Criterion::TooFewSamples => "too_few_samples",

@@ -49,6 +49,12 @@ pub struct Limits {
     pub peak_rss: Option<Bytes>,
     /// Largest allowed slope of RSS over the final `slope_window` of the run.
     pub slope: Option<BytesPerSec>,
+    /// Largest allowed slope of RSS per operation over the same window, for
+    /// suites that report their progress (`MEMTEST progress=N`): unlike the
+    /// per-second slope it does not shrink when a loaded machine slows the
+    /// suite down, so a leak stays the same size under parallel load.
+    #[serde(default)]
+    pub slope_per_op: Option<Bytes>,
     /// Fraction (0..1) of the run, at its end, over which the slope is fitted.
     pub slope_window: f64,
     /// Fraction (0..1) of the run, at its start, ignored as warm-up before
@@ -69,6 +75,7 @@ impl Default for Limits {
             vms_growth: None,
             peak_rss: None,
             slope: None,
+            slope_per_op: None,
             slope_window: 0.5,
             warmup: 0.2,
             native_leaks: Some(0),

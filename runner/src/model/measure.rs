@@ -20,6 +20,15 @@ pub struct Sample {
     pub processes: u32,
 }
 
+/// A suite's own count of operations done (`MEMTEST progress=N`), at the
+/// moment memtest read the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Milliseconds since the suite was spawned.
+    pub t_ms: u64,
+    pub operations: u64,
+}
+
 /// How the suite's process ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -51,6 +60,9 @@ pub struct Measured {
     pub exit: Exit,
     pub duration: Duration,
     pub samples: Vec<Sample>,
+    /// The suite's progress lines, in order; empty when it reports none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub progress: Vec<Progress>,
     /// Exact peak RSS of the main process (VmHWM read just before it was reaped,
     /// or reported by the suite as `peak_rss_bytes`).
     pub peak_rss_exact: Option<Bytes>,

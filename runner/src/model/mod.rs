@@ -12,5 +12,5 @@ mod outcome;
 pub use criterion::{Criterion, UnknownCriterion};
 pub use event::{staged, staged_then, Event, Stage, Stream};
 pub use job::{Expect, FindingsKind, Job, Limits, RuntimeKind, WrapperRun};
-pub use measure::{Exit, Measured, Sample, WrapperFindings};
+pub use measure::{Exit, Measured, Progress, Sample, WrapperFindings};
 pub use outcome::{Failure, Figures, Outcome, Verdict};

@@ -47,6 +47,14 @@ pub enum Failure {
         limit: BytesPerSec,
         rising_fraction: f64,
     },
+    /// RSS kept rising per operation over the final window (the suite
+    /// reported its progress): bytes per operation above the limit and rising
+    /// on `rising_fraction` of the checkpoints.
+    SlopePerOp {
+        measured_bytes: f64,
+        limit: Bytes,
+        rising_fraction: f64,
+    },
     NativeLeaks {
         measured: u64,
         limit: u64,
@@ -92,6 +100,7 @@ impl Failure {
             Failure::VmsGrowth { .. } => Criterion::VmsGrowth,
             Failure::PeakRss { .. } => Criterion::PeakRss,
             Failure::Slope { .. } => Criterion::Slope,
+            Failure::SlopePerOp { .. } => Criterion::SlopePerOp,
             Failure::NativeLeaks { .. } => Criterion::NativeLeaks,
             Failure::Regression { .. } => Criterion::Regression,
             Failure::TooFewSamples { .. } => Criterion::TooFewSamples,
@@ -145,6 +154,9 @@ pub struct Figures {
     pub rss_growth: ByteDelta,
     pub vms_growth: ByteDelta,
     pub slope: Option<BytesPerSec>,
+    /// RSS bytes per operation over the slope window, when the suite
+    /// reported its progress.
+    pub slope_per_op: Option<f64>,
     pub native_leaks: Option<u64>,
 }
 
@@ -211,6 +223,16 @@ impl fmt::Display for Failure {
             } => write!(
                 f,
                 "RSS still rising at {measured} (up on {:.0}% of checkpoints), limit {limit}",
+                rising_fraction * 100.0
+            ),
+            Failure::SlopePerOp {
+                measured_bytes,
+                limit,
+                rising_fraction,
+            } => write!(
+                f,
+                "RSS still rising by {} per operation (up on {:.0}% of checkpoints), limit {limit}",
+                ByteDelta(measured_bytes.round() as i64),
                 rising_fraction * 100.0
             ),
             Failure::NativeLeaks { measured, limit } => {

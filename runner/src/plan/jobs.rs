@@ -98,6 +98,7 @@ pub fn resolve<'c>(
         limits.vms_growth = None;
         limits.peak_rss = None;
         limits.slope = None;
+        limits.slope_per_op = None;
     }
     Ok(Resolved {
         timeout,

@@ -213,6 +213,9 @@ pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
     if let Some(slope) = f.slope_bytes_per_sec {
         line.push_str(&format!(", slope {}", BytesPerSec(slope)));
     }
+    if let Some(per_op) = f.slope_per_op_bytes {
+        line.push_str(&format!(" ({}/op)", ByteDelta(per_op.round() as i64)));
+    }
     if let Some(leaks) = f.native_leaks {
         line.push_str(&format!(", native leaks {leaks}"));
     }

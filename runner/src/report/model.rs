@@ -114,6 +114,10 @@ pub struct FiguresReport {
     pub rss_growth_bytes: i64,
     pub vms_growth_bytes: i64,
     pub slope_bytes_per_sec: Option<f64>,
+    /// RSS bytes per operation over the slope window; only for suites that
+    /// print `MEMTEST progress=N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slope_per_op_bytes: Option<f64>,
     pub native_leaks: Option<u64>,
 }
 
@@ -124,6 +128,8 @@ pub struct LimitsReport {
     pub vms_growth_bytes: Option<u64>,
     pub peak_rss_bytes: Option<u64>,
     pub slope_bytes_per_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slope_per_op_bytes: Option<u64>,
     pub native_leaks: Option<u64>,
     pub warmup: f64,
     pub slope_window: f64,
@@ -266,6 +272,7 @@ impl SuiteReport {
             rss_growth: ByteDelta(f.rss_growth_bytes),
             vms_growth: ByteDelta(f.vms_growth_bytes),
             slope: f.slope_bytes_per_sec.map(BytesPerSec),
+            slope_per_op: f.slope_per_op_bytes,
             native_leaks: f.native_leaks,
         }
     }
@@ -286,6 +293,7 @@ impl FiguresReport {
             rss_growth_bytes: f.rss_growth.0,
             vms_growth_bytes: f.vms_growth.0,
             slope_bytes_per_sec: f.slope.map(|s| s.0),
+            slope_per_op_bytes: f.slope_per_op,
             native_leaks: f.native_leaks,
         }
     }
@@ -298,6 +306,7 @@ impl LimitsReport {
             vms_growth_bytes: l.vms_growth.map(|b| b.0),
             peak_rss_bytes: l.peak_rss.map(|b| b.0),
             slope_bytes_per_sec: l.slope.map(|s| s.0),
+            slope_per_op_bytes: l.slope_per_op.map(|b| b.0),
             native_leaks: l.native_leaks,
             warmup: l.warmup,
             slope_window: l.slope_window,

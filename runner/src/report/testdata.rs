@@ -81,6 +81,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
             rss_growth: ByteDelta(rise as i64 * 4 / 5),
             vms_growth: ByteDelta(rise as i64 * 4 / 5),
             slope: Some(BytesPerSec(rise as f64 / 2.9)),
+            slope_per_op: None,
             native_leaks: (runtime != RuntimeKind::Rust).then_some(if leaking { 3 } else { 0 }),
         },
         measured: Measured {
@@ -88,6 +89,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
             exit,
             duration: Duration::from_millis(2_950),
             samples,
+            progress: Vec::new(),
             peak_rss_exact: None,
             reported: BTreeMap::new(),
             marker_seen: !leaking,

@@ -2,7 +2,7 @@
 //! and one limit and returns the failure, if any. `judge` in the parent module
 //! strings them together.
 
-use super::series::{self, SlopeFit};
+use super::series::{self, PerOpFit, SlopeFit};
 use crate::model::{Criterion, Exit, Failure, Sample};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
 use std::time::Duration;
@@ -114,6 +114,31 @@ pub fn slope(
     )
 }
 
+/// The per-operation form of [`slope`], with the same leak rule. Without a
+/// fit (the suite printed no `progress` lines over the window, or too few
+/// samples fell inside them) a configured limit fails as unmeasurable.
+pub fn slope_per_op(
+    fit: Option<PerOpFit>,
+    window: &[Sample],
+    limit: Option<Bytes>,
+) -> Option<Failure> {
+    let limit = limit?;
+    let Some(fit) = fit else {
+        return Some(Failure::TooFewSamples {
+            figure: "slope_per_op (does the suite print `MEMTEST progress=N`?)".to_string(),
+            samples: window.len(),
+            needed: series::MIN_SLOPE_SAMPLES,
+        });
+    };
+    (fit.bytes_per_op > limit.0 as f64 && fit.rising_fraction >= RISING_FRACTION).then_some(
+        Failure::SlopePerOp {
+            measured_bytes: fit.bytes_per_op,
+            limit,
+            rising_fraction: fit.rising_fraction,
+        },
+    )
+}
+
 /// Native allocations left live, as the suite reported them. Suites that do
 /// not measure them report nothing and are not judged on them.
 pub fn native_leaks(reported: Option<u64>, limit: Option<u64>) -> Option<Failure> {
@@ -200,6 +225,50 @@ mod tests {
             assert_eq!(judge_slope(&s, 0.5), None);
             assert_eq!(judge_growth(&s, 1.0), None);
         }
+    }
+
+    fn judge_per_op(
+        s: &[Sample],
+        p: &[crate::model::Progress],
+        limit_bytes: u64,
+    ) -> Option<Failure> {
+        slope_per_op(
+            series::slope_per_op(s, p, 0.2, 0.5),
+            series::slope_window(s, 0.2, 0.5),
+            Some(Bytes(limit_bytes)),
+        )
+    }
+
+    #[test]
+    fn a_slowed_leak_passes_per_second_but_fails_per_operation() {
+        // 4 KB per operation. At full speed (1 op/ms) that is 4 MB/s; slowed
+        // 8x by a loaded machine, 0.5 MB/s, under a 1 MB/s limit. Per
+        // operation it is 4 KB either way, over a 1 KB limit.
+        let slowed = series(600, 10, |i| 30.0 * MB + (i as f64 * 10.0 / 8.0) * 4e3);
+        let p = progress(6_000, 200, |t| t / 8);
+        assert_eq!(judge_slope(&slowed, 1.0), None, "per second the leak hides");
+        match judge_per_op(&slowed, &p, 1_000) {
+            Some(Failure::SlopePerOp { measured_bytes, .. }) => {
+                assert!((measured_bytes - 4e3).abs() < 1.0, "{measured_bytes}")
+            }
+            other => panic!("expected a per-operation slope failure, got {other:?}"),
+        }
+        assert_eq!(judge_per_op(&slowed, &p, 8_000), None, "the limit decides");
+    }
+
+    #[test]
+    fn per_op_noise_and_missing_progress() {
+        let flat = series(600, 10, |i| 30.0 * MB + noise(i) * MB);
+        assert_eq!(judge_per_op(&flat, &progress(6_000, 100, |t| t), 10), None);
+        match judge_per_op(&flat, &[], 1_000) {
+            Some(Failure::TooFewSamples { figure, .. }) => assert!(figure.contains("progress")),
+            other => panic!("a limit without progress lines must fail, got {other:?}"),
+        }
+        assert_eq!(
+            slope_per_op(None, &flat, None),
+            None,
+            "no limit, no judgement"
+        );
     }
 
     #[test]

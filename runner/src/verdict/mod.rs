@@ -54,6 +54,13 @@ pub fn figures(measured: &Measured, limits: &Limits) -> Figures {
         vms_growth: ByteDelta(series::growth(samples, limits.warmup, |s| s.vms_bytes).unwrap_or(0)),
         slope: series::slope(samples, limits.warmup, limits.slope_window)
             .map(|fit| BytesPerSec(fit.bytes_per_sec)),
+        slope_per_op: series::slope_per_op(
+            samples,
+            &measured.progress,
+            limits.warmup,
+            limits.slope_window,
+        )
+        .map(|fit| fit.bytes_per_op),
         native_leaks: reported_native_leaks(measured),
     }
 }
@@ -107,6 +114,16 @@ pub fn failures(
         series::slope(samples, limits.warmup, limits.slope_window),
         series::slope_window(samples, limits.warmup, limits.slope_window),
         limits.slope,
+    ));
+    out.extend(criteria::slope_per_op(
+        series::slope_per_op(
+            samples,
+            &measured.progress,
+            limits.warmup,
+            limits.slope_window,
+        ),
+        series::slope_window(samples, limits.warmup, limits.slope_window),
+        limits.slope_per_op,
     ));
     out.extend(criteria::native_leaks(
         figures.native_leaks,
@@ -226,6 +243,7 @@ mod tests {
             exit,
             duration: Duration::from_secs(5),
             samples: series(500, 10, rss),
+            progress: Vec::new(),
             peak_rss_exact: None,
             reported: BTreeMap::new(),
             marker_seen: true,

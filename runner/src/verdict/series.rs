@@ -13,7 +13,7 @@
 //!   `t >= max(warmup, 1 - slope_window) * T`, with the fraction of consecutive
 //!   checkpoints of that window on which RSS rose.
 
-use crate::model::Sample;
+use crate::model::{Progress, Sample};
 
 /// Checkpoints a span is divided into.
 pub const CHECKPOINTS: usize = 10;
@@ -107,24 +107,84 @@ pub fn slope(samples: &[Sample], warmup: f64, window: f64) -> Option<SlopeFit> {
     if sxx == 0.0 {
         return None;
     }
-    let cps = checkpoints(window, |s| s.rss_bytes);
-    let rising_fraction = if cps.len() < 2 {
-        0.0
-    } else {
-        let rises = cps.windows(2).filter(|w| w[1] > w[0]).count();
-        rises as f64 / (cps.len() - 1) as f64
-    };
     Some(SlopeFit {
         bytes_per_sec: sxy / sxx,
-        rising_fraction,
+        rising_fraction: rising_fraction(window),
         samples: window.len(),
+    })
+}
+
+/// Fraction of consecutive checkpoints of `window` where RSS is higher than
+/// at the one before.
+fn rising_fraction(window: &[Sample]) -> f64 {
+    let cps = checkpoints(window, |s| s.rss_bytes);
+    if cps.len() < 2 {
+        return 0.0;
+    }
+    let rises = cps.windows(2).filter(|w| w[1] > w[0]).count();
+    rises as f64 / (cps.len() - 1) as f64
+}
+
+/// A fitted slope of RSS against the suite's own operation count.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PerOpFit {
+    pub bytes_per_op: f64,
+    /// As [`SlopeFit::rising_fraction`], over the same window.
+    pub rising_fraction: f64,
+}
+
+/// Operations done at `t_ms`, linear between the two progress lines around
+/// it; `None` outside the span the lines cover.
+fn operations_at(progress: &[Progress], t_ms: u64) -> Option<f64> {
+    let after = progress.partition_point(|p| p.t_ms < t_ms);
+    let hi = progress.get(after)?;
+    if hi.t_ms == t_ms {
+        return Some(hi.operations as f64);
+    }
+    let lo = progress.get(after.checked_sub(1)?)?;
+    let share = (t_ms - lo.t_ms) as f64 / (hi.t_ms - lo.t_ms) as f64;
+    Some(lo.operations as f64 + share * (hi.operations as f64 - lo.operations as f64))
+}
+
+/// Least-squares slope of RSS against operations over the slope window:
+/// each sample's operation count is interpolated from the progress lines.
+/// `None` without at least [`MIN_SLOPE_SAMPLES`] samples inside the span of
+/// the progress lines, or when no operation was done in the window.
+pub fn slope_per_op(
+    samples: &[Sample],
+    progress: &[Progress],
+    warmup: f64,
+    window: f64,
+) -> Option<PerOpFit> {
+    let window = slope_window(samples, warmup, window);
+    let points: Vec<(f64, f64)> = window
+        .iter()
+        .filter_map(|s| Some((operations_at(progress, s.t_ms)?, s.rss_bytes as f64)))
+        .collect();
+    if points.len() < MIN_SLOPE_SAMPLES {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (x, y) in &points {
+        sxy += (x - mean_x) * (y - mean_y);
+        sxx += (x - mean_x) * (x - mean_x);
+    }
+    if sxx == 0.0 {
+        return None;
+    }
+    Some(PerOpFit {
+        bytes_per_op: sxy / sxx,
+        rising_fraction: rising_fraction(window),
     })
 }
 
 /// Scripted series for the tests of this module and of the criteria.
 #[cfg(test)]
 pub(crate) mod scripted {
-    use crate::model::Sample;
+    use crate::model::{Progress, Sample};
 
     /// One sample every `interval_ms` for `n` samples, RSS from `rss(i)`.
     pub fn series(n: usize, interval_ms: u64, rss: impl Fn(usize) -> f64) -> Vec<Sample> {
@@ -134,6 +194,17 @@ pub(crate) mod scripted {
                 rss_bytes: rss(i).max(0.0) as u64,
                 vms_bytes: rss(i).max(0.0) as u64 * 2,
                 processes: 1,
+            })
+            .collect()
+    }
+
+    /// Progress lines every `every_ms` up to `end_ms`, `rate(t_ms)` operations
+    /// done by each.
+    pub fn progress(end_ms: u64, every_ms: u64, ops: impl Fn(u64) -> u64) -> Vec<Progress> {
+        (0..=end_ms / every_ms)
+            .map(|k| Progress {
+                t_ms: k * every_ms,
+                operations: ops(k * every_ms),
             })
             .collect()
     }
@@ -202,6 +273,68 @@ mod tests {
         assert_eq!(slope(&s, 0.0, 1.0), None);
         assert_eq!(growth(&[], 0.2, |s| s.rss_bytes), None);
         assert_eq!(slope(&[], 0.2, 0.5), None);
+    }
+
+    #[test]
+    fn per_op_slope_is_the_same_leak_at_any_speed() {
+        // 1 KB leaked per operation. Alone: 1 operation per ms. Under load:
+        // the same suite at a third of the speed, so a third of the MB/s.
+        for ms_per_op in [1u64, 3] {
+            let s = series(600, 10, |i| {
+                30.0 * MB + (i as f64 * 10.0 / ms_per_op as f64) * 1e3
+            });
+            let p = progress(6_000, 250, |t| t / ms_per_op);
+            let fit = slope_per_op(&s, &p, 0.2, 0.5).unwrap();
+            assert!(
+                (fit.bytes_per_op - 1e3).abs() < 1.0,
+                "{ms_per_op} ms/op: {fit:?}"
+            );
+            assert_eq!(fit.rising_fraction, 1.0);
+            let per_sec = slope(&s, 0.2, 0.5).unwrap().bytes_per_sec;
+            assert!((per_sec - 1e6 / ms_per_op as f64).abs() < 1e3, "{per_sec}");
+        }
+    }
+
+    #[test]
+    fn per_op_slope_follows_uneven_progress() {
+        // Operations come in bursts (fast, then stalled by load), RSS follows
+        // the operations: per second it looks uneven, per operation it is 2 KB.
+        let ops = |t: u64| {
+            if t < 3_000 {
+                t
+            } else {
+                3_000 + (t - 3_000) / 4
+            }
+        };
+        let s = series(600, 10, |i| 10.0 * MB + ops(i as u64 * 10) as f64 * 2e3);
+        let p = progress(6_000, 100, ops);
+        let fit = slope_per_op(&s, &p, 0.2, 0.5).unwrap();
+        assert!((fit.bytes_per_op - 2e3).abs() < 20.0, "{fit:?}");
+    }
+
+    #[test]
+    fn per_op_slope_needs_progress_over_the_window() {
+        let s = series(600, 10, |i| 10.0 * MB + i as f64 * 1e3);
+        assert_eq!(slope_per_op(&s, &[], 0.2, 0.5), None);
+        // Progress lines that stop before the window starts cover no sample.
+        assert_eq!(
+            slope_per_op(&s, &progress(2_000, 100, |t| t), 0.2, 0.5),
+            None
+        );
+        // No operation done in the window: nothing to divide by.
+        assert_eq!(
+            slope_per_op(&s, &progress(6_000, 100, |_| 7), 0.2, 0.5),
+            None
+        );
+    }
+
+    #[test]
+    fn operations_are_interpolated_between_progress_lines() {
+        let p = progress(1_000, 500, |t| t / 10); // 0, 50, 100 operations
+        assert_eq!(operations_at(&p, 0), Some(0.0));
+        assert_eq!(operations_at(&p, 250), Some(25.0));
+        assert_eq!(operations_at(&p, 500), Some(50.0));
+        assert_eq!(operations_at(&p, 1_001), None);
     }
 
     #[test]
