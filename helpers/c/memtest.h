@@ -75,6 +75,13 @@ static inline void memtest_report(const char *name, double value) {
     fflush(stdout);
 }
 
+/* Operations the measured loop has done so far ("MEMTEST progress=N"): memtest
+ * times each line, so RSS can be judged per operation (`slope_per_op`). */
+static inline void memtest_progress(long operations) {
+    printf("MEMTEST progress=%ld\n", operations);
+    fflush(stdout);
+}
+
 #if defined(__linux__)
 /* A "Vm...:   N kB" field of /proc/self/status in bytes, or -1. */
 static inline long long memtest_proc_status_(const char *field) {

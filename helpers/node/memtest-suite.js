@@ -115,6 +115,20 @@ function report(name, value) {
   process.stdout.write(`MEMTEST ${name}=${value}\n`);
 }
 
+/**
+ * Reports how many operations the measured loop has done so far
+ * (`MEMTEST progress=N`). memtest times each line as it arrives, so a suite
+ * that prints it every few hundred operations can be judged on RSS per
+ * operation (`slope_per_op`), which a loaded machine does not shrink the way
+ * it shrinks a per-second slope.
+ */
+function progress(operations) {
+  if (!Number.isSafeInteger(operations) || operations < 0) {
+    throw new Error(`progress is a count of operations, not ${operations}`);
+  }
+  process.stdout.write(`MEMTEST progress=${operations}\n`);
+}
+
 // ------------------------------------------------------------------------ memory
 
 /** Fields of /proc/self/status in bytes (VmRSS, VmHWM, VmSize, ...); {} without /proc. */
@@ -356,6 +370,7 @@ module.exports = {
   wrapper,
   libPath,
   report,
+  progress,
   procStatus,
   rssBytes,
   vmsBytes,

@@ -46,7 +46,7 @@ from typing import Callable, List, NamedTuple, Optional, Sequence
 __all__ = [
     "MB", "RISING_FRACTION", "MIN_TREND_POINTS", "MARKER",
     "scale", "iterations", "fixture", "fixture_path", "canary", "expect", "wrapper", "lib_path",
-    "report", "rss_bytes", "vms_bytes", "peak_rss_bytes", "collect", "mb",
+    "report", "progress", "rss_bytes", "vms_bytes", "peak_rss_bytes", "collect", "mb",
     "Trend", "trend", "is_leaking", "Checkpoints", "check", "failures", "run",
 ]
 
@@ -143,6 +143,17 @@ def report(name: str, value: float) -> None:
         raise ValueError(f"figure {name} is not a finite number: {value!r}")
     text = str(int(value)) if float(value).is_integer() else repr(float(value))
     print(f"MEMTEST {name}={text}", flush=True)
+
+
+def progress(operations: int) -> None:
+    """Reports how many operations the measured loop has done so far
+    (``MEMTEST progress=N``). memtest times each line as it arrives, so a
+    suite that prints it every few hundred operations can be judged on RSS
+    per operation (``slope_per_op``), which a loaded machine does not shrink
+    the way it shrinks a per-second slope."""
+    if isinstance(operations, bool) or not isinstance(operations, int) or operations < 0:
+        raise ValueError(f"progress is a count of operations, not {operations!r}")
+    print(f"MEMTEST progress={operations}", flush=True)
 
 
 # ------------------------------------------------------------------------ memory

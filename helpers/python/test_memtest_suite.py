@@ -203,6 +203,15 @@ def test_report_lines(capsys):
             m.report(name, value)
 
 
+def test_progress_lines(capsys):
+    m.progress(0)
+    m.progress(1500)
+    assert capsys.readouterr().out == "MEMTEST progress=0\nMEMTEST progress=1500\n"
+    for bad in [-1, 2.5, True, "3"]:
+        with pytest.raises(ValueError):
+            m.progress(bad)
+
+
 def test_memory_readings_are_plausible():
     rss, vms, peak = m.rss_bytes(), m.vms_bytes(), m.peak_rss_bytes()
     assert 1 * m.MB < rss <= peak

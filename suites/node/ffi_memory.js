@@ -51,8 +51,12 @@ t.run(async () => {
   const every = Math.max(1, Math.floor(OPS / CHECKPOINTS));
   const cps = new t.Checkpoints();
   cps.record(0, rss0);
+  // Progress lines let memtest judge RSS per operation (slope_per_op).
+  const progressEvery = Math.max(1, Math.floor(OPS / 100));
+  t.progress(0);
   for (let i = 1; i <= OPS; i++) {
     await step();
+    if (i % progressEvery === 0) t.progress(i);
     if (i % every === 0) {
       await t.quiesce();
       cps.record(i);

@@ -46,8 +46,12 @@ t.run(async () => {
   const rss0 = t.rssBytes();
   const vms0 = t.vmsBytes();
   const checkpoints = [rss0];
+  // Progress lines let memtest judge RSS per image (slope_per_op).
+  const progressEvery = Math.max(1, Math.floor(IMAGES / 100));
+  t.progress(0);
   for (let i = 1; i <= IMAGES; i++) {
     await one(i);
+    if (i % progressEvery === 0) t.progress(i);
     if (i % GC_EVERY === 0) {
       await t.quiesce();
       checkpoints.push(t.rssBytes());

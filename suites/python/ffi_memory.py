@@ -57,8 +57,13 @@ def main():
     every = max(1, OPS // CHECKPOINTS)
     cps = t.Checkpoints()
     cps.record(0, rss0)
+    # Progress lines let memtest judge RSS per operation (slope_per_op).
+    progress_every = max(1, OPS // 100)
+    t.progress(0)
     for i in range(1, OPS + 1):
         step()
+        if i % progress_every == 0:
+            t.progress(i)
         if i % every == 0:
             t.collect()
             cps.record(i)

@@ -47,8 +47,13 @@ def main():
     live0, _ = t.native_live()
     rss0, vms0 = t.rss_bytes(), t.vms_bytes()
     rss_points, vms_points = [rss0], [vms0]
+    # Progress lines let memtest judge RSS per image (slope_per_op).
+    progress_every = max(1, IMAGES // 100)
+    t.progress(0)
     for i in range(1, IMAGES + 1):
         one(i)
+        if i % progress_every == 0:
+            t.progress(i)
         if i % GC_EVERY == 0:
             t.collect()
             rss_points.append(t.rss_bytes())

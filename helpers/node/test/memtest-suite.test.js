@@ -175,6 +175,12 @@ test('fixtures, canary, expect, libPath', () => {
   withEnv({ X_LIB: undefined }, () => assert.throws(() => m.libPath('X_LIB'), /X_LIB is not set/));
 });
 
+test('progress prints a count and refuses anything else', () => {
+  for (const bad of [-1, 2.5, NaN, '3', true]) assert.throws(() => m.progress(bad));
+  const p = runSuite(`m.run(async () => { m.progress(0); m.progress(1500); m.check(true, 'ok'); });`);
+  assert.match(p.stdout, /^MEMTEST progress=0\nMEMTEST progress=1500\n/m);
+});
+
 test('report refuses bad names and values', () => {
   for (const [name, value] of [['bad name', 1], ['x', Infinity], ['x', '1'], ['x', NaN]]) {
     assert.throws(() => m.report(name, value));
