@@ -94,24 +94,29 @@ pub fn slope(samples: &[Sample], warmup: f64, window: f64) -> Option<SlopeFit> {
     if window.len() < MIN_SLOPE_SAMPLES {
         return None;
     }
-    let n = window.len() as f64;
     let t0 = window[0].t_ms;
-    let xs = || window.iter().map(|s| (s.t_ms - t0) as f64 / 1e3);
-    let mean_x = xs().sum::<f64>() / n;
-    let mean_y = window.iter().map(|s| s.rss_bytes as f64).sum::<f64>() / n;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (x, s) in xs().zip(window) {
-        sxy += (x - mean_x) * (s.rss_bytes as f64 - mean_y);
-        sxx += (x - mean_x) * (x - mean_x);
-    }
-    if sxx == 0.0 {
-        return None;
-    }
+    let points: Vec<(f64, f64)> = window
+        .iter()
+        .map(|s| ((s.t_ms - t0) as f64 / 1e3, s.rss_bytes as f64))
+        .collect();
     Some(SlopeFit {
-        bytes_per_sec: sxy / sxx,
+        bytes_per_sec: least_squares(&points)?,
         rising_fraction: rising_fraction(window),
         samples: window.len(),
     })
+}
+
+/// The least-squares slope of y over x, or `None` when x does not vary.
+fn least_squares(points: &[(f64, f64)]) -> Option<f64> {
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (x, y) in points {
+        sxy += (x - mean_x) * (y - mean_y);
+        sxx += (x - mean_x) * (x - mean_x);
+    }
+    (sxx != 0.0).then(|| sxy / sxx)
 }
 
 /// Fraction of consecutive checkpoints of `window` where RSS is higher than
@@ -164,19 +169,8 @@ pub fn slope_per_op(
     if points.len() < MIN_SLOPE_SAMPLES {
         return None;
     }
-    let n = points.len() as f64;
-    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (x, y) in &points {
-        sxy += (x - mean_x) * (y - mean_y);
-        sxx += (x - mean_x) * (x - mean_x);
-    }
-    if sxx == 0.0 {
-        return None;
-    }
     Some(PerOpFit {
-        bytes_per_op: sxy / sxx,
+        bytes_per_op: least_squares(&points)?,
         rising_fraction: rising_fraction(window),
     })
 }
