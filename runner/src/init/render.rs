@@ -351,7 +351,9 @@ const LIMITS_HOWTO: &str = "\
 # with --profile ci), read each suite's growth, peak and slope in the report or
 # its SVG plot, then set every limit with headroom over the worst clean run
 # (2-5x) but under what its canary reaches. Say where a figure came from in a
-# comment above the suite.
+# comment above the suite. A suite that prints `MEMTEST progress=N` as it goes
+# (the helpers' progress(n)) can also be held to `slope_per_op` (RSS bytes per
+# operation), which keeps its meaning when parallel suites slow it down.
 
 ";
 
