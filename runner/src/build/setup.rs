@@ -36,12 +36,7 @@ pub fn pending<'c>(config: &'c Config, suites: &[&Suite]) -> Vec<&'c Runtime> {
 /// output to `.memtest/logs/setup-<runtime>.log`.
 pub fn command(config: &Config, runtime: &Runtime) -> Option<LoggedCommand> {
     let setup = runtime.setup.as_ref()?;
-    let root = config.root.display().to_string();
-    let fixtures = config
-        .fixtures
-        .as_ref()
-        .map(|f| f.dir.display().to_string())
-        .unwrap_or_default();
+    let (root, fixtures) = config.root_and_fixtures_text();
     let vars = [("root", root.as_str()), ("fixtures", fixtures.as_str())];
     Some(LoggedCommand {
         argv: setup.iter().map(|a| interpolate(a, &vars)).collect(),

@@ -484,6 +484,16 @@ impl Config {
         self.state_dir().join("logs")
     }
 
+    /// The values of `${root}` and `${fixtures}` in commands and suites: the
+    /// config's folder, and the fixture folder (empty when none is declared).
+    pub fn root_and_fixtures_text(&self) -> (String, String) {
+        let fixtures = self.fixtures.as_ref().map(|f| f.dir.display().to_string());
+        (
+            self.root.display().to_string(),
+            fixtures.unwrap_or_default(),
+        )
+    }
+
     /// Where the library of `variant` is kept after its build (its file
     /// name is the built one's).
     pub fn lib_path(&self, variant: &str, file_name: &str) -> PathBuf {

@@ -153,12 +153,7 @@ fn plan_one(
                 })?,
         ),
     };
-    let root = config.root.display().to_string();
-    let fixtures = config
-        .fixtures
-        .as_ref()
-        .map(|f| f.dir.display().to_string())
-        .unwrap_or_default();
+    let (root, fixtures) = config.root_and_fixtures_text();
     let lib_text = lib.map(|l| l.display().to_string()).unwrap_or_default();
     let vars = [
         ("root", root.as_str()),
