@@ -7,6 +7,7 @@ use runner::exec::{ExecOptions, Judge};
 use runner::model::{Event, Expect, Job, Limits, Outcome, RuntimeKind, WrapperRun};
 use runner::units::{Bytes, BytesPerSec};
 use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 /// A C program that allocates, frees and passes: what a memory tool must
@@ -136,4 +137,14 @@ pub async fn run_quietly(jobs: Vec<Job>) -> Vec<Outcome> {
         sampler: runner::sample::SamplerKind::default_for_platform(),
     };
     run_jobs(jobs, opts, tx, std::future::pending()).await
+}
+
+/// The real `memtest` binary run in `cwd`, colour off, its output captured.
+pub fn memtest(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memtest"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("memtest runs")
 }
