@@ -34,9 +34,31 @@ pub fn apply_expectation(expect: Expect, catches: &[Criterion], failures: Vec<Fa
 }
 
 /// Judges one finished suite: computes its figures once and checks every
+/// The slope fits of a run, computed once and read by both the figures and
+/// the criteria.
+pub struct Fits {
+    pub slope: Option<series::SlopeFit>,
+    pub per_op: Option<series::PerOpFit>,
+}
+
+impl Fits {
+    pub fn of(measured: &Measured, limits: &Limits) -> Fits {
+        let samples = &measured.samples;
+        Fits {
+            slope: series::slope(samples, limits.warmup, limits.slope_window),
+            per_op: series::slope_per_op(
+                samples,
+                &measured.progress,
+                limits.warmup,
+                limits.slope_window,
+            ),
+        }
+    }
+}
+
 /// Computes the figures of a run once: sampled and exact peaks, growth,
 /// slope (see [`series`] for the exact definitions) and reported native leaks.
-pub fn figures(measured: &Measured, limits: &Limits) -> Figures {
+pub fn figures(measured: &Measured, limits: &Limits, fits: &Fits) -> Figures {
     let samples = &measured.samples;
     let reported_peak = measured
         .reported
@@ -52,15 +74,8 @@ pub fn figures(measured: &Measured, limits: &Limits) -> Figures {
         peak_rss_exact,
         rss_growth: ByteDelta(series::growth(samples, limits.warmup, |s| s.rss_bytes).unwrap_or(0)),
         vms_growth: ByteDelta(series::growth(samples, limits.warmup, |s| s.vms_bytes).unwrap_or(0)),
-        slope: series::slope(samples, limits.warmup, limits.slope_window)
-            .map(|fit| BytesPerSec(fit.bytes_per_sec)),
-        slope_per_op: series::slope_per_op(
-            samples,
-            &measured.progress,
-            limits.warmup,
-            limits.slope_window,
-        )
-        .map(|fit| fit.bytes_per_op),
+        slope: fits.slope.map(|fit| BytesPerSec(fit.bytes_per_sec)),
+        slope_per_op: fits.per_op.map(|fit| fit.bytes_per_op),
         native_leaks: reported_native_leaks(measured),
     }
 }
@@ -79,6 +94,7 @@ pub fn failures(
     job: &Job,
     measured: &Measured,
     figures: &Figures,
+    fits: &Fits,
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Vec<Failure> {
@@ -110,19 +126,11 @@ pub fn failures(
         limits.vms_growth,
     ));
     out.extend(criteria::peak_rss(figures.peak_rss(), limits.peak_rss));
-    out.extend(criteria::slope(
-        series::slope(samples, limits.warmup, limits.slope_window),
-        series::slope_window(samples, limits.warmup, limits.slope_window),
-        limits.slope,
-    ));
+    let window = series::slope_window(samples, limits.warmup, limits.slope_window);
+    out.extend(criteria::slope(fits.slope, window, limits.slope));
     out.extend(criteria::slope_per_op(
-        series::slope_per_op(
-            samples,
-            &measured.progress,
-            limits.warmup,
-            limits.slope_window,
-        ),
-        series::slope_window(samples, limits.warmup, limits.slope_window),
+        fits.per_op,
+        window,
         limits.slope_per_op,
     ));
     out.extend(criteria::native_leaks(
@@ -157,14 +165,15 @@ pub fn judge(
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Outcome {
-    let figures = figures(&measured, &job.limits);
+    let fits = Fits::of(&measured, &job.limits);
+    let figures = figures(&measured, &job.limits, &fits);
     let verdict = if measured.exit == Exit::Interrupted {
         Verdict::Interrupted
     } else {
         apply_expectation(
             job.expect,
             &job.catches,
-            failures(job, &measured, &figures, baseline, tolerance),
+            failures(job, &measured, &figures, &fits, baseline, tolerance),
         )
     };
     Outcome {
