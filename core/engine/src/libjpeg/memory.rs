@@ -7,7 +7,8 @@
 //! mozjpeg-sys's archive), so the linker resolves libjpeg's references here
 //! and never pulls `jmemnobs.o` in. Were it ever pulled (a new symbol added
 //! to it), the link would fail on duplicate symbols: loudly, not silently
-//! uncounted. `counts_libjpeg_pools` in `super::tests` checks the routing.
+//! uncounted. `libjpeg_pools_come_from_the_rust_allocator` (in the parent's
+//! tests) checks the routing.
 //!
 //! They are `#[no_mangle]`, so `libpyjamaz.so` exports them (rustc exports
 //! every such symbol of a cdylib). Harmless: they are the complete set, so
@@ -20,15 +21,16 @@
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::os::raw::{c_long, c_void};
+#[cfg(test)]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mozjpeg_sys as ffi;
 
 const HEADER: usize = 16;
 
-/// Blocks handed to libjpeg so far: the proof (tested) that libjpeg calls
-/// these functions and not jmemnobs.c's. One relaxed add per pool, a few
-/// per image.
+/// Blocks handed to libjpeg so far, in the unit tests only: the proof that
+/// libjpeg calls these functions and not jmemnobs.c's.
+#[cfg(test)]
 pub(crate) static BLOCKS_GIVEN: AtomicU64 = AtomicU64::new(0);
 
 fn layout(total: usize) -> Option<Layout> {
@@ -49,6 +51,7 @@ unsafe fn get(size: usize) -> *mut c_void {
         return std::ptr::null_mut();
     }
     block.cast::<usize>().write(total);
+    #[cfg(test)]
     BLOCKS_GIVEN.fetch_add(1, Ordering::Relaxed);
     block.add(HEADER).cast()
 }
