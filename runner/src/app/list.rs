@@ -57,11 +57,14 @@ pub fn list_table(
         let mut tags = suite.tags.join(", ");
         if suite.expect == Expect::Fail {
             let catches: Vec<&str> = suite.catches.iter().map(|c| c.name()).collect();
-            let what = if catches.is_empty() {
+            let mut what = if catches.is_empty() {
                 "expect fail".to_string()
             } else {
                 format!("expect fail on {}", catches.join(", "))
             };
+            if let Some(cap) = settings.canary_scale {
+                what.push_str(&format!(" at scale <= {cap}"));
+            }
             tags = if tags.is_empty() {
                 what
             } else {
@@ -104,6 +107,7 @@ kind = "python"
 program = "python3"
 [profiles.ci]
 timeout_factor = 2.0
+canary_scale = 0.1
 [wrappers.memcheck]
 argv = ["valgrind", "--xml-file=${log_dir}/${suite}.xml"]
 findings = "valgrind-xml"
@@ -127,7 +131,10 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
             wide.contains("py-a-suite-with-a-long-name-canary-retain"),
             "{wide}"
         );
-        assert!(wide.contains("expect fail on exit_code"), "{wide}");
+        assert!(
+            wide.contains("expect fail on exit_code at scale <= 0.1"),
+            "{wide}"
+        );
         let wrapped = list_table(&c, &settings, Some("memcheck"), &suites, None).unwrap();
         assert!(
             wrapped.contains("10m00s"),

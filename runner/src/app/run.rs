@@ -176,7 +176,7 @@ pub(super) fn run_suites(
         helpers: Some(&prepared.helpers),
     };
     let mut jobs = plan::plan(config, &req.suites, &prepared.artifacts, &plan_opts)?;
-    let history = history::load(config, req.scale);
+    let history = history::load(config, &jobs);
     schedule::longest_first(&mut jobs, &history);
     let exec_opts = ExecOptions {
         budget: budget(exec_args),
@@ -189,7 +189,7 @@ pub(super) fn run_suites(
     let outcomes = execute(runtime, &interrupt, jobs, exec_opts, judge, &mut reporters);
     // Only a plain run's durations say how long the next plain run takes.
     if ctx.wrapper.is_none() {
-        history::save(config, req.scale, &outcomes);
+        history::save(config, &outcomes);
     }
     for r in reporters.iter_mut() {
         r.finish().map_err(AppError::ReportIo)?;

@@ -161,6 +161,11 @@ pub struct Settings {
     pub sample_interval: Duration,
     /// MEMTEST_SCALE: multiplies every suite's iteration counts.
     pub scale: f64,
+    /// The largest scale a canary runs at (`None`: the run's scale). A
+    /// canary only has to be caught, and a leak caught at a small scale is
+    /// caught at any larger one (it grows with the work), so running it at
+    /// full scale buys no proof and costs the longest suites' time again.
+    pub canary_scale: Option<f64>,
     /// Multiplies every suite's timeout (a soak profile runs longer).
     pub timeout_factor: f64,
     pub limits: Limits,
@@ -173,6 +178,7 @@ impl Default for Settings {
             grace: Duration::from_secs(3),
             sample_interval: Duration::from_millis(10),
             scale: 1.0,
+            canary_scale: None,
             timeout_factor: 1.0,
             limits: Limits::default(),
         }
@@ -188,6 +194,7 @@ pub struct SettingsPatch {
     pub grace: Option<Duration>,
     pub sample_interval: Option<Duration>,
     pub scale: Option<f64>,
+    pub canary_scale: Option<f64>,
     pub timeout_factor: Option<f64>,
     pub limits: LimitsPatch,
 }
@@ -199,6 +206,7 @@ impl SettingsPatch {
             grace,
             sample_interval,
             scale,
+            canary_scale,
             timeout_factor,
             limits,
         } = settings;
@@ -206,6 +214,7 @@ impl SettingsPatch {
         set(grace, self.grace);
         set(sample_interval, self.sample_interval);
         set(scale, self.scale);
+        set_some(canary_scale, self.canary_scale);
         set(timeout_factor, self.timeout_factor);
         self.limits.apply(limits);
     }

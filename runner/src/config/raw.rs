@@ -103,6 +103,7 @@ pub struct RawSettings {
     pub grace: Option<Text>,
     pub sample_interval: Option<Text>,
     pub scale: Option<Spanned<f64>>,
+    pub canary_scale: Option<Spanned<f64>>,
     pub timeout_factor: Option<Spanned<f64>>,
     // The limits again, spelled out: serde's `flatten` would lose both the
     // spans and `deny_unknown_fields`.

@@ -257,6 +257,21 @@ fn profiles_override_defaults_and_unknown_ones_are_named() {
     let plain = c.settings(None).unwrap();
     let ci = c.settings(Some("ci")).unwrap();
     assert_eq!((plain.scale, ci.scale), (1.0, 0.1));
+    assert_eq!(
+        plain.canary_scale, None,
+        "canaries at the run's scale unless set"
+    );
+    let capped =
+        check(&BASE.replacen("scale = 0.1", "scale = 0.1\ncanary_scale = 0.05", 1)).unwrap();
+    assert_eq!(
+        capped.settings(Some("ci")).unwrap().canary_scale,
+        Some(0.05)
+    );
+    assert_eq!(
+        capped.settings(None).unwrap().canary_scale,
+        None,
+        "a profile's own"
+    );
     assert_eq!(ci.limits.rss_growth, Some(Bytes(100_000_000)));
     assert_eq!(
         ci.timeout, plain.timeout,
@@ -364,6 +379,11 @@ const BAD: &[(&str, &str, &str)] = &[
     ),
     ("unknown findings kind", "\"valgrind-xml\"", "\"massif\""),
     ("toml syntax", "scale = 0.1", "scale = "),
+    (
+        "canary scale not positive",
+        "scale = 0.1",
+        "scale = 0.1\ncanary_scale = 0",
+    ),
     (
         "unknown criterion in catches",
         "expect = \"fail\"",

@@ -138,6 +138,7 @@ impl Checker<'_> {
             grace: self.duration(&raw.grace, "grace"),
             sample_interval: self.duration(&raw.sample_interval, "sample_interval"),
             scale: self.positive(&raw.scale, "scale"),
+            canary_scale: self.positive(&raw.canary_scale, "canary_scale"),
             timeout_factor: self.positive(&raw.timeout_factor, "timeout_factor"),
             limits: self.limits(&limits),
         }

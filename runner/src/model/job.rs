@@ -99,6 +99,10 @@ pub struct Job {
     /// Time between SIGTERM and SIGKILL on timeout or interrupt.
     pub grace: Duration,
     pub sample_interval: Duration,
+    /// MEMTEST_SCALE for this suite: the run's scale, or less for a canary
+    /// (see `Settings::canary_scale`).
+    #[serde(default = "unit_scale")]
+    pub scale: f64,
     pub limits: Limits,
     pub expect: Expect,
     /// For a canary: the criteria it exists to trip (`Failure::criterion`
@@ -121,6 +125,10 @@ fn one() -> u32 {
     1
 }
 
+fn unit_scale() -> f64 {
+    1.0
+}
+
 #[cfg(test)]
 impl Job {
     /// A plain job for tests to adjust.
@@ -135,6 +143,7 @@ impl Job {
             timeout: Duration::from_secs(10),
             grace: Duration::from_secs(1),
             sample_interval: Duration::from_millis(10),
+            scale: 1.0,
             limits: Limits::default(),
             expect: Expect::Pass,
             catches: vec![],

@@ -219,7 +219,8 @@ fn plan_one(
     if let Some(fx) = &config.fixtures {
         env.push((fx.env.clone(), fixtures.clone()));
     }
-    env.push(("MEMTEST_SCALE".to_string(), opts.scale.to_string()));
+    let scale = scale_of(suite, opts);
+    env.push(("MEMTEST_SCALE".to_string(), scale.to_string()));
     let expect = match suite.expect {
         crate::model::Expect::Pass => "pass",
         crate::model::Expect::Fail => "fail",
@@ -283,6 +284,7 @@ fn plan_one(
         timeout: resolved.timeout,
         grace: opts.settings.grace,
         sample_interval: opts.settings.sample_interval,
+        scale,
         limits: resolved.limits,
         expect: suite.expect,
         catches: suite.catches.clone(),
@@ -291,6 +293,15 @@ fn plan_one(
         log_path: log_dir.join(format!("{}.log", suite.name)),
         wrapper,
     })
+}
+
+/// The scale `suite` runs at: the run's, but a canary's at most
+/// `canary_scale` (it only has to be caught).
+pub fn scale_of(suite: &Suite, opts: &PlanOptions<'_>) -> f64 {
+    match (suite.expect, opts.settings.canary_scale) {
+        (crate::model::Expect::Fail, Some(cap)) => opts.scale.min(cap),
+        _ => opts.scale,
+    }
 }
 
 /// Puts `dir` first on the search path `key` (PYTHONPATH, NODE_PATH): before
@@ -533,6 +544,58 @@ args = ["${fixtures}"]
             "only wrapped suites are resolved"
         );
         assert_eq!(plain[1].limits.rss_growth, Some(Bytes(50_000_000)));
+    }
+
+    #[test]
+    fn canaries_run_at_most_at_the_canary_scale() {
+        let (dir, _, a) = setup();
+        let text = TOML
+            .replace("[defaults]\n", "[defaults]\ncanary_scale = 0.1\n")
+            .replace(
+                "args = [\"${fixtures}\"]\n",
+                "args = [\"${fixtures}\"]\ncanaries = [{ name = \"py-canary\", variant = \"leaky\" }]\n",
+            );
+        let c = config::parse(&text, &dir.path().join("memtest.toml"), dir.path()).unwrap();
+        let scales = |scale: f64| -> Vec<(String, f64, String)> {
+            let settings = c.settings(None).unwrap();
+            let opts = PlanOptions {
+                settings: &settings,
+                scale,
+                wrapper: None,
+                interpreters: BTreeMap::new(),
+                helpers: None,
+            };
+            let suites: Vec<&Suite> = c.suites.iter().collect();
+            let planned = plan(&c, &suites, &a, &opts).unwrap();
+            planned
+                .iter()
+                .map(|j| {
+                    (
+                        j.suite.clone(),
+                        j.scale,
+                        env(j, "MEMTEST_SCALE").to_string(),
+                    )
+                })
+                .collect()
+        };
+        let at_one = scales(1.0);
+        let canary = at_one
+            .iter()
+            .find(|(name, ..)| name == "py-canary")
+            .unwrap();
+        assert_eq!((canary.1, canary.2.as_str()), (0.1, "0.1"), "capped");
+        assert!(
+            at_one
+                .iter()
+                .filter(|(name, ..)| name != "py-canary")
+                .all(|(_, s, e)| *s == 1.0 && e == "1"),
+            "suites keep the run's scale: {at_one:?}"
+        );
+        let small = scales(0.05);
+        assert!(
+            small.iter().all(|(_, s, _)| *s == 0.05),
+            "a run below the cap leaves canaries at its own scale: {small:?}"
+        );
     }
 
     fn w_arg(logs: &Path, suite: &str) -> String {

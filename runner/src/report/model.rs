@@ -179,6 +179,9 @@ pub struct SuiteReport {
     pub limits: LimitsReport,
     pub exit: Exit,
     pub duration_ms: u64,
+    /// MEMTEST_SCALE the suite ran at (a canary may run below the run's).
+    #[serde(default = "unit_scale")]
+    pub scale: f64,
     pub log: PathBuf,
     /// Last lines the suite printed (bounded).
     pub log_tail: Vec<String>,
@@ -188,6 +191,10 @@ pub struct SuiteReport {
     /// What a wrapper (valgrind, heaptrack) found, when one ran.
     pub wrapper: Option<WrapperFindings>,
     pub samples: Series,
+}
+
+fn unit_scale() -> f64 {
+    1.0
 }
 
 impl SuiteReport {
@@ -222,6 +229,7 @@ impl SuiteReport {
             limits: LimitsReport::from_limits(&job.limits, job.timeout),
             exit: measured.exit.clone(),
             duration_ms: measured.duration.as_millis() as u64,
+            scale: job.scale,
             log: job.log_path.clone(),
             log_tail: measured.log_tail.clone(),
             reported: measured.reported.clone(),

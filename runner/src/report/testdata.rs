@@ -23,6 +23,7 @@ pub fn job(name: &str, runtime: RuntimeKind, expect: Expect) -> Job {
         timeout: Duration::from_secs(90),
         grace: Duration::from_secs(3),
         sample_interval: Duration::from_millis(10),
+        scale: 1.0,
         limits: Limits {
             rss_growth: Some(Bytes(16_000_000)),
             slope: Some(BytesPerSec(2e6)),

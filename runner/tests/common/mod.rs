@@ -75,6 +75,7 @@ pub fn job(dir: &Path, suite: &str, argv: &[&str]) -> Job {
         timeout: Duration::from_secs(30),
         grace: Duration::from_secs(1),
         sample_interval: Duration::from_millis(10),
+        scale: 1.0,
         limits: Limits {
             rss_growth: Some(Bytes(16_000_000)),
             slope: Some(BytesPerSec(2e6)),
@@ -115,6 +116,7 @@ pub fn wrapped_job(
         timeout: Duration::from_secs(120),
         grace: Duration::from_secs(1),
         sample_interval: Duration::from_millis(20),
+        scale: 1.0,
         limits: Limits::default(),
         expect: Expect::Pass,
         catches: vec![],

@@ -314,6 +314,7 @@ fn dummy_suite(report: &Report) -> SuiteReport {
             limits: Default::default(),
             exit: crate::model::Exit::Code { code: 0 },
             duration_ms: 0,
+            scale: 1.0,
             log: Default::default(),
             log_tail: vec![],
             reported: Default::default(),
