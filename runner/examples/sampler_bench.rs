@@ -63,6 +63,7 @@ mod linux {
             timeout,
             grace: Duration::from_millis(100),
             sample_interval: interval,
+            scale: 1.0,
             limits: Limits {
                 marker: None,
                 native_leaks: None,
