@@ -278,6 +278,7 @@ sample_interval = \"10ms\"  # how often memtest reads the suite's RSS
 warmup = 0.2              # first fifth of the run ignored by growth and slope
 slope_window = 0.5        # slope fitted over the final half of the run
 marker = \"TEST PASSED\"    # printed by the helpers' run() when every check held
+canary_scale = 0.1        # canaries run at most at this scale: they only have to be caught
 
 ";
 
