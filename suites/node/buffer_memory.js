@@ -57,6 +57,7 @@ t.run(async () => {
   outBytes = 0;
 
   const cps = new t.Checkpoints();
+  t.progress(0); // the measured loop begins: memtest's growth starts here
   const every = Math.max(1, Math.floor(IMAGES / 20));
   for (let i = 0; i < IMAGES; i++) {
     one(i);

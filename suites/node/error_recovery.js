@@ -68,6 +68,7 @@ t.run(async () => {
   await t.quiesce();
   const native0 = t.nativeLive();
   const cps = new t.Checkpoints();
+  t.progress(0); // the measured loop begins: memtest's growth starts here
   const every = Math.max(1, Math.floor(ROUNDS / 20));
   for (let i = 0; i < ROUNDS; i++) {
     await round(i);

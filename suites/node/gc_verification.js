@@ -40,6 +40,7 @@ t.run(async () => {
   t.gc();
   const native0 = t.nativeLive();
   const heap0 = heapBytes();
+  t.progress(0); // the measured loop begins: memtest's growth starts here
 
   // Phase 1: many results alive at once, then none.
   let results = [];

@@ -83,6 +83,7 @@ m.run(async () => {
   const bytes0 = BigInt(lib.liveBytes());
   const cps = new m.Checkpoints();
   cps.record(0);
+  m.progress(0); // the measured loop begins: memtest's growth starts here
   const every = Math.max(1, Math.floor(ROUNDS / CHECKPOINTS));
   for (let r = 1; r <= ROUNDS; r++) {
     oneRound(r);

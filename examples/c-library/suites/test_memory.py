@@ -86,6 +86,7 @@ def main():
     live0, bytes0 = lib.intern_live_allocations(), lib.intern_live_bytes()
     cps = m.Checkpoints()
     cps.record(0)
+    m.progress(0)  # the measured loop begins: memtest's growth starts here
     every = max(1, ROUNDS // CHECKPOINTS)
     for r in range(1, ROUNDS + 1):
         one_round(r)

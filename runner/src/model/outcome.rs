@@ -158,6 +158,9 @@ pub struct Figures {
     /// reported its progress.
     pub slope_per_op: Option<f64>,
     pub native_leaks: Option<u64>,
+    /// Where growth and slope started measuring, ms into the run: after the
+    /// warm-up, or at the suite's `progress=0` line if later.
+    pub measured_from_ms: u64,
 }
 
 impl Figures {

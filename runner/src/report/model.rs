@@ -119,6 +119,11 @@ pub struct FiguresReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slope_per_op_bytes: Option<f64>,
     pub native_leaks: Option<u64>,
+    /// Where growth and slope started measuring, ms into the run (after the
+    /// warm-up, or at the suite's `progress=0` line if later). Absent in
+    /// reports older than the field: readers fall back to the warm-up share.
+    #[serde(default)]
+    pub measured_from_ms: Option<u64>,
 }
 
 /// Limits with their units in their names; `null` = not checked.
@@ -282,6 +287,7 @@ impl SuiteReport {
             slope: f.slope_bytes_per_sec.map(BytesPerSec),
             slope_per_op: f.slope_per_op_bytes,
             native_leaks: f.native_leaks,
+            measured_from_ms: f.measured_from_ms.unwrap_or(0),
         }
     }
 
@@ -303,6 +309,7 @@ impl FiguresReport {
             slope_bytes_per_sec: f.slope.map(|s| s.0),
             slope_per_op_bytes: f.slope_per_op,
             native_leaks: f.native_leaks,
+            measured_from_ms: Some(f.measured_from_ms),
         }
     }
 }

@@ -62,8 +62,14 @@ fn geometry(suite: &SuiteReport) -> Geometry {
     let s = &suite.samples;
     let n = s.len();
     let end_s = (s.t_ms[n - 1] as f64 / 1e3).max(1e-3);
-    let warmup_end_s = end_s * suite.limits.warmup.clamp(0.0, 1.0);
-    let window_start_s = end_s * (1.0 - suite.limits.slope_window.clamp(0.0, 1.0));
+    // Where the verdict started measuring; a report from before the field
+    // existed had only the warm-up share.
+    let warmup_end_s = match suite.figures.measured_from_ms {
+        Some(ms) => ms as f64 / 1e3,
+        None => end_s * suite.limits.warmup.clamp(0.0, 1.0),
+    };
+    let window_start_s =
+        warmup_end_s.max(end_s * (1.0 - suite.limits.slope_window.clamp(0.0, 1.0)));
     let first_after = |from_s: f64| (0..n).find(|&i| s.t_ms[i] as f64 / 1e3 >= from_s);
     let after_warmup = first_after(warmup_end_s);
     let baseline_mb = after_warmup

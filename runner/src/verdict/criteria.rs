@@ -157,10 +157,15 @@ mod tests {
 
     const MB: f64 = 1e6;
 
+    /// Where measuring starts with a warm-up of 0.2 and no `progress=0`.
+    fn start(s: &[Sample]) -> u64 {
+        series::measured_from_ms(s, 0.2, &[])
+    }
+
     fn judge_slope(s: &[Sample], limit_mb_s: f64) -> Option<Failure> {
         slope(
-            series::slope(s, 0.2, 0.5),
-            series::slope_window(s, 0.2, 0.5),
+            series::slope(s, start(s), 0.5),
+            series::slope_window(s, start(s), 0.5),
             Some(BytesPerSec(limit_mb_s * MB)),
         )
     }
@@ -168,8 +173,8 @@ mod tests {
     fn judge_growth(s: &[Sample], limit_mb: f64) -> Option<Failure> {
         growth(
             Growth::Rss,
-            series::growth(s, 0.2, |s| s.rss_bytes),
-            series::growth_samples(s, 0.2),
+            series::growth(s, start(s), |s| s.rss_bytes),
+            series::growth_samples(s, start(s)),
             Some(Bytes((limit_mb * MB) as u64)),
         )
     }
@@ -233,8 +238,8 @@ mod tests {
         limit_bytes: u64,
     ) -> Option<Failure> {
         slope_per_op(
-            series::slope_per_op(s, p, 0.2, 0.5),
-            series::slope_window(s, 0.2, 0.5),
+            series::slope_per_op(s, p, start(s), 0.5),
+            series::slope_window(s, start(s), 0.5),
             Some(Bytes(limit_bytes)),
         )
     }
@@ -298,7 +303,7 @@ mod tests {
         // A one-off step at 70% of the run: the fit is steep, but only one
         // checkpoint rose, so it is not called leaking.
         let s = series(1000, 10, |i| if i < 700 { 40.0 * MB } else { 90.0 * MB });
-        let fit = series::slope(&s, 0.2, 0.5).unwrap();
+        let fit = series::slope(&s, start(&s), 0.5).unwrap();
         assert!(fit.bytes_per_sec > 10.0 * MB, "{fit:?}");
         assert_eq!(judge_slope(&s, 1.0), None);
         // ... but its growth still counts against the growth limit.

@@ -37,6 +37,8 @@ pub fn apply_expectation(expect: Expect, catches: &[Criterion], failures: Vec<Fa
 /// The slope fits of a run, computed once and read by both the figures and
 /// the criteria.
 pub struct Fits {
+    /// Where growth and slope start measuring (see [`series`]).
+    pub start_ms: u64,
     pub slope: Option<series::SlopeFit>,
     pub per_op: Option<series::PerOpFit>,
 }
@@ -44,12 +46,14 @@ pub struct Fits {
 impl Fits {
     pub fn of(measured: &Measured, limits: &Limits) -> Fits {
         let samples = &measured.samples;
+        let start_ms = series::measured_from_ms(samples, limits.warmup, &measured.progress);
         Fits {
-            slope: series::slope(samples, limits.warmup, limits.slope_window),
+            start_ms,
+            slope: series::slope(samples, start_ms, limits.slope_window),
             per_op: series::slope_per_op(
                 samples,
                 &measured.progress,
-                limits.warmup,
+                start_ms,
                 limits.slope_window,
             ),
         }
@@ -58,7 +62,7 @@ impl Fits {
 
 /// Computes the figures of a run once: sampled and exact peaks, growth,
 /// slope (see [`series`] for the exact definitions) and reported native leaks.
-pub fn figures(measured: &Measured, limits: &Limits, fits: &Fits) -> Figures {
+pub fn figures(measured: &Measured, fits: &Fits) -> Figures {
     let samples = &measured.samples;
     let reported_peak = measured
         .reported
@@ -72,8 +76,9 @@ pub fn figures(measured: &Measured, limits: &Limits, fits: &Fits) -> Figures {
     Figures {
         peak_rss_sampled: Bytes(samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0)),
         peak_rss_exact,
-        rss_growth: ByteDelta(series::growth(samples, limits.warmup, |s| s.rss_bytes).unwrap_or(0)),
-        vms_growth: ByteDelta(series::growth(samples, limits.warmup, |s| s.vms_bytes).unwrap_or(0)),
+        rss_growth: ByteDelta(series::growth(samples, fits.start_ms, |s| s.rss_bytes).unwrap_or(0)),
+        vms_growth: ByteDelta(series::growth(samples, fits.start_ms, |s| s.vms_bytes).unwrap_or(0)),
+        measured_from_ms: fits.start_ms,
         slope: fits.slope.map(|fit| BytesPerSec(fit.bytes_per_sec)),
         slope_per_op: fits.per_op.map(|fit| fit.bytes_per_op),
         native_leaks: reported_native_leaks(measured),
@@ -110,9 +115,9 @@ pub fn failures(
         limits.marker.as_deref(),
     ));
     let samples = &measured.samples;
-    let used = series::growth_samples(samples, limits.warmup);
+    let used = series::growth_samples(samples, fits.start_ms);
     let growth =
-        |value: fn(&crate::model::Sample) -> u64| series::growth(samples, limits.warmup, value);
+        |value: fn(&crate::model::Sample) -> u64| series::growth(samples, fits.start_ms, value);
     out.extend(criteria::growth(
         criteria::Growth::Rss,
         growth(|s| s.rss_bytes),
@@ -126,7 +131,7 @@ pub fn failures(
         limits.vms_growth,
     ));
     out.extend(criteria::peak_rss(figures.peak_rss(), limits.peak_rss));
-    let window = series::slope_window(samples, limits.warmup, limits.slope_window);
+    let window = series::slope_window(samples, fits.start_ms, limits.slope_window);
     out.extend(criteria::slope(fits.slope, window, limits.slope));
     out.extend(criteria::slope_per_op(
         fits.per_op,
@@ -166,7 +171,7 @@ pub fn judge(
     tolerance: f64,
 ) -> Outcome {
     let fits = Fits::of(&measured, &job.limits);
-    let figures = figures(&measured, &job.limits, &fits);
+    let figures = figures(&measured, &fits);
     let verdict = if measured.exit == Exit::Interrupted {
         Verdict::Interrupted
     } else {

@@ -3,14 +3,18 @@
 //!
 //! Definitions (the report and the limits mean exactly these):
 //! - the run spans `0..=T`, where `T` is the time of the last sample;
-//! - warm-up: samples with `t < warmup * T` are ignored by growth and slope;
+//! - warm-up: samples before `start` are ignored by growth and slope, where
+//!   `start` is `warmup * T`, or the time of the suite's `MEMTEST
+//!   progress=0` line when that is later (the suite says its measured loop
+//!   begins there: an interpreter starting, a shim exec'ing it, the suite's
+//!   own set-up are not growth, however long a loaded machine makes them);
 //! - checkpoints: a span is cut into [`CHECKPOINTS`] equal time buckets and each
 //!   non-empty bucket contributes the mean of its samples (a mean, so one noisy
 //!   sample cannot make a checkpoint);
 //! - growth: mean of the last checkpoint minus mean of the first checkpoint of
 //!   the post-warm-up span;
 //! - slope: least-squares fit of RSS against time over the samples with
-//!   `t >= max(warmup, 1 - slope_window) * T`, with the fraction of consecutive
+//!   `t >= max(start, (1 - slope_window) * T)`, with the fraction of consecutive
 //!   checkpoints of that window on which RSS rose.
 
 use crate::model::{Progress, Sample};
@@ -37,10 +41,24 @@ fn span_end(samples: &[Sample]) -> u64 {
     samples.last().map_or(0, |s| s.t_ms)
 }
 
-/// The samples at or after `fraction` of the run.
-pub fn from_fraction(samples: &[Sample], fraction: f64) -> &[Sample] {
-    let start = (fraction.clamp(0.0, 1.0) * span_end(samples) as f64).ceil() as u64;
-    let first = samples.partition_point(|s| s.t_ms < start);
+/// The time `fraction` of the way through the run.
+fn at_fraction(samples: &[Sample], fraction: f64) -> u64 {
+    (fraction.clamp(0.0, 1.0) * span_end(samples) as f64).ceil() as u64
+}
+
+/// Where growth and slope start measuring: after the warm-up fraction, and
+/// not before the suite's `progress=0` line (the start of its measured loop).
+pub fn measured_from_ms(samples: &[Sample], warmup: f64, progress: &[Progress]) -> u64 {
+    let by_fraction = at_fraction(samples, warmup);
+    match progress.iter().find(|p| p.operations == 0) {
+        Some(loop_start) => by_fraction.max(loop_start.t_ms),
+        None => by_fraction,
+    }
+}
+
+/// The samples at or after `start_ms`.
+pub fn from_ms(samples: &[Sample], start_ms: u64) -> &[Sample] {
+    let first = samples.partition_point(|s| s.t_ms < start_ms);
     &samples[first..]
 }
 
@@ -64,9 +82,9 @@ pub fn checkpoints(samples: &[Sample], value: impl Fn(&Sample) -> u64) -> Vec<f6
         .collect()
 }
 
-/// Growth of `value` after warm-up, or `None` with too few samples.
-pub fn growth(samples: &[Sample], warmup: f64, value: impl Fn(&Sample) -> u64) -> Option<i64> {
-    let measured = from_fraction(samples, warmup);
+/// Growth of `value` from `start_ms` on, or `None` with too few samples.
+pub fn growth(samples: &[Sample], start_ms: u64, value: impl Fn(&Sample) -> u64) -> Option<i64> {
+    let measured = from_ms(samples, start_ms);
     if measured.len() < MIN_GROWTH_SAMPLES {
         return None;
     }
@@ -78,19 +96,20 @@ pub fn growth(samples: &[Sample], warmup: f64, value: impl Fn(&Sample) -> u64) -
 }
 
 /// Number of samples growth would use (for the too-few-samples report).
-pub fn growth_samples(samples: &[Sample], warmup: f64) -> usize {
-    from_fraction(samples, warmup).len()
+pub fn growth_samples(samples: &[Sample], start_ms: u64) -> usize {
+    from_ms(samples, start_ms).len()
 }
 
-/// The samples the slope is fitted over.
-pub fn slope_window(samples: &[Sample], warmup: f64, slope_window: f64) -> &[Sample] {
-    from_fraction(samples, warmup.max(1.0 - slope_window))
+/// The samples the slope is fitted over: the final `slope_window` of the
+/// run, from `start_ms` at the earliest.
+pub fn slope_window(samples: &[Sample], start_ms: u64, slope_window: f64) -> &[Sample] {
+    from_ms(samples, start_ms.max(at_fraction(samples, 1.0 - slope_window)))
 }
 
 /// Least-squares slope of RSS over the final window, or `None` with too few
 /// samples.
-pub fn slope(samples: &[Sample], warmup: f64, window: f64) -> Option<SlopeFit> {
-    let window = slope_window(samples, warmup, window);
+pub fn slope(samples: &[Sample], start_ms: u64, window: f64) -> Option<SlopeFit> {
+    let window = slope_window(samples, start_ms, window);
     if window.len() < MIN_SLOPE_SAMPLES {
         return None;
     }
@@ -158,10 +177,10 @@ fn operations_at(progress: &[Progress], t_ms: u64) -> Option<f64> {
 pub fn slope_per_op(
     samples: &[Sample],
     progress: &[Progress],
-    warmup: f64,
+    start_ms: u64,
     window: f64,
 ) -> Option<PerOpFit> {
-    let window = slope_window(samples, warmup, window);
+    let window = slope_window(samples, start_ms, window);
     let points: Vec<(f64, f64)> = window
         .iter()
         .filter_map(|s| Some((operations_at(progress, s.t_ms)?, s.rss_bytes as f64)))
@@ -219,11 +238,16 @@ mod tests {
 
     const MB: f64 = 1e6;
 
+    /// Where measuring starts for a suite that prints no `progress=0`.
+    fn start(s: &[Sample], warmup: f64) -> u64 {
+        measured_from_ms(s, warmup, &[])
+    }
+
     #[test]
     fn flat_series_has_no_growth_and_no_slope() {
         let s = series(500, 10, |_| 50.0 * MB);
-        assert_eq!(growth(&s, 0.2, |s| s.rss_bytes), Some(0));
-        let fit = slope(&s, 0.2, 0.5).unwrap();
+        assert_eq!(growth(&s, start(&s, 0.2), |s| s.rss_bytes), Some(0));
+        let fit = slope(&s, start(&s, 0.2), 0.5).unwrap();
         assert_eq!(fit.bytes_per_sec, 0.0);
         assert_eq!(fit.rising_fraction, 0.0);
     }
@@ -232,22 +256,22 @@ mod tests {
     fn linear_leak_grows_and_fits_its_rate() {
         // 1 MB per 100 ms = 10 MB/s for 5 s.
         let s = series(500, 10, |i| 50.0 * MB + i as f64 * 0.1 * MB);
-        let fit = slope(&s, 0.2, 0.5).unwrap();
+        let fit = slope(&s, start(&s, 0.2), 0.5).unwrap();
         assert!((fit.bytes_per_sec - 10.0 * MB).abs() < 1e3, "{fit:?}");
         assert_eq!(fit.rising_fraction, 1.0);
         // Post-warm-up span is 1.0..4.99 s; checkpoint means are 0.4 s apart
         // from the first bucket's middle to the last one's: 9 * 0.4 s * 10 MB/s.
-        let g = growth(&s, 0.2, |s| s.rss_bytes).unwrap() as f64;
+        let g = growth(&s, start(&s, 0.2), |s| s.rss_bytes).unwrap() as f64;
         assert!((g - 36.0 * MB).abs() < 0.5 * MB, "{g}");
     }
 
     #[test]
     fn noisy_flat_series_rises_on_about_half_the_checkpoints() {
         let s = series(1000, 10, |i| 80.0 * MB + noise(i) * 2.0 * MB);
-        let fit = slope(&s, 0.2, 0.5).unwrap();
+        let fit = slope(&s, start(&s, 0.2), 0.5).unwrap();
         assert!(fit.bytes_per_sec.abs() < 0.2 * MB, "{fit:?}");
         assert!(fit.rising_fraction < 2.0 / 3.0, "{fit:?}");
-        let g = growth(&s, 0.2, |s| s.rss_bytes).unwrap();
+        let g = growth(&s, start(&s, 0.2), |s| s.rss_bytes).unwrap();
         assert!(g.unsigned_abs() < MB as u64, "{g}");
     }
 
@@ -255,18 +279,18 @@ mod tests {
     fn step_then_plateau_has_growth_but_a_flat_final_window() {
         let s = series(1000, 10, |i| if i < 300 { 40.0 * MB } else { 90.0 * MB });
         // Warm-up ends at 2 s (i = 200); the step at 3 s is inside the growth span.
-        assert_eq!(growth(&s, 0.2, |s| s.rss_bytes), Some(50_000_000));
-        let fit = slope(&s, 0.2, 0.5).unwrap();
+        assert_eq!(growth(&s, start(&s, 0.2), |s| s.rss_bytes), Some(50_000_000));
+        let fit = slope(&s, start(&s, 0.2), 0.5).unwrap();
         assert_eq!(fit.bytes_per_sec, 0.0);
     }
 
     #[test]
     fn too_few_samples_give_no_figures() {
         let s = series(4, 10, |i| i as f64 * MB);
-        assert_eq!(growth(&s, 0.0, |s| s.rss_bytes), None);
-        assert_eq!(slope(&s, 0.0, 1.0), None);
-        assert_eq!(growth(&[], 0.2, |s| s.rss_bytes), None);
-        assert_eq!(slope(&[], 0.2, 0.5), None);
+        assert_eq!(growth(&s, start(&s, 0.0), |s| s.rss_bytes), None);
+        assert_eq!(slope(&s, start(&s, 0.0), 1.0), None);
+        assert_eq!(growth(&[], start(&[], 0.2), |s| s.rss_bytes), None);
+        assert_eq!(slope(&[], start(&[], 0.2), 0.5), None);
     }
 
     #[test]
@@ -278,13 +302,13 @@ mod tests {
                 30.0 * MB + (i as f64 * 10.0 / ms_per_op as f64) * 1e3
             });
             let p = progress(6_000, 250, |t| t / ms_per_op);
-            let fit = slope_per_op(&s, &p, 0.2, 0.5).unwrap();
+            let fit = slope_per_op(&s, &p, start(&s, 0.2), 0.5).unwrap();
             assert!(
                 (fit.bytes_per_op - 1e3).abs() < 1.0,
                 "{ms_per_op} ms/op: {fit:?}"
             );
             assert_eq!(fit.rising_fraction, 1.0);
-            let per_sec = slope(&s, 0.2, 0.5).unwrap().bytes_per_sec;
+            let per_sec = slope(&s, start(&s, 0.2), 0.5).unwrap().bytes_per_sec;
             assert!((per_sec - 1e6 / ms_per_op as f64).abs() < 1e3, "{per_sec}");
         }
     }
@@ -302,22 +326,22 @@ mod tests {
         };
         let s = series(600, 10, |i| 10.0 * MB + ops(i as u64 * 10) as f64 * 2e3);
         let p = progress(6_000, 100, ops);
-        let fit = slope_per_op(&s, &p, 0.2, 0.5).unwrap();
+        let fit = slope_per_op(&s, &p, start(&s, 0.2), 0.5).unwrap();
         assert!((fit.bytes_per_op - 2e3).abs() < 20.0, "{fit:?}");
     }
 
     #[test]
     fn per_op_slope_needs_progress_over_the_window() {
         let s = series(600, 10, |i| 10.0 * MB + i as f64 * 1e3);
-        assert_eq!(slope_per_op(&s, &[], 0.2, 0.5), None);
+        assert_eq!(slope_per_op(&s, &[], start(&s, 0.2), 0.5), None);
         // Progress lines that stop before the window starts cover no sample.
         assert_eq!(
-            slope_per_op(&s, &progress(2_000, 100, |t| t), 0.2, 0.5),
+            slope_per_op(&s, &progress(2_000, 100, |t| t), start(&s, 0.2), 0.5),
             None
         );
         // No operation done in the window: nothing to divide by.
         assert_eq!(
-            slope_per_op(&s, &progress(6_000, 100, |_| 7), 0.2, 0.5),
+            slope_per_op(&s, &progress(6_000, 100, |_| 7), start(&s, 0.2), 0.5),
             None
         );
     }
@@ -334,9 +358,32 @@ mod tests {
     #[test]
     fn warmup_trims_by_time_not_by_count() {
         let s = series(101, 10, |i| i as f64);
-        let trimmed = from_fraction(&s, 0.2);
+        let trimmed = from_ms(&s, start(&s, 0.2));
         assert_eq!(trimmed.first().unwrap().t_ms, 200);
-        assert_eq!(slope_window(&s, 0.2, 0.5).first().unwrap().t_ms, 500);
-        assert_eq!(slope_window(&s, 0.8, 0.5).first().unwrap().t_ms, 800);
+        assert_eq!(slope_window(&s, start(&s, 0.2), 0.5).first().unwrap().t_ms, 500);
+        assert_eq!(slope_window(&s, start(&s, 0.8), 0.5).first().unwrap().t_ms, 800);
+    }
+
+    #[test]
+    fn the_suites_progress_zero_line_starts_the_measurement_when_later() {
+        // An interpreter starting (RSS climbing to 18 MB) for the first 40%
+        // of the run, then a flat loop: with warm-up alone the climb counts
+        // as growth; from the suite's `progress=0` line it does not.
+        let s = series(101, 10, |i| if i < 40 { 5.0 * MB + i as f64 * 0.3 * MB } else { 18.0 * MB });
+        let loop_start = [Progress { t_ms: 400, operations: 0 }];
+        let by_warmup = start(&s, 0.2);
+        assert_eq!(by_warmup, 200);
+        assert!(growth(&s, by_warmup, |s| s.rss_bytes).unwrap() > 5_000_000);
+        let from_loop = measured_from_ms(&s, 0.2, &loop_start);
+        assert_eq!(from_loop, 400);
+        assert_eq!(growth(&s, from_loop, |s| s.rss_bytes), Some(0));
+        // The warm-up fraction still holds when the loop starts earlier, and
+        // only a zero count marks the loop's start.
+        let early = [Progress { t_ms: 50, operations: 0 }];
+        assert_eq!(measured_from_ms(&s, 0.2, &early), 200);
+        let late_count = [Progress { t_ms: 900, operations: 40 }];
+        assert_eq!(measured_from_ms(&s, 0.2, &late_count), 200);
+        assert_eq!(slope_window(&s, from_loop, 0.5).first().unwrap().t_ms, 500);
+        assert_eq!(slope_window(&s, 700, 0.5).first().unwrap().t_ms, 700);
     }
 }

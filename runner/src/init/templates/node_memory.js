@@ -58,12 +58,17 @@ m.run(async () => {
   const cps = new m.Checkpoints();
   await m.quiesce();
   cps.record(0);
+  // Progress lines: the first marks where memtest starts measuring growth
+  // (start-up is not growth); all of them let it judge RSS per operation
+  // (the `slope_per_op` limit).
+  m.progress(0);
   for (let i = 1; i <= ops; i++) {
     const result = operation(lib, i);
     if (retain) kept.push(result, Buffer.alloc(4096, i & 0xff));
     if (i % every === 0) {
       await m.quiesce();
       cps.record(i);
+      m.progress(i);
     }
   }
   m.report('operations', ops);

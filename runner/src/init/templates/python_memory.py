@@ -57,6 +57,10 @@ def main():
     cps = m.Checkpoints()
     m.collect()
     cps.record(0)
+    # Progress lines: the first marks where memtest starts measuring growth
+    # (start-up is not growth); all of them let it judge RSS per operation
+    # (the `slope_per_op` limit).
+    m.progress(0)
     for i in range(1, ops + 1):
         result = operation(lib, i)
         if retain:
@@ -64,6 +68,7 @@ def main():
         if i % every == 0:
             m.collect()
             cps.record(i)
+            m.progress(i)
     m.report("operations", ops)
     m.report("kept", len(kept))
     # TODO: if the library counts its own live allocations, report them:
