@@ -103,7 +103,10 @@ pub fn growth_samples(samples: &[Sample], start_ms: u64) -> usize {
 /// The samples the slope is fitted over: the final `slope_window` of the
 /// run, from `start_ms` at the earliest.
 pub fn slope_window(samples: &[Sample], start_ms: u64, slope_window: f64) -> &[Sample] {
-    from_ms(samples, start_ms.max(at_fraction(samples, 1.0 - slope_window)))
+    from_ms(
+        samples,
+        start_ms.max(at_fraction(samples, 1.0 - slope_window)),
+    )
 }
 
 /// Least-squares slope of RSS over the final window, or `None` with too few
@@ -279,7 +282,10 @@ mod tests {
     fn step_then_plateau_has_growth_but_a_flat_final_window() {
         let s = series(1000, 10, |i| if i < 300 { 40.0 * MB } else { 90.0 * MB });
         // Warm-up ends at 2 s (i = 200); the step at 3 s is inside the growth span.
-        assert_eq!(growth(&s, start(&s, 0.2), |s| s.rss_bytes), Some(50_000_000));
+        assert_eq!(
+            growth(&s, start(&s, 0.2), |s| s.rss_bytes),
+            Some(50_000_000)
+        );
         let fit = slope(&s, start(&s, 0.2), 0.5).unwrap();
         assert_eq!(fit.bytes_per_sec, 0.0);
     }
@@ -360,8 +366,14 @@ mod tests {
         let s = series(101, 10, |i| i as f64);
         let trimmed = from_ms(&s, start(&s, 0.2));
         assert_eq!(trimmed.first().unwrap().t_ms, 200);
-        assert_eq!(slope_window(&s, start(&s, 0.2), 0.5).first().unwrap().t_ms, 500);
-        assert_eq!(slope_window(&s, start(&s, 0.8), 0.5).first().unwrap().t_ms, 800);
+        assert_eq!(
+            slope_window(&s, start(&s, 0.2), 0.5).first().unwrap().t_ms,
+            500
+        );
+        assert_eq!(
+            slope_window(&s, start(&s, 0.8), 0.5).first().unwrap().t_ms,
+            800
+        );
     }
 
     #[test]
@@ -369,8 +381,17 @@ mod tests {
         // An interpreter starting (RSS climbing to 18 MB) for the first 40%
         // of the run, then a flat loop: with warm-up alone the climb counts
         // as growth; from the suite's `progress=0` line it does not.
-        let s = series(101, 10, |i| if i < 40 { 5.0 * MB + i as f64 * 0.3 * MB } else { 18.0 * MB });
-        let loop_start = [Progress { t_ms: 400, operations: 0 }];
+        let s = series(101, 10, |i| {
+            if i < 40 {
+                5.0 * MB + i as f64 * 0.3 * MB
+            } else {
+                18.0 * MB
+            }
+        });
+        let loop_start = [Progress {
+            t_ms: 400,
+            operations: 0,
+        }];
         let by_warmup = start(&s, 0.2);
         assert_eq!(by_warmup, 200);
         assert!(growth(&s, by_warmup, |s| s.rss_bytes).unwrap() > 5_000_000);
@@ -379,9 +400,15 @@ mod tests {
         assert_eq!(growth(&s, from_loop, |s| s.rss_bytes), Some(0));
         // The warm-up fraction still holds when the loop starts earlier, and
         // only a zero count marks the loop's start.
-        let early = [Progress { t_ms: 50, operations: 0 }];
+        let early = [Progress {
+            t_ms: 50,
+            operations: 0,
+        }];
         assert_eq!(measured_from_ms(&s, 0.2, &early), 200);
-        let late_count = [Progress { t_ms: 900, operations: 40 }];
+        let late_count = [Progress {
+            t_ms: 900,
+            operations: 40,
+        }];
         assert_eq!(measured_from_ms(&s, 0.2, &late_count), 200);
         assert_eq!(slope_window(&s, from_loop, 0.5).first().unwrap().t_ms, 500);
         assert_eq!(slope_window(&s, 700, 0.5).first().unwrap().t_ms, 700);
