@@ -6,14 +6,17 @@
 # Usage: scripts/repeat.sh N [memtest run arguments...]
 #   scripts/repeat.sh 20 --tag fast --profile ci          # the fast tier, 20 times
 # Builds once, then runs with --no-build; reports go to .memtest/repeat/.
+# MEMTEST_RUNNER_PROFILE=dev uses the debug runner (the test command does: it
+# shares the test build's dependencies); release by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:?usage: scripts/repeat.sh N [memtest run arguments...]}
 shift
 out=.memtest/repeat
 rm -rf "$out"; mkdir -p "$out"
-cargo build --release -q -p runner
-memtest=target/release/memtest
+profile=${MEMTEST_RUNNER_PROFILE:-release}
+cargo build --profile "$profile" -q -p runner
+memtest=target/$([ "$profile" = dev ] && echo debug || echo "$profile")/memtest
 "$memtest" run "$@" >/dev/null 2>&1 || true   # the build, once
 for i in $(seq 1 "$n"); do
   status=0

@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # The project's test command (README: "Run the tests"). Runs, in order:
 #   1. every Rust unit and integration test of the workspace (core, runner, crates,
-#      suites), and a type check of the runner for macOS
+#      suites)
 #   2. the Node and Python bindings' tests, and the suite helpers' tests
 #   3. the fast tier of memory suites, canaries included, through the runner at the
 #      `ci` profile, writing JSON/JUnit/SVG/markdown/HTML reports to
 #      .memtest/report/, and the HTML page checked in headless Chromium
 #   4. the two foreign projects under examples/ (a C library built by make, a Zig
 #      library built by zig build), every canary included
-#   5. a stability run (scripts/repeat.sh: the fast tier 10 times at --jobs =
-#      cores) and interruption trials (in step 1: runner/tests/interrupt_trials.rs)
-#   6. a bounded fuzz run of the C ABI over the seed corpus (skipped with a notice
-#      when cargo-fuzz or the nightly toolchain is missing; CI installs both)
+#   5. a stability run (scripts/repeat.sh: the fast tier 3 times in a row at
+#      --jobs = cores) and interruption trials (in step 1:
+#      runner/tests/interrupt_trials.rs)
+# `scripts/test.sh --full` (what CI runs, via .ci/run) adds what costs minutes
+# on a fresh machine: the stability run 10 times instead of 3, a type check of
+# the runner for macOS (its dependencies checked for a second target), and a
+# bounded fuzz run of the C ABI over the seed corpus (a third, sanitizer build
+# of the core). MEMTEST_STABILITY_RUNS and MEMTEST_FUZZ_SECONDS override either.
+# The memtest runs here use the debug runner (`cargo run -p runner`, the README's
+# own command): it shares the test build's dependencies, where a release
+# runner would compile them all again; the library under test is built in
+# release either way (memtest.toml's profile).
 # It installs nothing system-wide: npm packages go to bindings/nodejs/node_modules
 # (npm ci, from the lockfile) and Python test tools to .memtest/venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+full=0
+for arg in "$@"; do
+  case "$arg" in
+    --full) full=1 ;;
+    *) echo "usage: scripts/test.sh [--full]" >&2; exit 2 ;;
+  esac
+done
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -25,11 +40,13 @@ step "cargo test --workspace"
 # and run through the runner below; its unit tests and allocator self-test run here.
 cargo test --workspace --quiet
 
-step "the runner type-checks for macOS"
-if rustup target list --installed 2>/dev/null | grep -q x86_64-apple-darwin; then
-  cargo check --quiet --target x86_64-apple-darwin -p runner
-else
-  echo "skipped: rustup target add x86_64-apple-darwin (.ci/run adds it)"
+if [ "$full" = 1 ]; then
+  step "the runner type-checks for macOS"
+  if rustup target list --installed 2>/dev/null | grep -q x86_64-apple-darwin; then
+    cargo check --quiet --target x86_64-apple-darwin -p runner
+  else
+    echo "skipped: rustup target add x86_64-apple-darwin (.ci/run adds it)"
+  fi
 fi
 
 step "node binding tests"
@@ -55,7 +72,7 @@ node --test helpers/node/test/
 
 step "fast memory suites and canaries through the runner"
 mkdir -p .memtest/report
-cargo run --release -p runner --quiet -- run --tag fast --profile ci \
+cargo run -p runner --quiet -- run --tag fast --profile ci \
   --json .memtest/report/fast.json --junit .memtest/report/fast.junit.xml \
   --plot .memtest/report/plots --summary .memtest/report/fast.md \
   --html .memtest/report/fast.html
@@ -64,10 +81,10 @@ step "the HTML report in headless Chromium"
 scripts/browser-test/run.sh
 
 step "examples: a C library (make) and a Zig library (zig build), canaries included"
-cargo run --release -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \
+cargo run -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \
   --json .memtest/report/c-library.json
 if python3 -m ziglang version >/dev/null 2>&1; then
-  cargo run --release -p runner --quiet -- --config examples/zig-library/memtest.toml all --profile ci \
+  cargo run -p runner --quiet -- --config examples/zig-library/memtest.toml all --profile ci \
     --json .memtest/report/zig-library.json
 else
   echo "skipped: python3 -m ziglang (pip install 'ziglang>=0.17,<0.18'; .ci/run installs it)"
@@ -75,16 +92,19 @@ fi
 
 # Issue 11: a clean fast tier passes 10 runs in a row with suites in parallel
 # (--jobs defaults to the machine's cores), every canary caught each time.
-# ~25 s a run on 2 cores; MEMTEST_STABILITY_RUNS=1 for a quick local check.
-runs="${MEMTEST_STABILITY_RUNS:-10}"
+# ~25 s a run on 2 cores: 10 with --full, 3 otherwise.
+runs="${MEMTEST_STABILITY_RUNS:-$([ "$full" = 1 ] && echo 10 || echo 3)}"
 step "stability: the fast tier and its canaries, $runs runs at --jobs = cores, no wrong verdict"
-scripts/repeat.sh "$runs" --tag fast --profile ci
+MEMTEST_RUNNER_PROFILE=dev scripts/repeat.sh "$runs" --tag fast --profile ci
 
-step "bounded fuzz run of the C ABI"
-if cargo +nightly fuzz --version >/dev/null 2>&1; then
-  fuzz/run-bounded.sh "${MEMTEST_FUZZ_SECONDS:-60}"
-else
-  echo "skipped: cargo-fuzz on the nightly toolchain is not installed (.ci/run installs it)"
+fuzz_seconds="${MEMTEST_FUZZ_SECONDS:-$([ "$full" = 1 ] && echo 60 || echo 0)}"
+if [ "$fuzz_seconds" != 0 ]; then
+  step "bounded fuzz run of the C ABI"
+  if cargo +nightly fuzz --version >/dev/null 2>&1; then
+    fuzz/run-bounded.sh "$fuzz_seconds"
+  else
+    echo "skipped: cargo-fuzz on the nightly toolchain is not installed (.ci/run installs it)"
+  fi
 fi
 
 step "all tests passed"
