@@ -5,7 +5,8 @@
 # so limits can be chosen from data and flaky suites found.
 # Usage: scripts/repeat.sh N [memtest run arguments...]
 #   scripts/repeat.sh 20 --tag fast --profile ci          # the fast tier, 20 times
-# Builds once, then runs with --no-build; reports go to .memtest/repeat/.
+# The first run builds, the others run with --no-build; reports go to
+# .memtest/repeat/.
 # MEMTEST_RUNNER_PROFILE=dev uses the debug runner (the test command does: it
 # shares the test build's dependencies); release by default.
 set -euo pipefail
@@ -17,10 +18,12 @@ rm -rf "$out"; mkdir -p "$out"
 profile=${MEMTEST_RUNNER_PROFILE:-release}
 cargo build --profile "$profile" -q -p runner
 memtest=target/$([ "$profile" = dev ] && echo debug || echo "$profile")/memtest
-"$memtest" run "$@" >/dev/null 2>&1 || true   # the build, once
 for i in $(seq 1 "$n"); do
   status=0
-  "$memtest" run "$@" --no-build --json "$out/run-$i.json" >/dev/null 2>&1 || status=$?
+  # The first run builds (the library, variants, rust suites) and counts:
+  # a build changes no suite's figures, only the run's wall time.
+  build=(--no-build); [ "$i" = 1 ] && build=()
+  "$memtest" run "$@" "${build[@]}" --json "$out/run-$i.json" >/dev/null 2>&1 || status=$?
   echo "run $i/$n: exit $status"
   if [ "$status" -ge 2 ]; then echo "memtest itself failed (exit $status)" >&2; exit "$status"; fi
 done

@@ -6,16 +6,17 @@
 #   3. the fast tier of memory suites, canaries included, through the runner at the
 #      `ci` profile, writing JSON/JUnit/SVG/markdown/HTML reports to
 #      .memtest/report/, and the HTML page checked in headless Chromium
-#   4. the two foreign projects under examples/ (a C library built by make, a Zig
-#      library built by zig build), every canary included
+#   4. a foreign project under examples/ (a C library built by make), every
+#      canary included
 #   5. a stability run (scripts/repeat.sh: the fast tier 3 times in a row at
 #      --jobs = cores) and interruption trials (in step 1:
 #      runner/tests/interrupt_trials.rs)
 # `scripts/test.sh --full` (what CI runs, via .ci/run) adds what costs minutes
 # on a fresh machine: the stability run 10 times instead of 3, a type check of
-# the runner for macOS (its dependencies checked for a second target), and a
-# bounded fuzz run of the C ABI over the seed corpus (a third, sanitizer build
-# of the core). MEMTEST_STABILITY_RUNS and MEMTEST_FUZZ_SECONDS override either.
+# the runner for macOS (its dependencies checked for a second target), the
+# second example (a Zig library: zig compiles its build runner on first use),
+# and a bounded fuzz run of the C ABI over the seed corpus (a third, sanitizer
+# build of the core). MEMTEST_STABILITY_RUNS and MEMTEST_FUZZ_SECONDS override either.
 # The memtest runs here use the debug runner (`cargo run -p runner`, the README's
 # own command): it shares the test build's dependencies, where a release
 # runner would compile them all again; the library under test is built in
@@ -80,14 +81,19 @@ cargo run -p runner --quiet -- run --tag fast --profile ci \
 step "the HTML report in headless Chromium"
 scripts/browser-test/run.sh
 
-step "examples: a C library (make) and a Zig library (zig build), canaries included"
+step "example: a C library (make), canaries included"
 cargo run -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \
   --json .memtest/report/c-library.json
-if python3 -m ziglang version >/dev/null 2>&1; then
-  cargo run -p runner --quiet -- --config examples/zig-library/memtest.toml all --profile ci \
-    --json .memtest/report/zig-library.json
-else
-  echo "skipped: python3 -m ziglang (pip install 'ziglang>=0.17,<0.18'; .ci/run installs it)"
+if [ "$full" = 1 ]; then
+  # Zig compiles its build runner and compiler_rt on first use: ~2.5 min on
+  # a fresh machine, seconds after.
+  step "example: a Zig library (zig build), canaries included"
+  if python3 -m ziglang version >/dev/null 2>&1; then
+    cargo run -p runner --quiet -- --config examples/zig-library/memtest.toml all --profile ci \
+      --json .memtest/report/zig-library.json
+  else
+    echo "skipped: python3 -m ziglang (pip install 'ziglang>=0.17,<0.18'; .ci/run installs it)"
+  fi
 fi
 
 # Issue 11: a clean fast tier passes 10 runs in a row with suites in parallel
