@@ -94,7 +94,7 @@ pub fn request_under(config: &Config, suites: &[&Suite], wrapper: Option<&str>) 
         return req;
     }
     for suite in suites {
-        let variant = crate::plan::jobs::variant_of(config, suite, wrapper);
+        let variant = crate::plan::variant_of(config, suite, wrapper);
         req.variants.insert(variant.clone());
         if let Target::Test(test) = &suite.target {
             req.tests.insert((variant, test.clone()));

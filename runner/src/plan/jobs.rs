@@ -1,15 +1,13 @@
 //! From selected suites and built artifacts to [`Job`]s: argv (no shell),
-//! environment, cwd, timeout, limits and log paths. [`resolve`] is the one
-//! place a suite's effective settings are computed (defaults, profile,
-//! suite, wrapper): `run` plans with it and `list` shows it. Pure: the tests
-//! below check the exact argv and env of each runtime without building or
-//! spawning.
+//! environment, cwd, timeout, limits and log paths, with each suite's
+//! effective settings from [`super::resolve`]. Pure: the tests below check
+//! the exact argv and env of each runtime without building or spawning.
 
-use crate::config::{compose_variant, suggestion, Config, Settings, Suite, Target, Wrapper};
-use crate::model::{Job, Limits, RuntimeKind, WrapperRun};
+use super::resolve::{resolve, scale_of, variant_of};
+use crate::config::{Config, Settings, Suite, Target};
+use crate::model::{Job, RuntimeKind, WrapperRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// What the build stage produced, by variant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,72 +49,6 @@ pub enum PlanError {
     },
     #[error("no wrapper `{name}` in memtest.toml{}", hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default())]
     UnknownWrapper { name: String, hint: Option<String> },
-}
-
-/// A suite's effective settings: what a run uses, and what `list` shows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resolved<'c> {
-    /// The suite's timeout (or the default), times the profile's and the
-    /// wrapper's factors.
-    pub timeout: Duration,
-    pub limits: Limits,
-    pub wrapper: Option<&'c Wrapper>,
-}
-
-/// Defaults, profile, suite and wrapper, in that order. Under a wrapper the
-/// sampled memory is mostly the tool's own (valgrind's shadow memory,
-/// heaptrack's recorder), so RSS and VMS limits would judge the tool: they
-/// are cleared. The exact checks stay: exit, marker, native leaks, and the
-/// wrapper's own findings.
-pub fn resolve<'c>(
-    config: &'c Config,
-    suite: &Suite,
-    settings: &Settings,
-    wrapper_override: Option<&str>,
-) -> Result<Resolved<'c>, PlanError> {
-    let wrapper = match wrapper_override.or(suite.wrapper.as_deref()) {
-        None => None,
-        Some(name) => Some(
-            config
-                .wrappers
-                .get(name)
-                .ok_or_else(|| PlanError::UnknownWrapper {
-                    name: name.to_string(),
-                    hint: suggestion(name, "wrappers", config.wrappers.keys().map(String::as_str)),
-                })?,
-        ),
-    };
-    let mut timeout = suite
-        .timeout
-        .unwrap_or(settings.timeout)
-        .mul_f64(settings.timeout_factor);
-    let mut limits = settings.limits.clone();
-    suite.limits.apply(&mut limits);
-    if let Some(w) = wrapper {
-        timeout = timeout.mul_f64(w.timeout_factor);
-        limits.rss_growth = None;
-        limits.vms_growth = None;
-        limits.peak_rss = None;
-        limits.slope = None;
-        limits.slope_per_op = None;
-    }
-    Ok(Resolved {
-        timeout,
-        limits,
-        wrapper,
-    })
-}
-
-/// The build variant `suite` runs against: its own, composed with the
-/// variant of the wrapper it runs under (`wrapper`, else its own), if that
-/// wrapper names one. An unknown wrapper adds nothing here: `resolve` says
-/// so when the run is planned.
-pub fn variant_of(config: &Config, suite: &Suite, wrapper: Option<&str>) -> String {
-    let extra = wrapper
-        .or(suite.wrapper.as_deref())
-        .and_then(|name| config.wrappers.get(name))
-        .and_then(|w| w.variant.as_deref());
-    compose_variant(suite.variant(), extra)
 }
 
 /// One job per suite, in the order given.
@@ -219,7 +151,7 @@ fn plan_one(
     if let Some(fx) = &config.fixtures {
         env.push((fx.env.clone(), fixtures.clone()));
     }
-    let scale = scale_of(suite, opts);
+    let scale = scale_of(suite, opts.settings, opts.scale);
     env.push(("MEMTEST_SCALE".to_string(), scale.to_string()));
     let expect = match suite.expect {
         crate::model::Expect::Pass => "pass",
@@ -293,15 +225,6 @@ fn plan_one(
         log_path: log_dir.join(format!("{}.log", suite.name)),
         wrapper,
     })
-}
-
-/// The scale `suite` runs at: the run's, but a canary's at most
-/// `canary_scale` (it only has to be caught).
-pub fn scale_of(suite: &Suite, opts: &PlanOptions<'_>) -> f64 {
-    match (suite.expect, opts.settings.canary_scale) {
-        (crate::model::Expect::Fail, Some(cap)) => opts.scale.min(cap),
-        _ => opts.scale,
-    }
 }
 
 /// Puts `dir` first on the search path `key` (PYTHONPATH, NODE_PATH): before

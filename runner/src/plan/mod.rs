@@ -4,7 +4,9 @@
 //! spawning anything.
 
 pub mod jobs;
+pub mod resolve;
 pub mod select;
 
-pub use jobs::{interpolate, plan, resolve, Artifacts, PlanError, PlanOptions, Resolved};
+pub use jobs::{interpolate, plan, Artifacts, PlanError, PlanOptions};
+pub use resolve::{resolve, scale_of, variant_of, Resolved};
 pub use select::{matrix, select, Filter, GroupBy, Matrix, Partition, SelectError};
