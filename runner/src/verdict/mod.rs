@@ -33,22 +33,29 @@ pub fn apply_expectation(expect: Expect, catches: &[Criterion], failures: Vec<Fa
     }
 }
 
-/// Judges one finished suite: computes its figures once and checks every
-/// The slope fits of a run, computed once and read by both the figures and
-/// the criteria.
-pub struct Fits {
-    /// Where growth and slope start measuring (see [`series`]).
+/// What the sampled series says, computed once per run and read by both the
+/// figures and the criteria: where measuring starts, growth, and the slope
+/// fits (see [`series`] for the definitions).
+pub struct Trends {
     pub start_ms: u64,
+    /// `None` when too few samples followed `start_ms`.
+    pub rss_growth: Option<i64>,
+    pub vms_growth: Option<i64>,
+    /// Samples the growth was measured over.
+    pub growth_samples: usize,
     pub slope: Option<series::SlopeFit>,
     pub per_op: Option<series::PerOpFit>,
 }
 
-impl Fits {
-    pub fn of(measured: &Measured, limits: &Limits) -> Fits {
+impl Trends {
+    pub fn of(measured: &Measured, limits: &Limits) -> Trends {
         let samples = &measured.samples;
         let start_ms = series::measured_from_ms(samples, limits.warmup, &measured.progress);
-        Fits {
+        Trends {
             start_ms,
+            rss_growth: series::growth(samples, start_ms, |s| s.rss_bytes),
+            vms_growth: series::growth(samples, start_ms, |s| s.vms_bytes),
+            growth_samples: series::growth_samples(samples, start_ms),
             slope: series::slope(samples, start_ms, limits.slope_window),
             per_op: series::slope_per_op(
                 samples,
@@ -62,7 +69,7 @@ impl Fits {
 
 /// Computes the figures of a run once: sampled and exact peaks, growth,
 /// slope (see [`series`] for the exact definitions) and reported native leaks.
-pub fn figures(measured: &Measured, fits: &Fits) -> Figures {
+pub fn figures(measured: &Measured, trends: &Trends) -> Figures {
     let samples = &measured.samples;
     let reported_peak = measured
         .reported
@@ -76,11 +83,11 @@ pub fn figures(measured: &Measured, fits: &Fits) -> Figures {
     Figures {
         peak_rss_sampled: Bytes(samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0)),
         peak_rss_exact,
-        rss_growth: ByteDelta(series::growth(samples, fits.start_ms, |s| s.rss_bytes).unwrap_or(0)),
-        vms_growth: ByteDelta(series::growth(samples, fits.start_ms, |s| s.vms_bytes).unwrap_or(0)),
-        measured_from_ms: fits.start_ms,
-        slope: fits.slope.map(|fit| BytesPerSec(fit.bytes_per_sec)),
-        slope_per_op: fits.per_op.map(|fit| fit.bytes_per_op),
+        rss_growth: ByteDelta(trends.rss_growth.unwrap_or(0)),
+        vms_growth: ByteDelta(trends.vms_growth.unwrap_or(0)),
+        measured_from_ms: trends.start_ms,
+        slope: trends.slope.map(|fit| BytesPerSec(fit.bytes_per_sec)),
+        slope_per_op: trends.per_op.map(|fit| fit.bytes_per_op),
         native_leaks: reported_native_leaks(measured),
     }
 }
@@ -99,7 +106,7 @@ pub fn failures(
     job: &Job,
     measured: &Measured,
     figures: &Figures,
-    fits: &Fits,
+    trends: &Trends,
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Vec<Failure> {
@@ -114,27 +121,23 @@ pub fn failures(
         measured.marker_seen,
         limits.marker.as_deref(),
     ));
-    let samples = &measured.samples;
-    let used = series::growth_samples(samples, fits.start_ms);
-    let growth =
-        |value: fn(&crate::model::Sample) -> u64| series::growth(samples, fits.start_ms, value);
     out.extend(criteria::growth(
         criteria::Growth::Rss,
-        growth(|s| s.rss_bytes),
-        used,
+        trends.rss_growth,
+        trends.growth_samples,
         limits.rss_growth,
     ));
     out.extend(criteria::growth(
         criteria::Growth::Vms,
-        growth(|s| s.vms_bytes),
-        used,
+        trends.vms_growth,
+        trends.growth_samples,
         limits.vms_growth,
     ));
     out.extend(criteria::peak_rss(figures.peak_rss(), limits.peak_rss));
-    let window = series::slope_window(samples, fits.start_ms, limits.slope_window);
-    out.extend(criteria::slope(fits.slope, window, limits.slope));
+    let window = series::slope_window(&measured.samples, trends.start_ms, limits.slope_window);
+    out.extend(criteria::slope(trends.slope, window, limits.slope));
     out.extend(criteria::slope_per_op(
-        fits.per_op,
+        trends.per_op,
         window,
         limits.slope_per_op,
     ));
@@ -170,15 +173,15 @@ pub fn judge(
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Outcome {
-    let fits = Fits::of(&measured, &job.limits);
-    let figures = figures(&measured, &fits);
+    let trends = Trends::of(&measured, &job.limits);
+    let figures = figures(&measured, &trends);
     let verdict = if measured.exit == Exit::Interrupted {
         Verdict::Interrupted
     } else {
         apply_expectation(
             job.expect,
             &job.catches,
-            failures(job, &measured, &figures, &fits, baseline, tolerance),
+            failures(job, &measured, &figures, &trends, baseline, tolerance),
         )
     };
     Outcome {
