@@ -99,19 +99,13 @@ pub fn slope(
 ) -> Option<Failure> {
     let limit = limit?;
     let Some(fit) = fit else {
-        return Some(Failure::TooFewSamples {
-            figure: "slope".to_string(),
-            samples: window.len(),
-            needed: series::MIN_SLOPE_SAMPLES,
-        });
+        return Some(unmeasured_slope("slope", window));
     };
-    (fit.bytes_per_sec > limit.0 && fit.rising_fraction >= RISING_FRACTION).then_some(
-        Failure::Slope {
-            measured: BytesPerSec(fit.bytes_per_sec),
-            limit,
-            rising_fraction: fit.rising_fraction,
-        },
-    )
+    leaking(fit.bytes_per_sec, limit.0, fit.rising_fraction).then_some(Failure::Slope {
+        measured: BytesPerSec(fit.bytes_per_sec),
+        limit,
+        rising_fraction: fit.rising_fraction,
+    })
 }
 
 /// The per-operation form of [`slope`], with the same leak rule. Without a
@@ -124,19 +118,31 @@ pub fn slope_per_op(
 ) -> Option<Failure> {
     let limit = limit?;
     let Some(fit) = fit else {
-        return Some(Failure::TooFewSamples {
-            figure: "slope_per_op (does the suite print `MEMTEST progress=N`?)".to_string(),
-            samples: window.len(),
-            needed: series::MIN_SLOPE_SAMPLES,
-        });
+        return Some(unmeasured_slope(
+            "slope_per_op (does the suite print `MEMTEST progress=N`?)",
+            window,
+        ));
     };
-    (fit.bytes_per_op > limit.0 as f64 && fit.rising_fraction >= RISING_FRACTION).then_some(
-        Failure::SlopePerOp {
-            measured_bytes: fit.bytes_per_op,
-            limit,
-            rising_fraction: fit.rising_fraction,
-        },
-    )
+    leaking(fit.bytes_per_op, limit.0 as f64, fit.rising_fraction).then_some(Failure::SlopePerOp {
+        measured_bytes: fit.bytes_per_op,
+        limit,
+        rising_fraction: fit.rising_fraction,
+    })
+}
+
+/// The leak rule both slopes share: over the limit and rising on at least
+/// [`RISING_FRACTION`] of the window's checkpoints.
+fn leaking(slope: f64, limit: f64, rising_fraction: f64) -> bool {
+    slope > limit && rising_fraction >= RISING_FRACTION
+}
+
+/// A slope limit is set but the window held too few samples to fit it.
+fn unmeasured_slope(figure: &str, window: &[Sample]) -> Failure {
+    Failure::TooFewSamples {
+        figure: figure.to_string(),
+        samples: window.len(),
+        needed: series::MIN_SLOPE_SAMPLES,
+    }
 }
 
 /// Native allocations left live, as the suite reported them. Suites that do
