@@ -8,10 +8,22 @@
 //! JSON and JUnit reports, when the run got far enough to write them, parse.
 //!
 //! Trials are bounded (12 by default, ~30 s); `MEMTEST_TRIALS=N` runs more,
-//! `MEMTEST_TRIAL_SEED=S` replays a sequence of delays and signals.
+//! `MEMTEST_TRIAL_SEED=S` replays a sequence of delays and signals, and
+//! `MEMTEST_TRIAL_LOAD=N` keeps N threads spinning beside them (a loaded
+//! machine stretches every step and opens the races a quiet one hides;
+//! `scripts/test.sh --full` runs them so). A process left behind is named
+//! with how it got away. No zombie can outlive memtest unseen: a zombie's
+//! parent is either memtest (gone, so init reaps it) or a process of the
+//! suite, which this check would have found running; zombies while memtest
+//! runs are checked by tests/escape.rs.
 
+mod common;
+
+use common::marked;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The exit status memtest gives for SIGTERM: 143 (128 + 15), as a shell
@@ -71,32 +83,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-/// Live (not zombie) processes whose environment holds `MARKER=value`.
-fn marked(value: &str) -> Vec<(u32, String)> {
-    let needle = format!("{MARKER}={value}");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        let has = environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_bytes());
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-        if has && !zombie && !stat.is_empty() {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
-        }
-    }
-    found
 }
 
 /// Well-formed enough to be XML a CI system reads: one root element, every
@@ -193,6 +179,41 @@ fn wait_until_caught(pid: u32) {
     }
 }
 
+/// Threads that spin until dropped: CPU load beside the trials.
+struct Hogs {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Hogs {
+    fn start(n: usize) -> Hogs {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        Hogs { stop, threads }
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
 struct Trial {
     index: u64,
     signal: i32,
@@ -247,17 +268,19 @@ fn run_trial(dir: &Path, trial: &Trial) {
     // memtest has exited: nothing it started may be left. A SIGKILLed
     // process can take a moment to be reaped, so look a few times.
     let deadline = Instant::now() + Duration::from_secs(2);
-    let mut left = marked(&marker);
+    let mut left = marked(MARKER, &marker);
     while !left.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
-        left = marked(&marker);
+        left = marked(MARKER, &marker);
     }
     if !left.is_empty() {
-        for (pid, _) in &left {
+        for p in &left {
             // SAFETY: as above; cleans up before failing.
-            unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+            unsafe { libc::kill(p.pid as i32, libc::SIGKILL) };
         }
-        panic!("left running: {left:?}; {what}");
+        // Each names its command line and how it got away (its parent,
+        // group and session now).
+        panic!("left running: {left:#?}; {what}");
     }
 
     // Stopped before any suite started, memtest says so and writes no
@@ -287,6 +310,11 @@ fn runs_stopped_at_random_moments_leave_nothing_and_valid_reports() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0x6d65_6d74_6573_7421);
+    let load: usize = std::env::var("MEMTEST_TRIAL_LOAD")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let _hogs = Hogs::start(load);
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path());
     let mut rng = Rng(seed | 1);
@@ -307,7 +335,7 @@ fn runs_stopped_at_random_moments_leave_nothing_and_valid_reports() {
         run_trial(dir.path(), &trial);
     }
     eprintln!(
-        "{trials} interruption trials (seed {seed}) in {:?}",
+        "{trials} interruption trials (seed {seed}, {load} busy threads beside) in {:?}",
         started.elapsed()
     );
 }

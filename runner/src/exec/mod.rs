@@ -61,6 +61,11 @@ pub async fn run_jobs(
     judge: Judge,
 ) -> Vec<Outcome> {
     let started = Instant::now();
+    // Orphans of a suite come to memtest, not init, from here on: they stay
+    // ours to kill and reap (exec/suite.rs, `clean_up`). Set here, not at
+    // start-up, so a daemon a build step leaves behind is not adopted.
+    #[cfg(unix)]
+    crate::process::unix::become_child_subreaper();
     let _ = events.send(Event::RunStarted {
         suites: jobs.len(),
         jobs: opts.budget.slots.max(1) as usize,

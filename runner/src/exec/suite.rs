@@ -11,10 +11,11 @@ use crate::model::{Event, Exit, Job, Measured, Sample, Stream};
 use crate::process::unix as process;
 use crate::sample::TreeSampler;
 use crate::units::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::BufWriter;
 use std::os::fd::OwnedFd;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -25,6 +26,12 @@ use tokio::time::MissedTickBehavior;
 const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 /// A deadline that never comes, once SIGKILL has been sent.
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How long the kill-time sweep keeps looking for a suite's processes. Each
+/// round kills what it finds; a suite that forks faster than SIGKILL lands
+/// (a fork bomb) is given up on, and what is left is reaped when it dies.
+const SWEEP_LIMIT: Duration = Duration::from_secs(3);
+/// Numbers the suites this memtest starts, for [`crate::sample::SUITE_ID_ENV`].
+static SUITES_STARTED: AtomicU64 = AtomicU64::new(0);
 
 /// Why the runner stopped a suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +98,9 @@ pub fn never_started() -> Measured {
 /// from the thread that reaps it.
 struct Spawned {
     pid: u32,
+    /// The value of [`crate::sample::SUITE_ID_ENV`] every process of the
+    /// suite inherits.
+    suite_id: String,
     log: OutputLog<BufWriter<std::fs::File>>,
     lines: mpsc::UnboundedReceiver<(Stream, String)>,
     exited: oneshot::Receiver<std::io::Result<(ExitStatus, u64)>>,
@@ -109,9 +119,15 @@ fn spawn(job: &Job, started: Instant) -> Result<Spawned, String> {
             )
         })?;
     }
+    let suite_id = format!(
+        "{}.{}",
+        std::process::id(),
+        SUITES_STARTED.fetch_add(1, Ordering::Relaxed)
+    );
     let mut cmd = std::process::Command::new(program);
     cmd.args(args)
         .envs(job.env.iter().map(|(k, v)| (k, v)))
+        .env(crate::sample::SUITE_ID_ENV, &suite_id)
         .current_dir(&job.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -137,6 +153,7 @@ fn spawn(job: &Job, started: Instant) -> Result<Spawned, String> {
     let log = OutputLog::new(BufWriter::new(log), job.limits.marker.clone(), started);
     Ok(Spawned {
         pid,
+        suite_id,
         log,
         lines,
         exited,
@@ -195,7 +212,7 @@ pub async fn run(job: &Job, ctx: &mut SuiteContext) -> Measured {
     let mut sampler = TreeSampler::with_kind(ctx.opts.sampler, pid);
     let watched = supervise(job, ctx, &mut spawned, &mut sampler, started).await;
     let duration = started.elapsed();
-    clean_up(pid, &sampler);
+    clean_up(pid, &spawned.suite_id, &sampler).await;
     let summary = drain(job, ctx, spawned).await;
     finish(job, pid, duration, watched, summary).await
 }
@@ -307,16 +324,39 @@ async fn supervise(
     }
 }
 
-/// Nothing of the suite may outlive it: the group, and anything seen in its
-/// tree that left the group (setsid), whatever the way it ended. A pid seen
-/// earlier is signalled only while its start time still matches, so a
-/// reused pid is never hit.
-fn clean_up(pid: u32, sampler: &TreeSampler) {
-    process::signal_group(pid, process::SIGKILL);
-    for (seen, start) in sampler.seen() {
-        if seen != pid && crate::sample::start_time(seen) == Some(start) {
-            process::signal_pid(seen, process::SIGKILL);
+/// Nothing of the suite may outlive it, whatever the way it ended: its
+/// process group, and every process that left the group (`setsid`) or lost
+/// its parent (a double fork). Those are found at this moment, not only if a
+/// sample happened to see them: every process carrying the suite's
+/// [`SUITE_ID_ENV`](crate::sample::SUITE_ID_ENV) value, their live
+/// descendants, and whatever the sampler saw. Each round kills what it
+/// finds and reaps what was re-parented to memtest (the child subreaper,
+/// Linux) and has died, until a round finds nothing, within
+/// [`SWEEP_LIMIT`]. A pid is signalled or reaped only while its start time
+/// matches, so a reused pid is never hit; the root itself was reaped by its
+/// own thread before this runs.
+async fn clean_up(pid: u32, suite_id: &str, sampler: &TreeSampler) {
+    let mut known: HashSet<(u32, u64)> = sampler.seen().filter(|(p, _)| *p != pid).collect();
+    let until = Instant::now() + SWEEP_LIMIT;
+    loop {
+        process::signal_group(pid, process::SIGKILL);
+        known.extend(
+            crate::sample::marked_processes(suite_id)
+                .into_iter()
+                .filter(|(p, _)| *p != pid),
+        );
+        let mut present = false;
+        for &(p, start) in &known {
+            if crate::sample::start_time(p) == Some(start) {
+                present = true;
+                process::signal_pid(p, process::SIGKILL);
+                process::reap_if_exited(p);
+            }
         }
+        if !present || Instant::now() >= until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -60,6 +60,41 @@ pub fn group_exists(pgid: u32) -> bool {
     pgid > 1 && unsafe { libc::killpg(pgid, 0) == 0 }
 }
 
+/// Makes memtest the reaper of every orphan among its descendants (Linux's
+/// `PR_SET_CHILD_SUBREAPER`, as systemd, tini and container runtimes do): a
+/// process of a suite whose parent exits is re-parented to memtest instead
+/// of init, so it stays memtest's to kill and to reap. False where the
+/// platform has no such thing (macOS): there the kill-time sweep alone
+/// finds orphans. Idempotent.
+pub fn become_child_subreaper() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with PR_SET_CHILD_SUBREAPER only sets a flag on this
+        // process; the unused arguments are zero as the manual asks.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// Reaps `pid` if it is a child of this process that has exited, without
+/// blocking. True when it was reaped now. Only for processes memtest
+/// adopted (orphans of a suite, see [`become_child_subreaper`]): a child
+/// that other code waits for must never be passed here.
+pub fn reap_if_exited(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 1 {
+        return false;
+    }
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid writes the status we pass; WNOHANG never blocks.
+    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) == pid }
+}
+
 /// "SIGSEGV" for 11, and so on; "SIG<n>" for signals without a common name.
 pub fn signal_name(signal: i32) -> String {
     let name = match signal {

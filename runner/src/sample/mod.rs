@@ -193,6 +193,28 @@ pub fn start_time(pid: u32) -> Option<u64> {
     }
 }
 
+/// The environment variable memtest sets to a value of its own for every
+/// suite it starts (`<memtest pid>.<n>`). Every descendant inherits it,
+/// whether it stays in the suite's process group, calls `setsid`, or is
+/// re-parented after its parent exits, so the kill-time sweep
+/// ([`marked_processes`]) finds what no parent link leads to any more.
+pub const SUITE_ID_ENV: &str = "MEMTEST_SUITE_ID";
+
+/// Every live process whose environment holds `SUITE_ID_ENV=suite_id`, and
+/// its live descendants, each with its [`start_time`]: the suite's
+/// processes at this moment, wherever they went.
+pub fn marked_processes(suite_id: &str) -> Vec<(u32, u64)> {
+    let entry = format!("{SUITE_ID_ENV}={suite_id}");
+    #[cfg(target_os = "linux")]
+    {
+        procfs::marked_processes(&entry)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        portable::marked_processes(&entry)
+    }
+}
+
 /// The unit of `ru_maxrss` from getrusage/wait4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaxRssUnit {

@@ -167,6 +167,48 @@ impl PortableSampler {
     }
 }
 
+/// Every live process on the machine whose environment holds `entry`
+/// (`NAME=value`), and every descendant of one, with [`super::start_time`]:
+/// the kill-time sweep of a suite where there is no /proc (macOS). One
+/// refresh of every process with its environment: called only when a suite
+/// ends.
+pub fn marked_processes(entry: &str) -> Vec<(u32, u64)> {
+    let Ok(mut sys) = System::new() else {
+        return Vec::new();
+    };
+    let kind = ProcessRefreshKind::nothing()
+        .without_tasks()
+        .with_environ(sysinfo::UpdateKind::Always);
+    sys.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+    let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
+    for (pid, p) in sys.processes() {
+        if let Some(parent) = p.parent() {
+            children.entry(parent).or_default().push(*pid);
+        }
+    }
+    let mut todo: Vec<Pid> = sys
+        .processes()
+        .iter()
+        .filter(|(_, p)| p.environ().iter().any(|v| v == entry))
+        .map(|(pid, _)| *pid)
+        .collect();
+    let mut visited = HashSet::new();
+    let mut found = Vec::new();
+    while let Some(pid) = todo.pop() {
+        if !visited.insert(pid) {
+            continue;
+        }
+        let zombie = sys
+            .process(pid)
+            .is_some_and(|p| p.status() == sysinfo::ProcessStatus::Zombie);
+        if let (false, Some(start)) = (zombie, super::start_time(pid.as_u32())) {
+            found.push((pid.as_u32(), start));
+        }
+        todo.extend(children.get(&pid).into_iter().flatten().copied());
+    }
+    found
+}
+
 /// The start time of a process in µs since the epoch, from the kernel's
 /// process table: cheap, and precise enough to tell a reused pid.
 #[cfg(target_os = "macos")]

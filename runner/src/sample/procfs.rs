@@ -117,6 +117,72 @@ pub fn start_time(pid: u32) -> Option<u64> {
     Some(parse_stat(&text)?.start_time)
 }
 
+/// Every live process on the machine whose environment holds `entry`
+/// (`NAME=value`), with its start time, and every live descendant of one
+/// (children links, for a child that cleared its environment while its
+/// parent lived). A zombie's environment reads empty, so it is never
+/// listed: it holds no memory, and its parent reaps it.
+///
+/// This reads one `environ` per process on the machine (~5 µs each, a few
+/// ms for hundreds): the executor calls it only when a suite ends.
+pub fn marked_processes(entry: &str) -> Vec<(u32, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut todo: Vec<u32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|pid| environ_has(*pid, entry.as_bytes()))
+        .collect();
+    let mut found = Vec::new();
+    let mut visited = HashSet::new();
+    while let Some(pid) = todo.pop() {
+        if !visited.insert(pid) {
+            continue;
+        }
+        let Some(stat) = std::fs::read(format!("/proc/{pid}/stat"))
+            .ok()
+            .filter(|s| !is_zombie_stat(s))
+            .and_then(|s| parse_stat(&s))
+        else {
+            continue;
+        };
+        found.push((pid, stat.start_time));
+        todo.extend(children_of(pid));
+    }
+    found
+}
+
+/// True when /proc/<pid>/environ has `entry` as one of its NUL-separated
+/// variables.
+fn environ_has(pid: u32, entry: &[u8]) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == entry))
+}
+
+/// The children of every thread of `pid`, as the kernel lists them now.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|t| std::fs::read(t.ok()?.path().join("children")).ok())
+        .flat_map(|text| parse_children(&text).collect::<Vec<_>>())
+        .collect()
+}
+
+/// The state letter of a /proc/<pid>/stat text is `Z`.
+fn is_zombie_stat(text: &[u8]) -> bool {
+    text.iter()
+        .rposition(|&b| b == b')')
+        .and_then(|close| text[close + 1..].iter().find(|b| !b.is_ascii_whitespace()))
+        == Some(&b'Z')
+}
+
+/// True while `pid` is a zombie (exited, not yet reaped).
+pub fn is_zombie(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|s| is_zombie_stat(&s))
+}
+
 /// Reads a whole /proc file from offset 0 into `buf`, returning its length.
 /// One `pread` normally does: a seq_file read fills the buffer with as many
 /// records as fit, so a short read is the end and only a full buffer needs

@@ -150,3 +150,105 @@ pub fn memtest(args: &[&str], cwd: &Path) -> Output {
         .output()
         .expect("memtest runs")
 }
+
+/// A process still running after memtest exited, and how it got away from
+/// the suite that started it.
+#[derive(Debug)]
+pub struct Leftover {
+    pub pid: u32,
+    pub cmdline: String,
+    /// Which way it left the suite's tree, from its ids as they are now.
+    pub how: String,
+}
+
+/// Every process on the machine whose environment holds `NAME=value`:
+/// memtest passes its environment to every suite, and a suite's
+/// descendants inherit it, setsid or not. Zombies are listed separately
+/// (`zombies == true`) since their environment reads empty: the caller
+/// asks for them by parent.
+pub fn marked(name: &str, value: &str) -> Vec<Leftover> {
+    let needle = format!("{name}={value}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if !environ
+            .split(|b| *b == 0)
+            .any(|var| var == needle.as_bytes())
+        {
+            continue;
+        }
+        let Some(stat) = Stat::of(pid) else { continue };
+        if stat.state == 'Z' {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        found.push(Leftover {
+            pid,
+            cmdline: String::from_utf8_lossy(&cmdline).replace('\0', " "),
+            how: stat.how_it_left(),
+        });
+    }
+    found
+}
+
+/// The ids of a process in /proc/PID/stat that tell how it left its tree.
+#[derive(Debug, Clone, Copy)]
+pub struct Stat {
+    pub state: char,
+    pub ppid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+}
+
+impl Stat {
+    pub fn of(pid: u32) -> Option<Stat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (_, rest) = text.rsplit_once(')')?;
+        let mut f = rest.split_whitespace();
+        let state = f.next()?.chars().next()?;
+        let mut num = || f.next()?.parse::<u32>().ok();
+        Some(Stat {
+            state,
+            ppid: num()?,
+            pgid: num()?,
+            sid: num()?,
+        })
+    }
+
+    /// "re-parented to pid 1 (its parent exited), in a session of its own
+    /// (setsid)", and so on.
+    pub fn how_it_left(&self) -> String {
+        let parent = match self.ppid {
+            1 => "re-parented to init (its parent exited: a double fork or an orphan)".to_string(),
+            p => format!("child of {p}"),
+        };
+        let group = if self.sid == self.pgid {
+            format!("leads session {} (setsid)", self.sid)
+        } else {
+            format!("in group {} of session {}", self.pgid, self.sid)
+        };
+        format!("{parent}, {group}")
+    }
+}
+
+/// Zombie children of `parent` right now.
+pub fn zombie_children(parent: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .filter(|pid| Stat::of(*pid).is_some_and(|s| s.state == 'Z'))
+        .collect()
+}
