@@ -155,7 +155,7 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
             let settings = ctx.settings(&config)?;
             ctx.check_wrapper(&config)?;
             let suites = plan::select(&config, &to_filter(&filter))?;
-            let width = crate::process::unix::terminal_columns();
+            let width = crate::process::machine::terminal_columns();
             println!(
                 "{}",
                 list_table(&config, &settings, ctx.wrapper.as_deref(), &suites, width)?

@@ -227,7 +227,7 @@ fn budget(exec_args: &ExecArgs) -> Budget {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     Budget {
         slots: exec_args.jobs.unwrap_or(cores),
-        memory_bytes: crate::process::unix::available_memory_bytes().map(|b| b / 10 * 9),
+        memory_bytes: crate::process::machine::available_memory_bytes().map(|b| b / 10 * 9),
     }
 }
 
