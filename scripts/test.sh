@@ -38,7 +38,7 @@ done
 step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo test --workspace"
-# memsuite's memory suites are `test = false`: they need the runner's fixtures
+# memsuite's memory suites are `test = false`: they need the fixture images
 # and run through the runner below; its unit tests and allocator self-test run here.
 cargo test --workspace --quiet
 

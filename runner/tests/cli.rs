@@ -85,6 +85,9 @@ fn no_build_without_a_previous_build_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(repo().join("memtest.toml")).unwrap();
     let head = text.split("[[suite]]").next().unwrap();
+    // Its [fixtures] generator's inputs are not there either.
+    let (before, after) = head.split_once("[fixtures]").unwrap();
+    let head = format!("{before}{}", &after[after.find("\n[").unwrap()..]);
     let config =
         format!("{head}[[suite]]\nname = \"only\"\nruntime = \"rust\"\ntest = \"memory_leak\"\n");
     std::fs::write(dir.path().join("memtest.toml"), config).unwrap();
@@ -95,4 +98,54 @@ fn no_build_without_a_previous_build_exits_3() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A project with no build, one python suite and the fixture generator
+/// `command` (a shell line), in a fresh folder.
+fn fixture_project(command: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("noop.py"), "print('TEST PASSED')\n").unwrap();
+    let text = format!(
+        "[fixtures]\ncommand = [\"sh\", \"-c\", \"{command}\"]\n\
+         [runtimes.python]\nkind = \"python\"\nprogram = \"python3\"\n\
+         [[suite]]\nname = \"noop\"\nruntime = \"python\"\nscript = \"noop.py\"\n"
+    );
+    std::fs::write(dir.path().join("memtest.toml"), text).unwrap();
+    dir
+}
+
+#[test]
+fn a_failing_fixture_generator_exits_3_with_its_stderr_before_any_suite() {
+    let dir = fixture_project("echo making tiny.png; echo gen broke: bad seed >&2; exit 1");
+    let out = memtest(&["run"], dir.path());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("the fixture generator failed"), "{err}");
+    assert!(
+        err.contains("gen broke: bad seed"),
+        "the stderr tail: {err}"
+    );
+    assert!(!err.contains("noop"), "no suite ran: {err}");
+}
+
+#[test]
+fn the_fixtures_command_generates_once_and_prints_the_folder() {
+    let dir = fixture_project(
+        "echo x >> ${root}/runs; mkdir -p ${fixtures}; echo data > ${fixtures}/in.bin",
+    );
+    let fx = dir.path().join(".memtest/fixtures");
+    for _ in 0..2 {
+        let out = memtest(&["fixtures"], dir.path());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            fx.display().to_string()
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(fx.join("in.bin")).unwrap(),
+        "data\n"
+    );
+    let runs = std::fs::read_to_string(dir.path().join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the second call used the cache");
 }

@@ -117,6 +117,37 @@ fn ctrl_c_during_the_build_stops_cargo_and_exits_130() {
 }
 
 #[test]
+fn ctrl_c_during_the_fixture_generator_stops_it_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("noop.py"), "").unwrap();
+    let pids = dir.path().join("gen.pids");
+    // No [build]: the generator is the only child before the suites. It
+    // starts a child of its own, as `cargo run` does.
+    let text = format!(
+        "[defaults]\ngrace = \"500ms\"\n\
+         [fixtures]\ncommand = [\"sh\", \"-c\", \"sleep 300 & echo $$ $! > {}; wait\"]\n\
+         [runtimes.python]\nkind = \"python\"\nprogram = \"python3\"\n\
+         [[suite]]\nname = \"noop\"\nruntime = \"python\"\nscript = \"noop.py\"\n",
+        pids.display()
+    );
+    std::fs::write(dir.path().join("memtest.toml"), text).unwrap();
+
+    let memtest = spawn(dir.path(), &["run"], None);
+    wait_until("the generator", || pids_in(&pids).len() == 2);
+    let (out, took) = sigint_and_wait(memtest);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("error: interrupted during fixture generation: no suite ran"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let [generator, child] = <[u32; 2]>::try_from(pids_in(&pids)).unwrap();
+    assert_gone(generator, "the generator");
+    assert_gone(child, "the generator's child");
+}
+
+#[test]
 fn ctrl_c_while_suites_run_writes_the_report_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(fixture("hanging.py"), dir.path().join("hanging.py")).unwrap();

@@ -155,7 +155,7 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
             let settings = ctx.settings(&config)?;
             ctx.check_wrapper(&config)?;
             let suites = plan::select(&config, &to_filter(&filter))?;
-            let width = crate::process::unix::terminal_columns();
+            let width = crate::process::machine::terminal_columns();
             println!(
                 "{}",
                 list_table(&config, &settings, ctx.wrapper.as_deref(), &suites, width)?
@@ -190,15 +190,8 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
             Ok(ExitStatus::Passed)
         }
         Command::Fixtures => {
-            let config = load()?;
-            let fx = config.fixtures.as_ref().ok_or_else(|| {
-                AppError::Usage(format!(
-                    "{} has no [fixtures] table: this project's suites use no fixture images",
-                    config.path.display()
-                ))
-            })?;
-            let set = fixtures::ensure(&fx.dir)?;
-            println!("{}", set.dir.display());
+            let dir = run::fixtures_alone(&load()?, &ctx)?;
+            println!("{}", dir.display());
             Ok(ExitStatus::Passed)
         }
         Command::Merge(args) => {

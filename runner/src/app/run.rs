@@ -119,15 +119,8 @@ fn stages(
             emit,
             Stage::Fixtures,
             &dir,
-            || fixtures::ensure(&fx.dir).map_err(AppError::from),
-            |set| {
-                let state = if set.regenerated {
-                    "generated"
-                } else {
-                    "cached"
-                };
-                format!("{dir} ({state}, {} files)", set.manifest.files.len())
-            },
+            || fixtures::ensure(config, fx, interrupt, grace).map_err(AppError::from),
+            |set| format!("{dir} ({}, {} files)", set.freshness.as_str(), set.files),
         );
         unless_interrupted(interrupt, "fixture generation", set)?;
     }
@@ -136,6 +129,28 @@ fn stages(
         artifacts,
         helpers,
     })
+}
+
+/// `fixtures`: the fixture stage alone (the generator if the cache is
+/// stale), stopped by Ctrl-C as in a run; the folder.
+pub(super) fn fixtures_alone(config: &Config, ctx: &Context) -> Result<PathBuf, AppError> {
+    let grace = ctx.settings(config)?.grace;
+    let fx = config.fixtures.as_ref().ok_or_else(|| {
+        AppError::Usage(format!(
+            "{} has no [fixtures] table: this project's suites read no fixture folder",
+            config.path.display()
+        ))
+    })?;
+    // The signal listener needs a thread of its own while the generator is
+    // waited for.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    let interrupt = Interrupt::on_signals(&runtime).map_err(AppError::Runtime)?;
+    let set = fixtures::ensure(config, fx, &interrupt, grace).map_err(AppError::from);
+    Ok(unless_interrupted(&interrupt, "fixture generation", set)?.dir)
 }
 
 /// `all` and `run`: every stage, in order.
@@ -212,7 +227,7 @@ fn budget(exec_args: &ExecArgs) -> Budget {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     Budget {
         slots: exec_args.jobs.unwrap_or(cores),
-        memory_bytes: crate::process::unix::available_memory_bytes().map(|b| b / 10 * 9),
+        memory_bytes: crate::process::machine::available_memory_bytes().map(|b| b / 10 * 9),
     }
 }
 

@@ -97,7 +97,9 @@ pub fn near_matches<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
     let mut scored: Vec<(usize, &str)> = candidates
         .into_iter()
         .filter_map(|c| {
-            let d = edit_distance(name, c);
+            // Optimal string alignment: swapping two neighbours costs one,
+            // so "fsat" is one typo away from "fast".
+            let d = strsim::osa_distance(name, c);
             let prefix = name.len() >= 3 && (c.starts_with(name) || name.starts_with(c));
             (d <= budget || prefix).then_some((d, c))
         })
@@ -132,33 +134,6 @@ fn quoted_list(items: &[&str], conj: &str) -> String {
         [one] => one.clone(),
         [init @ .., last] => format!("{} {conj} {last}", init.join(", ")),
     }
-}
-
-/// Edit distance over characters where swapping two neighbours costs one
-/// (optimal string alignment): "fsat" is one typo away from "fast".
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -205,8 +180,7 @@ mod tests {
         assert_eq!(near_matches("rust-memory-lek", names), ["rust-memory-leak"]);
         assert_eq!(near_matches("node", names), ["node-gc"]);
         assert!(near_matches("zzz", names).is_empty());
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("fsat", "fast"), 1);
+        assert_eq!(near_matches("fsat", ["fast", "slow"]), ["fast"]);
         assert_eq!(
             suggestion("pyton", "runtimes", ["node", "python"]).as_deref(),
             Some("did you mean `python`?")

@@ -36,7 +36,7 @@ pub struct Config {
     /// Built-in fallbacks with `[defaults]` applied.
     pub defaults: Settings,
     pub profiles: BTreeMap<String, SettingsPatch>,
-    /// `None` without a `[fixtures]` table: no fixture images are made.
+    /// `None` without a `[fixtures]` table: suites get no fixture folder.
     pub fixtures: Option<Fixtures>,
     pub runtimes: BTreeMap<String, Runtime>,
     pub wrappers: BTreeMap<String, Wrapper>,
@@ -280,8 +280,17 @@ fn set_some<T>(slot: &mut Option<T>, value: Option<T>) {
 pub struct Fixtures {
     /// Absolute.
     pub dir: PathBuf,
-    /// Environment variable carrying `dir` to every suite.
+    /// Environment variable carrying `dir` to every suite (and to the
+    /// generator).
     pub env: String,
+    /// The project's generator, run when the cache is stale: an argv
+    /// template (`${root}`, `${fixtures}`). `None`: `dir` is used as it is.
+    pub command: Option<Vec<String>>,
+    /// Where the generator runs (absolute; the root by default).
+    pub cwd: PathBuf,
+    /// Files and folders (absolute) whose contents, with the command, key
+    /// the cache: a change to any of them regenerates.
+    pub inputs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

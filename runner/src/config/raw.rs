@@ -158,11 +158,20 @@ pub enum OrOff<T> {
     Off(bool),
 }
 
+/// `[fixtures]`: the folder suites read their inputs from, and optionally
+/// the project's command that fills it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFixtures {
-    pub dir: Option<String>,
-    pub env: Option<String>,
+    pub dir: Option<Text>,
+    pub env: Option<Text>,
+    #[serde(default)]
+    pub command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub cwd: Option<Text>,
+    /// Files and folders whose contents, with the command, key the cache.
+    #[serde(default)]
+    pub inputs: Vec<Text>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -481,3 +481,85 @@ fn locate_walks_up_to_the_nearest_file() {
         Err(ConfigError::NotFound { .. })
     ));
 }
+
+#[test]
+fn fixtures_table_declares_a_generator_with_its_inputs() {
+    let dir = root();
+    std::fs::create_dir_all(dir.path().join("gen/src")).unwrap();
+    std::fs::write(dir.path().join("gen/src/main.rs"), "").unwrap();
+    let text = "[fixtures]\ncommand = [\"cargo\", \"run\", \"--\", \"${fixtures}\"]\n\
+                cwd = \"gen\"\ninputs = [\"gen\", \"gen/src/main.rs\"]\n\
+                dir = \"out/fx\"\nenv = \"FX\"\n";
+    let c = parse(text, Path::new("memtest.toml"), dir.path()).unwrap();
+    let fx = c.fixtures.unwrap();
+    assert_eq!(fx.dir, dir.path().join("out/fx"));
+    assert_eq!(fx.env, "FX");
+    assert_eq!(
+        fx.command.as_deref(),
+        Some(&["cargo", "run", "--", "${fixtures}"].map(String::from)[..]),
+        "kept as a template: the build stage fills in ${{fixtures}}"
+    );
+    assert_eq!(fx.cwd, dir.path().join("gen"));
+    assert_eq!(
+        fx.inputs,
+        [dir.path().join("gen"), dir.path().join("gen/src/main.rs")]
+    );
+
+    let plain = check("[fixtures]\n").unwrap().fixtures.unwrap();
+    assert!(plain.dir.ends_with(".memtest/fixtures"));
+    assert_eq!(plain.env, "MEMTEST_FIXTURES");
+    assert_eq!(plain.command, None, "a folder used as it is");
+    assert!(plain.inputs.is_empty());
+}
+
+#[test]
+fn bad_fixture_tables_are_located() {
+    // (case, the [fixtures] table's body, message, line of the caret)
+    let cases = [
+        ("empty command", "command = []\n", "`command` is empty", 2),
+        (
+            "command as one string",
+            "command = \"make fixtures\"\n",
+            "invalid type: string \"make fixtures\", expected a sequence",
+            2,
+        ),
+        (
+            "inputs without a command",
+            "dir = \"fx\"\ninputs = [\"suites\"]\n",
+            "[fixtures] has no `command`",
+            3,
+        ),
+        (
+            "missing input",
+            "command = [\"gen\"]\ninputs = [\"suites\", \"gen.py\"]\n",
+            "fixture input `gen.py` does not exist",
+            3,
+        ),
+        (
+            "cwd that is not a folder",
+            "command = [\"gen\"]\ncwd = \"suites/node/gc.js\"\n",
+            "fixture command folder `suites/node/gc.js` does not exist",
+            3,
+        ),
+        ("empty env", "env = \"\"\n", "invalid `env`", 2),
+        (
+            "misspelt key",
+            "command = [\"gen\"]\ninput = [\"suites\"]\n",
+            "unknown field `input`",
+            3,
+        ),
+    ];
+    for (case, body, message, line) in cases {
+        let text = format!("[fixtures]\n{body}");
+        let err = check(&text).expect_err(case);
+        let ConfigError::Invalid { diagnostics } = &err else {
+            panic!("{case}: {err}")
+        };
+        let d = &diagnostics[0];
+        assert!(d.message.starts_with(message), "{case}: {}", d.message);
+        assert_eq!(d.line, line, "{case}: {err}");
+        // serde's own type errors come without a hint; every other does.
+        let typed = message.starts_with("invalid type");
+        assert_eq!(d.hint.is_some(), !typed, "{case}: {err}");
+    }
+}

@@ -3,7 +3,7 @@
 //! `memtest check` shows everything to fix.
 
 use super::diag::Diagnostic;
-use super::raw::{OrOff, RawConfig, RawLimits, RawSettings, Text};
+use super::raw::{OrOff, RawConfig, RawFixtures, RawLimits, RawSettings, Text};
 use super::{Config, Fixtures, LimitsPatch, Runtime, Settings, SettingsPatch, Wrapper};
 use crate::model::RuntimeKind;
 use crate::units::{parse_duration, Bytes, BytesPerSec};
@@ -183,10 +183,7 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
         .map(|(name, p)| (name.into_inner(), c.settings(p)))
         .collect();
     check_inheritance(&mut c, &profiles, &inherits);
-    let fixtures = raw.fixtures.map(|f| Fixtures {
-        dir: root.join(f.dir.as_deref().unwrap_or(".memtest/fixtures")),
-        env: f.env.unwrap_or_else(|| "MEMTEST_FIXTURES".to_string()),
-    });
+    let fixtures = raw.fixtures.map(|f| check_fixtures(&mut c, f, root));
 
     let mut runtimes = BTreeMap::new();
     for (name, r) in raw.runtimes {
@@ -376,6 +373,63 @@ fn check_inheritance(
                 None => break,
             }
         }
+    }
+}
+
+/// `[fixtures]`: its folder and variable, and its generator's command, cwd
+/// and inputs, each of which must exist (the inputs are hashed on every run).
+fn check_fixtures(c: &mut Checker<'_>, f: RawFixtures, root: &Path) -> Fixtures {
+    if let Some(env) = &f.env {
+        if env.get_ref().is_empty() || env.get_ref().contains(['=', '\0']) {
+            let hint = "a variable name, e.g. env = \"MEMTEST_FIXTURES\"";
+            c.error(env.span(), "invalid `env`", Some(hint.into()));
+        }
+    }
+    if let Some(dir) = &f.dir {
+        if dir.get_ref().is_empty() {
+            let hint = "a folder relative to memtest.toml, e.g. dir = \".memtest/fixtures\"";
+            c.error(dir.span(), "`dir` is empty", Some(hint.into()));
+        }
+    }
+    if let Some(argv) = &f.command {
+        if argv.get_ref().is_empty() {
+            let hint =
+                "write the generator as a list, e.g. [\"python3\", \"gen.py\", \"${fixtures}\"]";
+            c.error(argv.span(), "`command` is empty", Some(hint.into()));
+        }
+    } else if let Some(first) = f.cwd.iter().chain(&f.inputs).next() {
+        let hint = "`cwd` and `inputs` belong to a generator: add `command`, or remove them";
+        c.error(
+            first.span(),
+            "[fixtures] has no `command`",
+            Some(hint.into()),
+        );
+    }
+    let mut existing = |path: &Option<Text>, dir: bool, what: &str| {
+        let text = path.as_ref()?;
+        let abs = root.join(text.get_ref());
+        let found = if dir { abs.is_dir() } else { abs.exists() };
+        if !found {
+            let hint = "paths are relative to the folder of memtest.toml";
+            let message = format!("{what} `{}` does not exist", text.get_ref());
+            c.error(text.span(), message, Some(hint.into()));
+        }
+        Some(abs)
+    };
+    let cwd = existing(&f.cwd, true, "fixture command folder");
+    let inputs = f
+        .inputs
+        .iter()
+        .filter_map(|i| existing(&Some(i.clone()), false, "fixture input"))
+        .collect();
+    Fixtures {
+        dir: root.join(f.dir.as_ref().map_or(".memtest/fixtures", |d| d.get_ref())),
+        env: f
+            .env
+            .map_or_else(|| "MEMTEST_FIXTURES".to_string(), Spanned::into_inner),
+        command: f.command.map(Spanned::into_inner),
+        cwd: cwd.unwrap_or_else(|| root.to_path_buf()),
+        inputs,
     }
 }
 

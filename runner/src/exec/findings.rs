@@ -1,7 +1,8 @@
 //! Wrapper findings: what valgrind, heaptrack or a sanitizer reported about
 //! a suite. The parsers are pure functions over the tools' output text
-//! (the sanitizer's in [`sanitizer`]); [`read`] and [`clear`] are the
-//! executor's file side (and run `heaptrack_print`).
+//! (valgrind's XML in [`valgrind`], the sanitizer's in [`sanitizer`]);
+//! [`read`] and [`clear`] are the executor's file side (and run
+//! `heaptrack_print`).
 //!
 //! What fails a suite: valgrind's definitely-lost leak records and invalid
 //! reads, writes and frees. heaptrack's "total memory leaked" counts every
@@ -10,7 +11,9 @@
 //! not fail the suite on its own. A sanitizer fails a suite on any leak or
 //! error it reports, and when it left no log (its runtime never loaded).
 
+mod frames;
 pub mod sanitizer;
+pub mod valgrind;
 
 use crate::model::{FindingsKind, WrapperFindings};
 use std::path::{Path, PathBuf};
@@ -21,150 +24,9 @@ use tokio::process::Command;
 /// Longest time `heaptrack_print` may take over one recording.
 const HEAPTRACK_PRINT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The text between `<tag>` and `</tag>` of the first occurrence in `s`, with
-/// XML's entities decoded (Rust and C++ names are full of `&lt;` and `&amp;`).
-fn element(s: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = s.find(&open)? + open.len();
-    let len = s[start..].find(&close)?;
-    Some(unescape(s[start..start + len].trim()))
-}
-
-fn unescape(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_string();
-    }
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
-/// Each `<error>...</error>` block of a valgrind XML document.
-fn error_blocks(xml: &str) -> impl Iterator<Item = &str> {
-    xml.split("<error>")
-        .skip(1)
-        .filter_map(|rest| rest.split_once("</error>").map(|(block, _)| block))
-}
-
-/// Allocation plumbing between the code that allocated and malloc: libc's
-/// and C++'s entry points and Rust's global allocator shims (a counting
-/// allocator wraps the system one, so its frames sit here too).
-fn is_allocator_frame(func: &str) -> bool {
-    const ENTRY: &[&str] = &[
-        "malloc",
-        "calloc",
-        "realloc",
-        "free",
-        "memalign",
-        "posix_memalign",
-        "aligned_alloc",
-        "reallocarray",
-    ];
-    ENTRY.contains(&func)
-        || func.starts_with("operator new")
-        || func.starts_with("operator delete")
-        || ["__rust_", "__rg_", "__rdl_", "GlobalAlloc"]
-            .iter()
-            .any(|p| func.contains(p))
-}
-
-/// The frame that says where the problem is, as "fn (file:line)" when known:
-/// the first frame of the first stack outside valgrind's preload objects,
-/// allocator plumbing, frames without a function name, and Rust's standard
-/// library (its sources live under /rustc/), so a leaked `Vec` points at the
-/// code that made it rather than at `RawVec`.
-fn user_frame(block: &str) -> Option<String> {
-    let stack = block.split("</stack>").next()?;
-    stack.split("<frame>").skip(1).find_map(|f| {
-        if element(f, "obj").is_some_and(|o| o.contains("valgrind")) {
-            return None;
-        }
-        if element(f, "dir").is_some_and(|d| d.starts_with("/rustc/")) {
-            return None;
-        }
-        let func = element(f, "fn")?;
-        if func == "UnknownInlinedFun" || is_allocator_frame(&func) {
-            return None;
-        }
-        Some(match (element(f, "file"), element(f, "line")) {
-            (Some(file), Some(line)) => format!("{func} ({file}:{line})"),
-            _ => func,
-        })
-    })
-}
-
-/// A finding worth naming in the summary: what, and where.
-fn describe(block: &str, kind: &str) -> String {
-    let what = element(block, "what")
-        .or_else(|| element(block, "text"))
-        .unwrap_or_else(|| kind.to_string());
-    match user_frame(block) {
-        Some(at) => format!("{what} at {at}"),
-        None => what,
-    }
-}
-
-/// Summarises valgrind memcheck `--xml=yes` output. The summary names the
-/// first invalid access if there is one (later ones are often its echoes),
-/// else the largest leak (valgrind lists leak records smallest first).
+/// Summarises valgrind memcheck `--xml=yes` output (see [`valgrind`]).
 pub fn parse_valgrind_xml(xml: &str) -> WrapperFindings {
-    let mut f = WrapperFindings {
-        tool: "valgrind".to_string(),
-        definitely_lost_records: 0,
-        leaked_bytes: 0,
-        invalid_accesses: 0,
-        other_errors: 0,
-        failing: false,
-        summary: String::new(),
-        output: None,
-    };
-    let mut first_invalid: Option<String> = None;
-    let mut largest_leak: Option<(u64, String)> = None;
-    for block in error_blocks(xml) {
-        let kind = element(block, "kind").unwrap_or_default();
-        match kind.as_str() {
-            "Leak_DefinitelyLost" => {
-                f.definitely_lost_records += 1;
-                let bytes = element(block, "leakedbytes")
-                    .and_then(|b| b.parse::<u64>().ok())
-                    .unwrap_or(0);
-                f.leaked_bytes += bytes;
-                match &largest_leak {
-                    Some((most, _)) if *most >= bytes => {}
-                    _ => largest_leak = Some((bytes, describe(block, &kind))),
-                }
-            }
-            "InvalidRead" | "InvalidWrite" | "InvalidFree" | "MismatchedFree" => {
-                f.invalid_accesses += 1;
-                if first_invalid.is_none() {
-                    first_invalid = Some(describe(block, &kind));
-                }
-            }
-            _ => f.other_errors += 1,
-        }
-    }
-    f.failing = f.definitely_lost_records > 0 || f.invalid_accesses > 0;
-    let mut parts = vec![
-        format!(
-            "{} definitely lost ({} bytes)",
-            f.definitely_lost_records, f.leaked_bytes
-        ),
-        format!("{} invalid accesses", f.invalid_accesses),
-        format!("{} other errors", f.other_errors),
-    ];
-    if !xml.contains("</valgrindoutput>") {
-        parts.push("output incomplete (killed before exit?)".to_string());
-    }
-    f.summary = parts.join(", ");
-    if let Some(first) = first_invalid {
-        f.summary = format!("{}; first: {first}", f.summary);
-    } else if let Some((_, largest)) = largest_leak {
-        f.summary = format!("{}; largest: {largest}", f.summary);
-    }
-    f
+    valgrind::summarise(&valgrind::parse(xml))
 }
 
 /// Parses heaptrack's byte figures: "10.00K", "1.20M", "512B" (powers of
@@ -402,13 +264,19 @@ mod tests {
 
     #[test]
     fn frames_skip_allocator_plumbing_and_decode_entities() {
+        let first_stack = |stack: &str| {
+            let log = valgrind::parse(&format!(
+                "<error><kind>Leak_DefinitelyLost</kind>{stack}</error>"
+            ));
+            valgrind::user_frame(&log.records[0].stacks[0])
+        };
         let block = "<stack><frame><obj>/usr/libexec/valgrind/vgpreload.so</obj><fn>malloc</fn></frame>\
             <frame><fn>__rustc::__rust_alloc</fn></frame>\
             <frame><fn>with_capacity_in&lt;u8&gt;</fn><dir>/rustc/abc/library/alloc/src</dir></frame>\
             <frame><fn>leak&lt;T&gt;</fn><file>a.rs</file><line>3</line></frame></stack>";
-        assert_eq!(user_frame(block).as_deref(), Some("leak<T> (a.rs:3)"));
+        assert_eq!(first_stack(block).as_deref(), Some("leak<T> (a.rs:3)"));
         assert_eq!(
-            user_frame("<stack><frame><fn>malloc</fn></frame></stack>"),
+            first_stack("<stack><frame><fn>malloc</fn></frame></stack>"),
             None
         );
     }

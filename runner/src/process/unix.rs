@@ -179,37 +179,6 @@ pub fn maxrss_bytes(ru_maxrss: u64) -> u64 {
     }
 }
 
-/// Memory the kernel says can be taken without swapping (`MemAvailable`),
-/// in bytes; `None` where /proc/meminfo does not exist.
-pub fn available_memory_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    text.lines().find_map(|line| {
-        let kib = line
-            .strip_prefix("MemAvailable:")?
-            .trim()
-            .strip_suffix("kB")?;
-        kib.trim().parse::<u64>().ok().map(|k| k * 1024)
-    })
-}
-
-/// Columns of the terminal on stdout, or `$COLUMNS`; `None` when stdout is
-/// not a terminal and nothing says.
-pub fn terminal_columns() -> Option<usize> {
-    // SAFETY: TIOCGWINSZ writes the zeroed winsize we pass and nothing else.
-    let cols = unsafe {
-        let mut size: libc::winsize = std::mem::zeroed();
-        (libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) == 0).then_some(size.ws_col)
-    };
-    match cols {
-        Some(c) if c > 0 => Some(usize::from(c)),
-        _ => std::env::var("COLUMNS")
-            .ok()?
-            .parse()
-            .ok()
-            .filter(|c| *c > 0),
-    }
-}
-
 /// CPU time (user + system) this process has used, in microseconds; for the
 /// sampler benchmark.
 pub fn own_cpu_micros() -> u64 {

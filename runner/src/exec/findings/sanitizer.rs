@@ -4,7 +4,7 @@
 //! suite into the findings every report shows, in memcheck's terms: direct
 //! leaks are the definitely-lost records, ASan errors the invalid accesses.
 
-use super::is_allocator_frame;
+use super::frames::is_allocator_frame;
 use crate::model::WrapperFindings;
 
 /// What one process's log said.
