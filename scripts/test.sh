@@ -69,8 +69,8 @@ fi
 (cd bindings/python && "$venv/bin/pytest" -q tests)
 
 step "suite helper tests (python, node)"
-(cd helpers/python && "$venv/bin/pytest" -q)
-node --test helpers/node/test/
+(cd runner/helpers/python && "$venv/bin/pytest" -q)
+node --test runner/helpers/node/test/
 
 step "fast memory suites and canaries through the runner"
 mkdir -p .memtest/report

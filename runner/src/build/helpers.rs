@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 const FILES: &[(&str, &str)] = &[
     (
         "python/memtest_suite.py",
-        include_str!("../../../helpers/python/memtest_suite.py"),
+        include_str!("../../helpers/python/memtest_suite.py"),
     ),
     (
         "node/memtest-suite.js",
-        include_str!("../../../helpers/node/memtest-suite.js"),
+        include_str!("../../helpers/node/memtest-suite.js"),
     ),
-    ("c/memtest.h", include_str!("../../../helpers/c/memtest.h")),
+    ("c/memtest.h", include_str!("../../helpers/c/memtest.h")),
 ];
 
 /// Writes every helper under `state_dir/helpers` (only files whose contents

@@ -1,6 +1,6 @@
 """Tests of memtest_suite: the leak rule on scripted series, the environment
 it parses, figure lines, and run()'s marker and exit codes (in a subprocess,
-since run() ends the process). `pytest helpers/python`."""
+since run() ends the process). `pytest runner/helpers/python`."""
 
 import os
 import random

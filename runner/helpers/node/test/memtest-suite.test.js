@@ -1,7 +1,7 @@
 'use strict';
 // Tests of memtest-suite: the leak rule on scripted series, the environment it
 // parses, figure lines, and run()'s marker and exit codes (in a child process,
-// since run() sets the exit code). `node --test helpers/node/test/`.
+// since run() sets the exit code). `node --test runner/helpers/node/test/`.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
