@@ -50,6 +50,9 @@ pub enum Command {
     Baseline(BaselineCommand),
     /// Write a starting memtest.toml (and starter suites) for the project here
     Init(InitArgs),
+    /// Install or remove a git pre-commit hook that runs a tier of suites
+    #[command(subcommand)]
+    Hook(HookCommand),
 }
 
 /// Flags that shape how suites execute, shared by `all` and `run`.
@@ -135,6 +138,21 @@ pub struct InitArgs {
     /// Overwrite an existing memtest.toml (starter suites are never overwritten)
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write the repository's pre-commit hook: `memtest run --tag TAG` at --profile (default ci) before each commit
+    Install {
+        /// The tag of the tier the hook runs
+        #[arg(long, value_name = "T", default_value = "fast")]
+        tag: String,
+        /// Replace a pre-commit hook memtest did not write (it is kept beside, and put back by uninstall)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove memtest's pre-commit hook (a hook memtest did not write is left alone)
+    Uninstall,
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,12 +266,39 @@ mod tests {
             &["memtest", "run", "--jobs", "0"],
             &["memtest", "matrix", "--by", "colour"],
             &["memtest", "merge"],
+            &["memtest", "hook"],
+            &["memtest", "hook", "install", "--tag"],
         ] {
             assert!(
                 Cli::try_parse_from(argv).is_err(),
                 "{argv:?} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn hook_install_defaults_to_the_fast_tag() {
+        let cli = Cli::try_parse_from(["memtest", "hook", "install"]).unwrap();
+        let Command::Hook(HookCommand::Install { tag, force }) = cli.command else {
+            panic!("not hook install")
+        };
+        assert_eq!((tag.as_str(), force), ("fast", false));
+        let cli = Cli::try_parse_from([
+            "memtest",
+            "--profile",
+            "soak",
+            "hook",
+            "install",
+            "--tag",
+            "quick",
+            "--force",
+        ])
+        .unwrap();
+        assert_eq!(cli.profile.as_deref(), Some("soak"));
+        assert!(matches!(
+            cli.command,
+            Command::Hook(HookCommand::Install { ref tag, force: true }) if tag == "quick"
+        ));
     }
 
     #[test]

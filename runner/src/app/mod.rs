@@ -2,15 +2,17 @@
 //! -> fixtures -> plan -> exec -> reports, and the mapping of how it ended to
 //! an [`ExitStatus`]. Stages return typed errors; here, at the edge, they meet
 //! the error reporter and become exit codes. Besides the reporters, only this
-//! file writes to stdout: the answers of `list`, `matrix`, `check` and
-//! `fixtures`, which are the command's output rather than a report.
+//! file writes to stdout: the answers of `list`, `matrix`, `check`,
+//! `fixtures`, `init` and `hook`, which are the command's output rather than a
+//! report.
 
 mod history;
+mod hook;
 mod list;
 mod run;
 
 use crate::build::{self, fixtures, interpreter, preflight, setup};
-use crate::cli::{BaselineCommand, Cli, Command, FilterArgs, MatrixBy, ReportArgs};
+use crate::cli::{BaselineCommand, Cli, Command, FilterArgs, HookCommand, MatrixBy, ReportArgs};
 use crate::config::{self, Config, ConfigError, Settings};
 use crate::plan::{self, Filter, GroupBy, PlanError, SelectError};
 use crate::report::{self, ErrorReporter, ReportError, ReportOptions};
@@ -79,6 +81,8 @@ pub enum AppError {
     Report(#[from] ReportError),
     #[error("cannot write the report")]
     ReportIo(#[source] std::io::Error),
+    #[error(transparent)]
+    Hook(#[from] hook::HookError),
 }
 
 impl AppError {
@@ -88,7 +92,8 @@ impl AppError {
             | AppError::Select(_)
             | AppError::Plan(_)
             | AppError::Usage(_)
-            | AppError::Baseline(_) => ExitStatus::UsageOrConfig,
+            | AppError::Baseline(_)
+            | AppError::Hook(_) => ExitStatus::UsageOrConfig,
             AppError::Preflight(_)
             | AppError::Helpers(_)
             | AppError::Interpreter(_)
@@ -220,6 +225,18 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
             let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
             let done =
                 crate::init::run(&dir, args.force).map_err(|e| AppError::Usage(e.to_string()))?;
+            print!("{done}");
+            Ok(ExitStatus::Passed)
+        }
+        Command::Hook(command) => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let done = match command {
+                HookCommand::Install { tag, force } => {
+                    let profile = cli.profile.as_deref().unwrap_or(hook::DEFAULT_PROFILE);
+                    hook::install(&cwd, cli.config.as_deref(), profile, &tag, force)?
+                }
+                HookCommand::Uninstall => hook::uninstall(&cwd)?,
+            };
             print!("{done}");
             Ok(ExitStatus::Passed)
         }
