@@ -16,8 +16,11 @@
 # trials with CPU hogs beside them, a type check of
 # the runner for macOS (its dependencies checked for a second target), the
 # second example (a Zig library: zig compiles its build runner on first use),
-# and a bounded fuzz run of the C ABI over the seed corpus (a third, sanitizer
-# build of the core). MEMTEST_STABILITY_RUNS and MEMTEST_FUZZ_SECONDS override either.
+# memtest as a user installs it (`cargo install --path runner` into a temp
+# folder, then that binary on copies of the C example: runner/tests/install.rs,
+# its build kept warm in target/install-test), and a bounded fuzz run of the C
+# ABI over the seed corpus (a third, sanitizer build of the core).
+# MEMTEST_STABILITY_RUNS and MEMTEST_FUZZ_SECONDS override either.
 # The memtest runs here use the debug runner (`cargo run -p runner`, the README's
 # own command): it shares the test build's dependencies, where a release
 # runner would compile them all again; the library under test is built in
@@ -95,6 +98,13 @@ if [ "$full" = 1 ]; then
   else
     echo "skipped: python3 -m ziglang (pip install 'ziglang>=0.17,<0.18'; .ci/run installs it)"
   fi
+fi
+
+if [ "$full" = 1 ]; then
+  # A cold install compiles the runner and its dependencies again in their
+  # own target folder (minutes); warm, the test takes ~30 s.
+  step "install: cargo install --path runner outside the repository, then memtest init and all on copies of the C example"
+  cargo test -p runner --test install --quiet -- --ignored
 fi
 
 # Issue 11: a clean fast tier passes 10 runs in a row with suites in parallel
