@@ -5,9 +5,8 @@
 //! by fails here. `MEMTEST_BLESS=1 cargo test -p runner --test effective`
 //! rewrites the snapshot (review its diff: it is the point of the test).
 
-use runner::config::{self, Config};
+use runner::config::{self, Config, Invocation};
 use runner::model::Limits;
-use runner::plan;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -36,11 +35,15 @@ fn limits_json(l: &Limits) -> Value {
 
 /// Every suite's effective settings under `profile` and `wrapper`.
 fn effective(c: &Config, profile: Option<&str>, wrapper: Option<&str>) -> Value {
-    let settings = c.settings(profile).unwrap();
+    let inv = Invocation {
+        profile: profile.map(str::to_string),
+        wrapper: wrapper.map(str::to_string),
+        scale: None,
+    };
     let mut out = Map::new();
     for suite in &c.suites {
-        let r = plan::resolve(c, suite, &settings, wrapper).unwrap();
-        let mut catches: Vec<&str> = suite.catches.iter().map(|c| c.name()).collect();
+        let r = c.resolve(suite, &inv).unwrap();
+        let mut catches: Vec<&str> = r.catches.value.iter().map(|c| c.name()).collect();
         catches.sort_unstable();
         out.insert(
             suite.name.clone(),
@@ -48,16 +51,16 @@ fn effective(c: &Config, profile: Option<&str>, wrapper: Option<&str>) -> Value 
                 "runtime": suite.runtime,
                 "tags": suite.tags,
                 "expect": suite.expect,
-                "timeout_ms": r.timeout.as_millis() as u64,
-                "grace_ms": settings.grace.as_millis() as u64,
-                "sample_interval_ms": settings.sample_interval.as_millis() as u64,
-                "scale": plan::scale_of(suite, &settings, settings.scale),
-                "variant": plan::variant_of(c, suite, wrapper),
-                "wrapper": r.wrapper.map(|w| w.name.clone()),
-                "threads": suite.threads,
+                "timeout_ms": r.run_timeout.as_millis() as u64,
+                "grace_ms": r.grace.value.as_millis() as u64,
+                "sample_interval_ms": r.sample_interval.value.as_millis() as u64,
+                "scale": r.scale.value,
+                "variant": r.variant.value,
+                "wrapper": r.wrapper.value,
+                "threads": r.threads.value,
                 "exclusive": suite.exclusive,
                 "catches": catches,
-                "limits": limits_json(&r.limits),
+                "limits": limits_json(&r.judged_limits),
             }),
         );
     }
