@@ -149,3 +149,43 @@ fn the_fixtures_command_generates_once_and_prints_the_folder() {
     let runs = std::fs::read_to_string(dir.path().join("runs")).unwrap();
     assert_eq!(runs.lines().count(), 1, "the second call used the cache");
 }
+
+#[test]
+fn the_builtin_ci_profile_runs_a_config_that_defines_no_profiles() {
+    // A foreign project's first `run --profile ci`: its suite passes only
+    // when it is given the built-in profile's scale.
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[runtimes.sh]
+kind = "command"
+
+[suites.scaled]
+runtime = "sh"
+command = ["sh", "-c", "test \"$MEMTEST_SCALE\" = 0.1 && echo 'TEST PASSED'"]
+"#;
+    let path = dir.path().join("project.toml");
+    std::fs::write(&path, config).unwrap();
+    let path = path.to_str().unwrap();
+    let out = memtest(&["--config", path, "run", "--profile", "ci"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plain = memtest(&["--config", path, "run"], dir.path());
+    assert_eq!(plain.status.code(), Some(1), "scale 1 without the profile");
+
+    let show = memtest(
+        &[
+            "--config",
+            path,
+            "--profile",
+            "soak",
+            "show",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(show.status.code(), Some(0), "{}", stderr(&show));
+    let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("show is JSON");
+    let scale = &json["scaled"]["settings"]["scale"];
+    assert_eq!(scale["value"], "10");
+    assert_eq!(scale["source"], "profile soak (built-in)");
+}

@@ -419,4 +419,6 @@ impl Config {
 }
 
 #[cfg(test)]
+mod layer_tests;
+#[cfg(test)]
 mod tests;
