@@ -30,14 +30,11 @@ fn or_none<T: ToString>(value: &Option<T>) -> String {
 
 fn rows(s: &ResolvedSuite<'_>) -> Vec<Row> {
     let r = &s.settings;
-    let wrapper_factor = r.run_timeout.as_secs_f64()
-        / r.timeout
-            .value
-            .mul_f64(r.timeout_factor.value)
-            .as_secs_f64()
-            .max(f64::MIN_POSITIVE);
     let run_timeout_source = match &r.wrapper.value {
-        Some(w) => format!("timeout x timeout_factor x wrapper {w}'s {wrapper_factor:.0}"),
+        Some(w) => format!(
+            "timeout x timeout_factor x wrapper {w}'s {}",
+            r.wrapper_timeout_factor
+        ),
         None => "timeout x timeout_factor".to_string(),
     };
     let mut out = vec![
@@ -283,6 +280,12 @@ limits = { rss_growth = "64MB" }
             ("20", "profile soak (built-in)")
         );
         // 2m x 20 (soak) x 30 (memcheck).
-        assert_eq!(at(&v, "py-quick", "run_timeout").0, "1200m00s");
+        assert_eq!(
+            at(&v, "py-quick", "run_timeout"),
+            (
+                "1200m00s",
+                "timeout x timeout_factor x wrapper memcheck's 30"
+            )
+        );
     }
 }

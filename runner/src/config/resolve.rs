@@ -96,6 +96,8 @@ pub struct Resolved {
     /// The suite's timeout as set, before any factor.
     pub timeout: Sourced<Duration>,
     pub timeout_factor: Sourced<f64>,
+    /// The wrapper's own factor (1 without a wrapper).
+    pub wrapper_timeout_factor: f64,
     /// What the run allows: `timeout` times `timeout_factor` times the
     /// wrapper's factor.
     pub run_timeout: Duration,
@@ -301,7 +303,7 @@ pub fn resolve(
             };
         }
     }
-    let factor = timeout_factor.value * wrapper_def.map_or(1.0, |w| w.timeout_factor);
+    let wrapper_timeout_factor = wrapper_def.map_or(1.0, |w| w.timeout_factor);
     let mut judged_limits = limits.clone();
     if wrapper_def.is_some() {
         clear_tool_dominated(&mut judged_limits);
@@ -318,7 +320,10 @@ pub fn resolve(
         },
     };
     Ok(Resolved {
-        run_timeout: timeout.value.mul_f64(factor),
+        run_timeout: timeout
+            .value
+            .mul_f64(timeout_factor.value * wrapper_timeout_factor),
+        wrapper_timeout_factor,
         timeout,
         timeout_factor,
         grace,
