@@ -157,14 +157,14 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
         Command::Run(args) => run::run_suites(&load()?, &ctx, &args.filter, &args.exec, opts),
         Command::List(filter) => {
             let config = load()?;
-            let suites = ctx.resolve(&config, &filter, None)?;
+            let (_, suites) = ctx.resolve(&config, &filter, None)?;
             let width = crate::process::machine::terminal_columns();
             println!("{}", list_table(&suites, width));
             Ok(ExitStatus::Passed)
         }
         Command::Show(args) => {
             let config = load()?;
-            let suites = ctx.resolve(&config, &args.filter, args.scale)?;
+            let (_, suites) = ctx.resolve(&config, &args.filter, args.scale)?;
             match args.format {
                 ShowFormat::Text => print!("{}", show_text(&suites)),
                 ShowFormat::Json => println!(
@@ -261,18 +261,19 @@ impl Context {
         })
     }
 
-    /// The suites `filter` selects, each resolved for this invocation; an
-    /// unknown profile or wrapper is an error even when nothing is selected.
+    /// The run-wide settings, and the suites `filter` selects, each resolved
+    /// for this invocation; an unknown profile or wrapper is an error even
+    /// when nothing is selected.
     pub(crate) fn resolve<'c>(
         &self,
         config: &'c Config,
         filter: &FilterArgs,
         scale: Option<f64>,
-    ) -> Result<Vec<config::ResolvedSuite<'c>>, AppError> {
+    ) -> Result<(config::Resolved, Vec<config::ResolvedSuite<'c>>), AppError> {
         let inv = self.invocation(scale)?;
-        config.run_settings(&inv)?;
+        let run = config.run_settings(&inv)?;
         let suites = plan::select(config, &to_filter(filter))?;
-        Ok(config.resolve_all(&suites, &inv)?)
+        Ok((run, config.resolve_all(&suites, &inv)?))
     }
 }
 

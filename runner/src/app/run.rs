@@ -5,7 +5,7 @@
 //! judge, while a plain thread feeds the events to the reporters.
 
 use super::history;
-use super::{to_filter, AppError, Context, ExitStatus};
+use super::{AppError, Context, ExitStatus};
 use crate::build::{self, fixtures, helpers, interpreter, preflight, setup};
 use crate::cli::{ExecArgs, FilterArgs};
 use crate::config::{Config, Resolved, ResolvedSuite, Suite};
@@ -37,10 +37,7 @@ fn prepare<'c>(
     filter: &FilterArgs,
     exec_args: &ExecArgs,
 ) -> Result<Request<'c>, AppError> {
-    let inv = ctx.invocation(exec_args.scale)?;
-    let run = config.run_settings(&inv)?;
-    let selected = plan::select(config, &to_filter(filter))?;
-    let suites = config.resolve_all(&selected, &inv)?;
+    let (run, suites) = ctx.resolve(config, filter, exec_args.scale)?;
     let tolerance = ctx.report.tolerance;
     if !(tolerance.is_finite() && tolerance >= 0.0) {
         return Err(AppError::Usage(format!(

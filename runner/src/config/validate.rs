@@ -78,8 +78,10 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
     let mut suites = Vec::new();
     let mut derived = Vec::new();
     let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    let mut all_checked = true;
     for (name, s) in suite_tables(&mut c, raw.suite_list, raw.suite_tables) {
         let Some((base, own)) = suite::check_suite(&mut c, s, &name, &sctx) else {
+            all_checked = false;
             continue;
         };
         let specs = match own {
@@ -122,7 +124,10 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
         suites.push(base);
         suites.extend(canaries);
     }
-    overrides::check_selects(&mut c, &overrides, &suites);
+    // A suite too broken to check could be the one an override selects.
+    if all_checked {
+        overrides::check_selects(&mut c, &overrides, &suites);
+    }
 
     // The built-in runtimes join the config only when a suite runs on them.
     let mut runtimes = declared;
