@@ -37,6 +37,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show the suites memtest.toml defines
     List(FilterArgs),
+    /// Show each suite's effective settings and where each came from
+    Show(ShowArgs),
     /// Print a CI strategy matrix (JSON) that splits the suites into jobs
     Matrix(MatrixArgs),
     /// Validate memtest.toml without building or running anything
@@ -97,6 +99,24 @@ pub struct FilterArgs {
     /// Only the k-th of n equal slices of the selection, e.g. 1/3
     #[arg(long, value_name = "k/n")]
     pub partition: Option<Partition>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// The scale a run with --scale X would use
+    #[arg(long, value_name = "X")]
+    pub scale: Option<f64>,
+    /// text, or json ({suite: {settings: {key: {value, source}}}})
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    pub format: ShowFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Args)]

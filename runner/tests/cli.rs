@@ -31,7 +31,7 @@ fn check_list_and_matrix_work_from_a_subdirectory() {
     assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
     let table = String::from_utf8_lossy(&list.stdout);
     assert!(
-        table.contains("rust-canary-leak") && !table.contains("rust-memory-leak "),
+        table.contains("rust-memory-leak-canary-leaky") && !table.contains("rust-memory-leak "),
         "{table}"
     );
 
@@ -64,7 +64,11 @@ fn usage_and_config_errors_exit_2_before_anything_runs() {
 
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(root.join("memtest.toml")).unwrap();
-    let broken = text.replacen("[defaults]", "[defaults]\nsample_intervall = \"10ms\"", 1);
+    let broken = text.replacen(
+        "\n[defaults]\n",
+        "\n[defaults]\nsample_intervall = \"10ms\"\n",
+        1,
+    );
     std::fs::write(dir.path().join("memtest.toml"), broken).unwrap();
     let out = memtest(&["check"], dir.path());
     assert_eq!(out.status.code(), Some(2));
@@ -81,15 +85,15 @@ fn usage_and_config_errors_exit_2_before_anything_runs() {
 #[test]
 fn no_build_without_a_previous_build_exits_3() {
     // A copy of the repository's config in an empty folder: its scripts do
-    // not exist there, so keep only a rust suite.
+    // not exist there, so keep only a rust suite (and no overrides, which
+    // would select nothing).
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(repo().join("memtest.toml")).unwrap();
-    let head = text.split("[[suite]]").next().unwrap();
+    let head = text.split("\n[[overrides]]").next().unwrap();
     // Its [fixtures] generator's inputs are not there either.
     let (before, after) = head.split_once("[fixtures]").unwrap();
     let head = format!("{before}{}", &after[after.find("\n[").unwrap()..]);
-    let config =
-        format!("{head}[[suite]]\nname = \"only\"\nruntime = \"rust\"\ntest = \"memory_leak\"\n");
+    let config = format!("{head}\n[suites.only]\ntest = \"memory_leak\"\n");
     std::fs::write(dir.path().join("memtest.toml"), config).unwrap();
     let out = memtest(&["run", "--no-build"], dir.path());
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -148,4 +152,44 @@ fn the_fixtures_command_generates_once_and_prints_the_folder() {
     );
     let runs = std::fs::read_to_string(dir.path().join("runs")).unwrap();
     assert_eq!(runs.lines().count(), 1, "the second call used the cache");
+}
+
+#[test]
+fn the_builtin_ci_profile_runs_a_config_that_defines_no_profiles() {
+    // A foreign project's first `run --profile ci`: its suite passes only
+    // when it is given the built-in profile's scale.
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[runtimes.sh]
+kind = "command"
+
+[suites.scaled]
+runtime = "sh"
+command = ["sh", "-c", "test \"$MEMTEST_SCALE\" = 0.1 && echo 'TEST PASSED'"]
+"#;
+    let path = dir.path().join("project.toml");
+    std::fs::write(&path, config).unwrap();
+    let path = path.to_str().unwrap();
+    let out = memtest(&["--config", path, "run", "--profile", "ci"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plain = memtest(&["--config", path, "run"], dir.path());
+    assert_eq!(plain.status.code(), Some(1), "scale 1 without the profile");
+
+    let show = memtest(
+        &[
+            "--config",
+            path,
+            "--profile",
+            "soak",
+            "show",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(show.status.code(), Some(0), "{}", stderr(&show));
+    let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("show is JSON");
+    let scale = &json["scaled"]["settings"]["scale"];
+    assert_eq!(scale["value"], "10");
+    assert_eq!(scale["source"], "profile soak (built-in)");
 }

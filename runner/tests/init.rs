@@ -212,7 +212,7 @@ fn an_existing_config_is_refused_without_force_and_suites_are_never_overwritten(
     );
     assert!(std::fs::read_to_string(root.join("memtest.toml"))
         .unwrap()
-        .contains("[[suite]]"));
+        .contains("[suites."));
 }
 
 #[test]

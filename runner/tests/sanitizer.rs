@@ -6,8 +6,8 @@
 //! read back and judged. The end-to-end test is skipped, with the reason
 //! printed, only when `cc` cannot build with AddressSanitizer.
 
-use runner::build::request_under;
-use runner::config::{self, Config, Suite};
+use runner::build::request;
+use runner::config::{self, Config, Invocation, ResolvedSuite, Suite};
 use runner::model::{Exit, Failure, FindingsKind, Job, Outcome, Verdict, WrapperRun};
 use runner::plan::jobs::{plan, Artifacts, PlanOptions};
 use std::collections::BTreeMap;
@@ -53,6 +53,16 @@ script = "a.py"
 canaries = [{ name = "py-canary", variant = "leaky", catches = ["native_leaks"] }]
 "#;
 
+/// Every suite, resolved under `wrapper`.
+fn resolved<'c>(c: &'c Config, wrapper: Option<&str>) -> Vec<ResolvedSuite<'c>> {
+    let inv = Invocation {
+        wrapper: wrapper.map(str::to_string),
+        ..Invocation::default()
+    };
+    let suites: Vec<&Suite> = c.suites.iter().collect();
+    c.resolve_all(&suites, &inv).unwrap()
+}
+
 fn parse(dir: &Path) -> Config {
     std::fs::write(dir.join("a.py"), "").unwrap();
     config::parse(TOML, &dir.join("memtest.toml"), dir).unwrap()
@@ -62,13 +72,12 @@ fn parse(dir: &Path) -> Config {
 fn a_wrapper_variant_composes_with_each_suites_own() {
     let dir = tempfile::tempdir().unwrap();
     let c = parse(dir.path());
-    let suites: Vec<&Suite> = c.suites.iter().collect();
-    let plain = request_under(&c, &suites, None);
+    let plain = request(&c, &resolved(&c, None));
     assert_eq!(
         plain.variants.iter().collect::<Vec<_>>(),
         ["default", "leaky"]
     );
-    let asan = request_under(&c, &suites, Some("asan"));
+    let asan = request(&c, &resolved(&c, Some("asan")));
     assert_eq!(
         asan.variants.iter().collect::<Vec<_>>(),
         ["asan", "leaky+asan"]
@@ -103,16 +112,11 @@ fn under_asan_interpreters_preload_the_runtime_and_rust_suites_do_not() {
             format!("/bin/{v}/memory_leak").into(),
         );
     }
-    let settings = c.settings(None).unwrap();
     let opts = PlanOptions {
-        settings: &settings,
-        scale: 1.0,
-        wrapper: Some("asan"),
         interpreters: BTreeMap::from([("python".to_string(), "/real/python3".to_string())]),
         helpers: None,
     };
-    let suites: Vec<&Suite> = c.suites.iter().collect();
-    let jobs = plan(&c, &suites, &artifacts, &opts).unwrap();
+    let jobs = plan(&c, &resolved(&c, Some("asan")), &artifacts, &opts).unwrap();
     let by_name = |n: &str| jobs.iter().find(|j| j.suite == n).unwrap();
     let env = |j: &Job, key: &str| {
         j.env

@@ -48,6 +48,8 @@ pub enum HookError {
     ForeignUninstall { path: PathBuf },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Resolve(#[from] config::ResolveError),
     #[error("the hook cannot name {what}: {err}")]
     Unquotable { what: String, err: String },
     #[error("cannot write {}", path.display())]
@@ -199,7 +201,10 @@ fn config_for_hook(
     profile: &str,
 ) -> Result<PathBuf, HookError> {
     let config = config::load(&config::locate(explicit, cwd)?)?;
-    config.settings(Some(profile))?;
+    config.run_settings(&config::Invocation {
+        profile: Some(profile.to_string()),
+        ..Default::default()
+    })?;
     let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let abs = canonical(&config.path);
     Ok(abs

@@ -1,21 +1,13 @@
 //! `memtest list`: one row per suite with what a run would use (the
 //! resolver's timeout and limits, after profile and wrapper), fitted to the
-//! terminal's width.
+//! terminal's width. `memtest show` gives every setting and its source.
 
-use super::AppError;
-use crate::config::{Config, Settings, Suite};
+use crate::config::{ResolvedSuite, DEFAULT_VARIANT};
 use crate::model::Expect;
-use crate::plan;
 use tabled::settings::{peaker::Priority, Style, Width};
 
 /// The table `memtest list` prints; `width` is the terminal's, when known.
-pub fn list_table(
-    config: &Config,
-    settings: &Settings,
-    wrapper: Option<&str>,
-    suites: &[&Suite],
-    width: Option<usize>,
-) -> Result<String, AppError> {
+pub fn list_table(suites: &[ResolvedSuite<'_>], width: Option<usize>) -> String {
     #[derive(tabled::Tabled)]
     struct Row {
         name: String,
@@ -25,9 +17,8 @@ pub fn list_table(
         timeout: String,
     }
     let mut rows = Vec::with_capacity(suites.len());
-    for suite in suites {
-        let resolved = plan::resolve(config, suite, settings, wrapper)?;
-        let limits = resolved.limits;
+    for ResolvedSuite { suite, settings } in suites {
+        let limits = &settings.judged_limits;
         let mut parts = Vec::new();
         if let Some(b) = limits.rss_growth {
             parts.push(format!("rss growth <= {b}"));
@@ -48,21 +39,21 @@ pub fn list_table(
             parts.push(format!("native leaks <= {n}"));
         }
         let mut runtime = suite.runtime.clone();
-        if let Some(v) = &suite.variant {
-            runtime.push_str(&format!(" ({v})"));
+        if settings.variant.value != DEFAULT_VARIANT {
+            runtime.push_str(&format!(" ({})", settings.variant.value));
         }
-        if let Some(w) = resolved.wrapper {
-            runtime.push_str(&format!(" under {}", w.name));
+        if let Some(w) = &settings.wrapper.value {
+            runtime.push_str(&format!(" under {w}"));
         }
         let mut tags = suite.tags.join(", ");
         if suite.expect == Expect::Fail {
-            let catches: Vec<&str> = suite.catches.iter().map(|c| c.name()).collect();
+            let catches: Vec<&str> = settings.catches.value.iter().map(|c| c.name()).collect();
             let mut what = if catches.is_empty() {
                 "expect fail".to_string()
             } else {
                 format!("expect fail on {}", catches.join(", "))
             };
-            if let Some(cap) = settings.canary_scale {
+            if let Some(cap) = settings.canary_scale.value {
                 what.push_str(&format!(" at scale <= {cap}"));
             }
             tags = if tags.is_empty() {
@@ -76,7 +67,7 @@ pub fn list_table(
             runtime,
             tags,
             limits: parts.join(", "),
-            timeout: crate::units::format_duration(resolved.timeout),
+            timeout: crate::units::format_duration(settings.run_timeout),
         });
     }
     let mut table = tabled::Table::new(rows);
@@ -89,13 +80,13 @@ pub fn list_table(
                 .priority(Priority::max(true)),
         );
     }
-    Ok(table.to_string())
+    table.to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
+    use crate::config::{self, Invocation, Suite};
 
     #[test]
     fn list_shows_what_a_run_uses_and_fits_a_narrow_terminal() {
@@ -122,9 +113,16 @@ limits = { rss_growth = "16MB", peak_rss = "100MB", slope = "2MB/s" }
 canaries = [{ mode = "retain", catches = ["exit_code"] }]
 "#;
         let c = config::parse(text, &dir.path().join("memtest.toml"), dir.path()).unwrap();
-        let settings = c.settings(Some("ci")).unwrap();
         let suites: Vec<&Suite> = c.suites.iter().collect();
-        let wide = list_table(&c, &settings, None, &suites, None).unwrap();
+        let table = |wrapper: Option<&str>, width| {
+            let inv = Invocation {
+                profile: Some("ci".into()),
+                wrapper: wrapper.map(str::to_string),
+                scale: None,
+            };
+            list_table(&c.resolve_all(&suites, &inv).unwrap(), width)
+        };
+        let wide = table(None, None);
         assert!(wide.contains("20.0s"), "profile factor applied: {wide}");
         assert!(wide.contains("rss growth <= 16.0 MB"), "{wide}");
         assert!(
@@ -135,7 +133,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
             wide.contains("expect fail on exit_code at scale <= 0.1"),
             "{wide}"
         );
-        let wrapped = list_table(&c, &settings, Some("memcheck"), &suites, None).unwrap();
+        let wrapped = table(Some("memcheck"), None);
         assert!(
             wrapped.contains("10m00s"),
             "wrapper factor applied: {wrapped}"
@@ -144,7 +142,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
             !wrapped.contains("rss growth"),
             "limits a wrapped run ignores: {wrapped}"
         );
-        let narrow = list_table(&c, &settings, None, &suites, Some(60)).unwrap();
+        let narrow = table(None, Some(60));
         let widest = narrow.lines().map(|l| l.chars().count()).max().unwrap();
         assert!(widest <= 60, "{widest} columns:\n{narrow}");
         for word in ["growth", "16.0", "100.0", "slope", "20.0s", "exit_code"] {

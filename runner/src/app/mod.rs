@@ -10,16 +10,20 @@ mod history;
 mod hook;
 mod list;
 mod run;
+mod show;
 
 use crate::build::{self, fixtures, interpreter, preflight, setup};
-use crate::cli::{BaselineCommand, Cli, Command, FilterArgs, HookCommand, MatrixBy, ReportArgs};
-use crate::config::{self, Config, ConfigError, Settings};
+use crate::cli::{
+    BaselineCommand, Cli, Command, FilterArgs, HookCommand, MatrixBy, ReportArgs, ShowFormat,
+};
+use crate::config::{self, Config, ConfigError, Invocation, ResolveError};
 use crate::plan::{self, Filter, GroupBy, PlanError, SelectError};
 use crate::report::{self, ErrorReporter, ReportError, ReportOptions};
 use crate::verdict::baseline::BaselineError;
 use std::path::PathBuf;
 
 pub use list::list_table;
+pub use show::{show_json, show_text};
 
 /// How a memtest invocation ended; the process exit code is its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +58,8 @@ pub enum AppError {
     Select(#[from] SelectError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot read the baseline")]
@@ -91,6 +97,7 @@ impl AppError {
             AppError::Config(_)
             | AppError::Select(_)
             | AppError::Plan(_)
+            | AppError::Resolve(_)
             | AppError::Usage(_)
             | AppError::Baseline(_)
             | AppError::Hook(_) => ExitStatus::UsageOrConfig,
@@ -157,14 +164,21 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
         Command::Run(args) => run::run_suites(&load()?, &ctx, &args.filter, &args.exec, opts),
         Command::List(filter) => {
             let config = load()?;
-            let settings = ctx.settings(&config)?;
-            ctx.check_wrapper(&config)?;
-            let suites = plan::select(&config, &to_filter(&filter))?;
+            let (_, suites) = ctx.resolve(&config, &filter, None)?;
             let width = crate::process::machine::terminal_columns();
-            println!(
-                "{}",
-                list_table(&config, &settings, ctx.wrapper.as_deref(), &suites, width)?
-            );
+            println!("{}", list_table(&suites, width));
+            Ok(ExitStatus::Passed)
+        }
+        Command::Show(args) => {
+            let config = load()?;
+            let (_, suites) = ctx.resolve(&config, &args.filter, args.scale)?;
+            match args.format {
+                ShowFormat::Text => print!("{}", show_text(&suites)),
+                ShowFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&show_json(&suites)).expect("JSON serialises")
+                ),
+            }
             Ok(ExitStatus::Passed)
         }
         Command::Matrix(args) => {
@@ -182,13 +196,13 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
         }
         Command::Check => {
             let config = load()?;
-            ctx.settings(&config)?;
-            ctx.check_wrapper(&config)?;
+            ctx.resolve(&config, &FilterArgs::default(), None)?;
             println!(
-                "{}: ok ({} suites, {} runtimes, {} profiles, {} wrappers)",
+                "{}: ok ({} suites, {} runtimes, {} overrides, {} profiles, {} wrappers)",
                 config.path.display(),
                 config.suites.len(),
                 config.runtimes.len(),
+                config.overrides.len(),
                 config.profiles.len(),
                 config.wrappers.len()
             );
@@ -251,23 +265,34 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub(crate) fn settings(&self, config: &Config) -> Result<Settings, AppError> {
-        Ok(config.settings(self.profile.as_deref())?)
+    /// The command line's part in every suite's settings (`--scale` given
+    /// to this command, if it takes one).
+    pub(crate) fn invocation(&self, scale: Option<f64>) -> Result<Invocation, AppError> {
+        if let Some(scale) = scale.filter(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(AppError::Usage(format!(
+                "--scale {scale}: give a positive multiplier, e.g. 0.5"
+            )));
+        }
+        Ok(Invocation {
+            profile: self.profile.clone(),
+            scale,
+            wrapper: self.wrapper.clone(),
+        })
     }
 
-    pub(crate) fn check_wrapper(&self, config: &Config) -> Result<(), AppError> {
-        match &self.wrapper {
-            Some(name) if !config.wrappers.contains_key(name) => Err(PlanError::UnknownWrapper {
-                name: name.clone(),
-                hint: config::suggestion(
-                    name,
-                    "wrappers",
-                    config.wrappers.keys().map(String::as_str),
-                ),
-            }
-            .into()),
-            _ => Ok(()),
-        }
+    /// The run-wide settings, and the suites `filter` selects, each resolved
+    /// for this invocation; an unknown profile or wrapper is an error even
+    /// when nothing is selected.
+    pub(crate) fn resolve<'c>(
+        &self,
+        config: &'c Config,
+        filter: &FilterArgs,
+        scale: Option<f64>,
+    ) -> Result<(config::Resolved, Vec<config::ResolvedSuite<'c>>), AppError> {
+        let inv = self.invocation(scale)?;
+        let run = config.run_settings(&inv)?;
+        let suites = plan::select(config, &to_filter(filter))?;
+        Ok((run, config.resolve_all(&suites, &inv)?))
     }
 }
 
@@ -296,17 +321,12 @@ mod tests {
                     [runtimes.py]\nkind = \"python\"\nprogram = \"python3\"\n\
                     [[suite]]\nname = \"a\"\nruntime = \"py\"\nscript = \"a.py\"\n";
         let c = config::parse(text, &dir.path().join("memtest.toml"), dir.path()).unwrap();
-        let settings = c.settings(None).unwrap();
         let mut artifacts = plan::Artifacts::default();
         artifacts.libs.insert("default".into(), "/l.so".into());
-        let opts = PlanOptions {
-            settings: &settings,
-            scale: 1.0,
-            wrapper: None,
-            interpreters: Default::default(),
-            helpers: None,
-        };
-        let job = plan::plan(&c, &[&c.suites[0]], &artifacts, &opts)
+        let suites = c
+            .resolve_all(&[&c.suites[0]], &Invocation::default())
+            .unwrap();
+        let job = plan::plan(&c, &suites, &artifacts, &PlanOptions::default())
             .unwrap()
             .remove(0);
         Outcome {

@@ -5,10 +5,10 @@
 //! judge, while a plain thread feeds the events to the reporters.
 
 use super::history;
-use super::{to_filter, AppError, Context, ExitStatus};
+use super::{AppError, Context, ExitStatus};
 use crate::build::{self, fixtures, helpers, interpreter, preflight, setup};
 use crate::cli::{ExecArgs, FilterArgs};
-use crate::config::{Config, Settings, Suite};
+use crate::config::{Config, Resolved, ResolvedSuite, Suite};
 use crate::exec::{self, schedule, Budget, ExecOptions, Judge};
 use crate::model::{staged, staged_then, Event, Job, Outcome, Stage, Verdict};
 use crate::plan::{self, Artifacts, PlanOptions};
@@ -22,9 +22,10 @@ use std::time::Duration;
 
 /// What the command line asked for, checked.
 struct Request<'c> {
-    settings: Settings,
-    suites: Vec<&'c Suite>,
-    scale: f64,
+    /// The run-wide settings (the grace of setup and build steps).
+    run: Resolved,
+    /// The selected suites, each with its effective settings.
+    suites: Vec<ResolvedSuite<'c>>,
     baseline: Option<Arc<Baseline>>,
     /// A fraction (the command line's percentage / 100).
     tolerance: f64,
@@ -36,15 +37,7 @@ fn prepare<'c>(
     filter: &FilterArgs,
     exec_args: &ExecArgs,
 ) -> Result<Request<'c>, AppError> {
-    let settings = ctx.settings(config)?;
-    ctx.check_wrapper(config)?;
-    let suites = plan::select(config, &to_filter(filter))?;
-    let scale = exec_args.scale.unwrap_or(settings.scale);
-    if !(scale.is_finite() && scale > 0.0) {
-        return Err(AppError::Usage(format!(
-            "--scale {scale}: give a positive multiplier, e.g. 0.5"
-        )));
-    }
+    let (run, suites) = ctx.resolve(config, filter, exec_args.scale)?;
     let tolerance = ctx.report.tolerance;
     if !(tolerance.is_finite() && tolerance >= 0.0) {
         return Err(AppError::Usage(format!(
@@ -56,9 +49,8 @@ fn prepare<'c>(
         None => None,
     };
     Ok(Request {
-        settings,
+        run,
         suites,
-        scale,
         baseline,
         tolerance: tolerance / 100.0,
     })
@@ -77,21 +69,21 @@ struct Prepared {
 fn stages(
     config: &Config,
     req: &Request<'_>,
-    wrapper: Option<&str>,
     building: bool,
     interrupt: &Interrupt,
     emit: &mut dyn FnMut(Event),
 ) -> Result<Prepared, AppError> {
-    let grace = req.settings.grace;
+    let grace = req.run.grace.value;
     let suites = &req.suites;
     let interpreters = staged(emit, Stage::Preflight, "toolchains on PATH", || {
-        let needs = preflight::needs(config, suites, wrapper, building);
+        let needs = preflight::needs(config, suites, building);
         let path = std::env::var_os("PATH").unwrap_or_default();
         preflight::check(&needs, &path, &config.root)?;
-        Ok(interpreter::resolve(config, suites, wrapper)?)
+        Ok(interpreter::resolve(config, suites)?)
     });
     let interpreters = unless_interrupted(interrupt, "preflight", interpreters)?;
-    for runtime in setup::pending(config, suites) {
+    let plain: Vec<&Suite> = suites.iter().map(|s| s.suite).collect();
+    for runtime in setup::pending(config, &plain) {
         let Some(cmd) = setup::command(config, runtime) else {
             continue;
         };
@@ -104,7 +96,7 @@ fn stages(
     // Before the build: a command build may compile a C suite against
     // helpers/c/memtest.h (MEMTEST_HELPERS is in its environment).
     let helpers = helpers::write(&config.state_dir()).map_err(AppError::Helpers)?;
-    let request = build::request_under(config, suites, wrapper);
+    let request = build::request(config, suites);
     let artifacts = if building {
         let cargo = build::cargo::cargo_program();
         let stop = (interrupt, grace);
@@ -134,7 +126,7 @@ fn stages(
 /// `fixtures`: the fixture stage alone (the generator if the cache is
 /// stale), stopped by Ctrl-C as in a run; the folder.
 pub(super) fn fixtures_alone(config: &Config, ctx: &Context) -> Result<PathBuf, AppError> {
-    let grace = ctx.settings(config)?.grace;
+    let grace = config.run_settings(&ctx.invocation(None)?)?.grace.value;
     let fx = config.fixtures.as_ref().ok_or_else(|| {
         AppError::Usage(format!(
             "{} has no [fixtures] table: this project's suites read no fixture folder",
@@ -174,19 +166,8 @@ pub(super) fn run_suites(
             r.on_event(&event);
         }
     };
-    let wrapper = ctx.wrapper.as_deref();
-    let prepared = stages(
-        config,
-        &req,
-        wrapper,
-        !exec_args.no_build,
-        &interrupt,
-        &mut emit,
-    )?;
+    let prepared = stages(config, &req, !exec_args.no_build, &interrupt, &mut emit)?;
     let plan_opts = PlanOptions {
-        settings: &req.settings,
-        scale: req.scale,
-        wrapper,
         interpreters: prepared.interpreters,
         helpers: Some(&prepared.helpers),
     };

@@ -5,7 +5,7 @@
 //! have valgrind check bash and let Python run unchecked. So each interpreter
 //! is asked for its own executable, and wrapped suites start that.
 
-use crate::config::{Config, Suite};
+use crate::config::{Config, ResolvedSuite};
 use crate::model::RuntimeKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,18 +74,17 @@ pub fn ask(
 }
 
 /// Runtime name -> real executable, for every runtime that a suite run under
-/// a wrapper (`wrapper` from the command line, else the suite's own) uses.
+/// a wrapper uses.
 pub fn resolve(
     config: &Config,
-    suites: &[&Suite],
-    wrapper: Option<&str>,
+    suites: &[ResolvedSuite<'_>],
 ) -> Result<BTreeMap<String, String>, InterpreterError> {
     let mut resolved = BTreeMap::new();
-    for suite in suites {
-        if wrapper.or(suite.wrapper.as_deref()).is_none() {
+    for s in suites {
+        if s.settings.wrapper.value.is_none() {
             continue;
         }
-        let runtime = config.runtime_of(suite);
+        let runtime = config.runtime_of(s.suite);
         let Some(program) = &runtime.program else {
             continue;
         };

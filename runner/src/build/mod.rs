@@ -7,7 +7,7 @@ pub mod interpreter;
 pub mod preflight;
 pub mod setup;
 
-use crate::config::{Build, BuildForm, Config, Suite, Target, DEFAULT_VARIANT};
+use crate::config::{Build, BuildForm, Config, ResolvedSuite, Target, DEFAULT_VARIANT};
 use crate::model::{staged, Event, Stage};
 use crate::plan::{interpolate, Artifacts};
 use crate::process::Interrupt;
@@ -79,24 +79,18 @@ pub struct Request {
     pub tests: BTreeSet<(String, String)>,
 }
 
-/// The variants and rust test targets `suites` use. Without a `[build]`
-/// nothing is built: suites test what is installed.
-pub fn request(config: &Config, suites: &[&Suite]) -> Request {
-    request_under(config, suites, None)
-}
-
-/// As [`request`], with `wrapper` (`--wrapper NAME`) over every suite's own:
-/// a wrapper that names a build variant (a sanitizer) needs each suite's
-/// variant composed with it (`leaky+asan`), as the plan will ask for.
-pub fn request_under(config: &Config, suites: &[&Suite], wrapper: Option<&str>) -> Request {
+/// The variants and rust test targets `suites` use, each suite's variant as
+/// resolved (composed with its wrapper's: a sanitizer's `leaky+asan`).
+/// Without a `[build]` nothing is built: suites test what is installed.
+pub fn request(config: &Config, suites: &[ResolvedSuite<'_>]) -> Request {
     let mut req = Request::default();
     if config.build.is_none() {
         return req;
     }
-    for suite in suites {
-        let variant = crate::plan::variant_of(config, suite, wrapper);
+    for s in suites {
+        let variant = s.settings.variant.value.clone();
         req.variants.insert(variant.clone());
-        if let Target::Test(test) = &suite.target {
+        if let Target::Test(test) = &s.suite.target {
             req.tests.insert((variant, test.clone()));
         }
     }
@@ -451,7 +445,7 @@ pub fn reuse(config: &Config, req: &Request) -> Result<Artifacts, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
+    use crate::config::{self, Suite};
 
     fn config(dir: &Path) -> Config {
         std::fs::write(dir.join("a.js"), "").unwrap();
@@ -485,11 +479,16 @@ script = "a.js"
         config::parse(text, &dir.join("memtest.toml"), dir).unwrap()
     }
 
+    fn resolved<'c>(c: &Config, suites: &[&'c Suite]) -> Vec<ResolvedSuite<'c>> {
+        c.resolve_all(suites, &crate::config::Invocation::default())
+            .unwrap()
+    }
+
     #[test]
     fn requests_cover_variants_and_tests_of_the_selection() {
         let dir = tempfile::tempdir().unwrap();
         let c = config(dir.path());
-        let all: Vec<&Suite> = c.suites.iter().collect();
+        let all = resolved(&c, &c.suites.iter().collect::<Vec<_>>());
         let req = request(&c, &all);
         assert_eq!(
             req.variants.iter().collect::<Vec<_>>(),
@@ -501,7 +500,7 @@ script = "a.js"
             .map(|(v, t)| (v.as_str(), t.as_str()))
             .collect();
         assert_eq!(tests, [("default", "t1"), ("leaky", "t1")]);
-        let node_only = request(&c, &[c.suite("n1").unwrap()]);
+        let node_only = request(&c, &resolved(&c, &[c.suite("n1").unwrap()]));
         assert_eq!(node_only.variants.iter().collect::<Vec<_>>(), ["default"]);
         assert!(node_only.tests.is_empty());
     }
@@ -510,7 +509,7 @@ script = "a.js"
     fn no_build_reuses_copies_and_names_what_is_missing() {
         let dir = tempfile::tempdir().unwrap();
         let c = config(dir.path());
-        let all: Vec<&Suite> = c.suites.iter().collect();
+        let all = resolved(&c, &c.suites.iter().collect::<Vec<_>>());
         let req = request(&c, &all);
         let err = reuse(&c, &req).unwrap_err();
         assert!(

@@ -3,7 +3,7 @@
 //! missing toolchain is one clear error naming the suites that need it rather
 //! than a spawn failure halfway through the run.
 
-use crate::config::{BuildForm, Config, Suite};
+use crate::config::{BuildForm, Config, ResolvedSuite};
 use crate::model::RuntimeKind;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -28,12 +28,7 @@ pub struct Need {
 pub const NODE_MIN_MAJOR: u32 = 18;
 
 /// The programs `suites` need, one entry per program, suites listed in order.
-pub fn needs(
-    config: &Config,
-    suites: &[&Suite],
-    wrapper: Option<&str>,
-    building: bool,
-) -> Vec<Need> {
+pub fn needs(config: &Config, suites: &[ResolvedSuite<'_>], building: bool) -> Vec<Need> {
     let mut by_program: BTreeMap<String, Need> = BTreeMap::new();
     let mut add = |program: &str, purpose: String, suite: Option<&str>, min_major, install| {
         let need = by_program
@@ -68,7 +63,8 @@ pub fn needs(
             _ => {}
         }
     }
-    for suite in suites {
+    for resolved in suites {
+        let suite = resolved.suite;
         let runtime = config.runtime_of(suite);
         if let Some(program) = &runtime.program {
             let (min, install) = match runtime.kind {
@@ -97,10 +93,7 @@ pub fn needs(
                 );
             }
         }
-        if let Some(w) = wrapper
-            .or(suite.wrapper.as_deref())
-            .and_then(|w| config.wrappers.get(w))
-        {
+        if let Some(w) = resolved.settings.wrapper_in(config) {
             if let Some(tool) = w.argv.first() {
                 let purpose = format!("wrapper {}", w.name);
                 add(
@@ -226,7 +219,7 @@ pub fn major_version(text: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
+    use crate::config::{self, Invocation, Suite};
     use std::os::unix::fs::PermissionsExt;
 
     fn config(dir: &Path) -> Config {
@@ -274,8 +267,7 @@ script = "b.py"
     fn needs_group_suites_by_program() {
         let dir = tempfile::tempdir().unwrap();
         let c = config(dir.path());
-        let suites: Vec<&Suite> = c.suites.iter().collect();
-        let needs = needs(&c, &suites, None, true);
+        let needs = needs(&c, &resolved(&c, None), true);
         let summary: Vec<(&str, Vec<&str>)> = needs
             .iter()
             .map(|n| {
@@ -302,9 +294,21 @@ script = "b.py"
         );
     }
 
+    fn resolved<'c>(c: &'c Config, wrapper: Option<&str>) -> Vec<ResolvedSuite<'c>> {
+        let inv = Invocation {
+            wrapper: wrapper.map(str::to_string),
+            ..Invocation::default()
+        };
+        let suites: Vec<&Suite> = c.suites.iter().collect();
+        c.resolve_all(&suites, &inv).unwrap()
+    }
+
     fn needs_for(c: &Config, suite: &str, wrapper: Option<&str>) -> Vec<String> {
-        let s = c.suite(suite).unwrap();
-        needs(c, &[s], wrapper, false)
+        let one: Vec<ResolvedSuite> = resolved(c, wrapper)
+            .into_iter()
+            .filter(|s| s.suite.name == suite)
+            .collect();
+        needs(c, &one, false)
             .into_iter()
             .map(|n| n.program)
             .collect()
@@ -317,13 +321,8 @@ script = "b.py"
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         fake(&bin, "node", "v16.20.0");
-        let suites: Vec<&Suite> = c.suites.iter().collect();
-        let err = check(
-            &needs(&c, &suites, None, false),
-            bin.as_os_str(),
-            dir.path(),
-        )
-        .unwrap_err();
+        let suites = resolved(&c, None);
+        let err = check(&needs(&c, &suites, false), bin.as_os_str(), dir.path()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "`node` (runtime node) is v16.20.0, older than the 18 required; needed by n1, n2: install Node.js 18 or later\n\
@@ -333,12 +332,7 @@ script = "b.py"
         fake(&bin, "node", "v20.11.1");
         fake(&bin, "python3", "Python 3.11.4");
         fake(&bin, "valgrind", "valgrind-3.22.0");
-        check(
-            &needs(&c, &suites, None, false),
-            bin.as_os_str(),
-            dir.path(),
-        )
-        .unwrap();
+        check(&needs(&c, &suites, false), bin.as_os_str(), dir.path()).unwrap();
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! `command` with its `artifact`, a prebuilt `path`), that each form has what
 //! it needs and nothing of another form, and its variants.
 
+use super::checker::Checker;
 use super::raw::{RawBuild, RawVariant};
-use super::validate::Checker;
 use super::{Abi, Build, BuildForm, Variant, DEFAULT_VARIANT};
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -1,22 +1,33 @@
 //! Config: memtest.toml read, checked and turned into plain typed data. Every
 //! mistake (unknown key, bad size, a suite naming a runtime that does not
 //! exist, a script that is not there) is found here, before anything is built
-//! or spawned, and reported with file:line:col and what to do about it.
+//! or spawned, and reported with file:line:col and what to do about it. The
+//! one resolver of a suite's effective settings (`resolve.rs`) lives here
+//! too: every stage asks it rather than reading a layer of the file itself.
 
 mod build;
+mod builtin;
+mod canary;
+mod checker;
 pub mod diag;
+mod filter;
+mod overrides;
 mod raw;
+pub mod resolve;
+mod settings;
 mod suite;
+mod tools;
 mod validate;
 
 pub use diag::{near_matches, suggestion, Diagnostic};
+pub use filter::SuiteFilter;
+pub use resolve::{Invocation, ResolveError, Resolved, ResolvedSuite, Source, Sourced};
+pub use settings::{limit_entries, LimitsPatch, Settings, SettingsPatch};
 
-use crate::model::{Criterion, Expect, FindingsKind, Limits, RuntimeKind};
-use crate::units::{Bytes, BytesPerSec};
+use crate::model::{Criterion, Expect, FindingsKind, RuntimeKind};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The name of the config file looked up from the current directory.
 pub const FILE_NAME: &str = "memtest.toml";
@@ -33,15 +44,39 @@ pub struct Config {
     pub root: PathBuf,
     /// `None`: no `[build]`; suites test what is installed.
     pub build: Option<Build>,
-    /// Built-in fallbacks with `[defaults]` applied.
-    pub defaults: Settings,
-    pub profiles: BTreeMap<String, SettingsPatch>,
+    /// `[defaults]` as written (the built-in [`Settings`] lie under it).
+    pub defaults: SettingsPatch,
+    /// `[[overrides]]`, in file order.
+    pub overrides: Vec<Override>,
+    /// The built-in profiles (`ci`, `soak`) and the project's.
+    pub profiles: BTreeMap<String, Profile>,
     /// `None` without a `[fixtures]` table: suites get no fixture folder.
     pub fixtures: Option<Fixtures>,
+    /// The project's runtimes, and the built-in ones its suites use.
     pub runtimes: BTreeMap<String, Runtime>,
+    /// The built-in wrappers (`memcheck`, `heaptrack`) and the project's.
     pub wrappers: BTreeMap<String, Wrapper>,
-    /// In file order.
+    /// In file order, each suite followed by its canaries.
     pub suites: Vec<Suite>,
+}
+
+/// One `[[overrides]]` entry: settings for the suites its filter selects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// 1-based, in file order: how `show` and diagnostics name it.
+    pub number: usize,
+    pub filter: SuiteFilter,
+    pub settings: SettingsPatch,
+}
+
+/// A profile: what the built-in one of its name sets (if there is one) with
+/// the project's `[profiles.NAME]` over it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    /// The profile applied before this one.
+    pub inherit: Option<String>,
+    pub builtin: SettingsPatch,
+    pub own: SettingsPatch,
 }
 
 /// How the library under test comes to be, and how suites find it.
@@ -153,129 +188,6 @@ pub struct Abi {
     pub version: u32,
 }
 
-/// Run-wide settings: `[defaults]`, possibly overridden by a profile.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub timeout: Duration,
-    pub grace: Duration,
-    pub sample_interval: Duration,
-    /// MEMTEST_SCALE: multiplies every suite's iteration counts.
-    pub scale: f64,
-    /// The largest scale a canary runs at (`None`: the run's scale). A
-    /// canary only has to be caught, and a leak caught at a small scale is
-    /// caught at any larger one (it grows with the work), so running it at
-    /// full scale buys no proof and costs the longest suites' time again.
-    pub canary_scale: Option<f64>,
-    /// Multiplies every suite's timeout (a soak profile runs longer).
-    pub timeout_factor: f64,
-    pub limits: Limits,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            timeout: Duration::from_secs(120),
-            grace: Duration::from_secs(3),
-            sample_interval: Duration::from_millis(10),
-            scale: 1.0,
-            canary_scale: None,
-            timeout_factor: 1.0,
-            limits: Limits::default(),
-        }
-    }
-}
-
-/// What a profile (or `[defaults]`) sets; `None` keeps the value below it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SettingsPatch {
-    /// The profile applied before this one.
-    pub inherit: Option<String>,
-    pub timeout: Option<Duration>,
-    pub grace: Option<Duration>,
-    pub sample_interval: Option<Duration>,
-    pub scale: Option<f64>,
-    pub canary_scale: Option<f64>,
-    pub timeout_factor: Option<f64>,
-    pub limits: LimitsPatch,
-}
-
-impl SettingsPatch {
-    pub fn apply(&self, settings: &mut Settings) {
-        let Settings {
-            timeout,
-            grace,
-            sample_interval,
-            scale,
-            canary_scale,
-            timeout_factor,
-            limits,
-        } = settings;
-        set(timeout, self.timeout);
-        set(grace, self.grace);
-        set(sample_interval, self.sample_interval);
-        set(scale, self.scale);
-        set_some(canary_scale, self.canary_scale);
-        set(timeout_factor, self.timeout_factor);
-        self.limits.apply(limits);
-    }
-}
-
-/// Limits a suite (or profile) sets; `None` keeps the value below it. For
-/// `native_leaks` and `marker`, `Some(None)` switches the check off.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LimitsPatch {
-    pub rss_growth: Option<Bytes>,
-    pub vms_growth: Option<Bytes>,
-    pub peak_rss: Option<Bytes>,
-    pub slope: Option<BytesPerSec>,
-    pub slope_per_op: Option<Bytes>,
-    pub slope_window: Option<f64>,
-    pub warmup: Option<f64>,
-    pub native_leaks: Option<Option<u64>>,
-    pub marker: Option<Option<String>>,
-}
-
-impl LimitsPatch {
-    /// This patch with `top`'s settings over it (a canary's over its suite's).
-    pub fn overlay(&self, top: &LimitsPatch) -> LimitsPatch {
-        LimitsPatch {
-            rss_growth: top.rss_growth.or(self.rss_growth),
-            vms_growth: top.vms_growth.or(self.vms_growth),
-            peak_rss: top.peak_rss.or(self.peak_rss),
-            slope: top.slope.or(self.slope),
-            slope_per_op: top.slope_per_op.or(self.slope_per_op),
-            slope_window: top.slope_window.or(self.slope_window),
-            warmup: top.warmup.or(self.warmup),
-            native_leaks: top.native_leaks.or(self.native_leaks),
-            marker: top.marker.clone().or_else(|| self.marker.clone()),
-        }
-    }
-
-    pub fn apply(&self, limits: &mut Limits) {
-        set_some(&mut limits.rss_growth, self.rss_growth);
-        set_some(&mut limits.vms_growth, self.vms_growth);
-        set_some(&mut limits.peak_rss, self.peak_rss);
-        set_some(&mut limits.slope, self.slope);
-        set_some(&mut limits.slope_per_op, self.slope_per_op);
-        set(&mut limits.slope_window, self.slope_window);
-        set(&mut limits.warmup, self.warmup);
-        set(&mut limits.native_leaks, self.native_leaks);
-        set(&mut limits.marker, self.marker.clone());
-    }
-}
-
-fn set<T>(slot: &mut T, value: Option<T>) {
-    if let Some(v) = value {
-        *slot = v;
-    }
-}
-
-fn set_some<T>(slot: &mut Option<T>, value: Option<T>) {
-    if value.is_some() {
-        *slot = value;
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fixtures {
     /// Absolute.
@@ -357,28 +269,31 @@ pub struct Suite {
     /// Where it runs, relative to the config root (a template); `None`: the root.
     pub cwd: Option<String>,
     pub tags: Vec<String>,
-    pub timeout: Option<Duration>,
     pub env: Vec<(String, String)>,
-    pub limits: LimitsPatch,
     pub expect: Expect,
-    /// For a canary: the criteria (e.g. `native_leaks`) it must fail on to
-    /// count as caught; empty = any failure counts.
-    pub catches: Vec<Criterion>,
+    pub catches: Catches,
     pub exclusive: bool,
-    /// Threads the suite keeps busy (its share of `--jobs`).
-    pub threads: u32,
-    pub variant: Option<String>,
-    pub wrapper: Option<String>,
     pub description: Option<String>,
     /// For a canary declared on a suite: that suite's name.
     pub canary_of: Option<String>,
+    /// The settings the suite's own table sets (timeout, limits, threads,
+    /// variant, wrapper), and for a canary then its declaration's, each
+    /// with where it was written. Read through [`Config::resolve`], which
+    /// lays the other layers around them.
+    pub own: Vec<(Source, SettingsPatch)>,
 }
 
-impl Suite {
-    /// The library variant this suite loads.
-    pub fn variant(&self) -> &str {
-        self.variant.as_deref().unwrap_or(DEFAULT_VARIANT)
-    }
+/// What a suite expected to fail must fail on to count as caught.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Catches {
+    /// Any failure (a suite that passes, or an `expect = "fail"` suite
+    /// declared without `catches`).
+    Any,
+    /// The criteria listed, and where.
+    Listed(Source, Vec<Criterion>),
+    /// A canary without `catches`: every memory criterion its suite is
+    /// judged on (see [`resolve::derived_catches`]).
+    Derived,
 }
 
 /// Why the config could not be used.
@@ -394,16 +309,8 @@ pub enum ConfigError {
     },
     #[error("{}", Problems(diagnostics))]
     Invalid { diagnostics: Vec<Diagnostic> },
-    #[error("no profile `{name}` in {}{}", path.display(), hint_suffix(hint))]
-    UnknownProfile {
-        name: String,
-        path: PathBuf,
-        hint: Option<String>,
-    },
-}
-
-fn hint_suffix(hint: &Option<String>) -> String {
-    hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default()
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
 }
 
 struct Problems<'a>(&'a [Diagnostic]);
@@ -455,33 +362,25 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Config, ConfigError
 }
 
 impl Config {
-    /// The defaults with `profile` applied.
-    pub fn settings(&self, profile: Option<&str>) -> Result<Settings, ConfigError> {
-        let mut settings = self.defaults.clone();
-        if let Some(name) = profile {
-            let patch = self
-                .profiles
-                .get(name)
-                .ok_or_else(|| ConfigError::UnknownProfile {
-                    name: name.to_string(),
-                    path: self.path.clone(),
-                    hint: suggestion(name, "profiles", self.profiles.keys().map(String::as_str)),
-                })?;
-            // Validation guarantees the chain ends and names known profiles.
-            let mut chain = vec![patch];
-            let mut next = patch.inherit.as_deref();
-            while let Some(p) = next.and_then(|name| self.profiles.get(name)) {
-                if chain.len() > self.profiles.len() {
-                    break;
-                }
-                chain.push(p);
-                next = p.inherit.as_deref();
-            }
-            for patch in chain.iter().rev() {
-                patch.apply(&mut settings);
-            }
-        }
-        Ok(settings)
+    /// `suite`'s effective settings for this invocation, and where each came
+    /// from (see [`resolve`]).
+    pub fn resolve(&self, suite: &Suite, inv: &Invocation) -> Result<Resolved, ResolveError> {
+        resolve::resolve(self, Some(suite), inv)
+    }
+
+    /// Each of `suites` with its effective settings for this invocation.
+    pub fn resolve_all<'c>(
+        &self,
+        suites: &[&'c Suite],
+        inv: &Invocation,
+    ) -> Result<Vec<ResolvedSuite<'c>>, ResolveError> {
+        resolve::resolve_all(self, suites, inv)
+    }
+
+    /// The run-wide settings (scale, grace of setup and build steps): the
+    /// built-ins, `[defaults]`, the profile and the command line.
+    pub fn run_settings(&self, inv: &Invocation) -> Result<Resolved, ResolveError> {
+        resolve::resolve(self, None, inv)
     }
 
     pub fn suite(&self, name: &str) -> Option<&Suite> {
@@ -519,5 +418,7 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod layer_tests;
 #[cfg(test)]
 mod tests;

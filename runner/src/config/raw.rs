@@ -25,8 +25,15 @@ pub struct RawConfig {
     pub profiles: BTreeMap<Text, RawSettings>,
     #[serde(default)]
     pub wrappers: BTreeMap<Text, RawWrapper>,
+    /// `[[overrides]]`: settings for the suites a filter selects, in order.
+    #[serde(default)]
+    pub overrides: Vec<Spanned<RawOverride>>,
+    /// `[[suite]]` tables, each with its `name` ...
     #[serde(default, rename = "suite")]
-    pub suites: Vec<RawSuite>,
+    pub suite_list: Vec<Spanned<RawSuite>>,
+    /// ... and `[suites.NAME]` tables, named by their key.
+    #[serde(default, rename = "suites")]
+    pub suite_tables: BTreeMap<Text, Spanned<RawSuite>>,
 }
 
 /// `[build]`: exactly one of `package` (cargo), `command` (any build
@@ -105,6 +112,9 @@ pub struct RawSettings {
     pub scale: Option<Spanned<f64>>,
     pub canary_scale: Option<Spanned<f64>>,
     pub timeout_factor: Option<Spanned<f64>>,
+    pub threads: Option<Spanned<u32>>,
+    /// `[defaults]` only: the canaries of every suite that declares none.
+    pub canaries: Option<Spanned<Vec<Spanned<RawCanary>>>>,
     // The limits again, spelled out: serde's `flatten` would lose both the
     // spans and `deny_unknown_fields`.
     pub rss_growth: Option<Text>,
@@ -177,11 +187,13 @@ pub struct RawFixtures {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRuntime {
-    pub kind: RuntimeKind,
+    /// May be left out on a built-in runtime's name (rust, node, python).
+    #[serde(default)]
+    pub kind: Option<RuntimeKind>,
     #[serde(default)]
     pub program: Option<Text>,
     #[serde(default)]
-    pub flags: Vec<String>,
+    pub flags: Option<Vec<String>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     #[serde(default)]
@@ -215,11 +227,15 @@ pub struct RawWrapper {
     pub output: Option<Text>,
 }
 
+/// A suite: `[[suite]]` with a `name`, or `[suites.NAME]` without.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSuite {
-    pub name: Text,
-    pub runtime: Text,
+    #[serde(default)]
+    pub name: Option<Text>,
+    /// Inferred from the target when left out (see `suite.rs`).
+    #[serde(default)]
+    pub runtime: Option<Text>,
     #[serde(default)]
     pub script: Option<Text>,
     #[serde(default)]
@@ -252,8 +268,10 @@ pub struct RawSuite {
     pub wrapper: Option<Text>,
     #[serde(default)]
     pub description: Option<String>,
+    /// `None`: the canaries of the last override or `[defaults]` that has
+    /// some; `Some([])`: none.
     #[serde(default)]
-    pub canaries: Vec<Spanned<RawCanary>>,
+    pub canaries: Option<Vec<Spanned<RawCanary>>>,
 }
 
 /// A canary declared on its suite: the suite again, on a leaky variant or
@@ -269,12 +287,74 @@ pub struct RawCanary {
     pub mode: Option<Text>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// `None`: derived from the suite's limits.
     #[serde(default)]
-    pub catches: Vec<Text>,
+    pub catches: Option<Vec<Text>>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
     pub limits: RawLimits,
+}
+
+/// `[[overrides]]`: the settings of every suite (canaries included) its
+/// `filter` selects, over `[defaults]` and under the suite's own keys; a
+/// later override wins over an earlier one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    pub filter: Spanned<RawFilter>,
+    #[serde(default)]
+    pub timeout: Option<Text>,
+    #[serde(default)]
+    pub grace: Option<Text>,
+    #[serde(default)]
+    pub sample_interval: Option<Text>,
+    #[serde(default)]
+    pub scale: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub canary_scale: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub timeout_factor: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub threads: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub variant: Option<Text>,
+    #[serde(default)]
+    pub wrapper: Option<Text>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub canaries: Option<Vec<Spanned<RawCanary>>>,
+}
+
+/// Which suites an override is for: every key given must match; a key's
+/// list matches when any of its values does. `name` values are globs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    #[serde(default)]
+    pub runtime: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub tag: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub name: Option<Spanned<OneOrMany>>,
+}
+
+/// `"x"` or `["x", "y"]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn values(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(vs) => vs.clone(),
+        }
+    }
 }

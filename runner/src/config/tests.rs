@@ -3,8 +3,10 @@
 //! caret, a hint).
 
 use super::*;
-use crate::model::{Criterion, FindingsKind};
+use crate::model::{Criterion, FindingsKind, Limits};
+use crate::units::{Bytes, BytesPerSec};
 use std::fmt::Write;
+use std::time::Duration;
 
 const BASE: &str = r#"
 [build]
@@ -80,11 +82,33 @@ fn check(text: &str) -> Result<Config, ConfigError> {
     parse(text, Path::new("memtest.toml"), dir.path())
 }
 
+/// `name`'s effective settings under `profile`.
+fn resolved(c: &Config, name: &str, profile: Option<&str>) -> Resolved {
+    let inv = Invocation {
+        profile: profile.map(str::to_string),
+        ..Invocation::default()
+    };
+    c.resolve(c.suite(name).unwrap(), &inv).unwrap()
+}
+
+fn limits(c: &Config, name: &str) -> Limits {
+    resolved(c, name, None).limits
+}
+
+/// The run-wide settings under `profile`.
+fn run(c: &Config, profile: Option<&str>) -> Resolved {
+    let inv = Invocation {
+        profile: profile.map(str::to_string),
+        ..Invocation::default()
+    };
+    c.run_settings(&inv).unwrap()
+}
+
 #[test]
 fn the_base_file_resolves_every_table() {
     let c = check(BASE).unwrap();
-    assert_eq!(c.defaults.timeout, Duration::from_secs(60));
-    assert_eq!(c.defaults.limits.marker.as_deref(), Some("TEST PASSED"));
+    assert_eq!(c.defaults.timeout, Some(Duration::from_secs(60)));
+    assert_eq!(run(&c, None).limits.marker.as_deref(), Some("TEST PASSED"));
     assert_eq!(
         c.build.as_ref().unwrap().abi,
         Some(Abi {
@@ -115,17 +139,18 @@ fn the_base_file_resolves_every_table() {
 
     let rust = c.suite("rust-leak").unwrap();
     assert_eq!(rust.target, Target::Test("memory_leak".into()));
+    let rust = resolved(&c, "rust-leak", None);
     assert_eq!(rust.limits.rss_growth, Some(Bytes(16_000_000)));
     assert_eq!(rust.limits.slope, Some(BytesPerSec(2e6)));
     assert_eq!(
-        rust.limits.native_leaks,
-        Some(None),
+        rust.limits.native_leaks, None,
         "false switches the check off"
     );
-    assert_eq!(rust.variant(), DEFAULT_VARIANT);
+    assert_eq!(rust.variant.value, DEFAULT_VARIANT);
     let node = c.suite("node-gc").unwrap();
     assert_eq!(node.target, Target::Script("suites/node/gc.js".into()));
-    assert_eq!((node.variant(), node.expect), ("leaky", Expect::Fail));
+    let variant = resolved(&c, "node-gc", None).variant.value;
+    assert_eq!((variant.as_str(), node.expect), ("leaky", Expect::Fail));
 }
 
 #[test]
@@ -134,17 +159,23 @@ fn canaries_inherit_everything_they_do_not_set() {
     let suite = c.suite("c-test").unwrap();
     let canary = c.suite("c-test-canary-leaky").unwrap();
     assert_eq!(canary.canary_of.as_deref(), Some("c-test"));
-    assert_eq!((canary.expect, canary.variant()), (Expect::Fail, "leaky"));
-    assert_eq!(canary.catches, [Criterion::NativeLeaks]);
+    let r = resolved(&c, "c-test-canary-leaky", None);
     assert_eq!(
-        (&canary.target, &canary.cwd, &canary.limits),
-        (&suite.target, &suite.cwd, &suite.limits)
+        (canary.expect, r.variant.value.as_str()),
+        (Expect::Fail, "leaky")
+    );
+    assert_eq!(r.catches.value, [Criterion::NativeLeaks]);
+    assert_eq!(
+        (&canary.target, &canary.cwd, &r.limits),
+        (&suite.target, &suite.cwd, &limits(&c, "c-test"))
     );
     assert!(canary.tags.contains(&"canary".to_string()));
     // A limit changed on the suite is the canary's too: it cannot diverge.
     let changed = check(&BASE.replace("peak_rss = \"20MB\"", "peak_rss = \"30MB\"")).unwrap();
-    let canary = changed.suite("c-test-canary-leaky").unwrap();
-    assert_eq!(canary.limits.peak_rss, Some(Bytes(30_000_000)));
+    assert_eq!(
+        limits(&changed, "c-test-canary-leaky").peak_rss,
+        Some(Bytes(30_000_000))
+    );
     // A mode becomes MEMTEST_CANARY; a canary's own limits go over the suite's.
     let moded = BASE.replace(
         "{ variant = \"leaky\", catches = [\"native_leaks\"] }",
@@ -155,8 +186,9 @@ fn canaries_inherit_everything_they_do_not_set() {
     assert!(canary
         .env
         .contains(&("MEMTEST_CANARY".into(), "retain".into())));
+    let r = resolved(&c, "c-keep", None);
     assert_eq!(
-        (canary.variant(), canary.limits.peak_rss),
+        (r.variant.value.as_str(), r.limits.peak_rss),
         ("default", Some(Bytes(1_000_000_000)))
     );
 }
@@ -168,7 +200,7 @@ fn slope_per_op_is_a_size_per_operation_and_catchable() {
         "slope = \"2MB/s\", slope_per_op = \"4KB\"",
     );
     let c = check(&text).unwrap();
-    let rust = c.suite("rust-leak").unwrap();
+    let rust = resolved(&c, "rust-leak", None);
     assert_eq!(rust.limits.slope_per_op, Some(Bytes(4_000)));
     assert_eq!(
         rust.limits.slope,
@@ -241,10 +273,10 @@ fn profiles_inherit_in_order() {
         "[profiles.nightly]\ninherit = \"ci\"\ntimeout = \"5m\"\n\n[profiles.ci]",
     );
     let c = check(&text).unwrap();
-    let nightly = c.settings(Some("nightly")).unwrap();
-    assert_eq!(nightly.scale, 0.1, "from ci");
+    let nightly = run(&c, Some("nightly"));
+    assert_eq!(nightly.scale.value, 0.1, "from ci");
     assert_eq!(
-        nightly.timeout,
+        nightly.timeout.value,
         Duration::from_secs(300),
         "its own over ci's"
     );
@@ -254,21 +286,18 @@ fn profiles_inherit_in_order() {
 #[test]
 fn profiles_override_defaults_and_unknown_ones_are_named() {
     let c = check(BASE).unwrap();
-    let plain = c.settings(None).unwrap();
-    let ci = c.settings(Some("ci")).unwrap();
-    assert_eq!((plain.scale, ci.scale), (1.0, 0.1));
+    let plain = run(&c, None);
+    let ci = run(&c, Some("ci"));
+    assert_eq!((plain.scale.value, ci.scale.value), (1.0, 0.1));
     assert_eq!(
-        plain.canary_scale, None,
+        plain.canary_scale.value, None,
         "canaries at the run's scale unless set"
     );
     let capped =
         check(&BASE.replacen("scale = 0.1", "scale = 0.1\ncanary_scale = 0.05", 1)).unwrap();
+    assert_eq!(run(&capped, Some("ci")).canary_scale.value, Some(0.05));
     assert_eq!(
-        capped.settings(Some("ci")).unwrap().canary_scale,
-        Some(0.05)
-    );
-    assert_eq!(
-        capped.settings(None).unwrap().canary_scale,
+        run(&capped, None).canary_scale.value,
         None,
         "a profile's own"
     );
@@ -277,23 +306,12 @@ fn profiles_override_defaults_and_unknown_ones_are_named() {
         ci.timeout, plain.timeout,
         "what the profile does not set is kept"
     );
-    let err = c.settings(Some("cj")).unwrap_err().to_string();
-    assert_eq!(err, "no profile `cj` in memtest.toml: did you mean `ci`?");
-}
-
-#[test]
-fn limits_patch_keeps_what_it_does_not_set() {
-    let mut limits = Limits::default();
-    let patch = LimitsPatch {
-        peak_rss: Some(Bytes(5)),
-        marker: Some(None),
-        ..LimitsPatch::default()
+    let inv = Invocation {
+        profile: Some("cj".into()),
+        ..Invocation::default()
     };
-    patch.apply(&mut limits);
-    assert_eq!(limits.peak_rss, Some(Bytes(5)));
-    assert_eq!(limits.marker, None);
-    assert_eq!(limits.native_leaks, Some(0));
-    assert_eq!(limits.warmup, Limits::default().warmup);
+    let err = c.run_settings(&inv).unwrap_err().to_string();
+    assert_eq!(err, "no profile `cj` in memtest.toml: did you mean `ci`?");
 }
 
 /// (case, text replaced, replacement): each turns BASE into a bad file.
@@ -343,7 +361,11 @@ const BAD: &[(&str, &str, &str)] = &[
         "script = \"suites/node/gc.js\"\n",
         "",
     ),
-    ("node runtime without program", "program = \"node\"\n", ""),
+    (
+        "runtime without program",
+        "kind = \"node\"\nprogram = \"node\"\n",
+        "kind = \"python\"\n",
+    ),
     ("unknown runtime kind", "kind = \"node\"", "kind = \"deno\""),
     ("bad expect", "expect = \"fail\"", "expect = \"crash\""),
     ("build without a form", "package = \"pyjamaz\"\n", ""),
@@ -454,15 +476,16 @@ fn the_repository_config_is_valid() {
         .collect();
     assert_eq!(canaries.len(), 15, "one canary per memory suite");
     for canary in canaries {
-        let of = c.suite(canary.canary_of.as_deref().unwrap()).unwrap();
+        let of = canary.canary_of.as_deref().unwrap();
         assert_eq!(
-            canary.limits, of.limits,
+            limits(&c, &canary.name),
+            limits(&c, of),
             "{} inherits its suite's limits",
             canary.name
         );
         assert!(
-            !canary.catches.is_empty(),
-            "{} names what it catches",
+            !resolved(&c, &canary.name, None).catches.value.is_empty(),
+            "{} has something to catch",
             canary.name
         );
     }

@@ -1,149 +1,22 @@
 //! From the raw file to a [`Config`]: parses, then checks every value and
 //! every cross-reference, collecting all problems (not just the first) so one
-//! `memtest check` shows everything to fix.
+//! `memtest check` shows everything to fix. The tables are checked in the
+//! order they depend on each other: build, defaults and profiles, runtimes
+//! and wrappers, overrides, suites and their canaries, then what needs them
+//! all (an override that selects nothing, a canary with nothing to catch).
 
+use super::canary::{self, CanarySpec};
+use super::checker::Checker;
 use super::diag::Diagnostic;
-use super::raw::{OrOff, RawConfig, RawFixtures, RawLimits, RawSettings, Text};
-use super::{Config, Fixtures, LimitsPatch, Runtime, Settings, SettingsPatch, Wrapper};
-use crate::model::RuntimeKind;
-use crate::units::{parse_duration, Bytes, BytesPerSec};
+use super::raw::{RawConfig, RawFixtures, RawSettings, RawSuite, Text};
+use super::resolve::{Invocation, Source};
+use super::{builtin, overrides, suite, tools};
+use super::{Catches, Config, Fixtures, Profile, Suite};
+use crate::model::Expect;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
-use std::time::Duration;
 use toml::Spanned;
-
-/// Collects diagnostics against one source text.
-pub(super) struct Checker<'a> {
-    pub(super) text: &'a str,
-    pub(super) path: &'a Path,
-    problems: Vec<Diagnostic>,
-}
-
-impl Checker<'_> {
-    pub(super) fn error(
-        &mut self,
-        span: Range<usize>,
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) {
-        let d = Diagnostic::new(self.path, self.text, Some(span), message, hint);
-        self.problems.push(d);
-    }
-
-    fn size(&mut self, value: &Option<Text>, key: &str) -> Option<Bytes> {
-        let v = value.as_ref()?;
-        self.unit(v, key, Bytes::parse)
-    }
-
-    fn rate(&mut self, value: &Option<Text>, key: &str) -> Option<BytesPerSec> {
-        let v = value.as_ref()?;
-        self.unit(v, key, BytesPerSec::parse)
-    }
-
-    pub(super) fn duration(&mut self, value: &Option<Text>, key: &str) -> Option<Duration> {
-        let v = value.as_ref()?;
-        let d = self.unit(v, key, parse_duration)?;
-        if d.is_zero() {
-            self.error(v.span(), format!("`{key}` must be longer than zero"), None);
-            return None;
-        }
-        Some(d)
-    }
-
-    fn unit<T, E: std::fmt::Display>(
-        &mut self,
-        v: &Text,
-        key: &str,
-        parse: impl Fn(&str) -> Result<T, E>,
-    ) -> Option<T> {
-        match parse(v.get_ref()) {
-            Ok(x) => Some(x),
-            Err(e) => {
-                self.error(v.span(), format!("invalid `{key}`"), Some(e.to_string()));
-                None
-            }
-        }
-    }
-
-    /// A fraction of the run: `0 <= x < 1` (or `0 < x <= 1` for windows).
-    fn fraction(&mut self, v: &Option<Spanned<f64>>, key: &str, window: bool) -> Option<f64> {
-        let v = v.as_ref()?;
-        let x = *v.get_ref();
-        let ok = if window {
-            x > 0.0 && x <= 1.0
-        } else {
-            (0.0..1.0).contains(&x)
-        };
-        if !ok {
-            let range = if window { "0 < x <= 1" } else { "0 <= x < 1" };
-            let hint = format!("a fraction of the run, {range}, e.g. 0.2");
-            self.error(v.span(), format!("`{key}` out of range"), Some(hint));
-            return None;
-        }
-        Some(x)
-    }
-
-    fn positive(&mut self, v: &Option<Spanned<f64>>, key: &str) -> Option<f64> {
-        let v = v.as_ref()?;
-        let x = *v.get_ref();
-        if !(x.is_finite() && x > 0.0) {
-            self.error(v.span(), format!("`{key}` must be a positive number"), None);
-            return None;
-        }
-        Some(x)
-    }
-
-    pub(super) fn limits(&mut self, raw: &RawLimits) -> LimitsPatch {
-        LimitsPatch {
-            rss_growth: self.size(&raw.rss_growth, "rss_growth"),
-            vms_growth: self.size(&raw.vms_growth, "vms_growth"),
-            peak_rss: self.size(&raw.peak_rss, "peak_rss"),
-            slope: self.rate(&raw.slope, "slope"),
-            // A size: bytes of RSS per operation the suite reports.
-            slope_per_op: self.size(&raw.slope_per_op, "slope_per_op"),
-            slope_window: self.fraction(&raw.slope_window, "slope_window", true),
-            warmup: self.fraction(&raw.warmup, "warmup", false),
-            native_leaks: raw.native_leaks.as_ref().and_then(|v| match v.get_ref() {
-                OrOff::Value(n) => Some(Some(*n)),
-                OrOff::Off(false) => Some(None),
-                OrOff::Off(true) => {
-                    let hint = "write a count (0 = no leak allowed) or false to skip the check";
-                    self.error(
-                        v.span(),
-                        "`native_leaks = true` has no meaning",
-                        Some(hint.into()),
-                    );
-                    None
-                }
-            }),
-            marker: raw.marker.as_ref().and_then(|v| match v.get_ref() {
-                OrOff::Value(s) if !s.is_empty() => Some(Some(s.clone())),
-                OrOff::Off(false) => Some(None),
-                _ => {
-                    let hint =
-                        "write the line the suite prints on success, or false to skip the check";
-                    self.error(v.span(), "invalid `marker`", Some(hint.into()));
-                    None
-                }
-            }),
-        }
-    }
-
-    fn settings(&mut self, mut raw: RawSettings) -> SettingsPatch {
-        let limits = raw.take_limits();
-        SettingsPatch {
-            inherit: raw.inherit.map(Spanned::into_inner),
-            timeout: self.duration(&raw.timeout, "timeout"),
-            grace: self.duration(&raw.grace, "grace"),
-            sample_interval: self.duration(&raw.sample_interval, "sample_interval"),
-            scale: self.positive(&raw.scale, "scale"),
-            canary_scale: self.positive(&raw.canary_scale, "canary_scale"),
-            timeout_factor: self.positive(&raw.timeout_factor, "timeout_factor"),
-            limits: self.limits(&limits),
-        }
-    }
-}
 
 /// Parses and checks `text`; all problems found, or the config.
 pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, Vec<Diagnostic>> {
@@ -157,145 +30,89 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
             .replace("unknown variant", "unknown value");
         vec![Diagnostic::new(path, text, e.span(), message, hint)]
     })?;
-    let mut c = Checker {
-        text,
-        path,
-        problems: Vec::new(),
-    };
+    let mut c = Checker::new(text, path);
 
     let build = raw
         .build
         .map(|b| super::build::check_build(&mut c, b, root));
-    if let Some(inherit) = &raw.defaults.inherit {
+    let mut raw_defaults = raw.defaults;
+    if let Some(inherit) = &raw_defaults.inherit {
         let hint = "[defaults] is what every profile starts from; `inherit` belongs in a profile";
         c.error(inherit.span(), "`inherit` in [defaults]", Some(hint.into()));
     }
-    let mut defaults = Settings::default();
-    c.settings(raw.defaults).apply(&mut defaults);
-    let inherits: Vec<(String, Text)> = raw
-        .profiles
-        .iter()
-        .filter_map(|(name, p)| Some((name.get_ref().clone(), p.inherit.clone()?)))
-        .collect();
-    let profiles: BTreeMap<String, SettingsPatch> = raw
-        .profiles
-        .into_iter()
-        .map(|(name, p)| (name.into_inner(), c.settings(p)))
-        .collect();
-    check_inheritance(&mut c, &profiles, &inherits);
+    let default_canaries = raw_defaults.canaries.take().map(|list| {
+        canary::check(
+            &mut c,
+            list.into_inner(),
+            &Source::Defaults,
+            None,
+            build.as_ref(),
+        )
+    });
+    let defaults = c.settings(raw_defaults);
+    let profiles = check_profiles(&mut c, raw.profiles);
     let fixtures = raw.fixtures.map(|f| check_fixtures(&mut c, f, root));
+    let (declared, unused_builtins) = tools::check_runtimes(&mut c, raw.runtimes, root);
+    let mut known_runtimes = declared.clone();
+    known_runtimes.extend(unused_builtins);
+    let wrappers = tools::check_wrappers(&mut c, raw.wrappers, build.as_ref());
 
-    let mut runtimes = BTreeMap::new();
-    for (name, r) in raw.runtimes {
-        match (&r.program, r.kind) {
-            (None, RuntimeKind::Node | RuntimeKind::Python) => c.error(
-                name.span(),
-                format!("runtime `{}` has no `program`", name.get_ref()),
-                Some(format!(
-                    "add e.g. program = \"{}\"",
-                    default_program(r.kind)
-                )),
-            ),
-            (Some(p), RuntimeKind::Rust) => c.error(
-                p.span(),
-                "a rust runtime takes no `program`",
-                Some("rust suites run the test executables cargo builds; remove it".into()),
-            ),
-            _ => {}
-        }
-        if let Some(setup) = &r.setup {
-            if setup.get_ref().is_empty() {
-                let hint = "write the command as a list, e.g. [\"npm\", \"ci\"], or remove it";
-                c.error(setup.span(), "`setup` is empty", Some(hint.into()));
-            }
-        }
-        let name = name.into_inner();
-        runtimes.insert(
-            name.clone(),
-            Runtime {
-                name,
-                kind: r.kind,
-                program: r.program.map(Spanned::into_inner),
-                flags: r.flags,
-                env: r.env.into_iter().collect(),
-                setup: r.setup.map(Spanned::into_inner),
-                setup_unless: r.setup_unless.map(|p| root.join(p.get_ref())),
-            },
-        );
-    }
-
-    let mut wrappers = BTreeMap::new();
-    for (name, w) in raw.wrappers {
-        let factor = c.positive(&w.timeout_factor, "timeout_factor");
-        let span = w.argv.as_ref().map_or(name.span(), |a| a.span());
-        let argv = w.argv.map(Spanned::into_inner).unwrap_or_default();
-        // Where the findings go: said outright, or the argument that names
-        // a file under ${log_dir}.
-        let output = w
-            .output
-            .as_ref()
-            .map(|o| o.get_ref().clone())
-            .or_else(|| argv.iter().find_map(|a| findings_path(a)));
-        if argv.is_empty() && w.variant.is_none() && w.env.is_empty() {
-            c.error(
-                span.clone(),
-                "the wrapper changes nothing",
-                Some(
-                    "name the tool and its flags in `argv`, or a build `variant` and `env`".into(),
-                ),
-            );
-        } else if output.is_none() {
-            // A sanitizer wrapper has no argv to name it: `output` does.
-            let hint = "make the tool write its findings to a file under ${log_dir}, \
-                        e.g. \"--xml-file=${log_dir}/${suite}.xml\"";
-            c.error(
-                span.clone(),
-                "`argv` names no findings file",
-                Some(hint.into()),
-            );
-        }
-        if let Some(variant) = &w.variant {
-            let known = build
-                .as_ref()
-                .map(|b| b.variants.contains_key(variant.get_ref()));
-            if known == Some(false) {
-                let hint = format!("declare [build.variants.{}]", variant.get_ref());
-                c.error(
-                    variant.span(),
-                    format!("unknown variant `{}`", variant.get_ref()),
-                    Some(hint),
-                );
-            }
-        }
-        let name = name.into_inner();
-        wrappers.insert(
-            name.clone(),
-            Wrapper {
-                name,
-                argv,
-                env: w.env.into_iter().collect(),
-                preload: w.preload.map(Spanned::into_inner),
-                variant: w.variant.map(Spanned::into_inner),
-                findings: w.findings,
-                output: output.unwrap_or_default(),
-                timeout_factor: factor.unwrap_or(1.0),
-            },
-        );
-    }
-
-    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
-    let mut suites = Vec::with_capacity(raw.suites.len());
-    let context = super::suite::Context {
+    let octx = overrides::Context {
         build: build.as_ref(),
-        runtimes: &runtimes,
+        runtimes: &known_runtimes,
+        wrappers: &wrappers,
+    };
+    let overrides: Vec<overrides::Checked> = raw
+        .overrides
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| overrides::check(&mut c, o, i + 1, &octx))
+        .collect();
+
+    let sctx = suite::Context {
+        build: build.as_ref(),
+        runtimes: &known_runtimes,
         wrappers: &wrappers,
         root,
     };
-    for s in raw.suites {
-        for (name, span) in super::suite::check_suite(&mut c, s, &context, &mut suites) {
+    let mut suites = Vec::new();
+    let mut derived = Vec::new();
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    let mut all_checked = true;
+    for (name, s) in suite_tables(&mut c, raw.suite_list, raw.suite_tables) {
+        let Some((base, own)) = suite::check_suite(&mut c, s, &name, &sctx) else {
+            all_checked = false;
+            continue;
+        };
+        let specs = match own {
+            Some(list) => canary::check(
+                &mut c,
+                list,
+                &Source::Suite,
+                Some(&base.name),
+                build.as_ref(),
+            ),
+            None if base.expect == Expect::Pass => {
+                inherited_canaries(&base, &overrides, &default_canaries)
+            }
+            None => Vec::new(),
+        };
+        let mut named = vec![(base.name.clone(), name.span())];
+        let mut canaries = Vec::new();
+        for spec in &specs {
+            let (canary, span) = canary::expand(&base, spec);
+            if canary.catches == Catches::Derived {
+                derived.push((suites.len() + 1 + canaries.len(), span.clone()));
+            }
+            named.push((canary.name.clone(), span));
+            canaries.push(canary);
+        }
+        for (name, span) in named {
             if let Some(first) = seen.get(&name) {
-                let at = Diagnostic::new(path, text, Some(first.clone()), "", None).location();
-                let hint = format!("first defined at {at}; suite names must be unique");
+                let hint = format!(
+                    "first defined at {}; suite names must be unique",
+                    c.location(first.clone())
+                );
                 c.error(
                     span.clone(),
                     format!("duplicate suite `{name}`"),
@@ -304,39 +121,149 @@ pub(super) fn validate(text: &str, path: &Path, root: &Path) -> Result<Config, V
             }
             seen.insert(name, span);
         }
+        suites.push(base);
+        suites.extend(canaries);
+    }
+    // A suite too broken to check could be the one an override selects.
+    if all_checked {
+        overrides::check_selects(&mut c, &overrides, &suites);
     }
 
-    if !c.problems.is_empty() {
-        // In file order, as a reader fixes them top to bottom.
-        c.problems.sort_by_key(|d| (d.line, d.col));
-        return Err(c.problems);
+    // The built-in runtimes join the config only when a suite runs on them.
+    let mut runtimes = declared;
+    for s in &suites {
+        if !runtimes.contains_key(&s.runtime) {
+            runtimes.insert(s.runtime.clone(), known_runtimes[&s.runtime].clone());
+        }
     }
-    Ok(Config {
+    let config = Config {
         path: path.to_path_buf(),
         root: root.to_path_buf(),
         build,
         defaults,
+        overrides: overrides.into_iter().map(|o| o.entry).collect(),
         profiles,
         fixtures,
         runtimes,
         wrappers,
         suites,
-    })
+    };
+    check_derived_catches(&mut c, &config, &derived);
+    match c.finish() {
+        Some(problems) => Err(problems),
+        None => Ok(config),
+    }
 }
 
-fn default_program(kind: RuntimeKind) -> &'static str {
-    match kind {
-        RuntimeKind::Node => "node",
-        RuntimeKind::Python => "python3",
-        RuntimeKind::Rust | RuntimeKind::Command => "",
+/// `[[suite]]` and `[suites.NAME]` tables with their names, in file order.
+fn suite_tables(
+    c: &mut Checker<'_>,
+    list: Vec<Spanned<RawSuite>>,
+    tables: BTreeMap<Text, Spanned<RawSuite>>,
+) -> Vec<(Text, RawSuite)> {
+    let mut out = Vec::new();
+    for s in list {
+        let span = s.span();
+        let s = s.into_inner();
+        match s.name.clone() {
+            Some(name) => out.push((name, s)),
+            None => {
+                let hint = "add name = \"...\", or write the suite as [suites.NAME]";
+                c.error(span, "a [[suite]] without `name`", Some(hint.into()));
+            }
+        }
     }
+    for (key, s) in tables {
+        let s = s.into_inner();
+        if let Some(name) = &s.name {
+            let hint = format!(
+                "the table's key is its name: remove `name` or write [suites.{}]",
+                name.get_ref()
+            );
+            c.error(name.span(), "`name` in a [suites.NAME] table", Some(hint));
+        }
+        out.push((key, s));
+    }
+    out.sort_by_key(|(name, _)| name.span().start);
+    out
+}
+
+/// The canaries of a suite that declares none: those of the last override
+/// selecting it that has some, else `[defaults]`'s.
+fn inherited_canaries(
+    base: &Suite,
+    overrides: &[overrides::Checked],
+    defaults: &Option<Vec<CanarySpec>>,
+) -> Vec<CanarySpec> {
+    overrides
+        .iter()
+        .rev()
+        .filter(|o| o.entry.filter.matches(base))
+        .find_map(|o| o.canaries.clone())
+        .or_else(|| defaults.clone())
+        .unwrap_or_default()
+}
+
+/// A canary without `catches` must have something to fail on.
+fn check_derived_catches(c: &mut Checker<'_>, config: &Config, derived: &[(usize, Range<usize>)]) {
+    for (index, span) in derived {
+        let canary = &config.suites[*index];
+        let Ok(resolved) = config.resolve(canary, &Invocation::default()) else {
+            continue;
+        };
+        if resolved.catches.value.is_empty() {
+            let of = canary.canary_of.as_deref().unwrap_or_default();
+            let hint =
+                "list what it must fail on, e.g. catches = [\"exit_code\"] when the suite's \
+                        own check catches the leak";
+            let message = format!(
+                "canary `{}` has nothing to catch: `{of}` sets no memory limit and no native_leaks check",
+                canary.name
+            );
+            c.error(span.clone(), message, Some(hint.into()));
+        }
+    }
+}
+
+/// The built-in profiles with the project's over them.
+fn check_profiles(
+    c: &mut Checker<'_>,
+    raw: BTreeMap<Text, RawSettings>,
+) -> BTreeMap<String, Profile> {
+    let mut profiles: BTreeMap<String, Profile> = builtin::profiles()
+        .into_iter()
+        .map(|(name, builtin)| {
+            let profile = Profile {
+                builtin,
+                ..Profile::default()
+            };
+            (name.to_string(), profile)
+        })
+        .collect();
+    let mut inherits = Vec::new();
+    for (name, mut p) in raw {
+        if let Some(list) = p.canaries.take() {
+            let hint = "canaries are declared in [defaults], an override or a suite";
+            c.error(list.span(), "`canaries` in a profile", Some(hint.into()));
+        }
+        if let Some(parent) = &p.inherit {
+            inherits.push((name.get_ref().clone(), parent.clone()));
+        }
+        let inherit = p.inherit.take().map(Spanned::into_inner);
+        let own = c.settings(p);
+        let entry = profiles.entry(name.into_inner()).or_default();
+        entry.inherit = inherit;
+        entry.own = own;
+    }
+    check_inheritance(c, &profiles, &inherits);
+    profiles
 }
 
 /// Every `inherit` names a profile, and no chain comes back to where it
 /// started.
 fn check_inheritance(
     c: &mut Checker<'_>,
-    profiles: &BTreeMap<String, SettingsPatch>,
+    profiles: &BTreeMap<String, Profile>,
     inherits: &[(String, Text)],
 ) {
     for (name, parent) in inherits {
@@ -431,12 +358,6 @@ fn check_fixtures(c: &mut Checker<'_>, f: RawFixtures, root: &Path) -> Fixtures 
         cwd: cwd.unwrap_or_else(|| root.to_path_buf()),
         inputs,
     }
-}
-
-/// The findings file a wrapper argument names: the text from `${log_dir}` on
-/// (`--xml-file=${log_dir}/x.xml` gives `${log_dir}/x.xml`).
-fn findings_path(arg: &str) -> Option<String> {
-    arg.find("${log_dir}").map(|i| arg[i..].to_string())
 }
 
 /// serde's messages say what was expected; add what to do for the common ones.

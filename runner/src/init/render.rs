@@ -52,7 +52,7 @@ pub fn render(project: &Project) -> Rendered {
         Some(build) => build_section(&mut out, &ctx, build),
         None => out.push_str(NO_BUILD),
     }
-    out.push_str(DEFAULTS);
+    defaults(&mut out, &ctx);
 
     let mut suites = Vec::new();
     let mut suite_sections = String::new();
@@ -270,23 +270,45 @@ const LEAK_CFLAGS: &str = "\
 env = { CFLAGS = \"-O2 -g -DMEMTEST_LEAK_CANARY\" }
 ";
 
-const DEFAULTS: &str = "\
-[defaults]
-timeout = \"120s\"
-grace = \"3s\"              # SIGTERM, then SIGKILL this long after
-sample_interval = \"10ms\"  # how often memtest reads the suite's RSS
-warmup = 0.2              # first fifth of the run ignored by growth and slope
-slope_window = 0.5        # slope fitted over the final half of the run
-marker = \"TEST PASSED\"    # printed by the helpers' run() when every check held
-canary_scale = 0.1        # canaries run at most at this scale: they only have to be caught
-
-";
+/// `[defaults]`: what differs from memtest's built-in defaults, and every
+/// suite's canary: a leaky build when there is one, else the suite's own
+/// retain mode (it holds memory every operation).
+fn defaults(out: &mut String, ctx: &Ctx<'_>) {
+    out.push_str(
+        "# memtest's built-in defaults hold for everything not set here: timeout 120s,\n\
+         # grace 3s (SIGTERM, then SIGKILL), sample_interval 10ms, warmup 0.2 (growth\n\
+         # and slope ignore the first fifth of a run), slope_window 0.5 (the slope is\n\
+         # fitted over the final half), marker \"TEST PASSED\" (printed by the helpers'\n\
+         # run() when every check held). `memtest show NAME` lists a suite's settings\n\
+         # and where each comes from.\n\
+         [defaults]\n\
+         canary_scale = 0.1        # canaries run at most at this scale: they only have to be caught\n",
+    );
+    if ctx.project.build.is_some() {
+        out.push_str(
+            "# Every suite's canary (unless it declares its own `canaries`): the suite again\n\
+             # on the leaky build, named <suite>-canary-leaky. It must fail on one of the\n\
+             # memory criteria its suite is judged on (its limits, and native_leaks); it is\n\
+             # reported missed while the starter does not call the library yet. List\n\
+             # `catches` (adding \"exit_code\") once the suite's own leak rule should count.\n\
+             canaries = [{ variant = \"leaky\" }]\n\n",
+        );
+    } else {
+        out.push_str(
+            "# Every suite's canary: the suite again with MEMTEST_CANARY=retain (it keeps\n\
+             # 4 KiB every operation), named <suite>-canary-retain. It must fail on one of\n\
+             # `catches`: its own leak rule's exit status, or its RSS growth.\n\
+             canaries = [{ mode = \"retain\", catches = [\"exit_code\", \"rss_growth\"] }]\n\n",
+        );
+    }
+}
 
 fn node_runtime(out: &mut String, node: &Binding) {
     let install = if node.lockfile { "ci" } else { "install" };
     out.push_str(
-        "[runtimes.node]\nkind = \"node\"\nprogram = \"node\"\n\
-         flags = [\"--expose-gc\"]   # the helpers' gc() and quiesce() need it\n",
+        "# memtest's built-in node runtime runs `node --expose-gc` (the helpers' gc()\n\
+         # and quiesce() need it); this adds the binding's dependencies.\n\
+         [runtimes.node]\n",
     );
     if node.dir.is_empty() {
         let _ = writeln!(
@@ -308,7 +330,7 @@ fn node_runtime(out: &mut String, node: &Binding) {
 }
 
 fn python_runtime(out: &mut String, python: &Binding) {
-    out.push_str("[runtimes.python]\nkind = \"python\"\nprogram = \"python3\"\nflags = [\"-u\"]\n");
+    out.push_str("# memtest's built-in python runtime runs `python3 -u`");
     let path = match (python.manifest.is_empty(), python.src_layout) {
         (true, _) => None,
         (false, true) => Some(join(&python.dir, "src")),
@@ -323,26 +345,20 @@ fn python_runtime(out: &mut String, python: &Binding) {
             };
             let _ = writeln!(
                 out,
-                "# The binding importable without installing it (memtest prepends its helpers):\n\
-                 env = {{ PYTHONPATH = \"{dir}\", PYTHONUNBUFFERED = \"1\" }}"
+                "; this makes the binding\n\
+                 # importable without installing it (memtest prepends its helpers):\n\
+                 [runtimes.python]\nenv = {{ PYTHONPATH = \"{dir}\" }}"
             );
         }
-        None => out.push_str(
-            "env = { PYTHONUNBUFFERED = \"1\" }   # memtest prepends its helpers to PYTHONPATH\n",
-        ),
+        None => out.push_str(", with its helpers first on\n# PYTHONPATH; nothing to add here.\n"),
     }
     out.push('\n');
 }
 
 const PROFILES: &str = "\
-# Profiles override [defaults]: `memtest run --profile ci`.
-[profiles.ci]
-scale = 0.1               # MEMTEST_SCALE: a tenth of the iterations
-sample_interval = \"20ms\"
-
-[profiles.soak]
-scale = 10.0
-timeout_factor = 20.0
+# Profiles are built in: `memtest run --profile ci` (scale 0.1: a tenth of the
+# iterations; 20 ms sampling) and `--profile soak` (scale 10, timeouts x20).
+# A [profiles.ci] here adds to the built-in one, e.g. scale = 1.0.
 
 ";
 
@@ -357,21 +373,6 @@ const LIMITS_HOWTO: &str = "\
 # operation), which keeps its meaning when parallel suites slow it down.
 
 ";
-
-/// The canary line of a suite: a leaky build when there is one, else the
-/// suite's own retain mode (it holds memory every operation).
-fn canary(ctx: &Ctx<'_>) -> &'static str {
-    if ctx.project.build.is_some() {
-        "# Canary: this suite again on the leaky build; it must fail on one of `catches`\n\
-         # (reported missed while the starter does not call the library yet). Add\n\
-         # \"exit_code\" once the suite's own leak rule should count (a crash counts too).\n\
-         canaries = [\n  { variant = \"leaky\", catches = [\"rss_growth\", \"slope\"] },\n]\n"
-    } else {
-        "# Canary: this suite again with MEMTEST_CANARY=retain (it keeps 4 KiB every\n\
-         # operation); it must fail on one of `catches`: its own leak rule's exit status.\n\
-         canaries = [\n  { mode = \"retain\", catches = [\"exit_code\", \"rss_growth\"] },\n]\n"
-    }
-}
 
 fn fill(template: &str, pairs: &[(&str, &str)]) -> String {
     let mut text = template.to_string();
@@ -423,12 +424,11 @@ fn node_suite(out: &mut String, ctx: &Ctx<'_>, node: &Binding) -> SuiteFile {
         out,
         "# ---------------------------------------------------------------- node\n\
          # {script}: a starter; see the TODOs in it.\n\
-         [[suite]]\nname = \"{name}\"\nruntime = \"node\"\nscript = \"{script}\"\n\
+         [suites.{name}]\nscript = \"{script}\"   # a .js script: the node runtime\n\
          description = \"a bounded loop of operations: RSS flat after warm-up by the leak rule\"\n\
-         tags = [\"node\", \"fast\"]\ntimeout = \"120s\"\n\
+         tags = [\"node\", \"fast\"]\n\
          # Node itself takes ~45 MB, and V8 grows its heap during short runs.\n\
-         limits = {{ rss_growth = \"24MB\", peak_rss = \"150MB\", slope = \"2MB/s\" }}\n{}",
-        canary(ctx)
+         limits = {{ rss_growth = \"24MB\", peak_rss = \"150MB\", slope = \"2MB/s\" }}\n",
     );
     SuiteFile {
         text: fill(
@@ -476,10 +476,9 @@ fn python_suite(out: &mut String, ctx: &Ctx<'_>, python: &Binding) -> SuiteFile 
         out,
         "# -------------------------------------------------------------- python\n\
          # {script}: a starter; see the TODOs in it.\n\
-         [[suite]]\nname = \"{name}\"\nruntime = \"python\"\nscript = \"{script}\"\n\
-         description = \"{description}\"\ntags = [\"python\", \"fast\"]\ntimeout = \"120s\"\n\
-         limits = {{ rss_growth = \"16MB\", peak_rss = \"100MB\", slope = \"2MB/s\" }}\n{}",
-        canary(ctx)
+         [suites.{name}]\nscript = \"{script}\"   # a .py script: the python runtime\n\
+         description = \"{description}\"\ntags = [\"python\", \"fast\"]\n\
+         limits = {{ rss_growth = \"16MB\", peak_rss = \"100MB\", slope = \"2MB/s\" }}\n",
     );
     SuiteFile {
         text: fill(
@@ -502,13 +501,15 @@ fn examples(out: &mut String, project: &Project) {
             "# ---------------------------------------------------------------- rust\n\
              # Rust suites are test targets of a cargo package (rust_suites in [build]),\n\
              # each run directly; a counting global allocator can report\n\
-             # `MEMTEST native_leaks=N`, judged against the native_leaks limit (0).\n\
-             # [runtimes.rust]\n# kind = \"rust\"\n#\n\
-             # [[suite]]\n# name = \"rust-memory\"\n# runtime = \"rust\"\n\
+             # `MEMTEST native_leaks=N`, judged against the native_leaks limit (0). A suite\n\
+             # with `test` runs on memtest's built-in rust runtime.\n\
+             # [suites.rust-memory]\n\
              # test = \"memory_leak\"   # a test target of the rust_suites package\n\
              # tags = [\"rust\", \"fast\"]\n\
              # limits = { rss_growth = \"4MB\", slope = \"1MB/s\", peak_rss = \"50MB\" }\n\
-             # canaries = [{ variant = \"leaky\", catches = [\"native_leaks\", \"rss_growth\", \"slope\"] }]\n",
+             # Several rust suites with the same limits: say them once, in an override.\n\
+             # [[overrides]]\n# filter = { runtime = \"rust\" }\n\
+             # limits = { rss_growth = \"4MB\", slope = \"1MB/s\", peak_rss = \"50MB\" }\n",
         ),
         Some(BuildKind::Make { .. } | BuildKind::CMake { .. }) => out.push_str(
             "# ------------------------------------------------------------------- c\n\
@@ -516,10 +517,9 @@ fn examples(out: &mut String, project: &Project) {
              # build (memtest's helpers/c/memtest.h, in $MEMTEST_HELPERS/c, speaks the\n\
              # protocol in C). A command runtime without a program runs its `command`:\n\
              # [runtimes.native]\n# kind = \"command\"\n#\n\
-             # [[suite]]\n# name = \"c-memory\"\n# runtime = \"native\"\n\
+             # [suites.c-memory]\n# runtime = \"native\"\n\
              # command = [\"build/${variant}/test_memory\"]\n# tags = [\"c\", \"fast\"]\n\
-             # limits = { rss_growth = \"1MB\", slope = \"0.5MB/s\", peak_rss = \"16MB\" }\n\
-             # canaries = [{ variant = \"leaky\", catches = [\"native_leaks\", \"rss_growth\", \"slope\"] }]\n",
+             # limits = { rss_growth = \"1MB\", slope = \"0.5MB/s\", peak_rss = \"16MB\" }\n",
         ),
         _ => {}
     }

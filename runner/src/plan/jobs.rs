@@ -1,10 +1,10 @@
-//! From selected suites and built artifacts to [`Job`]s: argv (no shell),
+//! From resolved suites and built artifacts to [`Job`]s: argv (no shell),
 //! environment, cwd, timeout, limits and log paths, with each suite's
-//! effective settings from [`super::resolve`]. Pure: the tests below check
-//! the exact argv and env of each runtime without building or spawning.
+//! effective settings as the config's resolver gave them. Pure: the tests
+//! below check the exact argv and env of each runtime without building or
+//! spawning.
 
-use super::resolve::{resolve, scale_of, variant_of};
-use crate::config::{Config, Settings, Suite, Target};
+use crate::config::{Config, ResolveError, ResolvedSuite, Target};
 use crate::model::{Job, RuntimeKind, WrapperRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,14 +20,8 @@ pub struct Artifacts {
 }
 
 /// Run-wide choices that shape every job.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlanOptions<'a> {
-    /// Defaults with the profile applied.
-    pub settings: &'a Settings,
-    /// MEMTEST_SCALE (the command line's `--scale`, else the settings').
-    pub scale: f64,
-    /// `--wrapper NAME`: overrides every suite's own wrapper.
-    pub wrapper: Option<&'a str>,
     /// Runtime name -> the interpreter's real executable, which wrapped
     /// suites start instead of the runtime's `program` (see
     /// `build::interpreter`: a shim on PATH would be wrapped instead).
@@ -47,14 +41,14 @@ pub enum PlanError {
         test: String,
         variant: String,
     },
-    #[error("no wrapper `{name}` in memtest.toml{}", hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default())]
-    UnknownWrapper { name: String, hint: Option<String> },
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
 }
 
 /// One job per suite, in the order given.
 pub fn plan(
     config: &Config,
-    suites: &[&Suite],
+    suites: &[ResolvedSuite<'_>],
     artifacts: &Artifacts,
     opts: &PlanOptions<'_>,
 ) -> Result<Vec<Job>, PlanError> {
@@ -66,13 +60,14 @@ pub fn plan(
 
 fn plan_one(
     config: &Config,
-    suite: &Suite,
+    planned: &ResolvedSuite<'_>,
     artifacts: &Artifacts,
     opts: &PlanOptions<'_>,
 ) -> Result<Job, PlanError> {
+    let (suite, resolved) = (planned.suite, &planned.settings);
     let runtime = config.runtime_of(suite);
-    let resolved = resolve(config, suite, opts.settings, opts.wrapper)?;
-    let variant = variant_of(config, suite, opts.wrapper);
+    let wrapper_def = resolved.wrapper_in(config);
+    let variant = resolved.variant.value.clone();
     let lib = match &config.build {
         None => None,
         Some(_) => Some(
@@ -100,9 +95,7 @@ fn plan_one(
     };
     let program = || {
         // Wrapped suites start the interpreter's real executable.
-        let real = resolved
-            .wrapper
-            .and_then(|_| opts.interpreters.get(&runtime.name));
+        let real = wrapper_def.and_then(|_| opts.interpreters.get(&runtime.name));
         let program = real
             .or(runtime.program.as_ref())
             .cloned()
@@ -151,7 +144,7 @@ fn plan_one(
     if let Some(fx) = &config.fixtures {
         env.push((fx.env.clone(), fixtures.clone()));
     }
-    let scale = scale_of(suite, opts.settings, opts.scale);
+    let scale = resolved.scale.value;
     env.push(("MEMTEST_SCALE".to_string(), scale.to_string()));
     let expect = match suite.expect {
         crate::model::Expect::Pass => "pass",
@@ -173,7 +166,7 @@ fn plan_one(
     }
 
     let log_dir = config.log_dir();
-    let wrapper = resolved.wrapper.map(|w| {
+    let wrapper = wrapper_def.map(|w| {
         let log_dir_text = log_dir.display().to_string();
         let wvars = [
             ("log_dir", log_dir_text.as_str()),
@@ -213,15 +206,15 @@ fn plan_one(
         argv,
         env,
         cwd,
-        timeout: resolved.timeout,
-        grace: opts.settings.grace,
-        sample_interval: opts.settings.sample_interval,
+        timeout: resolved.run_timeout,
+        grace: resolved.grace.value,
+        sample_interval: resolved.sample_interval.value,
         scale,
-        limits: resolved.limits,
+        limits: resolved.judged_limits.clone(),
         expect: suite.expect,
-        catches: suite.catches.clone(),
+        catches: resolved.catches.value.clone(),
         exclusive: suite.exclusive,
-        threads: suite.threads,
+        threads: resolved.threads.value,
         log_path: log_dir.join(format!("{}.log", suite.name)),
         wrapper,
     })
@@ -255,7 +248,7 @@ pub fn interpolate(text: &str, vars: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
+    use crate::config::{self, Invocation, Suite};
     use crate::units::Bytes;
     use std::path::Path;
     use std::time::Duration;
@@ -335,17 +328,22 @@ args = ["${fixtures}"]
         (dir, c, artifacts)
     }
 
+    fn resolved<'c>(c: &'c Config, inv: &Invocation) -> Vec<ResolvedSuite<'c>> {
+        let suites: Vec<&Suite> = c.suites.iter().collect();
+        c.resolve_all(&suites, inv).unwrap()
+    }
+
     fn jobs(c: &Config, a: &Artifacts, profile: Option<&str>, wrapper: Option<&str>) -> Vec<Job> {
-        let settings = c.settings(profile).unwrap();
+        let inv = Invocation {
+            profile: profile.map(str::to_string),
+            wrapper: wrapper.map(str::to_string),
+            scale: None,
+        };
         let opts = PlanOptions {
-            settings: &settings,
-            scale: settings.scale,
-            wrapper,
             interpreters: BTreeMap::from([("python".to_string(), "/real/python3".to_string())]),
             helpers: None,
         };
-        let suites: Vec<&Suite> = c.suites.iter().collect();
-        plan(c, &suites, a, &opts).unwrap()
+        plan(c, &resolved(c, &inv), a, &opts).unwrap()
     }
 
     fn env<'j>(job: &'j Job, key: &str) -> &'j str {
@@ -480,16 +478,11 @@ args = ["${fixtures}"]
             );
         let c = config::parse(&text, &dir.path().join("memtest.toml"), dir.path()).unwrap();
         let scales = |scale: f64| -> Vec<(String, f64, String)> {
-            let settings = c.settings(None).unwrap();
-            let opts = PlanOptions {
-                settings: &settings,
-                scale,
-                wrapper: None,
-                interpreters: BTreeMap::new(),
-                helpers: None,
+            let inv = Invocation {
+                scale: Some(scale),
+                ..Invocation::default()
             };
-            let suites: Vec<&Suite> = c.suites.iter().collect();
-            let planned = plan(&c, &suites, &a, &opts).unwrap();
+            let planned = plan(&c, &resolved(&c, &inv), &a, &PlanOptions::default()).unwrap();
             planned
                 .iter()
                 .map(|j| {
@@ -528,32 +521,26 @@ args = ["${fixtures}"]
     #[test]
     fn missing_artifacts_and_wrappers_are_errors() {
         let (_dir, c, mut a) = setup();
-        let settings = c.settings(None).unwrap();
-        let opts = PlanOptions {
-            settings: &settings,
-            scale: 1.0,
-            wrapper: Some("memchek"),
-            interpreters: BTreeMap::new(),
-            helpers: None,
-        };
         let suites: Vec<&Suite> = c.suites.iter().collect();
-        let err = plan(&c, &suites, &a, &opts).unwrap_err();
+        let typo = Invocation {
+            wrapper: Some("memchek".into()),
+            ..Invocation::default()
+        };
+        let err = c.resolve_all(&suites, &typo).unwrap_err();
         assert_eq!(
             err.to_string(),
             "no wrapper `memchek` in memtest.toml: did you mean `memcheck`?"
         );
-        let opts = PlanOptions {
-            wrapper: None,
-            ..opts.clone()
-        };
+        let opts = PlanOptions::default();
+        let all = resolved(&c, &Invocation::default());
         a.libs.remove("leaky");
         assert!(matches!(
-            plan(&c, &suites, &a, &opts),
+            plan(&c, &all, &a, &opts),
             Err(PlanError::MissingLib { .. })
         ));
         a.tests.clear();
         assert!(matches!(
-            plan(&c, &suites[..1], &a, &opts),
+            plan(&c, &all[..1], &a, &opts),
             Err(PlanError::MissingTest { .. })
         ));
     }
