@@ -4,8 +4,6 @@
 //! single-threaded result for the same input, byte for byte, and once the
 //! round's threads are joined the live counts must be exactly back.
 //!
-//! - `engine_threads`: the engine linked in, checked against this binary's
-//!   test allocator (so thread spawn and exit are checked too).
 //! - `cdylib_threads`: the cdylib of `PYJAMAZ_LIB_PATH` loaded once and
 //!   shared by the threads, as a binding's callers share it: its heap checked
 //!   through `pyjamaz_alloc_stats`. Half of the results are freed by the
@@ -13,6 +11,8 @@
 //!   thread (as Node's async path frees on the main thread what a worker
 //!   thread allocated), so the counting allocator sees frees on other threads
 //!   than the allocation, under contention.
+//! - `engine_threads`: the engine linked in, checked against this binary's
+//!   test allocator (so thread spawn and exit are checked too).
 //!
 //! Fresh threads every round are the point: a per-thread buffer that is
 //! never freed when its thread ends (the `canary-thread-leak` core) leaks
