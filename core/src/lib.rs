@@ -26,6 +26,15 @@
 //! every optimize call leaks a heap copy of its input, so memtest's canary
 //! suites can prove that a leak is caught. Never enable it outside those
 //! canaries.
+//!
+//! # The `canary-thread-leak` feature
+//!
+//! **Deliberately leaks memory, under concurrency only.** Forwards to the
+//! engine's `canary-thread-leak`: every thread that calls optimize keeps a
+//! scratch buffer that is never freed when the thread ends, so the
+//! concurrent suites' canaries can prove that such a leak is caught, and the
+//! single-threaded suites show that they cannot see it. Never enable it
+//! outside those canaries.
 
 pub mod alloc;
 pub mod ffi;

@@ -27,8 +27,17 @@
 //! **Deliberately leaks memory.** With `canary-leak`, every optimize call
 //! leaks a heap copy of its input, so memtest's canary suites can prove that
 //! a leak is caught. Never enable it outside those canaries.
+//!
+//! # The `canary-thread-leak` feature
+//!
+//! **Deliberately leaks memory, but only under concurrency.** Each thread
+//! that calls [`optimize`] gets a scratch buffer on its first call that is
+//! never freed when the thread ends (see `canary.rs`): one allocation for a
+//! program that calls from one thread, one more for every thread that calls
+//! and ends. The concurrent suites must catch it; the single-threaded ones,
+//! by construction, cannot. Never enable it outside those canaries.
 
-#[cfg(feature = "canary-leak")]
+#[cfg(any(feature = "canary-leak", feature = "canary-thread-leak"))]
 mod canary;
 pub mod decode;
 mod deflate_alloc;

@@ -115,6 +115,8 @@ fn validate(options: &Options) -> Result<(), Error> {
 pub fn optimize(input: &[u8], options: &Options) -> Result<Output, Error> {
     #[cfg(feature = "canary-leak")]
     crate::canary::leak_input(input);
+    #[cfg(feature = "canary-thread-leak")]
+    crate::canary::stage_in_thread_scratch(input);
 
     validate(options)?;
     if input.is_empty() {

@@ -184,6 +184,62 @@ fn joined_threads_leave_exact_counts() {
     assert!(after.peak_bytes >= 500 && after.peak_bytes <= 4 * 500);
 }
 
+/// The counters under contention: threads released together by a barrier
+/// allocate and free at once, and half of the blocks are freed by another
+/// thread than the one that made them (as a binding frees on its main thread
+/// what a worker thread allocated). A lost update to a live counter would
+/// leave it off by the count of lost updates; fetch_add/fetch_sub lose none.
+#[test]
+fn counts_stay_exact_under_contention_and_cross_thread_frees() {
+    const THREADS: usize = 4;
+    const BLOCKS: usize = 200_000;
+    let local = Arc::new(CountingAlloc::new());
+    let check = LeakCheck::start(local.counters(), "contention");
+    let barrier = Arc::new(std::sync::Barrier::new(THREADS));
+    let (send, receive) = std::sync::mpsc::channel::<Vec<(usize, usize)>>();
+    let workers: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let (local, barrier, send) = (Arc::clone(&local), Arc::clone(&barrier), send.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut handed = Vec::with_capacity(BLOCKS / 2);
+                for i in 0..BLOCKS {
+                    let size = 1 + (i * 7 + thread) % 300;
+                    // SAFETY: non-zero size; each block is freed exactly once
+                    // with its layout, here or by the receiving thread.
+                    unsafe {
+                        let ptr = local.alloc(layout(size, 8));
+                        assert!(!ptr.is_null());
+                        if i % 2 == 0 {
+                            local.dealloc(ptr, layout(size, 8));
+                        } else {
+                            handed.push((ptr as usize, size));
+                        }
+                    }
+                }
+                send.send(handed).unwrap();
+            })
+        })
+        .collect();
+    drop(send);
+    // Freed on this thread while the others may still be allocating.
+    for handed in receive {
+        for (ptr, size) in handed {
+            // SAFETY: allocated above with this layout, not freed yet.
+            unsafe { local.dealloc(ptr as *mut u8, layout(size, 8)) };
+        }
+    }
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let after = check
+        .finish()
+        .expect("every block was freed: the live counts are exactly back");
+    assert_eq!(after.total_allocations, (THREADS * BLOCKS) as u64);
+    let largest_live = (THREADS * BLOCKS / 2 * 300) as u64;
+    assert!(after.peak_bytes > 0 && after.peak_bytes <= largest_live);
+}
+
 #[test]
 fn leak_between_foreign_snapshots() {
     let before = Snapshot {

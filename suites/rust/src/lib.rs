@@ -17,8 +17,11 @@
 //!   the project errors of [`TestError`].
 //! - [`cdylib`]: the cdylib from `PYJAMAZ_LIB_PATH`, the [`Extra`] state of the
 //!   suites that call the C ABI.
+//! - [`abi`]: the C ABI's structs and codes, and the loaded cdylib's entry
+//!   points, for the suites that call the library as the bindings do.
 //! - [`run_suite`] and the type aliases the suites are written against.
 
+pub mod abi;
 pub mod cdylib;
 
 pub use cdylib::{needs_lib, no_lib, Lib, LIB_PATH_ENV};

@@ -6,112 +6,22 @@
 //! heap is its own (a cdylib has its own global allocator), so this is the
 //! check the Node and Python suites rely on, proven here first.
 //!
-//! The structs mirror `core/include/pyjamaz.h`, not the core's Rust types:
-//! this is a caller of the C ABI, like the bindings.
+//! The structs (`memsuite::abi`) mirror `core/include/pyjamaz.h`, not the
+//! core's Rust types: this is a caller of the C ABI, like the bindings.
 
-use libloading::Library;
-use memsuite::{run_suite, Ctx, Leak, PyjamazError, Snapshot, Suite, Test, TestError};
+use memsuite::abi::{
+    Api, PyjamazOptions, PyjamazResult, ABI_VERSION, PYJAMAZ_ERR_CORRUPT_INPUT,
+    PYJAMAZ_ERR_EMPTY_INPUT, PYJAMAZ_ERR_INVALID_OPTIONS, PYJAMAZ_ERR_NULL_POINTER,
+    PYJAMAZ_ERR_UNKNOWN_FORMAT, PYJAMAZ_OK,
+};
+use memsuite::{run_suite, Ctx, Leak, Snapshot, Suite, Test, TestError};
 use std::borrow::Cow;
-use std::ffi::{c_char, CStr};
+use std::ffi::CStr;
 use std::process::ExitCode;
 
 /// Cycles at scale 1 (8 calls each): enough that at CI scale (0.1) the suite
 /// runs over a second, so memtest has samples to fit a slope to.
 const MAX_CYCLES: u32 = 8_000;
-const ABI_VERSION: u32 = 1;
-const PYJAMAZ_OK: i32 = 0;
-const PYJAMAZ_ERR_NULL_POINTER: i32 = 1;
-const PYJAMAZ_ERR_EMPTY_INPUT: i32 = 2;
-const PYJAMAZ_ERR_UNKNOWN_FORMAT: i32 = 3;
-const PYJAMAZ_ERR_CORRUPT_INPUT: i32 = 4;
-const PYJAMAZ_ERR_INVALID_OPTIONS: i32 = 7;
-
-#[repr(C)]
-struct PyjamazOptions {
-    input: *const u8,
-    input_len: usize,
-    max_bytes: u64,
-    max_diff: f64,
-    metric: *const c_char,
-    formats: *const c_char,
-    concurrency: u32,
-}
-
-#[repr(C)]
-struct PyjamazResult {
-    output: *mut u8,
-    output_len: usize,
-    format: *const c_char,
-    diff_value: f64,
-    passed: i32,
-    error_code: i32,
-    error_message: *mut c_char,
-}
-
-#[repr(C)]
-#[derive(Default, Clone, Copy)]
-struct PyjamazAllocStats {
-    live_allocations: u64,
-    live_bytes: u64,
-    total_allocations: u64,
-    peak_bytes: u64,
-}
-
-type AbiVersionFn = unsafe extern "C" fn() -> u32;
-type OptimizeFn = unsafe extern "C" fn(*const PyjamazOptions) -> *mut PyjamazResult;
-type FreeResultFn = unsafe extern "C" fn(*mut PyjamazResult);
-type AllocStatsFn = unsafe extern "C" fn(*mut PyjamazAllocStats) -> i32;
-
-/// The library and the entry points copied out of it; the function pointers
-/// stay valid as long as `_library` is alive, which is as long as `Api` is.
-struct Api {
-    abi_version: AbiVersionFn,
-    optimize: OptimizeFn,
-    free_result: FreeResultFn,
-    alloc_stats: AllocStatsFn,
-    _library: Library,
-}
-
-impl Api {
-    fn load(ctx: &Ctx) -> Result<Api, TestError> {
-        let path = ctx.extra.path()?;
-        let ffi = |what: &str, source| {
-            TestError::from(PyjamazError::Ffi {
-                what: format!("{what} in {}", path.display()),
-                source,
-            })
-        };
-        // SAFETY: loading runs the library's initialisers; libpyjamaz has no
-        // constructors beyond Rust's runtime setup.
-        let library = unsafe { Library::new(path) }.map_err(|e| ffi("cannot load", e))?;
-        // SAFETY: each symbol's type is the prototype in pyjamaz.h.
-        unsafe {
-            Ok(Api {
-                abi_version: *library
-                    .get::<AbiVersionFn>(b"pyjamaz_abi_version\0")
-                    .map_err(|e| ffi("pyjamaz_abi_version missing", e))?,
-                optimize: *library
-                    .get::<OptimizeFn>(b"pyjamaz_optimize\0")
-                    .map_err(|e| ffi("pyjamaz_optimize missing", e))?,
-                free_result: *library
-                    .get::<FreeResultFn>(b"pyjamaz_free_result\0")
-                    .map_err(|e| ffi("pyjamaz_free_result missing", e))?,
-                alloc_stats: *library
-                    .get::<AllocStatsFn>(b"pyjamaz_alloc_stats\0")
-                    .map_err(|e| ffi("pyjamaz_alloc_stats missing", e))?,
-                _library: library,
-            })
-        }
-    }
-
-    fn stats(&self) -> PyjamazAllocStats {
-        let mut stats = PyjamazAllocStats::default();
-        // SAFETY: `stats` is a valid, writable PyjamazAllocStats.
-        let code = unsafe { (self.alloc_stats)(&mut stats) };
-        assert_eq!(code, PYJAMAZ_OK, "pyjamaz_alloc_stats failed");
-        stats
-    }
-}
 
 /// One call of a cycle: its input, its options and the code it must give.
 struct Call {
@@ -334,15 +244,6 @@ fn abi_and_stats_contract(ctx: &Ctx) -> Result<u64, TestError> {
     Ok(2)
 }
 
-fn snapshot(stats: PyjamazAllocStats) -> Snapshot {
-    Snapshot {
-        live_allocations: stats.live_allocations,
-        live_bytes: stats.live_bytes,
-        total_allocations: stats.total_allocations,
-        peak_bytes: stats.peak_bytes,
-    }
-}
-
 fn optimize_free_cycles(ctx: &Ctx) -> Result<u64, TestError> {
     let max_cycles = ctx.iterations(MAX_CYCLES);
     let api = Api::load(ctx)?;
@@ -377,7 +278,7 @@ fn optimize_free_cycles(ctx: &Ctx) -> Result<u64, TestError> {
     }
     let end = api.stats();
     assert_eq!(done, max_cycles, "the loop ended early");
-    let (before, after) = (snapshot(baseline), snapshot(end));
+    let (before, after) = (Snapshot::from(baseline), Snapshot::from(end));
     let (allocations, bytes) = before.live_delta(&after);
     // A cycle that leaked and a later one that freed it would cancel out in
     // the end-to-end figure: any leaky cycle fails the test.
