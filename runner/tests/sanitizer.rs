@@ -8,8 +8,9 @@
 
 use runner::build::request;
 use runner::config::{self, Config, Invocation, ResolvedSuite, Suite};
+use runner::model::Artifacts;
 use runner::model::{Exit, Failure, FindingsKind, Job, Outcome, Verdict, WrapperRun};
-use runner::plan::jobs::{plan, Artifacts, PlanOptions};
+use runner::plan::jobs::{plan, PlanOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

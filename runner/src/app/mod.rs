@@ -321,7 +321,7 @@ mod tests {
                     [runtimes.py]\nkind = \"python\"\nprogram = \"python3\"\n\
                     [[suite]]\nname = \"a\"\nruntime = \"py\"\nscript = \"a.py\"\n";
         let c = config::parse(text, &dir.path().join("memtest.toml"), dir.path()).unwrap();
-        let mut artifacts = plan::Artifacts::default();
+        let mut artifacts = crate::model::Artifacts::default();
         artifacts.libs.insert("default".into(), "/l.so".into());
         let suites = c
             .resolve_all(&[&c.suites[0]], &Invocation::default())

@@ -12,8 +12,8 @@
 //! command the folder is used as it is.
 
 use super::command::{self, CommandError, LoggedCommand};
+use crate::config::interpolate;
 use crate::config::{Config, Fixtures};
-use crate::plan::interpolate;
 use crate::process::Interrupt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

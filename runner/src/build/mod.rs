@@ -7,9 +7,10 @@ pub mod interpreter;
 pub mod preflight;
 pub mod setup;
 
+use crate::config::interpolate;
 use crate::config::{Build, BuildForm, Config, ResolvedSuite, Target, DEFAULT_VARIANT};
+use crate::model::Artifacts;
 use crate::model::{staged, Event, Stage};
-use crate::plan::{interpolate, Artifacts};
 use crate::process::Interrupt;
 use cargo::{CargoBuild, CargoError};
 use command::{CommandError, LoggedCommand};

@@ -4,8 +4,8 @@
 //! terminal; a failure shows the log's tail.
 
 use super::command::{self, CommandError, LoggedCommand};
+use crate::config::interpolate;
 use crate::config::{Config, Runtime, Suite};
-use crate::plan::interpolate;
 use crate::process::Interrupt;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -330,6 +330,15 @@ impl fmt::Display for Problems<'_> {
     }
 }
 
+/// Replaces `${name}` for each known name; anything else is left as written.
+pub fn interpolate(text: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (name, value) in vars {
+        out = out.replace(&format!("${{{name}}}"), value);
+    }
+    out
+}
+
 /// `explicit` if given, else memtest.toml in `start` or its nearest ancestor.
 pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigError> {
     if let Some(path) = explicit {

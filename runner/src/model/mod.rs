@@ -3,12 +3,14 @@
 //! runner but `units`, so stages depend on it and never on each other
 //! upwards (config <- plan <- build/exec <- verdict <- report; app wires them).
 
+mod artifacts;
 mod criterion;
 mod event;
 mod job;
 mod measure;
 mod outcome;
 
+pub use artifacts::Artifacts;
 pub use criterion::{Criterion, UnknownCriterion};
 pub use event::{staged, staged_then, Event, Stage, Stream};
 pub use job::{Expect, FindingsKind, Job, Limits, RuntimeKind, WrapperRun};

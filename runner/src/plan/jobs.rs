@@ -4,20 +4,10 @@
 //! below check the exact argv and env of each runtime without building or
 //! spawning.
 
-use crate::config::{Config, ResolveError, ResolvedSuite, Target};
-use crate::model::{Job, RuntimeKind, WrapperRun};
+use crate::config::{interpolate, Config, ResolveError, ResolvedSuite, Target};
+use crate::model::{Artifacts, Job, RuntimeKind, WrapperRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// What the build stage produced, by variant.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Artifacts {
-    /// Variant -> absolute path of its library (the kept copy under .memtest,
-    /// or the prebuilt file).
-    pub libs: BTreeMap<String, PathBuf>,
-    /// (variant, rust test target) -> absolute path of its executable.
-    pub tests: BTreeMap<(String, String), PathBuf>,
-}
 
 /// Run-wide choices that shape every job.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -234,15 +224,6 @@ fn prepend_path(env: &mut Vec<(String, String)>, key: &str, dir: &Path) {
             env.push((key.to_string(), value));
         }
     }
-}
-
-/// Replaces `${name}` for each known name; anything else is left as written.
-pub fn interpolate(text: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = text.to_string();
-    for (name, value) in vars {
-        out = out.replace(&format!("${{{name}}}"), value);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -7,5 +7,5 @@
 pub mod jobs;
 pub mod select;
 
-pub use jobs::{interpolate, plan, Artifacts, PlanError, PlanOptions};
+pub use jobs::{plan, PlanError, PlanOptions};
 pub use select::{matrix, select, Filter, GroupBy, Matrix, Partition, SelectError};
