@@ -4,7 +4,7 @@
 
 use super::AppError;
 use crate::config::{Config, Settings, Suite};
-use crate::model::Expect;
+use crate::model::{Criterion, Expect, Rule};
 use crate::plan;
 use tabled::settings::{peaker::Priority, Style, Width};
 
@@ -28,25 +28,11 @@ pub fn list_table(
     for suite in suites {
         let resolved = plan::resolve(config, suite, settings, wrapper)?;
         let limits = resolved.limits;
-        let mut parts = Vec::new();
-        if let Some(b) = limits.rss_growth {
-            parts.push(format!("rss growth <= {b}"));
-        }
-        if let Some(b) = limits.vms_growth {
-            parts.push(format!("vms growth <= {b}"));
-        }
-        if let Some(b) = limits.peak_rss {
-            parts.push(format!("peak rss <= {b}"));
-        }
-        if let Some(r) = limits.slope {
-            parts.push(format!("slope <= {r}"));
-        }
-        if let Some(b) = limits.slope_per_op {
-            parts.push(format!("slope <= {b}/op"));
-        }
-        if let Some(n) = limits.native_leaks {
-            parts.push(format!("native leaks <= {n}"));
-        }
+        // Each checked limit but the marker, which every suite has.
+        let parts: Vec<String> = Criterion::limited()
+            .filter(|(_, l)| l.rule != Rule::Printed)
+            .filter_map(|(c, l)| Some(format!("{} <= {}", c.label(), (l.get)(&limits)?)))
+            .collect();
         let mut runtime = suite.runtime.clone();
         if let Some(v) = &suite.variant {
             runtime.push_str(&format!(" ({v})"));
@@ -126,7 +112,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
         let suites: Vec<&Suite> = c.suites.iter().collect();
         let wide = list_table(&c, &settings, None, &suites, None).unwrap();
         assert!(wide.contains("20.0s"), "profile factor applied: {wide}");
-        assert!(wide.contains("rss growth <= 16.0 MB"), "{wide}");
+        assert!(wide.contains("RSS growth <= +16.0 MB"), "{wide}");
         assert!(
             wide.contains("py-a-suite-with-a-long-name-canary-retain"),
             "{wide}"
@@ -141,7 +127,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
             "wrapper factor applied: {wrapped}"
         );
         assert!(
-            !wrapped.contains("rss growth"),
+            !wrapped.contains("RSS growth"),
             "limits a wrapped run ignores: {wrapped}"
         );
         let narrow = list_table(&c, &settings, None, &suites, Some(60)).unwrap();

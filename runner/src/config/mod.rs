@@ -12,7 +12,7 @@ mod validate;
 pub use diag::{near_matches, suggestion, Diagnostic};
 
 use crate::model::{Criterion, Expect, FindingsKind, Limits, RuntimeKind};
-use crate::units::{Bytes, BytesPerSec};
+use crate::units::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -220,47 +220,43 @@ impl SettingsPatch {
     }
 }
 
-/// Limits a suite (or profile) sets; `None` keeps the value below it. For
-/// `native_leaks` and `marker`, `Some(None)` switches the check off.
+/// Limits a suite (or profile) sets; a criterion absent from `values` keeps
+/// the limit below it, and `Some(None)` there switches the check off
+/// (`native_leaks = false`). Keyed by criterion: what each limit means, and
+/// how it is set on [`Limits`], is the criterion table's.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LimitsPatch {
-    pub rss_growth: Option<Bytes>,
-    pub vms_growth: Option<Bytes>,
-    pub peak_rss: Option<Bytes>,
-    pub slope: Option<BytesPerSec>,
-    pub slope_per_op: Option<Bytes>,
+    pub values: BTreeMap<Criterion, Option<Value>>,
     pub slope_window: Option<f64>,
     pub warmup: Option<f64>,
-    pub native_leaks: Option<Option<u64>>,
-    pub marker: Option<Option<String>>,
 }
 
 impl LimitsPatch {
     /// This patch with `top`'s settings over it (a canary's over its suite's).
     pub fn overlay(&self, top: &LimitsPatch) -> LimitsPatch {
+        let mut values = self.values.clone();
+        values.extend(top.values.iter().map(|(c, v)| (*c, v.clone())));
         LimitsPatch {
-            rss_growth: top.rss_growth.or(self.rss_growth),
-            vms_growth: top.vms_growth.or(self.vms_growth),
-            peak_rss: top.peak_rss.or(self.peak_rss),
-            slope: top.slope.or(self.slope),
-            slope_per_op: top.slope_per_op.or(self.slope_per_op),
+            values,
             slope_window: top.slope_window.or(self.slope_window),
             warmup: top.warmup.or(self.warmup),
-            native_leaks: top.native_leaks.or(self.native_leaks),
-            marker: top.marker.clone().or_else(|| self.marker.clone()),
         }
     }
 
     pub fn apply(&self, limits: &mut Limits) {
-        set_some(&mut limits.rss_growth, self.rss_growth);
-        set_some(&mut limits.vms_growth, self.vms_growth);
-        set_some(&mut limits.peak_rss, self.peak_rss);
-        set_some(&mut limits.slope, self.slope);
-        set_some(&mut limits.slope_per_op, self.slope_per_op);
+        for (criterion, value) in &self.values {
+            if let Some(spec) = &criterion.spec().limit {
+                (spec.set)(limits, value.clone());
+            }
+        }
         set(&mut limits.slope_window, self.slope_window);
         set(&mut limits.warmup, self.warmup);
-        set(&mut limits.native_leaks, self.native_leaks);
-        set(&mut limits.marker, self.marker.clone());
+    }
+
+    /// The limit this patch sets for `criterion`, as the table's accessor
+    /// would read it back (`Some(None)`: switched off).
+    pub fn get(&self, criterion: Criterion) -> Option<Option<&Value>> {
+        self.values.get(&criterion).map(Option::as_ref)
     }
 }
 

@@ -4,7 +4,15 @@
 
 use super::*;
 use crate::model::{Criterion, FindingsKind};
+use crate::units::{Bytes, BytesPerSec};
 use std::fmt::Write;
+
+/// What a suite's limits patch sets, on limits that check nothing else.
+fn set(patch: &LimitsPatch) -> Limits {
+    let mut limits = Limits::none();
+    patch.apply(&mut limits);
+    limits
+}
 
 const BASE: &str = r#"
 [build]
@@ -115,10 +123,10 @@ fn the_base_file_resolves_every_table() {
 
     let rust = c.suite("rust-leak").unwrap();
     assert_eq!(rust.target, Target::Test("memory_leak".into()));
-    assert_eq!(rust.limits.rss_growth, Some(Bytes(16_000_000)));
-    assert_eq!(rust.limits.slope, Some(BytesPerSec(2e6)));
+    assert_eq!(set(&rust.limits).rss_growth, Some(Bytes(16_000_000)));
+    assert_eq!(set(&rust.limits).slope, Some(BytesPerSec(2e6)));
     assert_eq!(
-        rust.limits.native_leaks,
+        rust.limits.get(Criterion::NativeLeaks),
         Some(None),
         "false switches the check off"
     );
@@ -144,7 +152,7 @@ fn canaries_inherit_everything_they_do_not_set() {
     // A limit changed on the suite is the canary's too: it cannot diverge.
     let changed = check(&BASE.replace("peak_rss = \"20MB\"", "peak_rss = \"30MB\"")).unwrap();
     let canary = changed.suite("c-test-canary-leaky").unwrap();
-    assert_eq!(canary.limits.peak_rss, Some(Bytes(30_000_000)));
+    assert_eq!(set(&canary.limits).peak_rss, Some(Bytes(30_000_000)));
     // A mode becomes MEMTEST_CANARY; a canary's own limits go over the suite's.
     let moded = BASE.replace(
         "{ variant = \"leaky\", catches = [\"native_leaks\"] }",
@@ -156,7 +164,7 @@ fn canaries_inherit_everything_they_do_not_set() {
         .env
         .contains(&("MEMTEST_CANARY".into(), "retain".into())));
     assert_eq!(
-        (canary.variant(), canary.limits.peak_rss),
+        (canary.variant(), set(&canary.limits).peak_rss),
         ("default", Some(Bytes(1_000_000_000)))
     );
 }
@@ -169,9 +177,9 @@ fn slope_per_op_is_a_size_per_operation_and_catchable() {
     );
     let c = check(&text).unwrap();
     let rust = c.suite("rust-leak").unwrap();
-    assert_eq!(rust.limits.slope_per_op, Some(Bytes(4_000)));
+    assert_eq!(set(&rust.limits).slope_per_op, Some(Bytes(4_000)));
     assert_eq!(
-        rust.limits.slope,
+        set(&rust.limits).slope,
         Some(BytesPerSec(2e6)),
         "the per-second one stays"
     );
@@ -285,8 +293,14 @@ fn profiles_override_defaults_and_unknown_ones_are_named() {
 fn limits_patch_keeps_what_it_does_not_set() {
     let mut limits = Limits::default();
     let patch = LimitsPatch {
-        peak_rss: Some(Bytes(5)),
-        marker: Some(None),
+        values: [
+            (
+                Criterion::PeakRss,
+                Some(crate::units::Value::Size(Bytes(5))),
+            ),
+            (Criterion::MarkerMissing, None),
+        ]
+        .into(),
         ..LimitsPatch::default()
     };
     patch.apply(&mut limits);

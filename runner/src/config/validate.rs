@@ -3,10 +3,10 @@
 //! `memtest check` shows everything to fix.
 
 use super::diag::Diagnostic;
-use super::raw::{OrOff, RawConfig, RawFixtures, RawLimits, RawSettings, Text};
-use super::{Config, Fixtures, LimitsPatch, Runtime, Settings, SettingsPatch, Wrapper};
-use crate::model::RuntimeKind;
-use crate::units::{parse_duration, Bytes, BytesPerSec};
+use super::raw::{RawConfig, RawFixtures, RawLimits, RawSettings, Text, Written};
+use super::{suggestion, Config, Fixtures, LimitsPatch, Runtime, Settings, SettingsPatch, Wrapper};
+use crate::model::{Criterion, RuntimeKind};
+use crate::units::parse_duration;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
@@ -29,16 +29,6 @@ impl Checker<'_> {
     ) {
         let d = Diagnostic::new(self.path, self.text, Some(span), message, hint);
         self.problems.push(d);
-    }
-
-    fn size(&mut self, value: &Option<Text>, key: &str) -> Option<Bytes> {
-        let v = value.as_ref()?;
-        self.unit(v, key, Bytes::parse)
-    }
-
-    fn rate(&mut self, value: &Option<Text>, key: &str) -> Option<BytesPerSec> {
-        let v = value.as_ref()?;
-        self.unit(v, key, BytesPerSec::parse)
     }
 
     pub(super) fn duration(&mut self, value: &Option<Text>, key: &str) -> Option<Duration> {
@@ -67,9 +57,12 @@ impl Checker<'_> {
     }
 
     /// A fraction of the run: `0 <= x < 1` (or `0 < x <= 1` for windows).
-    fn fraction(&mut self, v: &Option<Spanned<f64>>, key: &str, window: bool) -> Option<f64> {
-        let v = v.as_ref()?;
-        let x = *v.get_ref();
+    fn fraction(&mut self, v: &Written, key: &str, window: bool) -> Option<f64> {
+        let x = match v.get_ref() {
+            toml::Value::Float(x) => *x,
+            toml::Value::Integer(n) => *n as f64,
+            _ => f64::NAN,
+        };
         let ok = if window {
             x > 0.0 && x <= 1.0
         } else {
@@ -94,40 +87,34 @@ impl Checker<'_> {
         Some(x)
     }
 
+    /// Each limit read by its criterion's entry in the table; the two
+    /// fractions that shape the measuring (`warmup`, `slope_window`) are
+    /// not criteria and are read here.
     pub(super) fn limits(&mut self, raw: &RawLimits) -> LimitsPatch {
-        LimitsPatch {
-            rss_growth: self.size(&raw.rss_growth, "rss_growth"),
-            vms_growth: self.size(&raw.vms_growth, "vms_growth"),
-            peak_rss: self.size(&raw.peak_rss, "peak_rss"),
-            slope: self.rate(&raw.slope, "slope"),
-            // A size: bytes of RSS per operation the suite reports.
-            slope_per_op: self.size(&raw.slope_per_op, "slope_per_op"),
-            slope_window: self.fraction(&raw.slope_window, "slope_window", true),
-            warmup: self.fraction(&raw.warmup, "warmup", false),
-            native_leaks: raw.native_leaks.as_ref().and_then(|v| match v.get_ref() {
-                OrOff::Value(n) => Some(Some(*n)),
-                OrOff::Off(false) => Some(None),
-                OrOff::Off(true) => {
-                    let hint = "write a count (0 = no leak allowed) or false to skip the check";
-                    self.error(
-                        v.span(),
-                        "`native_leaks = true` has no meaning",
-                        Some(hint.into()),
-                    );
-                    None
-                }
-            }),
-            marker: raw.marker.as_ref().and_then(|v| match v.get_ref() {
-                OrOff::Value(s) if !s.is_empty() => Some(Some(s.clone())),
-                OrOff::Off(false) => Some(None),
-                _ => {
-                    let hint =
-                        "write the line the suite prints on success, or false to skip the check";
-                    self.error(v.span(), "invalid `marker`", Some(hint.into()));
-                    None
-                }
-            }),
+        let mut patch = LimitsPatch::default();
+        for (key, value) in &raw.entries {
+            match key.get_ref().as_str() {
+                "slope_window" => patch.slope_window = self.fraction(value, "slope_window", true),
+                "warmup" => patch.warmup = self.fraction(value, "warmup", false),
+                name => match Criterion::by_limit_key(name) {
+                    Some((criterion, spec)) => match spec.parse(value.get_ref()) {
+                        Ok(limit) => {
+                            patch.values.insert(criterion, limit);
+                        }
+                        Err(e) => self.error(value.span(), e.message, Some(e.hint)),
+                    },
+                    None => {
+                        let keys: Vec<&str> = Criterion::limited()
+                            .map(|(_, l)| l.key)
+                            .chain(["slope_window", "warmup"])
+                            .collect();
+                        let hint = suggestion(name, "limits", keys);
+                        self.error(key.span(), format!("unknown limit `{name}`"), hint);
+                    }
+                },
+            }
         }
+        patch
     }
 
     fn settings(&mut self, mut raw: RawSettings) -> SettingsPatch {

@@ -5,7 +5,7 @@
 
 use super::jobs::PlanError;
 use crate::config::{compose_variant, suggestion, Config, Settings, Suite, Wrapper};
-use crate::model::{Expect, Limits};
+use crate::model::{Criterion, Expect, Limits};
 use std::time::Duration;
 
 /// A suite's effective settings: what a run uses, and what `list` shows.
@@ -20,9 +20,9 @@ pub struct Resolved<'c> {
 
 /// Defaults, profile, suite and wrapper, in that order. Under a wrapper the
 /// sampled memory is mostly the tool's own (valgrind's shadow memory,
-/// heaptrack's recorder), so RSS and VMS limits would judge the tool: they
-/// are cleared. The exact checks stay: exit, marker, native leaks, and the
-/// wrapper's own findings.
+/// heaptrack's recorder), so RSS and VMS limits would judge the tool: the
+/// criteria the table marks `wrapper_clears` are cleared. The exact checks
+/// stay: exit, marker, native leaks, and the wrapper's own findings.
 pub fn resolve<'c>(
     config: &'c Config,
     suite: &Suite,
@@ -49,11 +49,9 @@ pub fn resolve<'c>(
     suite.limits.apply(&mut limits);
     if let Some(w) = wrapper {
         timeout = timeout.mul_f64(w.timeout_factor);
-        limits.rss_growth = None;
-        limits.vms_growth = None;
-        limits.peak_rss = None;
-        limits.slope = None;
-        limits.slope_per_op = None;
+        for (_, spec) in Criterion::limited().filter(|(_, l)| l.wrapper_clears) {
+            (spec.set)(&mut limits, None);
+        }
     }
     Ok(Resolved {
         timeout,

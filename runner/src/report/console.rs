@@ -6,11 +6,11 @@
 //! stay greppable.
 
 use super::model::{Report, ReportBuilder, SuiteReport};
-use super::table::{self, SAMPLED_MARK};
+use super::table;
 use super::text::{self, Paint};
 use super::{ReportOptions, Reporter};
-use crate::model::{Event, Stage};
-use crate::units::{format_duration, ByteDelta, Bytes, BytesPerSec};
+use crate::model::{Criterion, Event, Stage};
+use crate::units::format_duration;
 use std::io::Write;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -199,32 +199,20 @@ fn aligned(label: &str, painted: String) -> String {
 /// it did not succeed, why.
 pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
     let label = suite.label();
-    let f = &suite.figures;
-    let peak = Bytes(f.peak_rss_bytes);
-    let mark = if f.peak_rss_exact { "" } else { SAMPLED_MARK };
+    let figures: Vec<String> = Criterion::columns()
+        .filter(|(_, column)| column.in_line)
+        .filter_map(|(c, column)| Some(format!("{} {}", column.header, suite.figure(c)?)))
+        .collect();
     let mut line = format!(
-        "{} [{:>7}] {} ({}): peak {mark}{peak}, RSS {}",
+        "{} [{:>7}] {} ({}): {}",
         aligned(label, paint.verdict(suite.verdict, label)),
         format_duration(suite.duration()),
         suite.name,
         suite.runtime.as_str(),
-        ByteDelta(f.rss_growth_bytes),
+        figures.join(", "),
     );
-    if let Some(slope) = f.slope_bytes_per_sec {
-        line.push_str(&format!(", slope {}", BytesPerSec(slope)));
-    }
-    if let Some(per_op) = f.slope_per_op_bytes {
-        line.push_str(&format!(" ({}/op)", ByteDelta(per_op.round() as i64)));
-    }
-    if let Some(leaks) = f.native_leaks {
-        line.push_str(&format!(", native leaks {leaks}"));
-    }
     let listed = table::is_listed(suite.verdict);
-    let among_reasons = listed
-        && suite
-            .failures
-            .iter()
-            .any(|f| matches!(f.failure, crate::model::Failure::Wrapper { .. }));
+    let among_reasons = listed && suite.tripped(Criterion::Wrapper);
     if let Some(findings) = text::findings(suite).filter(|_| !among_reasons) {
         line.push_str(&format!(", {findings}"));
     }

@@ -46,7 +46,7 @@ mod tests {
             .iter()
             .all(|l| l.starts_with("::error title=memtest ")));
         assert!(
-            lines[0].contains("::RSS grew +32.0 MB, limit 16.0 MB%0A"),
+            lines[0].contains("::RSS grew +32.0 MB, limit +16.0 MB%0A"),
             "{}",
             lines[0]
         );

@@ -1,10 +1,12 @@
 //! The markdown summary (`--summary FILE`, and `$GITHUB_STEP_SUMMARY` in CI):
-//! the closing line, the table with links to the memory plots, and the failed
-//! criteria of every suite that did not succeed.
+//! the closing line, the table with links to the memory plots (a column per
+//! criterion with a figure, the figures a failure concerns in bold), and the
+//! failed criteria of every suite that did not succeed.
 
 use super::model::Report;
 use super::table;
 use super::text;
+use crate::model::Criterion;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tabled::builder::Builder;
@@ -32,6 +34,14 @@ pub fn render(report: &Report, plots: &BTreeMap<String, String>) -> String {
             cells[0] = format!("`{}`", cells[0]);
             if !suite.is_success() {
                 cells[2] = format!("**{}**", cells[2]);
+            }
+            // The figures a failure concerns, in bold: the criterion columns
+            // follow the leading three in the table's order.
+            let first = cells.len() - Criterion::columns().count();
+            for (i, (criterion, _)) in Criterion::columns().enumerate() {
+                if suite.flagged(criterion) {
+                    cells[first + i] = format!("**{}**", cells[first + i]);
+                }
             }
             if !plots.is_empty() {
                 cells.push(

@@ -5,10 +5,10 @@
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use crate::model::{
-    Event, Exit, Expect, Failure, Figures, Limits, Outcome, RuntimeKind, Sample, Verdict,
-    WrapperFindings,
+    Criterion, Event, Exit, Expect, Failure, Figures, Judged, Limits, Outcome, RuntimeKind, Sample,
+    Verdict, WrapperFindings,
 };
-use crate::units::{ByteDelta, Bytes, BytesPerSec};
+use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -126,20 +126,55 @@ pub struct FiguresReport {
     pub measured_from_ms: Option<u64>,
 }
 
-/// Limits with their units in their names; `null` = not checked.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// Limits with their units in their names; `null` = not checked. Each
+/// limit's field name and unit are its criterion's (`LimitSpec::json`,
+/// `LimitSpec::unit`), so the JSON lists every criterion the table has.
+#[derive(Debug, Clone, PartialEq)]
 pub struct LimitsReport {
-    pub rss_growth_bytes: Option<u64>,
-    pub vms_growth_bytes: Option<u64>,
-    pub peak_rss_bytes: Option<u64>,
-    pub slope_bytes_per_sec: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slope_per_op_bytes: Option<u64>,
-    pub native_leaks: Option<u64>,
-    pub warmup: f64,
-    pub slope_window: f64,
-    pub marker: Option<String>,
+    pub limits: Limits,
     pub timeout_ms: u64,
+}
+
+impl Default for LimitsReport {
+    fn default() -> Self {
+        LimitsReport {
+            limits: Limits::none(),
+            timeout_ms: 0,
+        }
+    }
+}
+
+impl Serialize for LimitsReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (_, spec) in Criterion::limited() {
+            map.serialize_entry(spec.json, &(spec.get)(&self.limits))?;
+        }
+        map.serialize_entry("warmup", &self.limits.warmup)?;
+        map.serialize_entry("slope_window", &self.limits.slope_window)?;
+        map.serialize_entry("timeout_ms", &self.timeout_ms)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for LimitsReport {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LimitsReport, D::Error> {
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let mut limits = Limits::none();
+        for (_, spec) in Criterion::limited() {
+            let value = map.get(spec.json).and_then(|v| spec.unit.from_json(v));
+            (spec.set)(&mut limits, value);
+        }
+        let fraction = |key: &str, or: f64| map.get(key).and_then(|v| v.as_f64()).unwrap_or(or);
+        limits.warmup = fraction("warmup", limits.warmup);
+        limits.slope_window = fraction("slope_window", limits.slope_window);
+        let timeout_ms = map
+            .get("timeout_ms")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| serde::de::Error::missing_field("timeout_ms"))?;
+        Ok(LimitsReport { limits, timeout_ms })
+    }
 }
 
 /// The sample series as parallel arrays: compact, and what plotting wants.
@@ -291,6 +326,40 @@ impl SuiteReport {
         }
     }
 
+    /// What `criterion`'s column shows for this suite: its figure.
+    pub fn figure(&self, criterion: Criterion) -> Option<Value> {
+        criterion.figure(&self.judged(&self.figures()))
+    }
+
+    /// What `criterion`'s figure was judged by: its limit (or the timeout).
+    pub fn bound(&self, criterion: Criterion) -> Option<Value> {
+        criterion.bound(&self.judged(&self.figures()))
+    }
+
+    fn judged<'a>(&'a self, figures: &'a Figures) -> Judged<'a> {
+        Judged {
+            figures,
+            limits: &self.limits.limits,
+            duration: self.duration(),
+            timeout: Duration::from_millis(self.limits.timeout_ms),
+        }
+    }
+
+    /// Whether `criterion` failed (or, for a canary, caught it).
+    pub fn tripped(&self, criterion: Criterion) -> bool {
+        self.failures
+            .iter()
+            .any(|f| f.failure.criterion() == criterion)
+    }
+
+    /// Whether any failure concerns `criterion`'s figure: it tripped, or
+    /// regressed against the baseline, or could not be measured.
+    pub fn flagged(&self, criterion: Criterion) -> bool {
+        self.failures
+            .iter()
+            .any(|f| f.failure.figure() == criterion)
+    }
+
     /// The process died rather than finishing: its log tail explains more
     /// than its figures.
     pub fn crashed(&self) -> bool {
@@ -317,15 +386,7 @@ impl FiguresReport {
 impl LimitsReport {
     pub fn from_limits(l: &Limits, timeout: Duration) -> LimitsReport {
         LimitsReport {
-            rss_growth_bytes: l.rss_growth.map(|b| b.0),
-            vms_growth_bytes: l.vms_growth.map(|b| b.0),
-            peak_rss_bytes: l.peak_rss.map(|b| b.0),
-            slope_bytes_per_sec: l.slope.map(|s| s.0),
-            slope_per_op_bytes: l.slope_per_op.map(|b| b.0),
-            native_leaks: l.native_leaks,
-            warmup: l.warmup,
-            slope_window: l.slope_window,
-            marker: l.marker.clone(),
+            limits: l.clone(),
             timeout_ms: timeout.as_millis() as u64,
         }
     }

@@ -12,7 +12,8 @@ use super::super::table::SAMPLED_MARK;
 use super::super::text;
 use super::super::{plot, ReportError};
 use super::Comparison;
-use crate::units::{format_duration, ByteDelta, Bytes, BytesPerSec};
+use crate::model::{Criterion, Metric};
+use crate::units::{format_duration, ByteDelta, Value};
 use crate::verdict::baseline::BaselineEntry;
 use std::fmt::Write;
 use std::time::Duration;
@@ -74,93 +75,23 @@ struct Figure {
     tripped: bool,
 }
 
-/// The figures of the table, in its column order after the verdict.
-fn figures(suite: &SuiteReport, base: Option<&BaselineEntry>) -> [(&'static str, Figure); 6] {
-    let f = &suite.figures;
-    let l = &suite.limits;
-    let hit = |criterion: &str| {
-        suite
-            .failures
-            .iter()
-            .any(|x| x.failure.criterion().name() == criterion)
-    };
-    let regressed = |metric: &str| {
-        suite.failures.iter().any(|x| {
-            matches!(&x.failure, crate::model::Failure::Regression { metric: m, .. } if m == metric)
+/// The figures of the table, in its column order after the verdict: one
+/// per criterion with a column in the criterion table.
+fn figures(suite: &SuiteReport, base: Option<&BaselineEntry>) -> Vec<(&'static str, Figure)> {
+    Criterion::columns()
+        .map(|(criterion, column)| {
+            let value = suite.figure(criterion);
+            let baseline = Metric::of(criterion).and_then(|m| Some(m.value(base?.get(m)?)));
+            let figure = Figure {
+                sort: value.as_ref().map_or(f64::MIN, Value::magnitude),
+                value: value.map_or_else(|| "-".to_string(), |v| v.to_string()),
+                limit: suite.bound(criterion).map(|v| v.to_string()),
+                baseline: baseline.map(|v| v.to_string()),
+                tripped: suite.flagged(criterion),
+            };
+            (column.header, figure)
         })
-    };
-    let peak = if f.peak_rss_exact {
-        Bytes(f.peak_rss_bytes).to_string()
-    } else {
-        format!("{SAMPLED_MARK}{}", Bytes(f.peak_rss_bytes))
-    };
-    let none = || "-".to_string();
-    [
-        (
-            "duration",
-            Figure {
-                value: format_duration(suite.duration()),
-                limit: Some(format_duration(Duration::from_millis(l.timeout_ms))),
-                baseline: base.map(|b| format_duration(Duration::from_millis(b.duration_ms))),
-                sort: suite.duration_ms as f64,
-                tripped: hit("timed_out") || regressed("duration_ms"),
-            },
-        ),
-        (
-            "peak RSS",
-            Figure {
-                value: peak,
-                limit: l.peak_rss_bytes.map(|b| Bytes(b).to_string()),
-                baseline: base.map(|b| Bytes(b.peak_rss_bytes).to_string()),
-                sort: f.peak_rss_bytes as f64,
-                tripped: hit("peak_rss") || regressed("peak_rss_bytes"),
-            },
-        ),
-        (
-            "RSS growth",
-            Figure {
-                value: ByteDelta(f.rss_growth_bytes).to_string(),
-                limit: l.rss_growth_bytes.map(|b| format!("+{}", Bytes(b))),
-                baseline: base.map(|b| ByteDelta(b.rss_growth_bytes).to_string()),
-                sort: f.rss_growth_bytes as f64,
-                tripped: hit("rss_growth") || regressed("rss_growth_bytes"),
-            },
-        ),
-        (
-            "VMS growth",
-            Figure {
-                value: ByteDelta(f.vms_growth_bytes).to_string(),
-                limit: l.vms_growth_bytes.map(|b| format!("+{}", Bytes(b))),
-                baseline: None,
-                sort: f.vms_growth_bytes as f64,
-                tripped: hit("vms_growth"),
-            },
-        ),
-        (
-            "slope",
-            Figure {
-                value: f
-                    .slope_bytes_per_sec
-                    .map_or_else(none, |s| BytesPerSec(s).to_string()),
-                limit: l.slope_bytes_per_sec.map(|s| BytesPerSec(s).to_string()),
-                baseline: base
-                    .and_then(|b| b.slope_bytes_per_sec)
-                    .map(|s| BytesPerSec(s).to_string()),
-                sort: f.slope_bytes_per_sec.unwrap_or(f64::MIN),
-                tripped: hit("slope") || regressed("slope_bytes_per_sec"),
-            },
-        ),
-        (
-            "native leaks",
-            Figure {
-                value: f.native_leaks.map_or_else(none, |n| n.to_string()),
-                limit: l.native_leaks.map(|n| n.to_string()),
-                baseline: None,
-                sort: f.native_leaks.map_or(-1.0, |n| n as f64),
-                tripped: hit("native_leaks"),
-            },
-        ),
-    ]
+        .collect()
 }
 
 /// A `MEMTEST name=value` figure; names ending in a unit get it shown.
@@ -256,10 +187,8 @@ pub fn render(report: &Report, baseline: Option<&Comparison>) -> Result<String, 
 
 fn suites_table(out: &mut String, report: &Report, baseline: Option<&Comparison>) {
     out.push_str("<table id=\"suites\" class=\"suites\">\n<thead><tr>");
-    let header = ["suite", "runtime", "verdict"]
-        .into_iter()
-        .chain(figures(&dummy_suite(report), None).map(|(name, _)| name));
-    for (i, name) in header.enumerate() {
+    let header = super::super::table::row_header();
+    for (i, name) in header.into_iter().enumerate() {
         let _ = write!(
             out,
             "<th aria-sort=\"none\" data-col=\"{i}\"><button type=\"button\">{name}</button></th>"
@@ -295,33 +224,6 @@ fn suites_table(out: &mut String, report: &Report, baseline: Option<&Comparison>
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
-}
-
-/// The column names come from [`figures`], which needs a suite; any will do.
-fn dummy_suite(report: &Report) -> SuiteReport {
-    report
-        .suites
-        .first()
-        .cloned()
-        .unwrap_or_else(|| SuiteReport {
-            name: String::new(),
-            runtime: crate::model::RuntimeKind::Rust,
-            tags: vec![],
-            expect: Default::default(),
-            verdict: VerdictKind::Passed,
-            failures: vec![],
-            figures: Default::default(),
-            limits: Default::default(),
-            exit: crate::model::Exit::Code { code: 0 },
-            duration_ms: 0,
-            scale: 1.0,
-            log: Default::default(),
-            log_tail: vec![],
-            reported: Default::default(),
-            marker_seen: true,
-            wrapper: None,
-            samples: Default::default(),
-        })
 }
 
 fn suite_section(
@@ -500,7 +402,7 @@ mod tests {
             "id=\"suite-node-optimize-loop\" data-suite=\"node-optimize-loop\">\n<details open>"
         ));
         assert!(
-            node.contains("<li>RSS grew +32.0 MB, limit 16.0 MB</li>"),
+            node.contains("<li>RSS grew +32.0 MB, limit +16.0 MB</li>"),
             "{}",
             &node[..3000]
         );
