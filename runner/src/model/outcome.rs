@@ -180,16 +180,6 @@ impl Verdict {
     pub fn is_success(&self) -> bool {
         matches!(self, Verdict::Passed | Verdict::CanaryCaught { .. })
     }
-
-    pub fn label(&self) -> &'static str {
-        match self {
-            Verdict::Passed => "PASS",
-            Verdict::Failed { .. } => "FAIL",
-            Verdict::CanaryCaught { .. } => "CANARY OK",
-            Verdict::CanaryMissed => "CANARY MISSED",
-            Verdict::Interrupted => "INTERRUPTED",
-        }
-    }
 }
 
 /// A finished suite: what ran, what was measured, what it means.

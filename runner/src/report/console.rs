@@ -5,10 +5,11 @@
 //! per finished stage and per finished suite and no control codes, so logs
 //! stay greppable.
 
+use super::export::Exporter;
 use super::model::{Report, ReportBuilder, SuiteReport};
-use super::table;
+use super::table::{self, SummaryExporter};
 use super::text::{self, Paint};
-use super::{ReportOptions, Reporter};
+use super::{ReportError, ReportOptions, Reporter};
 use crate::model::{Criterion, Event, Stage};
 use crate::units::format_duration;
 use std::io::Write;
@@ -150,9 +151,13 @@ impl Reporter for ConsoleReporter {
         let mut console = self.console.lock().expect("console lock");
         console.finished = true;
         console.clear_status()?;
-        let summary = table::render_summary(&console.builder.report(), console.paint);
+        let summary = SummaryExporter {
+            paint: console.paint,
+        }
+        .export(&console.builder.report())
+        .map_err(ReportError::into_io)?;
         console.out.write_all(b"\n")?;
-        console.out.write_all(summary.as_bytes())?;
+        console.out.write_all(&summary)?;
         console.out.flush()
     }
 }
@@ -160,13 +165,13 @@ impl Reporter for ConsoleReporter {
 /// Prints the summary table, failure listing and closing line of a report
 /// that did not come from a live run (e.g. `memtest merge`) to stderr.
 pub fn print_summary(report: &Report, opts: &ReportOptions) -> std::io::Result<()> {
-    let text = table::render_summary(
-        report,
-        Paint {
-            enabled: opts.color,
-        },
-    );
-    std::io::stderr().write_all(text.as_bytes())
+    let paint = Paint {
+        enabled: opts.color,
+    };
+    let text = SummaryExporter { paint }
+        .export(report)
+        .map_err(ReportError::into_io)?;
+    std::io::stderr().write_all(&text)
 }
 
 fn stage_done(stage: Stage) -> &'static str {

@@ -9,6 +9,7 @@
 
 mod console;
 mod error;
+pub mod export;
 mod files;
 pub mod github;
 pub mod html;
@@ -25,12 +26,13 @@ mod text;
 
 pub use console::{print_summary, ConsoleReporter};
 pub use error::{render_error, ErrorReporter};
+pub use export::Exporter;
 pub use files::{write_files, FilesReporter, Written};
 pub use json::render_json;
 pub use merge::{baseline_of, merge, read_report, save_baseline, MergeSummary};
 pub use model::{
-    FailureReport, FiguresReport, LimitsReport, Report, ReportBuilder, Series, SuiteReport, Tool,
-    Totals, VerdictKind, SCHEMA_VERSION,
+    FailureReport, FiguresReport, LimitsReport, Report, ReportBuilder, RunResult, Series,
+    SuiteReport, Tool, Totals, VerdictKind, SCHEMA_VERSION,
 };
 pub use text::{closing_line, Paint};
 

@@ -93,6 +93,47 @@ pub enum VerdictKind {
     Interrupted,
 }
 
+impl VerdictKind {
+    /// The verdict's word in every report ("PASS", "CANARY OK", ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictKind::Passed => "PASS",
+            VerdictKind::Failed => "FAIL",
+            VerdictKind::CanaryCaught => "CANARY OK",
+            VerdictKind::CanaryMissed => "CANARY MISSED",
+            VerdictKind::Interrupted => "INTERRUPTED",
+        }
+    }
+}
+
+/// How a whole run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunResult {
+    Passed,
+    Failed,
+    Interrupted,
+}
+
+impl RunResult {
+    /// The run's word in every report ("PASSED", ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            RunResult::Passed => "PASSED",
+            RunResult::Failed => "FAILED",
+            RunResult::Interrupted => "INTERRUPTED",
+        }
+    }
+
+    /// The same word in lower case, for headings and CSS classes.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunResult::Passed => "passed",
+            RunResult::Failed => "failed",
+            RunResult::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// One failed criterion plus its rendered text, so readers of the JSON need
 /// not re-implement the formatting. (`text`, not `message`: `spawn_failed`
 /// has a `message` field of its own, and the two sit in one object.)
@@ -302,9 +343,9 @@ impl SuiteReport {
         )
     }
 
-    /// The verdict module's label ("PASS", "CANARY OK", ...).
+    /// The verdict's word ("PASS", "CANARY OK", ...).
     pub fn label(&self) -> &'static str {
-        self.verdict().label()
+        self.verdict.label()
     }
 
     pub fn duration(&self) -> Duration {
@@ -438,6 +479,17 @@ impl Report {
 
     pub fn duration(&self) -> Duration {
         Duration::from_millis(self.duration_ms)
+    }
+
+    /// How the run ended: passed, or else interrupted or failed.
+    pub fn result(&self) -> RunResult {
+        if self.success {
+            RunResult::Passed
+        } else if self.interrupted {
+            RunResult::Interrupted
+        } else {
+            RunResult::Failed
+        }
     }
 }
 

@@ -12,15 +12,13 @@
 //! Plotters' SVG backend writes `<text>` elements itself, so titles and
 //! labels need no font files (the `ttf` feature stays off).
 
+use super::export::Exporter;
 use super::model::{Report, Series, SuiteReport, VerdictKind};
 use super::ReportError;
-use crate::atomic::write_atomic;
 use crate::model::{Panel, PlotLine, SPECS};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 const SIZE: (u32, u32) = (1040, 560);
 /// Width of the legend column on the right.
@@ -457,21 +455,30 @@ pub fn file_name(suite: &str) -> String {
     format!("{stem}.svg")
 }
 
-/// Writes one SVG per suite with samples into `dir`; returns suite -> path.
-pub fn write_plots(report: &Report, dir: &Path) -> Result<BTreeMap<String, PathBuf>, ReportError> {
-    let mut written = BTreeMap::new();
-    for suite in &report.suites {
-        let Some(svg) = render_svg(suite, None)? else {
-            continue;
+/// The suites with enough samples to plot.
+pub fn plottable(report: &Report) -> impl Iterator<Item = &SuiteReport> {
+    report.suites.iter().filter(|s| s.samples.len() >= 2)
+}
+
+/// One suite's memory plot (`--plot DIR` writes one per plottable suite).
+pub struct SvgExporter {
+    pub suite: String,
+}
+
+impl Exporter for SvgExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        let unplotted = |why: &str| ReportError::Plot {
+            suite: self.suite.clone(),
+            source: why.into(),
         };
-        let path = dir.join(file_name(&suite.name));
-        write_atomic(&path, svg.as_bytes()).map_err(|source| ReportError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        written.insert(suite.name.clone(), path);
+        let suite = report
+            .suites
+            .iter()
+            .find(|s| s.name == self.suite)
+            .ok_or_else(|| unplotted("no such suite in the report"))?;
+        let svg = render_svg(suite, None)?.ok_or_else(|| unplotted("too few samples"))?;
+        Ok(svg.into_bytes())
     }
-    Ok(written)
 }
 
 #[cfg(test)]

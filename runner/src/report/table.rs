@@ -3,8 +3,10 @@
 //! criteria of every suite that did not succeed (measured beside
 //! limit, log path, and for crashes the log tail), then the closing line.
 
+use super::export::Exporter;
 use super::model::{Report, SuiteReport, VerdictKind};
 use super::text::{self, Paint};
+use super::ReportError;
 use crate::model::Criterion;
 use crate::units::{Value, AT_LEAST_MARK};
 use tabled::builder::Builder;
@@ -178,6 +180,17 @@ pub fn render_summary(report: &Report, paint: Paint) -> String {
     out.push_str(&closing);
     out.push('\n');
     out
+}
+
+/// The summary that ends a run on the terminal (and `memtest merge`'s).
+pub struct SummaryExporter {
+    pub paint: Paint,
+}
+
+impl Exporter for SummaryExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        Ok(render_summary(report, self.paint).into_bytes())
+    }
 }
 
 /// Whether a verdict gets the failure listing.

@@ -123,13 +123,7 @@ fn figure_cell(f: &Figure) -> String {
 pub fn render(report: &Report, baseline: Option<&Comparison>) -> Result<String, ReportError> {
     let mut out = String::with_capacity(64 * 1024);
     let t = &report.totals;
-    let (result, class) = if report.success {
-        ("PASSED", "passed")
-    } else if report.interrupted {
-        ("INTERRUPTED", "interrupted")
-    } else {
-        ("FAILED", "failed")
-    };
+    let (result, class) = (report.result().label(), report.result().name());
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
