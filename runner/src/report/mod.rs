@@ -9,6 +9,8 @@
 
 mod console;
 mod error;
+#[cfg(test)]
+mod every_format;
 pub mod export;
 mod files;
 pub mod github;
