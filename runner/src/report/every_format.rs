@@ -173,10 +173,9 @@ fn the_criterion_table_drives_config_verdict_and_every_format() {
                     }
                     Some(PlotLine::FittedSlope) => format!("slope window: {label} tripped"),
                     Some(PlotLine::WindowNote | PlotLine::Note) => {
-                        format!(
-                            "{label}: {}, limit {limit}: tripped",
-                            suite.figure(criterion).unwrap()
-                        )
+                        let figure = suite.figure(criterion).unwrap();
+                        assert!(shows(&format!("{label}: {figure}")), "{criterion}: plot");
+                        format!("limit {limit}: tripped")
                     }
                     None => continue,
                 };

@@ -146,8 +146,9 @@ enum Mark {
     Line(RGBColor, u32),
     Dashed(RGBColor, u32),
     Area(RGBAColor),
-    /// No swatch: a figure with no line of its own (per operation, counts).
-    Note(RGBColor),
+    /// No swatch: a figure with no line of its own (per operation, counts);
+    /// `true` for the row under it, indented.
+    Note(RGBColor, bool),
 }
 
 type Points = Vec<(f64, f64)>;
@@ -209,27 +210,31 @@ fn window_tripped(suite: &SuiteReport) -> Vec<&'static str> {
         .collect()
 }
 
-/// Legend entries of the criteria with no line: figure beside limit.
+/// Legend entries of the criteria with no line: the figure, and under it
+/// its limit (two rows: the legend column is narrow).
 fn notes(suite: &SuiteReport) -> Vec<(Mark, String)> {
-    SPECS
+    let mut rows = Vec::new();
+    for spec in SPECS
         .iter()
         .filter(|s| matches!(s.plot, Some(PlotLine::WindowNote | PlotLine::Note)))
-        .filter_map(|s| {
-            let c = s.criterion;
-            let (figure, limit) = (suite.figure(c), suite.bound(c));
-            let text = match (&figure, &limit) {
-                (None, None) => return None,
-                (Some(f), Some(l)) => format!("{}: {f}, limit {l}", s.label),
-                (Some(f), None) => format!("{}: {f}", s.label),
-                (None, Some(l)) => format!("{}: not measured, limit {l}", s.label),
-            };
-            Some(if suite.tripped(c) {
-                (Mark::Note(TRIPPED_COLOUR), format!("{text}: tripped"))
-            } else {
-                (Mark::Note(BLACK), text)
-            })
-        })
-        .collect()
+    {
+        let c = spec.criterion;
+        let (figure, limit) = (suite.figure(c), suite.bound(c));
+        if figure.is_none() && limit.is_none() {
+            continue;
+        }
+        let tripped = suite.tripped(c);
+        let colour = if tripped { TRIPPED_COLOUR } else { BLACK };
+        let figure = figure.map_or_else(|| "not measured".to_string(), |f| f.to_string());
+        rows.push((
+            Mark::Note(colour, false),
+            format!("{}: {figure}", spec.label),
+        ));
+        let limit = limit.map_or_else(|| "no limit".to_string(), |l| format!("limit {l}"));
+        let verdict = if tripped { ": tripped" } else { "" };
+        rows.push((Mark::Note(colour, true), format!("{limit}{verdict}")));
+    }
+    rows
 }
 
 fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> DrawResult<()> {
@@ -422,7 +427,7 @@ where
                     ))?;
                 }
             }
-            Mark::Note(_) => {}
+            Mark::Note(..) => {}
             Mark::Area(colour) => {
                 area.draw(&Rectangle::new([(x0, y - 6), (x1, y + 6)], colour.filled()))?;
                 area.draw(&Rectangle::new(
@@ -431,11 +436,13 @@ where
                 ))?;
             }
         }
-        let font = match mark {
-            Mark::Note(colour) => font.clone().color(colour),
-            _ => font.clone(),
+        let (font, x) = match mark {
+            Mark::Note(colour, indent) => {
+                (font.clone().color(colour), x1 + 8 + 16 * *indent as i32)
+            }
+            _ => (font.clone(), x1 + 8),
         };
-        area.draw(&Text::new(label.clone(), (x1 + 8, y - 7), font))?;
+        area.draw(&Text::new(label.clone(), (x, y - 7), font))?;
     }
     Ok(())
 }
@@ -541,8 +548,10 @@ mod tests {
             "fitted slope (13.8 MB/s)",
             "warm-up (ignored)",
             "slope window: slope, slope per op tripped",
-            "slope per op: +40.0 KB/op, limit +8.0 KB/op: tripped",
-            "native leaks: 3, limit 0: tripped",
+            "slope per op: +40.0 KB/op",
+            "limit +8.0 KB/op: tripped",
+            "native leaks: 3",
+            "limit 0: tripped",
             "time (s)",
             "RSS (MB)",
             "VMS (MB)",
