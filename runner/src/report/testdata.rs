@@ -215,7 +215,7 @@ pub fn report_of(outcomes: &[Outcome]) -> Report {
 }
 
 /// A `Write` whose bytes the test can read back after handing it away.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Sink(pub Arc<Mutex<Vec<u8>>>);
 
 impl Sink {
