@@ -9,14 +9,16 @@ mod event;
 mod job;
 mod limits;
 mod measure;
+mod metric;
 mod outcome;
 
 pub use criterion::{
-    Column, Criterion, Judged, LimitError, LimitSpec, Metric, Panel, PlotLine, Rule, Spec,
+    Column, Criterion, Judged, LimitError, LimitSpec, Panel, PlotLine, Rule, Spec,
     UnknownCriterion, SPECS,
 };
 pub use event::{staged, staged_then, Event, Stage, Stream};
 pub use job::{Expect, FindingsKind, Job, RuntimeKind, WrapperRun};
 pub use limits::Limits;
 pub use measure::{Exit, Figures, Measured, Progress, Sample, WrapperFindings};
+pub use metric::Metric;
 pub use outcome::{Failure, Outcome, OverLimit, Verdict};

@@ -5,8 +5,9 @@
 //! exactly one line per finished stage and per finished suite and no control
 //! codes, so logs stay greppable.
 
+use super::builder::ReportBuilder;
 use super::export::Exporter;
-use super::model::{Report, ReportBuilder, SuiteReport};
+use super::model::{Report, SuiteReport};
 use super::table::{self, SummaryExporter};
 use super::text::{self, Paint};
 use super::{ReportError, ReportOptions, Reporter};

@@ -7,13 +7,14 @@
 //! the app calls after an interrupt too, so an interrupted run still leaves
 //! valid files.
 
+use super::builder::ReportBuilder;
 use super::export::Exporter;
 use super::github::AnnotationsExporter;
 use super::html::{self, HtmlExporter};
 use super::json::JsonExporter;
 use super::junit::JunitExporter;
 use super::markdown::{self, MarkdownExporter};
-use super::model::{Report, ReportBuilder};
+use super::model::Report;
 use super::{plot, ReportError, ReportOptions, Reporter};
 use crate::atomic::{append, write_atomic};
 use crate::model::Event;

@@ -1,18 +1,18 @@
 //! The report data: one plain, serialisable value per run, built once from the
-//! executor's events and read by every writer (JSON, JUnit, table, markdown,
-//! plots, annotations). `memtest merge` reads it back from JSON, so the writers
-//! never need the events. Its JSON form is documented in docs/report-schema.md;
+//! executor's events (`builder.rs`) and read by every exporter (JSON, JUnit,
+//! summary table, markdown, HTML, plots, annotations). `memtest merge` reads
+//! it back from JSON, so the exporters never need the events. Its JSON form is documented in docs/report-schema.md;
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use crate::model::{
-    Criterion, Event, Exit, Expect, Failure, Figures, Judged, Limits, Outcome, RuntimeKind, Sample,
+    Criterion, Exit, Expect, Failure, Figures, Judged, Limits, Outcome, RuntimeKind, Sample,
     Verdict, WrapperFindings,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Version of the JSON report format.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -493,65 +493,6 @@ impl Report {
     }
 }
 
-/// Builds a [`Report`] from the executor's event stream (not to be confused
-/// with exec's output collector, which gathers one suite's lines). Each
-/// reporter that needs the whole run owns one.
-#[derive(Debug)]
-pub struct ReportBuilder {
-    started_at: SystemTime,
-    started: Instant,
-    duration: Option<Duration>,
-    interrupted: bool,
-    suites: Vec<SuiteReport>,
-}
-
-impl Default for ReportBuilder {
-    fn default() -> Self {
-        ReportBuilder::new()
-    }
-}
-
-impl ReportBuilder {
-    pub fn new() -> ReportBuilder {
-        ReportBuilder {
-            started_at: SystemTime::now(),
-            started: Instant::now(),
-            duration: None,
-            interrupted: false,
-            suites: Vec::new(),
-        }
-    }
-
-    pub fn on_event(&mut self, event: &Event) {
-        match event {
-            Event::SuiteFinished { outcome } => {
-                self.suites.push(SuiteReport::from_outcome(outcome));
-            }
-            Event::Interrupted => self.interrupted = true,
-            Event::RunFinished { duration } => self.duration = Some(*duration),
-            _ => {}
-        }
-    }
-
-    /// The report so far. Before `RunFinished` (an interrupt), the duration is
-    /// the time since the builder was made.
-    pub fn report(&self) -> Report {
-        let duration = self.duration.unwrap_or_else(|| self.started.elapsed());
-        Report::new(
-            self.started_at,
-            duration,
-            self.interrupted,
-            self.suites.clone(),
-        )
-    }
-
-    /// Pins the start time, so tests get stable output.
-    pub fn with_start(mut self, started_at: SystemTime) -> ReportBuilder {
-        self.started_at = started_at;
-        self
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testdata::*;
@@ -621,27 +562,5 @@ mod tests {
         let text = serde_json::to_string(&report).unwrap();
         assert_eq!(text.matches("\"message\":").count(), 1, "{text}");
         assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
-    }
-
-    #[test]
-    fn builder_builds_the_report_from_events() {
-        let mut builder = ReportBuilder::new();
-        for outcome in mixed_outcomes() {
-            builder.on_event(&Event::SuiteFinished {
-                outcome: Box::new(outcome),
-            });
-        }
-        builder.on_event(&Event::RunFinished {
-            duration: Duration::from_secs(7),
-        });
-        let report = builder.report();
-        assert_eq!(report.totals.suites, 5);
-        assert_eq!(report.duration_ms, 7_000);
-        assert!(!report.interrupted);
-
-        let mut interrupted = ReportBuilder::new();
-        interrupted.on_event(&Event::Interrupted);
-        let report = interrupted.report();
-        assert!(report.interrupted && !report.success);
     }
 }

@@ -12,12 +12,18 @@
 //! Plotters' SVG backend writes `<text>` elements itself, so titles and
 //! labels need no font files (the `ttf` feature stays off).
 
+mod legend;
+
 use super::export::Exporter;
 use super::model::{Report, Series, SuiteReport, VerdictKind};
 use super::ReportError;
 use crate::model::{Panel, PlotLine, SPECS};
+use legend::{
+    draw_legend, limit_lines, notes, window_tripped, DrawResult, Levels, LimitLine, Mark,
+    BASELINE_COLOUR, MB, RSS_COLOUR, SLOPE_COLOUR, TRIPPED_COLOUR, VMS_COLOUR, WARMUP_COLOUR,
+    WINDOW_COLOUR,
+};
 use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (1040, 560);
@@ -25,23 +31,9 @@ const SIZE: (u32, u32) = (1040, 560);
 const LEGEND_WIDTH: u32 = 270;
 /// Share of the plot height the RSS panel gets; VMS has the rest.
 const RSS_SHARE: f64 = 0.70;
-const MB: f64 = 1e6;
-const RSS_COLOUR: RGBColor = RGBColor(31, 119, 180);
-const VMS_COLOUR: RGBColor = RGBColor(255, 127, 14);
-const BASELINE_COLOUR: RGBColor = RGBColor(150, 150, 150);
-pub const LIMIT_COLOUR: RGBColor = RGBColor(214, 39, 40);
-/// Darker than the growth limit, so the two dashed lines tell apart.
-pub const PEAK_LIMIT_COLOUR: RGBColor = RGBColor(120, 20, 60);
-const SLOPE_COLOUR: RGBColor = RGBColor(44, 160, 44);
-const WARMUP_COLOUR: RGBColor = RGBColor(160, 160, 160);
-const WINDOW_COLOUR: RGBColor = RGBColor(31, 119, 180);
-/// What a tripped criterion is drawn in.
-const TRIPPED_COLOUR: RGBColor = RGBColor(200, 0, 0);
 /// A limit more than this many times the highest RSS would flatten the series
 /// to a line at the bottom; it is listed in the legend as off scale instead.
 const OFF_SCALE: f64 = 3.0;
-
-type DrawResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Where the plot windows and lines fall for one suite, in seconds and MB.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,101 +132,12 @@ pub fn render_svg(
     Ok(Some(svg))
 }
 
-/// How a legend entry is drawn.
-#[derive(Clone, Copy)]
-enum Mark {
-    Line(RGBColor, u32),
-    Dashed(RGBColor, u32),
-    Area(RGBAColor),
-    /// No swatch: a figure with no line of its own (per operation, counts);
-    /// `true` for the row under it, indented.
-    Note(RGBColor, bool),
-}
-
 type Points = Vec<(f64, f64)>;
 
 fn points(series: &Series, values: &[u64]) -> Points {
     (0..series.len())
         .map(|i| (series.t_ms[i] as f64 / 1e3, values[i] as f64 / MB))
         .collect()
-}
-
-/// A dashed limit line one criterion draws on a panel (see `PlotLine`).
-struct LimitLine {
-    panel: Panel,
-    /// Height in MB.
-    level: f64,
-    from_s: f64,
-    colour: RGBColor,
-    crossed: bool,
-    label: String,
-}
-
-/// The limit lines of the criteria the table draws as lines.
-fn limit_lines(suite: &SuiteReport, g: &Geometry) -> Vec<LimitLine> {
-    SPECS
-        .iter()
-        .filter_map(|spec| {
-            let c = spec.criterion;
-            let (panel, above, colour) = match spec.plot? {
-                PlotLine::GrowthLimit(panel) => (panel, true, LIMIT_COLOUR),
-                PlotLine::LevelLimit(panel) => (panel, false, PEAK_LIMIT_COLOUR),
-                _ => return None,
-            };
-            let limit = suite.bound(c)?;
-            let base = match (above, panel) {
-                (false, _) => 0.0,
-                (true, Panel::Rss) => g.baseline_mb,
-                (true, Panel::Vms) => g.vms_baseline_mb,
-            };
-            let crossed = suite.tripped(c);
-            Some(LimitLine {
-                panel,
-                level: base + limit.magnitude() / MB,
-                from_s: if above { g.warmup_end_s } else { 0.0 },
-                colour: if crossed { TRIPPED_COLOUR } else { colour },
-                crossed,
-                label: format!("{} limit ({limit})", spec.label),
-            })
-        })
-        .collect()
-}
-
-/// The criteria judged over the slope window that tripped, by label.
-fn window_tripped(suite: &SuiteReport) -> Vec<&'static str> {
-    SPECS
-        .iter()
-        .filter(|s| matches!(s.plot, Some(PlotLine::FittedSlope | PlotLine::WindowNote)))
-        .filter(|s| suite.tripped(s.criterion))
-        .map(|s| s.label)
-        .collect()
-}
-
-/// Legend entries of the criteria with no line: the figure, and under it
-/// its limit (two rows: the legend column is narrow).
-fn notes(suite: &SuiteReport) -> Vec<(Mark, String)> {
-    let mut rows = Vec::new();
-    for spec in SPECS
-        .iter()
-        .filter(|s| matches!(s.plot, Some(PlotLine::WindowNote | PlotLine::Note)))
-    {
-        let c = spec.criterion;
-        let (figure, limit) = (suite.figure(c), suite.bound(c));
-        if figure.is_none() && limit.is_none() {
-            continue;
-        }
-        let tripped = suite.tripped(c);
-        let colour = if tripped { TRIPPED_COLOUR } else { BLACK };
-        let figure = figure.map_or_else(|| "not measured".to_string(), |f| f.to_string());
-        rows.push((
-            Mark::Note(colour, false),
-            format!("{}: {figure}", spec.label),
-        ));
-        let limit = limit.map_or_else(|| "no limit".to_string(), |l| format!("limit {l}"));
-        let verdict = if tripped { ": tripped" } else { "" };
-        rows.push((Mark::Note(colour, true), format!("{limit}{verdict}")));
-    }
-    rows
 }
 
 fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> DrawResult<()> {
@@ -253,7 +156,14 @@ fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> Dra
         .map(|p| p.1)
         .fold(0.0, f64::max)
         .max(1e-3);
-    let lines = limit_lines(suite, &g);
+    let lines = limit_lines(
+        suite,
+        &Levels {
+            rss_mb: g.baseline_mb,
+            vms_mb: g.vms_baseline_mb,
+            from_s: g.warmup_end_s,
+        },
+    );
     let on_scale = |mb: f64, max: f64| mb <= max * OFF_SCALE;
     let y_max = lines
         .iter()
@@ -400,53 +310,6 @@ fn draw_limit(
     Ok((Mark::Dashed(line.colour, width), label))
 }
 
-/// The legend column: one swatch and label per entry, top to bottom.
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entries: &[(Mark, String)],
-) -> DrawResult<()>
-where
-    DB::ErrorType: 'static,
-{
-    let font = ("sans-serif", 14).into_font().color(&BLACK);
-    for (i, (mark, label)) in entries.iter().enumerate() {
-        let y = 24 + 24 * i as i32;
-        let (x0, x1) = (6, 30);
-        match *mark {
-            Mark::Line(colour, width) => {
-                area.draw(&PathElement::new(
-                    vec![(x0, y), (x1, y)],
-                    colour.stroke_width(width),
-                ))?;
-            }
-            Mark::Dashed(colour, width) => {
-                for x in (x0..x1).step_by(8) {
-                    area.draw(&PathElement::new(
-                        vec![(x, y), ((x + 5).min(x1), y)],
-                        colour.stroke_width(width),
-                    ))?;
-                }
-            }
-            Mark::Note(..) => {}
-            Mark::Area(colour) => {
-                area.draw(&Rectangle::new([(x0, y - 6), (x1, y + 6)], colour.filled()))?;
-                area.draw(&Rectangle::new(
-                    [(x0, y - 6), (x1, y + 6)],
-                    BLACK.mix(0.25).stroke_width(1),
-                ))?;
-            }
-        }
-        let (font, x) = match mark {
-            Mark::Note(colour, indent) => {
-                (font.clone().color(colour), x1 + 8 + 16 * *indent as i32)
-            }
-            _ => (font.clone(), x1 + 8),
-        };
-        area.draw(&Text::new(label.clone(), (x, y - 7), font))?;
-    }
-    Ok(())
-}
-
 /// A file name for a suite: anything but `[A-Za-z0-9._-]` becomes `_`.
 pub fn file_name(suite: &str) -> String {
     let stem: String = suite
@@ -492,6 +355,7 @@ impl Exporter for SvgExporter {
 mod tests {
     use super::super::testdata::*;
     use super::*;
+    use legend::PEAK_LIMIT_COLOUR;
 
     /// Checks that tags balance (a small well-formedness check: no XML
     /// parser is a dependency of the runner).
