@@ -258,6 +258,17 @@ impl LimitsPatch {
     pub fn get(&self, criterion: Criterion) -> Option<Option<&Value>> {
         self.values.get(&criterion).map(Option::as_ref)
     }
+
+    /// The memtest.toml keys this patch sets, in the table's order (what a
+    /// layer contributed, for saying where a limit came from).
+    pub fn keys(&self) -> Vec<&'static str> {
+        Criterion::limited()
+            .filter(|(c, _)| self.values.contains_key(c))
+            .map(|(_, spec)| spec.key)
+            .chain(self.slope_window.map(|_| "slope_window"))
+            .chain(self.warmup.map(|_| "warmup"))
+            .collect()
+    }
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {

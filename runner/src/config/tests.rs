@@ -304,6 +304,7 @@ fn limits_patch_keeps_what_it_does_not_set() {
         ..LimitsPatch::default()
     };
     patch.apply(&mut limits);
+    assert_eq!(patch.keys(), ["marker", "peak_rss"]);
     assert_eq!(limits.peak_rss, Some(Bytes(5)));
     assert_eq!(limits.marker, None);
     assert_eq!(limits.native_leaks, Some(0));

@@ -6,11 +6,17 @@
 //! by and the sentence its failure reads as; for a criterion with a figure its
 //! report column; and the line the memory plot draws for it.
 //!
-//! Adding a criterion is one entry here plus its measurement: a field in
-//! [`Limits`] and [`Figures`] and the arm of `verdict::evidence` that reads it.
+//! Adding a criterion is one entry here plus its measurement: its field in
+//! [`Limits`] (the entry's `get`/`set` reach it) and [`Figures`], and the
+//! arm of `verdict::evidence` that measures it. One more line is serde's:
+//! `[defaults]` and profiles keep their keys spelled out in
+//! `config::raw::RawSettings` so that each value keeps its span (a suite's
+//! `limits` table is read key by key against this table and needs nothing).
 //! Config parsing and validation, the resolver, the verdict, `list`, and
 //! every report (console, JSON, JUnit, markdown, HTML, plots) iterate this
-//! table; none of them names a criterion by a string.
+//! table; none of them names a criterion by a string. The test in
+//! `report/every_format.rs` walks the table through all of them, so an entry
+//! that misses one fails it.
 
 use super::{Figures, Limits};
 use crate::units::{ByteDelta, Unit, Value};
