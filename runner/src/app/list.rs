@@ -3,7 +3,7 @@
 //! terminal's width. `memtest show` gives every setting and its source.
 
 use crate::config::{ResolvedSuite, DEFAULT_VARIANT};
-use crate::model::Expect;
+use crate::model::{Criterion, Expect, Rule};
 use tabled::settings::{peaker::Priority, Style, Width};
 
 /// The table `memtest list` prints; `width` is the terminal's, when known.
@@ -19,25 +19,11 @@ pub fn list_table(suites: &[ResolvedSuite<'_>], width: Option<usize>) -> String 
     let mut rows = Vec::with_capacity(suites.len());
     for ResolvedSuite { suite, settings } in suites {
         let limits = &settings.judged_limits;
-        let mut parts = Vec::new();
-        if let Some(b) = limits.rss_growth {
-            parts.push(format!("rss growth <= {b}"));
-        }
-        if let Some(b) = limits.vms_growth {
-            parts.push(format!("vms growth <= {b}"));
-        }
-        if let Some(b) = limits.peak_rss {
-            parts.push(format!("peak rss <= {b}"));
-        }
-        if let Some(r) = limits.slope {
-            parts.push(format!("slope <= {r}"));
-        }
-        if let Some(b) = limits.slope_per_op {
-            parts.push(format!("slope <= {b}/op"));
-        }
-        if let Some(n) = limits.native_leaks {
-            parts.push(format!("native leaks <= {n}"));
-        }
+        // Each checked limit but the marker, which every suite has.
+        let parts: Vec<String> = Criterion::limited()
+            .filter(|(_, l)| l.rule != Rule::Printed)
+            .filter_map(|(c, l)| Some(format!("{} <= {}", c.label(), (l.get)(limits)?)))
+            .collect();
         let mut runtime = suite.runtime.clone();
         if settings.variant.value != DEFAULT_VARIANT {
             runtime.push_str(&format!(" ({})", settings.variant.value));
@@ -124,7 +110,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
         };
         let wide = table(None, None);
         assert!(wide.contains("20.0s"), "profile factor applied: {wide}");
-        assert!(wide.contains("rss growth <= 16.0 MB"), "{wide}");
+        assert!(wide.contains("RSS growth <= +16.0 MB"), "{wide}");
         assert!(
             wide.contains("py-a-suite-with-a-long-name-canary-retain"),
             "{wide}"
@@ -139,7 +125,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
             "wrapper factor applied: {wrapped}"
         );
         assert!(
-            !wrapped.contains("rss growth"),
+            !wrapped.contains("RSS growth"),
             "limits a wrapped run ignores: {wrapped}"
         );
         let narrow = table(None, Some(60));

@@ -211,9 +211,9 @@ limits = { rss_growth = "64MB" }
         );
         assert_eq!(
             at(&v, "py-quick", "rss_growth"),
-            ("16.0 MB", "override #1 (runtime = \"python\")")
+            ("+16.0 MB", "override #1 (runtime = \"python\")")
         );
-        assert_eq!(at(&v, "py-long", "rss_growth"), ("64.0 MB", "suite"));
+        assert_eq!(at(&v, "py-long", "rss_growth"), ("+64.0 MB", "suite"));
         assert_eq!(
             at(&v, "py-long", "slope"),
             ("2.0 MB/s", "override #1 (runtime = \"python\")")

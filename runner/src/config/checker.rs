@@ -3,11 +3,11 @@
 //! fractions, the settings of `[defaults]`, profiles and overrides).
 
 use super::diag::{suggestion, Diagnostic};
-use super::raw::{OrOff, RawLimits, RawSettings, Text};
+use super::raw::{RawLimits, RawSettings, Text, Written};
 use super::settings::{LimitsPatch, SettingsPatch};
 use super::{Build, Wrapper};
 use crate::model::Criterion;
-use crate::units::{parse_duration, Bytes, BytesPerSec};
+use crate::units::parse_duration;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
@@ -43,16 +43,6 @@ impl<'a> Checker<'a> {
     ) {
         let d = Diagnostic::new(self.path, self.text, Some(span), message, hint);
         self.problems.push(d);
-    }
-
-    pub(super) fn size(&mut self, value: &Option<Text>, key: &str) -> Option<Bytes> {
-        let v = value.as_ref()?;
-        self.unit(v, key, Bytes::parse)
-    }
-
-    pub(super) fn rate(&mut self, value: &Option<Text>, key: &str) -> Option<BytesPerSec> {
-        let v = value.as_ref()?;
-        self.unit(v, key, BytesPerSec::parse)
     }
 
     pub(super) fn duration(&mut self, value: &Option<Text>, key: &str) -> Option<Duration> {
@@ -113,40 +103,47 @@ impl<'a> Checker<'a> {
         Some(x)
     }
 
+    /// A fraction written as a limit (`warmup`, `slope_window`): a number
+    /// in range, or reported.
+    fn written_fraction(&mut self, v: &Written, key: &str, window: bool) -> Option<f64> {
+        let x = match v.get_ref() {
+            toml::Value::Float(x) => *x,
+            toml::Value::Integer(n) => *n as f64,
+            _ => f64::NAN,
+        };
+        self.fraction(&Some(Spanned::new(v.span(), x)), key, window)
+    }
+
+    /// Each limit read by its criterion's entry in the table; the two
+    /// fractions that shape the measuring (`warmup`, `slope_window`) are
+    /// not criteria and are read here.
     pub(super) fn limits(&mut self, raw: &RawLimits) -> LimitsPatch {
-        LimitsPatch {
-            rss_growth: self.size(&raw.rss_growth, "rss_growth"),
-            vms_growth: self.size(&raw.vms_growth, "vms_growth"),
-            peak_rss: self.size(&raw.peak_rss, "peak_rss"),
-            slope: self.rate(&raw.slope, "slope"),
-            // A size: bytes of RSS per operation the suite reports.
-            slope_per_op: self.size(&raw.slope_per_op, "slope_per_op"),
-            slope_window: self.fraction(&raw.slope_window, "slope_window", true),
-            warmup: self.fraction(&raw.warmup, "warmup", false),
-            native_leaks: raw.native_leaks.as_ref().and_then(|v| match v.get_ref() {
-                OrOff::Value(n) => Some(Some(*n)),
-                OrOff::Off(false) => Some(None),
-                OrOff::Off(true) => {
-                    let hint = "write a count (0 = no leak allowed) or false to skip the check";
-                    self.error(
-                        v.span(),
-                        "`native_leaks = true` has no meaning",
-                        Some(hint.into()),
-                    );
-                    None
+        let mut patch = LimitsPatch::default();
+        for (key, value) in &raw.entries {
+            match key.get_ref().as_str() {
+                "slope_window" => {
+                    patch.slope_window = self.written_fraction(value, "slope_window", true)
                 }
-            }),
-            marker: raw.marker.as_ref().and_then(|v| match v.get_ref() {
-                OrOff::Value(s) if !s.is_empty() => Some(Some(s.clone())),
-                OrOff::Off(false) => Some(None),
-                _ => {
-                    let hint =
-                        "write the line the suite prints on success, or false to skip the check";
-                    self.error(v.span(), "invalid `marker`", Some(hint.into()));
-                    None
-                }
-            }),
+                "warmup" => patch.warmup = self.written_fraction(value, "warmup", false),
+                name => match Criterion::by_limit_key(name) {
+                    Some((criterion, spec)) => match spec.parse(value.get_ref()) {
+                        Ok(limit) => {
+                            patch.values.insert(criterion, limit);
+                        }
+                        Err(e) => self.error(value.span(), e.message, Some(e.hint)),
+                    },
+                    None => {
+                        let keys: Vec<&str> = Criterion::limited()
+                            .map(|(_, l)| l.key)
+                            .chain(["slope_window", "warmup"])
+                            .collect();
+                        let hint = suggestion(name, "limits", keys);
+                        self.error(key.span(), format!("unknown limit `{name}`"), hint);
+                    }
+                },
+            }
         }
+        patch
     }
 
     /// `[defaults]` or a profile: the settings keys and the limits, spelled

@@ -116,56 +116,78 @@ pub struct RawSettings {
     /// `[defaults]` only: the canaries of every suite that declares none.
     pub canaries: Option<Spanned<Vec<Spanned<RawCanary>>>>,
     // The limits again, spelled out: serde's `flatten` would lose both the
-    // spans and `deny_unknown_fields`.
-    pub rss_growth: Option<Text>,
-    pub vms_growth: Option<Text>,
-    pub peak_rss: Option<Text>,
-    pub slope: Option<Text>,
-    pub slope_per_op: Option<Text>,
-    pub slope_window: Option<Spanned<f64>>,
-    pub warmup: Option<Spanned<f64>>,
-    pub native_leaks: Option<Spanned<OrOff<u64>>>,
-    pub marker: Option<Spanned<OrOff<String>>>,
+    // spans and `deny_unknown_fields`. Each is checked against its entry in
+    // the criterion table (`model::SPECS`) by `validate`.
+    pub rss_growth: Option<Written>,
+    pub vms_growth: Option<Written>,
+    pub peak_rss: Option<Written>,
+    pub slope: Option<Written>,
+    pub slope_per_op: Option<Written>,
+    pub slope_window: Option<Written>,
+    pub warmup: Option<Written>,
+    pub native_leaks: Option<Written>,
+    pub marker: Option<Written>,
 }
 
 impl RawSettings {
     /// The limit fields, as a suite's `limits` table would hold them.
     pub fn take_limits(&mut self) -> RawLimits {
-        RawLimits {
-            rss_growth: self.rss_growth.take(),
-            vms_growth: self.vms_growth.take(),
-            peak_rss: self.peak_rss.take(),
-            slope: self.slope.take(),
-            slope_per_op: self.slope_per_op.take(),
-            slope_window: self.slope_window.take(),
-            warmup: self.warmup.take(),
-            native_leaks: self.native_leaks.take(),
-            marker: self.marker.take(),
-        }
+        let fields = [
+            ("rss_growth", self.rss_growth.take()),
+            ("vms_growth", self.vms_growth.take()),
+            ("peak_rss", self.peak_rss.take()),
+            ("slope", self.slope.take()),
+            ("slope_per_op", self.slope_per_op.take()),
+            ("slope_window", self.slope_window.take()),
+            ("warmup", self.warmup.take()),
+            ("native_leaks", self.native_leaks.take()),
+            ("marker", self.marker.take()),
+        ];
+        let entries = fields
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let value = value?;
+                Some((Spanned::new(value.span(), key.to_string()), value))
+            })
+            .collect();
+        RawLimits { entries }
     }
 }
 
-/// Pass criteria, in `[defaults]`, a profile, or a suite's `limits`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A value as written, with where: a limit's text, number or `false`, read
+/// by its criterion's entry in the table.
+pub type Written = Spanned<toml::Value>;
+
+/// Pass criteria, in `[defaults]`, a profile, or a suite's `limits`: each
+/// key with its value, in file order. Which keys exist and what their
+/// values mean is the criterion table's to say (`validate` checks them), so
+/// a new criterion needs no field here.
+#[derive(Debug, Default)]
 pub struct RawLimits {
-    pub rss_growth: Option<Text>,
-    pub vms_growth: Option<Text>,
-    pub peak_rss: Option<Text>,
-    pub slope: Option<Text>,
-    pub slope_per_op: Option<Text>,
-    pub slope_window: Option<Spanned<f64>>,
-    pub warmup: Option<Spanned<f64>>,
-    pub native_leaks: Option<Spanned<OrOff<u64>>>,
-    pub marker: Option<Spanned<OrOff<String>>>,
+    pub entries: Vec<(Text, Written)>,
 }
 
-/// A value, or `false` to switch the check off.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
-pub enum OrOff<T> {
-    Value(T),
-    Off(bool),
+impl<'de> Deserialize<'de> for RawLimits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawLimits, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = RawLimits;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of limits")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawLimits, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Text>()? {
+                    entries.push((key, map.next_value::<Written>()?));
+                }
+                Ok(RawLimits { entries })
+            }
+        }
+        d.deserialize_map(Entries)
+    }
 }
 
 /// `[fixtures]`: the folder suites read their inputs from, and optionally

@@ -10,7 +10,7 @@
 
 use super::settings::{LimitsPatch, Settings, SettingsPatch};
 use super::{compose_variant, suggestion, Catches, Config, Profile, Suite, DEFAULT_VARIANT};
-use crate::model::{Criterion, Expect, Limits};
+use crate::model::{Criterion, Expect, Limits, Rule};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -366,11 +366,9 @@ fn apply_limits(
 /// the tool: they are cleared. The exact checks stay: exit, marker, native
 /// leaks, and the wrapper's own findings.
 fn clear_tool_dominated(limits: &mut Limits) {
-    limits.rss_growth = None;
-    limits.vms_growth = None;
-    limits.peak_rss = None;
-    limits.slope = None;
-    limits.slope_per_op = None;
+    for (_, spec) in Criterion::limited().filter(|(_, l)| l.wrapper_clears) {
+        (spec.set)(limits, None);
+    }
 }
 
 /// A canary's `catches` when it names none: every memory criterion its
@@ -380,16 +378,11 @@ fn clear_tool_dominated(limits: &mut Limits) {
 /// canary whose suite catches a leak only by its own exit status, or that
 /// sets no memory limit and reports no native count, lists `catches`).
 pub fn derived_catches(limits: &Limits) -> Vec<Criterion> {
-    [
-        (Criterion::RssGrowth, limits.rss_growth.is_some()),
-        (Criterion::VmsGrowth, limits.vms_growth.is_some()),
-        (Criterion::PeakRss, limits.peak_rss.is_some()),
-        (Criterion::Slope, limits.slope.is_some()),
-        (Criterion::SlopePerOp, limits.slope_per_op.is_some()),
-        (Criterion::NativeLeaks, limits.native_leaks.is_some()),
-    ]
-    .into_iter()
-    .filter(|(_, set)| *set)
-    .map(|(c, _)| c)
-    .collect()
+    // Every limit the table judges by a figure: not the marker, which a
+    // crash also trips.
+    Criterion::limited()
+        .filter(|(_, l)| l.rule != Rule::Printed)
+        .filter(|(_, l)| (l.get)(limits).is_some())
+        .map(|(c, _)| c)
+        .collect()
 }

@@ -4,8 +4,9 @@
 //! is the built-in bottom layer, every field set. The resolver
 //! (`resolve.rs`) lays the patches over it in order.
 
-use crate::model::Limits;
-use crate::units::{Bytes, BytesPerSec};
+use crate::model::{Criterion, Limits};
+use crate::units::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The built-in value of every setting: what applies where no layer of
@@ -80,90 +81,69 @@ impl SettingsPatch {
     }
 }
 
-/// Limits one layer sets; `None` keeps the value below it. For
-/// `native_leaks` and `marker`, `Some(None)` switches the check off.
+/// Limits one layer sets; a criterion absent from `values` keeps the limit
+/// below it, and `Some(None)` there switches the check off
+/// (`native_leaks = false`). Keyed by criterion: what each limit means, and
+/// how it is set on [`Limits`], is the criterion table's.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LimitsPatch {
-    pub rss_growth: Option<Bytes>,
-    pub vms_growth: Option<Bytes>,
-    pub peak_rss: Option<Bytes>,
-    pub slope: Option<BytesPerSec>,
-    pub slope_per_op: Option<Bytes>,
+    pub values: BTreeMap<Criterion, Option<Value>>,
     pub slope_window: Option<f64>,
     pub warmup: Option<f64>,
-    pub native_leaks: Option<Option<u64>>,
-    pub marker: Option<Option<String>>,
 }
 
 impl LimitsPatch {
     /// This patch with `top`'s settings over it (a canary's over its suite's).
     pub fn overlay(&self, top: &LimitsPatch) -> LimitsPatch {
+        let mut values = self.values.clone();
+        values.extend(top.values.iter().map(|(c, v)| (*c, v.clone())));
         LimitsPatch {
-            rss_growth: top.rss_growth.or(self.rss_growth),
-            vms_growth: top.vms_growth.or(self.vms_growth),
-            peak_rss: top.peak_rss.or(self.peak_rss),
-            slope: top.slope.or(self.slope),
-            slope_per_op: top.slope_per_op.or(self.slope_per_op),
+            values,
             slope_window: top.slope_window.or(self.slope_window),
             warmup: top.warmup.or(self.warmup),
-            native_leaks: top.native_leaks.or(self.native_leaks),
-            marker: top.marker.clone().or_else(|| self.marker.clone()),
         }
     }
 
     pub fn apply(&self, limits: &mut Limits) {
-        set_some(&mut limits.rss_growth, self.rss_growth);
-        set_some(&mut limits.vms_growth, self.vms_growth);
-        set_some(&mut limits.peak_rss, self.peak_rss);
-        set_some(&mut limits.slope, self.slope);
-        set_some(&mut limits.slope_per_op, self.slope_per_op);
+        for (criterion, value) in &self.values {
+            if let Some(spec) = &criterion.spec().limit {
+                (spec.set)(limits, value.clone());
+            }
+        }
         set(&mut limits.slope_window, self.slope_window);
         set(&mut limits.warmup, self.warmup);
-        set(&mut limits.native_leaks, self.native_leaks);
-        set(&mut limits.marker, self.marker.clone());
     }
 
-    /// The keys (as memtest.toml spells them) this patch sets, so the
-    /// resolver can say which layer each limit came from.
+    /// The limit this patch sets for `criterion` (`Some(None)`: switched off).
+    pub fn get(&self, criterion: Criterion) -> Option<Option<&Value>> {
+        self.values.get(&criterion).map(Option::as_ref)
+    }
+
+    /// The keys (as memtest.toml spells them) this patch sets, in the table's
+    /// order, so the resolver can say which layer each limit came from.
     pub fn keys(&self) -> Vec<&'static str> {
-        let set = [
-            ("rss_growth", self.rss_growth.is_some()),
-            ("vms_growth", self.vms_growth.is_some()),
-            ("peak_rss", self.peak_rss.is_some()),
-            ("slope", self.slope.is_some()),
-            ("slope_per_op", self.slope_per_op.is_some()),
-            ("slope_window", self.slope_window.is_some()),
-            ("warmup", self.warmup.is_some()),
-            ("native_leaks", self.native_leaks.is_some()),
-            ("marker", self.marker.is_some()),
-        ];
-        set.into_iter()
-            .filter(|(_, s)| *s)
-            .map(|(k, _)| k)
+        Criterion::limited()
+            .filter(|(c, _)| self.values.contains_key(c))
+            .map(|(_, spec)| spec.key)
+            .chain(self.slope_window.map(|_| "slope_window"))
+            .chain(self.warmup.map(|_| "warmup"))
             .collect()
     }
 }
 
 /// Every limit key with its value as `show` prints it (`-` when the check is
-/// off), in the order memtest.toml documents them.
+/// off), in the table's order, then the two fractions that shape measuring.
 pub fn limit_entries(limits: &Limits) -> Vec<(&'static str, String)> {
-    fn or_off<T: std::fmt::Display>(v: &Option<T>) -> String {
-        v.as_ref().map_or_else(|| "-".to_string(), T::to_string)
-    }
-    vec![
-        ("rss_growth", or_off(&limits.rss_growth)),
-        ("vms_growth", or_off(&limits.vms_growth)),
-        ("peak_rss", or_off(&limits.peak_rss)),
-        ("slope", or_off(&limits.slope)),
-        (
-            "slope_per_op",
-            or_off(&limits.slope_per_op.map(|b| format!("{b}/op"))),
-        ),
-        ("slope_window", limits.slope_window.to_string()),
-        ("warmup", limits.warmup.to_string()),
-        ("native_leaks", or_off(&limits.native_leaks)),
-        ("marker", or_off(&limits.marker)),
-    ]
+    Criterion::limited()
+        .map(|(_, spec)| {
+            let value = (spec.get)(limits).map_or_else(|| "-".to_string(), |v| v.to_string());
+            (spec.key, value)
+        })
+        .chain([
+            ("slope_window", limits.slope_window.to_string()),
+            ("warmup", limits.warmup.to_string()),
+        ])
+        .collect()
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {
@@ -172,22 +152,20 @@ fn set<T>(slot: &mut T, value: Option<T>) {
     }
 }
 
-fn set_some<T>(slot: &mut Option<T>, value: Option<T>) {
-    if value.is_some() {
-        *slot = value;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::Bytes;
 
     #[test]
     fn limits_patch_keeps_what_it_does_not_set_and_names_what_it_sets() {
         let mut limits = Limits::default();
         let patch = LimitsPatch {
-            peak_rss: Some(Bytes(5)),
-            marker: Some(None),
+            values: [
+                (Criterion::PeakRss, Some(Value::Size(Bytes(5)))),
+                (Criterion::MarkerMissing, None),
+            ]
+            .into(),
             ..LimitsPatch::default()
         };
         patch.apply(&mut limits);
@@ -195,7 +173,7 @@ mod tests {
         assert_eq!(limits.marker, None);
         assert_eq!(limits.native_leaks, Some(0));
         assert_eq!(limits.warmup, Limits::default().warmup);
-        assert_eq!(patch.keys(), ["peak_rss", "marker"]);
+        assert_eq!(patch.keys(), ["marker", "peak_rss"]);
         let keys: Vec<&str> = limit_entries(&limits).iter().map(|(k, _)| *k).collect();
         assert!(patch.keys().iter().all(|k| keys.contains(k)));
     }

@@ -24,6 +24,8 @@ mod output;
 pub mod schedule;
 mod suite;
 
+#[cfg(test)]
+pub(crate) use output::OutputLog;
 pub use output::{parse_memtest_line, TAIL_LINES};
 pub use schedule::Budget;
 

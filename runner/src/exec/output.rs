@@ -1,5 +1,6 @@
-//! A suite's output: every line goes to its log file; a bounded tail is kept
-//! for crash reports; `MEMTEST name=value` lines become reported figures, and
+//! A suite's output: every line goes to its log file; a bounded tail of the
+//! lines that are not `MEMTEST progress=N` is kept for crash reports (in
+//! every report format); `MEMTEST name=value` lines become reported figures, and
 //! each `progress=N` among them a timestamped [`Progress`] point; the pass
 //! marker is detected.
 //!
@@ -12,8 +13,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::time::Instant;
 
-/// Lines of output kept in memory per suite.
+/// Lines of output kept in memory per suite (progress lines not counted:
+/// they are left out of the tail, see [`OutputLog::line`]).
 pub const TAIL_LINES: usize = 50;
+
+/// The figure a suite counts its operations with (`MEMTEST progress=N`).
+pub const PROGRESS: &str = "progress";
 
 /// The `name=value` pairs of a `MEMTEST ...` line. Values must be finite
 /// numbers; other pairs are ignored (the line is still logged).
@@ -83,15 +88,20 @@ impl<W: Write> OutputLog<W> {
                 self.log_error = Some(e);
             }
         }
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
+        let figures = parse_memtest_line(line);
+        // Progress lines come by the hundred (a wrapped suite's slowed loop
+        // prints nothing else): the tail is for what explains a failure.
+        if !figures.iter().any(|(name, _)| name == PROGRESS) {
+            if self.tail.len() == TAIL_LINES {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(format!("{prefix}{line}"));
         }
-        self.tail.push_back(format!("{prefix}{line}"));
         if self.marker.as_deref() == Some(line.trim()) {
             self.marker_seen = true;
         }
-        for (name, value) in parse_memtest_line(line) {
-            if name == "progress" && value >= 0.0 {
+        for (name, value) in figures {
+            if name == PROGRESS && value >= 0.0 {
                 let t_ms = self.started.elapsed().as_millis() as u64;
                 self.progress.push(Progress {
                     t_ms,
@@ -155,6 +165,26 @@ mod tests {
         assert_eq!(got.tail[0], "line 72");
         assert_eq!(got.reported.get("native_leaks"), Some(&2.0));
         assert!(got.marker_seen);
+    }
+
+    #[test]
+    fn progress_lines_stay_in_the_log_but_out_of_the_tail() {
+        let mut c = OutputLog::new(Vec::new(), None, Instant::now());
+        c.line(Stream::Stdout, "loading fixtures");
+        for i in 0..120 {
+            c.line(Stream::Stdout, &format!("MEMTEST progress={i}"));
+        }
+        c.line(Stream::Stderr, "MEMTEST progress=121 native_live=3");
+        c.line(Stream::Stderr, "Segmentation fault");
+        let log = String::from_utf8(c.log.clone()).unwrap();
+        let got = c.finish();
+        assert_eq!(log.matches("MEMTEST progress=").count(), 121);
+        assert_eq!(
+            got.tail,
+            ["loading fixtures", "[stderr] Segmentation fault"]
+        );
+        assert_eq!(got.progress.len(), 121);
+        assert_eq!(got.reported.get("native_live"), Some(&3.0));
     }
 
     #[test]

@@ -1,10 +1,29 @@
-//! The pass criteria by name: one closed enum, so a criterion's name lives in
-//! one place (the JSON tag of its failure, what a canary's `catches` lists,
-//! what `memtest check` accepts).
+//! The pass criteria, each defined once. [`Criterion`] names them; [`SPECS`]
+//! is the one table every stage reads for them: the name (the JSON tag of a
+//! failure, what a canary's `catches` lists), the label reports show, and for
+//! a criterion with a limit its memtest.toml key, unit (hence its parser and
+//! formatter), JSON field, whether a wrapper clears it, the rule it is judged
+//! by and the sentence its failure reads as; for a criterion with a figure its
+//! report column; and the line the memory plot draws for it.
+//!
+//! Adding a criterion is one entry here plus its measurement: its field in
+//! [`Limits`] (the entry's `get`/`set` reach it) and [`Figures`], and the
+//! arm of `verdict::evidence` that measures it. One more line is serde's:
+//! `[defaults]` and profiles keep their keys spelled out in
+//! `config::raw::RawSettings` so that each value keeps its span (a suite's
+//! `limits` table is read key by key against this table and needs nothing).
+//! Config parsing and validation, the resolver, the verdict, `list`, and
+//! every report (console, JSON, JUnit, markdown, HTML, plots) iterate this
+//! table; none of them names a criterion by a string. The test in
+//! `report/every_format.rs` walks the table through all of them, so an entry
+//! that misses one fails it.
 
+use super::{Figures, Limits};
+use crate::units::{ByteDelta, Unit, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A criterion a suite can fail on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -28,6 +47,313 @@ pub enum Criterion {
     CanaryWrongReason,
 }
 
+/// Everything the stages need to know about one criterion.
+#[derive(Debug)]
+pub struct Spec {
+    pub criterion: Criterion,
+    /// The JSON tag of its failure and what `catches` lists.
+    pub name: &'static str,
+    /// What reports call it (captions, legends, `list`).
+    pub label: &'static str,
+    /// Its limit in memtest.toml, for a criterion judged against one.
+    pub limit: Option<LimitSpec>,
+    /// Its column in report tables: the measured figure beside its limit.
+    pub column: Option<Column>,
+    /// What the memory plot draws for it.
+    pub plot: Option<PlotLine>,
+}
+
+/// A criterion's limit: how it is written, stored, judged and reported.
+#[derive(Debug)]
+pub struct LimitSpec {
+    /// Its key in `[defaults]`, a profile and a suite's `limits`.
+    pub key: &'static str,
+    /// Its field in the JSON report's `limits` (unit in the name).
+    pub json: &'static str,
+    /// How the value is written (its parser) and printed (its formatter).
+    pub unit: Unit,
+    /// `key = false` switches the check off.
+    pub can_switch_off: bool,
+    /// Under a wrapper (valgrind, heaptrack) the sampled memory is mostly
+    /// the tool's own: a limit on it would judge the tool, so it is cleared.
+    pub wrapper_clears: bool,
+    pub rule: Rule,
+    /// The failure as a sentence: `{measured}`, `{limit}` and `{rising}`
+    /// (the share of rising checkpoints) are filled in.
+    pub failure: &'static str,
+    /// Added to "too few samples to judge ..." when the figure could not be
+    /// measured: what the suite may have missed.
+    pub unmeasured_hint: Option<&'static str>,
+    /// The limit of `limits`, in its unit.
+    pub get: fn(&Limits) -> Option<Value>,
+    /// Sets (or, with `None`, clears) the limit.
+    pub set: fn(&mut Limits, Option<Value>),
+}
+
+/// How a figure is judged against its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The suite printed the limit's line (the pass marker).
+    Printed,
+    /// Over the limit fails; a figure too few samples could measure fails
+    /// too, rather than passing unseen.
+    AtMost,
+    /// The leak rule: over the limit and rising on at least
+    /// `RISING_FRACTION` of the window's checkpoints (either alone is noise:
+    /// a late step, a slow wobble); unmeasurable fails.
+    Rising,
+    /// Over the limit fails; a suite that does not report the figure is not
+    /// judged on it.
+    AtMostIfReported,
+}
+
+/// One suite's figures and what they were judged by: what a column reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    pub figures: &'a Figures,
+    pub limits: &'a Limits,
+    pub duration: Duration,
+    pub timeout: Duration,
+}
+
+/// A criterion's column in report tables.
+#[derive(Debug)]
+pub struct Column {
+    pub header: &'static str,
+    /// Shown on the console's one line per finished suite too.
+    pub in_line: bool,
+    /// The measured figure; `None` when the run did not give one.
+    pub figure: fn(&Judged) -> Option<Value>,
+    /// What the figure is judged by when that is not a memtest.toml limit
+    /// (the timeout); `None` takes the criterion's limit.
+    pub bound: Option<fn(&Judged) -> Option<Value>>,
+}
+
+/// The two panels of a memory plot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    Rss,
+    Vms,
+}
+
+/// What the memory plot draws for a criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotLine {
+    /// A dashed line at the limit above the level after the warm-up.
+    GrowthLimit(Panel),
+    /// A dashed line at the limit itself.
+    LevelLimit(Panel),
+    /// The fitted line over the slope window; the window turns red when
+    /// the criterion trips.
+    FittedSlope,
+    /// Judged over the slope window but not drawable against time (per
+    /// operation): a legend entry, and the window turns red when it trips.
+    WindowNote,
+    /// No line: a legend entry with the figure beside its limit.
+    Note,
+}
+
+const fn plain(criterion: Criterion, name: &'static str, label: &'static str) -> Spec {
+    Spec {
+        criterion,
+        name,
+        label,
+        limit: None,
+        column: None,
+        plot: None,
+    }
+}
+
+fn growth(b: Option<crate::units::Bytes>) -> Option<Value> {
+    b.map(|b| Value::Delta(ByteDelta(b.0 as i64)))
+}
+
+/// The table, in [`Criterion`] order (which is also the order failures are
+/// listed in and columns shown in).
+pub const SPECS: [Spec; 15] = [
+    plain(Criterion::ExitCode, "exit_code", "exit code"),
+    plain(Criterion::Signal, "signal", "signal"),
+    Spec {
+        column: Some(Column {
+            header: "duration",
+            in_line: false,
+            figure: |j| Some(Value::Duration(j.duration)),
+            bound: Some(|j| Some(Value::Duration(j.timeout))),
+        }),
+        ..plain(Criterion::TimedOut, "timed_out", "timeout")
+    },
+    plain(Criterion::SpawnFailed, "spawn_failed", "start"),
+    Spec {
+        limit: Some(LimitSpec {
+            key: "marker",
+            json: "marker",
+            unit: Unit::Text,
+            can_switch_off: true,
+            wrapper_clears: false,
+            rule: Rule::Printed,
+            failure: "never printed `{limit}`",
+            unmeasured_hint: None,
+            get: |l| l.marker.clone().map(Value::Text),
+            set: |l, v| l.marker = v.and_then(|v| v.text().map(str::to_string)),
+        }),
+        ..plain(Criterion::MarkerMissing, "marker_missing", "pass marker")
+    },
+    Spec {
+        limit: Some(LimitSpec {
+            key: "rss_growth",
+            json: "rss_growth_bytes",
+            unit: Unit::Growth,
+            can_switch_off: false,
+            wrapper_clears: true,
+            rule: Rule::AtMost,
+            failure: "RSS grew {measured}, limit {limit}",
+            unmeasured_hint: None,
+            get: |l| growth(l.rss_growth),
+            set: |l, v| l.rss_growth = v.and_then(|v| v.bytes()),
+        }),
+        column: Some(Column {
+            header: "RSS growth",
+            in_line: true,
+            figure: |j| Some(Value::Delta(j.figures.rss_growth)),
+            bound: None,
+        }),
+        plot: Some(PlotLine::GrowthLimit(Panel::Rss)),
+        ..plain(Criterion::RssGrowth, "rss_growth", "RSS growth")
+    },
+    Spec {
+        limit: Some(LimitSpec {
+            key: "vms_growth",
+            json: "vms_growth_bytes",
+            unit: Unit::Growth,
+            can_switch_off: false,
+            wrapper_clears: true,
+            rule: Rule::AtMost,
+            failure: "VMS grew {measured}, limit {limit}",
+            unmeasured_hint: None,
+            get: |l| growth(l.vms_growth),
+            set: |l, v| l.vms_growth = v.and_then(|v| v.bytes()),
+        }),
+        column: Some(Column {
+            header: "VMS growth",
+            in_line: false,
+            figure: |j| Some(Value::Delta(j.figures.vms_growth)),
+            bound: None,
+        }),
+        plot: Some(PlotLine::GrowthLimit(Panel::Vms)),
+        ..plain(Criterion::VmsGrowth, "vms_growth", "VMS growth")
+    },
+    Spec {
+        limit: Some(LimitSpec {
+            key: "peak_rss",
+            json: "peak_rss_bytes",
+            unit: Unit::Size,
+            can_switch_off: false,
+            wrapper_clears: true,
+            rule: Rule::AtMost,
+            failure: "peak RSS {measured}, limit {limit}",
+            unmeasured_hint: None,
+            get: |l| l.peak_rss.map(Value::Size),
+            set: |l, v| l.peak_rss = v.and_then(|v| v.bytes()),
+        }),
+        column: Some(Column {
+            header: "peak RSS",
+            in_line: true,
+            figure: |j| Some(peak(j.figures)),
+            bound: None,
+        }),
+        plot: Some(PlotLine::LevelLimit(Panel::Rss)),
+        ..plain(Criterion::PeakRss, "peak_rss", "peak RSS")
+    },
+    Spec {
+        limit: Some(LimitSpec {
+            key: "slope",
+            json: "slope_bytes_per_sec",
+            unit: Unit::Rate,
+            can_switch_off: false,
+            wrapper_clears: true,
+            rule: Rule::Rising,
+            failure:
+                "RSS still rising at {measured} (up on {rising} of checkpoints), limit {limit}",
+            unmeasured_hint: None,
+            get: |l| l.slope.map(Value::Rate),
+            set: |l, v| l.slope = v.and_then(|v| v.rate()),
+        }),
+        column: Some(Column {
+            header: "slope",
+            in_line: true,
+            figure: |j| j.figures.slope.map(Value::Rate),
+            bound: None,
+        }),
+        plot: Some(PlotLine::FittedSlope),
+        ..plain(Criterion::Slope, "slope", "slope")
+    },
+    Spec {
+        limit: Some(LimitSpec {
+            key: "slope_per_op",
+            json: "slope_per_op_bytes",
+            unit: Unit::PerOp,
+            can_switch_off: false,
+            wrapper_clears: true,
+            rule: Rule::Rising,
+            failure:
+                "RSS still rising by {measured} (up on {rising} of checkpoints), limit {limit}",
+            unmeasured_hint: Some("does the suite print `MEMTEST progress=N`?"),
+            get: |l| l.slope_per_op.map(|b| Value::PerOp(b.as_f64())),
+            set: |l, v| l.slope_per_op = v.and_then(|v| v.bytes()),
+        }),
+        column: Some(Column {
+            header: "slope per op",
+            in_line: true,
+            figure: |j| j.figures.slope_per_op.map(Value::PerOp),
+            bound: None,
+        }),
+        plot: Some(PlotLine::WindowNote),
+        ..plain(Criterion::SlopePerOp, "slope_per_op", "slope per op")
+    },
+    Spec {
+        limit: Some(LimitSpec {
+            key: "native_leaks",
+            json: "native_leaks",
+            unit: Unit::Count,
+            can_switch_off: true,
+            wrapper_clears: false,
+            rule: Rule::AtMostIfReported,
+            failure: "{measured} native allocations left live, limit {limit}",
+            unmeasured_hint: None,
+            get: |l| l.native_leaks.map(Value::Count),
+            set: |l, v| l.native_leaks = v.and_then(|v| v.count()),
+        }),
+        column: Some(Column {
+            header: "native leaks",
+            in_line: true,
+            figure: |j| j.figures.native_leaks.map(Value::Count),
+            bound: None,
+        }),
+        plot: Some(PlotLine::Note),
+        ..plain(Criterion::NativeLeaks, "native_leaks", "native leaks")
+    },
+    plain(Criterion::Regression, "regression", "baseline regression"),
+    plain(
+        Criterion::TooFewSamples,
+        "too_few_samples",
+        "too few samples",
+    ),
+    plain(Criterion::Wrapper, "wrapper", "wrapper findings"),
+    plain(
+        Criterion::CanaryWrongReason,
+        "canary_wrong_reason",
+        "canary caught on another criterion",
+    ),
+];
+
+/// The peak limits use, marked as a lower bound when it was only sampled.
+fn peak(f: &Figures) -> Value {
+    match f.peak_rss_exact {
+        Some(_) => Value::Size(f.peak_rss()),
+        None => Value::AtLeast(f.peak_rss()),
+    }
+}
+
 impl Criterion {
     /// Every criterion, in the order failures are reported.
     pub const ALL: [Criterion; 15] = [
@@ -48,24 +374,17 @@ impl Criterion {
         Criterion::CanaryWrongReason,
     ];
 
+    /// Its entry in [`SPECS`].
+    pub fn spec(self) -> &'static Spec {
+        &SPECS[self as usize]
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            Criterion::ExitCode => "exit_code",
-            Criterion::Signal => "signal",
-            Criterion::TimedOut => "timed_out",
-            Criterion::SpawnFailed => "spawn_failed",
-            Criterion::MarkerMissing => "marker_missing",
-            Criterion::RssGrowth => "rss_growth",
-            Criterion::VmsGrowth => "vms_growth",
-            Criterion::PeakRss => "peak_rss",
-            Criterion::Slope => "slope",
-            Criterion::SlopePerOp => "slope_per_op",
-            Criterion::NativeLeaks => "native_leaks",
-            Criterion::Regression => "regression",
-            Criterion::TooFewSamples => "too_few_samples",
-            Criterion::Wrapper => "wrapper",
-            Criterion::CanaryWrongReason => "canary_wrong_reason",
-        }
+        self.spec().name
+    }
+
+    pub fn label(self) -> &'static str {
+        self.spec().label
     }
 
     /// What a canary may list in `catches`: every criterion but the verdict
@@ -74,6 +393,93 @@ impl Criterion {
         Criterion::ALL
             .into_iter()
             .filter(|c| *c != Criterion::CanaryWrongReason)
+    }
+
+    /// The criteria set in memtest.toml, with their limit's spec, in order.
+    pub fn limited() -> impl Iterator<Item = (Criterion, &'static LimitSpec)> {
+        SPECS
+            .iter()
+            .filter_map(|s| Some((s.criterion, s.limit.as_ref()?)))
+    }
+
+    /// The criteria with a report column, with it, in column order.
+    pub fn columns() -> impl Iterator<Item = (Criterion, &'static Column)> {
+        SPECS
+            .iter()
+            .filter_map(|s| Some((s.criterion, s.column.as_ref()?)))
+    }
+
+    /// The limit criterion set by `key` in memtest.toml.
+    pub fn by_limit_key(key: &str) -> Option<(Criterion, &'static LimitSpec)> {
+        Criterion::limited().find(|(_, l)| l.key == key)
+    }
+
+    /// This criterion's figure in one suite's run (its column's figure).
+    pub fn figure(self, judged: &Judged) -> Option<Value> {
+        (self.spec().column.as_ref()?.figure)(judged)
+    }
+
+    /// What this criterion's figure is judged by in one suite's run: its
+    /// memtest.toml limit, or its column's own bound (the timeout).
+    pub fn bound(self, judged: &Judged) -> Option<Value> {
+        let spec = self.spec();
+        match spec.column.as_ref().and_then(|c| c.bound) {
+            Some(bound) => bound(judged),
+            None => (spec.limit.as_ref()?.get)(judged.limits),
+        }
+    }
+}
+
+/// Why a limit's value in memtest.toml was refused: a message and a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitError {
+    pub message: String,
+    pub hint: String,
+}
+
+impl LimitSpec {
+    /// The limit as written in memtest.toml: `Ok(None)` switches it off.
+    pub fn parse(&self, written: &toml::Value) -> Result<Option<Value>, LimitError> {
+        let key = self.key;
+        let refused = |message: String| {
+            let off = if self.can_switch_off {
+                ", or false to skip the check"
+            } else {
+                ""
+            };
+            LimitError {
+                message,
+                hint: format!("write {}{off}", self.unit.example()),
+            }
+        };
+        match (written, self.unit) {
+            (toml::Value::Boolean(false), _) if self.can_switch_off => Ok(None),
+            (toml::Value::Boolean(true), _) if self.can_switch_off => {
+                Err(refused(format!("`{key} = true` has no meaning")))
+            }
+            (toml::Value::Integer(n), Unit::Count) => u64::try_from(*n)
+                .map(|n| Some(Value::Count(n)))
+                .map_err(|_| refused(format!("invalid `{key}`"))),
+            (toml::Value::String(s), Unit::Text) if !s.is_empty() => {
+                Ok(Some(Value::Text(s.clone())))
+            }
+            (toml::Value::String(s), Unit::Size | Unit::Growth | Unit::Rate | Unit::PerOp) => {
+                self.unit.parse(s).map(Some).map_err(|e| LimitError {
+                    message: format!("invalid `{key}`"),
+                    hint: e.to_string(),
+                })
+            }
+            _ => Err(refused(format!("invalid `{key}`"))),
+        }
+    }
+
+    /// The failure's sentence for these figures.
+    pub fn failure_text(&self, measured: &Value, limit: &Value, rising: Option<f64>) -> String {
+        let rising = rising.map_or_else(String::new, |r| format!("{:.0}%", r * 100.0));
+        self.failure
+            .replace("{measured}", &measured.to_string())
+            .replace("{limit}", &limit.to_string())
+            .replace("{rising}", &rising)
     }
 }
 
@@ -104,13 +510,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_are_the_serde_tags() {
-        for c in Criterion::ALL {
+    fn the_table_is_in_criterion_order_and_names_round_trip() {
+        for (i, c) in Criterion::ALL.into_iter().enumerate() {
+            assert_eq!(SPECS[i].criterion, c, "entry {i}");
             assert_eq!(c.name().parse::<Criterion>(), Ok(c));
             assert_eq!(serde_json::to_value(c).unwrap(), c.name());
         }
         assert!("rss_grwth".parse::<Criterion>().is_err());
         assert!(!Criterion::catchable().any(|c| c == Criterion::CanaryWrongReason));
         assert_eq!(Criterion::catchable().count(), Criterion::ALL.len() - 1);
+    }
+
+    #[test]
+    fn every_limit_is_set_and_read_back_through_its_accessors() {
+        let mut limits = Limits::none();
+        for (c, spec) in Criterion::limited() {
+            assert_eq!((spec.get)(&limits), None, "{c}");
+            let example = match spec.unit {
+                Unit::Text => toml::Value::String("DONE".into()),
+                Unit::Count => toml::Value::Integer(2),
+                Unit::Rate => toml::Value::String("3MB/s".into()),
+                _ => toml::Value::String("3MB".into()),
+            };
+            let value = spec.parse(&example).unwrap().unwrap();
+            (spec.set)(&mut limits, Some(value.clone()));
+            assert_eq!((spec.get)(&limits), Some(value), "{c}");
+            (spec.set)(&mut limits, None);
+            assert_eq!((spec.get)(&limits), None, "{c}");
+        }
+    }
+
+    #[test]
+    fn limits_parse_switch_off_and_refuse_with_a_hint() {
+        let (_, leaks) = Criterion::by_limit_key("native_leaks").unwrap();
+        assert_eq!(leaks.parse(&toml::Value::Boolean(false)), Ok(None));
+        let err = leaks.parse(&toml::Value::Boolean(true)).unwrap_err();
+        assert_eq!(err.message, "`native_leaks = true` has no meaning");
+        assert!(err.hint.contains("false to skip"), "{}", err.hint);
+        let (_, growth) = Criterion::by_limit_key("rss_growth").unwrap();
+        assert!(growth.parse(&toml::Value::Boolean(false)).is_err());
+        let err = growth
+            .parse(&toml::Value::String("16 parsecs".into()))
+            .unwrap_err();
+        assert_eq!(err.message, "invalid `rss_growth`");
+        assert!(Criterion::by_limit_key("marker_missing").is_none());
+    }
+
+    #[test]
+    fn failure_sentences_fill_in_their_figures() {
+        let (_, slope) = Criterion::by_limit_key("slope").unwrap();
+        let text = slope.failure_text(
+            &Value::Rate(crate::units::BytesPerSec(3e6)),
+            &Value::Rate(crate::units::BytesPerSec(1e6)),
+            Some(0.9),
+        );
+        assert_eq!(
+            text,
+            "RSS still rising at 3.0 MB/s (up on 90% of checkpoints), limit 1.0 MB/s"
+        );
     }
 }

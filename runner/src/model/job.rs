@@ -1,10 +1,9 @@
 //! What a suite is asked to do: the [`Job`] the planner hands the executor,
-//! with its resolved [`Limits`], the kind of runtime it runs on and the
+//! with its resolved [`Limits`](super::Limits), the kind of runtime it runs on and the
 //! wrapper around it. Plain data shared by every stage, so no stage has to
 //! import another to name it.
 
-use super::Criterion;
-use crate::units::{Bytes, BytesPerSec};
+use super::{Criterion, Limits};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,50 +35,6 @@ impl RuntimeKind {
             RuntimeKind::Node => "node",
             RuntimeKind::Python => "python",
             RuntimeKind::Command => "command",
-        }
-    }
-}
-
-/// Pass criteria of one suite, resolved from memtest.toml (defaults, profile
-/// and suite merged). `None` means the criterion is not checked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Limits {
-    pub rss_growth: Option<Bytes>,
-    pub vms_growth: Option<Bytes>,
-    pub peak_rss: Option<Bytes>,
-    /// Largest allowed slope of RSS over the final `slope_window` of the run.
-    pub slope: Option<BytesPerSec>,
-    /// Largest allowed slope of RSS per operation over the same window, for
-    /// suites that report their progress (`MEMTEST progress=N`): unlike the
-    /// per-second slope it does not shrink when a loaded machine slows the
-    /// suite down, so a leak stays the same size under parallel load.
-    #[serde(default)]
-    pub slope_per_op: Option<Bytes>,
-    /// Fraction (0..1) of the run, at its end, over which the slope is fitted.
-    pub slope_window: f64,
-    /// Fraction (0..1) of the run, at its start, ignored as warm-up before
-    /// growth is measured.
-    pub warmup: f64,
-    /// Largest allowed count of native allocations left live, when the suite
-    /// reports `native_leaks` (see the `MEMTEST` line protocol in exec).
-    pub native_leaks: Option<u64>,
-    /// The line the suite must print after its assertions passed; `None`
-    /// disables the check.
-    pub marker: Option<String>,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            rss_growth: None,
-            vms_growth: None,
-            peak_rss: None,
-            slope: None,
-            slope_per_op: None,
-            slope_window: 0.5,
-            warmup: 0.2,
-            native_leaks: Some(0),
-            marker: Some("TEST PASSED".to_string()),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! What the executor measured about one suite's run: its samples, how it
-//! exited, its exact peak, the figures it reported and what a wrapper found.
-//! The verdict's input; nothing here is judged.
+//! exited, its exact peak, the figures it reported and what a wrapper found
+//! (the verdict's input), and the [`Figures`] the verdict derives from them.
+//! Nothing here is judged.
 
-use crate::units::Bytes;
+use crate::units::{ByteDelta, Bytes, BytesPerSec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -100,4 +101,36 @@ pub struct WrapperFindings {
     /// The file the findings were read from (set by the executor).
     #[serde(default)]
     pub output: Option<std::path::PathBuf>,
+}
+
+/// Figures derived from the samples, shown in every report.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Figures {
+    /// Highest sampled RSS of the tree (a lower bound: spikes between samples are missed).
+    pub peak_rss_sampled: Bytes,
+    /// Exact peak of the main process, from VmHWM or the suite's report
+    /// (the larger of the two when both exist).
+    pub peak_rss_exact: Option<Bytes>,
+    pub rss_growth: ByteDelta,
+    pub vms_growth: ByteDelta,
+    pub slope: Option<BytesPerSec>,
+    /// RSS bytes per operation over the slope window, when the suite
+    /// reported its progress.
+    pub slope_per_op: Option<f64>,
+    pub native_leaks: Option<u64>,
+    /// Where growth and slope started measuring, ms into the run: after the
+    /// warm-up, or at the suite's `progress=0` line if later.
+    pub measured_from_ms: u64,
+}
+
+impl Figures {
+    /// The peak that limits and baselines use: the larger of the exact peak
+    /// (when known) and the sampled one. For a single process the exact peak
+    /// is always the larger; when the suite has children the sampled peak is
+    /// of the whole tree and may exceed the main process's own VmHWM, and
+    /// both are lower bounds of the true tree peak.
+    pub fn peak_rss(&self) -> Bytes {
+        self.peak_rss_exact
+            .map_or(self.peak_rss_sampled, |e| e.max(self.peak_rss_sampled))
+    }
 }

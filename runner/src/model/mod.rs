@@ -1,5 +1,6 @@
 //! The data every stage passes on: jobs and their limits, measurements,
-//! outcomes and verdicts, criteria, events. A leaf: it imports nothing of the
+//! outcomes and verdicts, events, and the criteria table (`criterion.rs`)
+//! that every stage reads for what a criterion is. A leaf: it imports nothing of the
 //! runner but `units`, so stages depend on it and never on each other
 //! upwards (config <- plan <- build/exec <- verdict <- report; app wires them).
 
@@ -7,12 +8,19 @@ mod artifacts;
 mod criterion;
 mod event;
 mod job;
+mod limits;
 mod measure;
+mod metric;
 mod outcome;
 
 pub use artifacts::Artifacts;
-pub use criterion::{Criterion, UnknownCriterion};
+pub use criterion::{
+    Column, Criterion, Judged, LimitError, LimitSpec, Panel, PlotLine, Rule, Spec,
+    UnknownCriterion, SPECS,
+};
 pub use event::{staged, staged_then, Event, Stage, Stream};
-pub use job::{Expect, FindingsKind, Job, Limits, RuntimeKind, WrapperRun};
-pub use measure::{Exit, Measured, Progress, Sample, WrapperFindings};
-pub use outcome::{Failure, Figures, Outcome, Verdict};
+pub use job::{Expect, FindingsKind, Job, RuntimeKind, WrapperRun};
+pub use limits::Limits;
+pub use measure::{Exit, Figures, Measured, Progress, Sample, WrapperFindings};
+pub use metric::Metric;
+pub use outcome::{Failure, Outcome, OverLimit, Verdict};

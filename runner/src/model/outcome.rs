@@ -1,9 +1,8 @@
 //! How a suite ended up: the [`Failure`]s of its criteria, its closed
-//! [`Verdict`], the [`Figures`] derived from its samples and the whole
-//! [`Outcome`]. The verdict module computes these; reporters read them.
+//! [`Verdict`] and the whole [`Outcome`]. The verdict module computes these; reporters read them.
 
-use super::{Criterion, Job, Measured};
-use crate::units::{ByteDelta, Bytes, BytesPerSec};
+use super::{Criterion, Figures, Job, LimitSpec, Measured, Metric};
+use crate::units::Value;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
@@ -28,49 +27,19 @@ pub enum Failure {
     MarkerMissing {
         marker: String,
     },
-    RssGrowth {
-        measured: ByteDelta,
-        limit: Bytes,
-    },
-    VmsGrowth {
-        measured: ByteDelta,
-        limit: Bytes,
-    },
-    PeakRss {
-        measured: Bytes,
-        limit: Bytes,
-    },
-    /// RSS kept rising over the final window: fitted slope above the limit and
-    /// rising on `rising_fraction` of the checkpoints.
-    Slope {
-        measured: BytesPerSec,
-        limit: BytesPerSec,
-        rising_fraction: f64,
-    },
-    /// RSS kept rising per operation over the final window (the suite
-    /// reported its progress): bytes per operation above the limit and rising
-    /// on `rising_fraction` of the checkpoints.
-    SlopePerOp {
-        measured_bytes: f64,
-        limit: Bytes,
-        rising_fraction: f64,
-    },
-    NativeLeaks {
-        measured: u64,
-        limit: u64,
-    },
     /// Worse than the saved baseline by more than the tolerance.
     Regression {
-        metric: String,
+        metric: Metric,
         baseline: f64,
         measured: f64,
         tolerance: f64,
     },
     /// A limit is configured but the run was too short (or sampled too
-    /// sparsely) to measure its figure: a criterion that cannot be measured
-    /// fails rather than passing unseen.
+    /// sparsely, or the suite never reported the figure) to measure it: a
+    /// criterion that cannot be measured fails rather than passing unseen.
     TooFewSamples {
-        figure: String,
+        #[serde(deserialize_with = "figure_name")]
+        figure: Criterion,
         samples: usize,
         needed: usize,
     },
@@ -84,6 +53,80 @@ pub enum Failure {
     CanaryWrongReason {
         catches: Vec<Criterion>,
     },
+    /// A figure over its memtest.toml limit (RSS growth, peak RSS, slope,
+    /// native leaks, ...): tagged by its own criterion's name in JSON.
+    #[serde(untagged)]
+    OverLimit(OverLimit),
+}
+
+/// A measured figure over its limit, for any criterion the table judges by
+/// a limit (see `criterion::SPECS`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverLimit {
+    pub criterion: Criterion,
+    pub measured: Value,
+    pub limit: Value,
+    /// For the leak rule: the share of the window's checkpoints that rose.
+    pub rising_fraction: Option<f64>,
+}
+
+impl OverLimit {
+    fn spec(&self) -> Option<&'static LimitSpec> {
+        self.criterion.spec().limit.as_ref()
+    }
+}
+
+/// `{"criterion": "rss_growth", "measured": 32000000, "limit": 16000000}`:
+/// the same shape every other failure has, numbers in the unit of the
+/// criterion's limit.
+impl Serialize for OverLimit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("criterion", &self.criterion)?;
+        map.serialize_entry("measured", &self.measured)?;
+        map.serialize_entry("limit", &self.limit)?;
+        if let Some(r) = self.rising_fraction {
+            map.serialize_entry("rising_fraction", &r)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for OverLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OverLimit, D::Error> {
+        use serde::de::Error;
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let name = map.get("criterion").and_then(|v| v.as_str()).unwrap_or("");
+        let criterion: Criterion = name.parse().map_err(D::Error::custom)?;
+        let spec = criterion
+            .spec()
+            .limit
+            .as_ref()
+            .ok_or_else(|| D::Error::custom(format!("`{name}` is not judged by a limit")))?;
+        let number = |key: &str| {
+            map.get(key)
+                .and_then(|v| spec.unit.from_json(v))
+                .ok_or_else(|| D::Error::custom(format!("`{name}` failure without `{key}`")))
+        };
+        // `measured_bytes`: the per-operation slope's field before it took the
+        // common name.
+        let measured = number("measured").or_else(|_| number("measured_bytes"))?;
+        Ok(OverLimit {
+            criterion,
+            measured,
+            limit: number("limit")?,
+            rising_fraction: map.get("rising_fraction").and_then(|v| v.as_f64()),
+        })
+    }
+}
+
+/// A too-few-samples figure by name; reports before the field was typed
+/// appended a hint in parentheses, which is dropped.
+fn figure_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Criterion, D::Error> {
+    let text = String::deserialize(d)?;
+    let name = text.split_whitespace().next().unwrap_or("");
+    name.parse().map_err(serde::de::Error::custom)
 }
 
 impl Failure {
@@ -96,16 +139,22 @@ impl Failure {
             Failure::TimedOut { .. } => Criterion::TimedOut,
             Failure::SpawnFailed { .. } => Criterion::SpawnFailed,
             Failure::MarkerMissing { .. } => Criterion::MarkerMissing,
-            Failure::RssGrowth { .. } => Criterion::RssGrowth,
-            Failure::VmsGrowth { .. } => Criterion::VmsGrowth,
-            Failure::PeakRss { .. } => Criterion::PeakRss,
-            Failure::Slope { .. } => Criterion::Slope,
-            Failure::SlopePerOp { .. } => Criterion::SlopePerOp,
-            Failure::NativeLeaks { .. } => Criterion::NativeLeaks,
             Failure::Regression { .. } => Criterion::Regression,
             Failure::TooFewSamples { .. } => Criterion::TooFewSamples,
             Failure::Wrapper { .. } => Criterion::Wrapper,
             Failure::CanaryWrongReason { .. } => Criterion::CanaryWrongReason,
+            Failure::OverLimit(o) => o.criterion,
+        }
+    }
+
+    /// The criterion whose figure this failure is about: its own, or the
+    /// figure a regression or too few samples concern. Reports mark that
+    /// figure's column.
+    pub fn figure(&self) -> Criterion {
+        match self {
+            Failure::Regression { metric, .. } => metric.criterion(),
+            Failure::TooFewSamples { figure, .. } => *figure,
+            other => other.criterion(),
         }
     }
 }
@@ -131,48 +180,6 @@ impl Verdict {
     pub fn is_success(&self) -> bool {
         matches!(self, Verdict::Passed | Verdict::CanaryCaught { .. })
     }
-
-    pub fn label(&self) -> &'static str {
-        match self {
-            Verdict::Passed => "PASS",
-            Verdict::Failed { .. } => "FAIL",
-            Verdict::CanaryCaught { .. } => "CANARY OK",
-            Verdict::CanaryMissed => "CANARY MISSED",
-            Verdict::Interrupted => "INTERRUPTED",
-        }
-    }
-}
-
-/// Figures derived from the samples, shown in every report.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Figures {
-    /// Highest sampled RSS of the tree (a lower bound: spikes between samples are missed).
-    pub peak_rss_sampled: Bytes,
-    /// Exact peak of the main process, from VmHWM or the suite's report
-    /// (the larger of the two when both exist).
-    pub peak_rss_exact: Option<Bytes>,
-    pub rss_growth: ByteDelta,
-    pub vms_growth: ByteDelta,
-    pub slope: Option<BytesPerSec>,
-    /// RSS bytes per operation over the slope window, when the suite
-    /// reported its progress.
-    pub slope_per_op: Option<f64>,
-    pub native_leaks: Option<u64>,
-    /// Where growth and slope started measuring, ms into the run: after the
-    /// warm-up, or at the suite's `progress=0` line if later.
-    pub measured_from_ms: u64,
-}
-
-impl Figures {
-    /// The peak that limits and baselines use: the larger of the exact peak
-    /// (when known) and the sampled one. For a single process the exact peak
-    /// is always the larger; when the suite has children the sampled peak is
-    /// of the whole tree and may exceed the main process's own VmHWM, and
-    /// both are lower bounds of the true tree peak.
-    pub fn peak_rss(&self) -> Bytes {
-        self.peak_rss_exact
-            .map_or(self.peak_rss_sampled, |e| e.max(self.peak_rss_sampled))
-    }
 }
 
 /// A finished suite: what ran, what was measured, what it means.
@@ -184,22 +191,6 @@ pub struct Outcome {
     pub verdict: Verdict,
 }
 
-/// Formats a baseline metric by its name's unit: a growth is a signed
-/// change, any other byte figure (a peak) a plain size.
-fn metric_value(metric: &str, v: f64) -> String {
-    if metric.ends_with("_bytes_per_sec") {
-        BytesPerSec(v).to_string()
-    } else if metric.ends_with("_growth_bytes") {
-        ByteDelta(v as i64).to_string()
-    } else if metric.ends_with("_bytes") {
-        Bytes(v.max(0.0) as u64).to_string()
-    } else if metric.ends_with("_ms") {
-        crate::units::format_duration(Duration::from_millis(v.max(0.0) as u64))
-    } else {
-        format!("{v}")
-    }
-}
-
 /// One line per failure, with the measured figure beside its limit.
 /// Reporters print these rather than matching on the variants.
 impl fmt::Display for Failure {
@@ -208,39 +199,22 @@ impl fmt::Display for Failure {
             Failure::ExitCode { code } => write!(f, "exited with code {code}"),
             Failure::Signal { signal, name } => write!(f, "killed by signal {signal} ({name})"),
             Failure::TimedOut { limit } => {
-                write!(f, "timed out after {}", crate::units::format_duration(*limit))
+                write!(
+                    f,
+                    "timed out after {}",
+                    crate::units::format_duration(*limit)
+                )
             }
             Failure::SpawnFailed { message } => write!(f, "could not start: {message}"),
-            Failure::MarkerMissing { marker } => write!(f, "never printed `{marker}`"),
-            Failure::RssGrowth { measured, limit } => {
-                write!(f, "RSS grew {measured}, limit {limit}")
-            }
-            Failure::VmsGrowth { measured, limit } => {
-                write!(f, "VMS grew {measured}, limit {limit}")
-            }
-            Failure::PeakRss { measured, limit } => write!(f, "peak RSS {measured}, limit {limit}"),
-            Failure::Slope {
-                measured,
-                limit,
-                rising_fraction,
-            } => write!(
-                f,
-                "RSS still rising at {measured} (up on {:.0}% of checkpoints), limit {limit}",
-                rising_fraction * 100.0
+            Failure::MarkerMissing { marker } => f.write_str(
+                &Criterion::MarkerMissing
+                    .spec()
+                    .limit
+                    .as_ref()
+                    .expect("the marker is a limit")
+                    .failure
+                    .replace("{limit}", marker),
             ),
-            Failure::SlopePerOp {
-                measured_bytes,
-                limit,
-                rising_fraction,
-            } => write!(
-                f,
-                "RSS still rising by {} per operation (up on {:.0}% of checkpoints), limit {limit}",
-                ByteDelta(measured_bytes.round() as i64),
-                rising_fraction * 100.0
-            ),
-            Failure::NativeLeaks { measured, limit } => {
-                write!(f, "{measured} native allocations left live, limit {limit}")
-            }
             Failure::Regression {
                 metric,
                 baseline,
@@ -248,25 +222,44 @@ impl fmt::Display for Failure {
                 tolerance,
             } => write!(
                 f,
-                "{metric} regressed: {} against baseline {} (tolerance {:.0}%)",
-                metric_value(metric, *measured),
-                metric_value(metric, *baseline),
+                "{} regressed: {} against baseline {} (tolerance {:.0}%)",
+                metric.label(),
+                metric.value(*measured),
+                metric.value(*baseline),
                 tolerance * 100.0
             ),
             Failure::TooFewSamples {
                 figure,
                 samples,
                 needed,
-            } => write!(
-                f,
-                "too few samples to judge {figure}: {samples}, need {needed} (run longer or sample more often)"
-            ),
+            } => {
+                let hint = figure
+                    .spec()
+                    .limit
+                    .as_ref()
+                    .and_then(|l| l.unmeasured_hint)
+                    .map_or_else(String::new, |h| format!(" ({h})"));
+                write!(
+                    f,
+                    "too few samples to judge {figure}{hint}: {samples}, need {needed} (run longer or sample more often)"
+                )
+            }
             Failure::Wrapper { tool, summary } => write!(f, "{tool}: {summary}"),
             Failure::CanaryWrongReason { catches } => write!(
                 f,
                 "canary failed, but not on what it exists to catch ({})",
-                catches.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+                catches
+                    .iter()
+                    .map(|c| c.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
+            Failure::OverLimit(o) => match o.spec() {
+                Some(spec) => {
+                    f.write_str(&spec.failure_text(&o.measured, &o.limit, o.rising_fraction))
+                }
+                None => write!(f, "{} {}, limit {}", o.criterion, o.measured, o.limit),
+            },
         }
     }
 }
@@ -274,12 +267,72 @@ impl fmt::Display for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::{ByteDelta, Bytes, BytesPerSec};
+
+    fn round_trip(f: &Failure) -> serde_json::Value {
+        let json = serde_json::to_value(f).unwrap();
+        let back: Failure = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(&back, f, "{json}");
+        json
+    }
 
     #[test]
-    fn baseline_metrics_print_in_their_unit() {
-        assert_eq!(metric_value("rss_growth_bytes", 2e6), "+2.0 MB");
-        assert_eq!(metric_value("rss_growth_bytes", -2e6), "-2.0 MB");
-        assert_eq!(metric_value("peak_rss_bytes", 9e7), "90.0 MB");
-        assert_eq!(metric_value("slope_bytes_per_sec", 1e6), "1.0 MB/s");
+    fn over_limit_failures_keep_the_json_shape_of_their_criterion() {
+        let growth = Failure::OverLimit(OverLimit {
+            criterion: Criterion::RssGrowth,
+            measured: Value::Delta(ByteDelta(32_000_000)),
+            limit: Value::Delta(ByteDelta(16_000_000)),
+            rising_fraction: None,
+        });
+        assert_eq!(
+            round_trip(&growth),
+            serde_json::json!({"criterion": "rss_growth", "measured": 32000000, "limit": 16000000})
+        );
+        assert_eq!(growth.to_string(), "RSS grew +32.0 MB, limit +16.0 MB");
+        let slope = Failure::OverLimit(OverLimit {
+            criterion: Criterion::Slope,
+            measured: Value::Rate(BytesPerSec(3e6)),
+            limit: Value::Rate(BytesPerSec(1e6)),
+            rising_fraction: Some(0.75),
+        });
+        assert_eq!(round_trip(&slope)["rising_fraction"], 0.75);
+        // The per-operation slope's old field name still reads.
+        let old = serde_json::json!({"criterion": "slope_per_op", "measured_bytes": 4000.0,
+            "limit": 1000, "rising_fraction": 1.0});
+        let Failure::OverLimit(o) = serde_json::from_value(old).unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.measured, Value::PerOp(4000.0));
+        // Other failures are unchanged.
+        let peak = Failure::TooFewSamples {
+            figure: Criterion::SlopePerOp,
+            samples: 1,
+            needed: 5,
+        };
+        assert_eq!(round_trip(&peak)["figure"], "slope_per_op");
+        assert!(peak
+            .to_string()
+            .contains("slope_per_op (does the suite print"));
+        let legacy = serde_json::json!({"criterion": "too_few_samples",
+            "figure": "slope_per_op (does the suite print `MEMTEST progress=N`?)",
+            "samples": 1, "needed": 5});
+        assert_eq!(serde_json::from_value::<Failure>(legacy).unwrap(), peak);
+        let _ = Bytes(0);
+    }
+
+    #[test]
+    fn regressions_name_their_metric_and_print_in_its_unit() {
+        let f = Failure::Regression {
+            metric: Metric::RssGrowth,
+            baseline: -2e6,
+            measured: 2e6,
+            tolerance: 0.1,
+        };
+        assert_eq!(round_trip(&f)["metric"], "rss_growth_bytes");
+        assert_eq!(
+            f.to_string(),
+            "RSS growth regressed: +2.0 MB against baseline -2.0 MB (tolerance 10%)"
+        );
+        assert_eq!(f.figure(), Criterion::RssGrowth);
     }
 }

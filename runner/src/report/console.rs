@@ -1,172 +1,162 @@
-//! Live progress on stderr, then the summary. On a terminal a status line
-//! (stage or running suites, done/total, elapsed) is redrawn in place by a
-//! small ticker thread, with one permanent line per finished suite or stage
-//! printed above it. Off a terminal (CI logs, pipes) there is exactly one line
-//! per finished stage and per finished suite and no control codes, so logs
-//! stay greppable.
+//! Live progress on stderr, then the summary. On a terminal an indicatif
+//! status line (the stage, or the running suites with done/total and the
+//! elapsed time) is redrawn in place, with one permanent line per finished
+//! suite or stage printed above it. Off a terminal (CI logs, pipes) there is
+//! exactly one line per finished stage and per finished suite and no control
+//! codes, so logs stay greppable.
 
-use super::model::{Report, ReportBuilder, SuiteReport};
-use super::table::{self, SAMPLED_MARK};
+use super::builder::ReportBuilder;
+use super::export::Exporter;
+use super::model::{Report, SuiteReport};
+use super::table::{self, SummaryExporter};
 use super::text::{self, Paint};
-use super::{ReportOptions, Reporter};
-use crate::model::{Event, Stage};
-use crate::units::{format_duration, ByteDelta, Bytes, BytesPerSec};
+use super::{ReportError, ReportOptions, Reporter};
+use crate::model::{Criterion, Event, Stage};
+use crate::units::format_duration;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
 use std::io::Write;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Width of the right-aligned label column (fits "CANARY MISSED").
 const LABEL_WIDTH: usize = 13;
 /// How often the status line's elapsed time is refreshed.
 const TICK: Duration = Duration::from_millis(250);
-/// Erase the current terminal line and return to its start.
-const CLEAR_LINE: &str = "\r\x1b[2K";
 
 /// Progress lines while the run goes, the summary table when it ends.
 pub struct ConsoleReporter {
-    console: Arc<Mutex<Console>>,
-    ticker: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
-}
-
-struct Console {
+    /// Permanent lines off a terminal, and the summary.
     out: Box<dyn Write + Send>,
+    /// The status line, on a terminal; permanent lines go above it.
+    status: Option<ProgressBar>,
     paint: Paint,
-    tty: bool,
     verbose: bool,
-    /// Columns of the terminal; `None` asks the terminal on each redraw.
-    width: Option<usize>,
     builder: ReportBuilder,
-    started: Instant,
     total: usize,
     done: usize,
     running: Vec<String>,
-    stage: Option<(Stage, String, Instant)>,
-    status_shown: bool,
+    /// A stage is under way (and no suite yet).
+    staging: bool,
+    /// The status line's template now (set only when it changes).
+    template: &'static str,
     finished: bool,
 }
 
 impl ConsoleReporter {
-    /// Writes to stderr; redraws a status line when stderr is a terminal.
+    /// Writes to stderr; a status line when stderr is a terminal.
     pub fn stderr(opts: &ReportOptions) -> ConsoleReporter {
-        let reporter = ConsoleReporter::to_writer(Box::new(std::io::stderr()), opts, None);
-        if opts.tty {
-            reporter.with_ticker()
-        } else {
-            reporter
-        }
+        let term = opts.tty.then(ProgressDrawTarget::stderr);
+        ConsoleReporter::new(Box::new(std::io::stderr()), opts, term)
     }
 
-    /// Writes to `out` (tests); `width` fixes the terminal width in tty mode.
+    /// Writes to `out`; with `term`, the status line is drawn there (a test's
+    /// terminal) and `opts.tty` is not consulted.
     pub fn to_writer(
         out: Box<dyn Write + Send>,
         opts: &ReportOptions,
-        width: Option<usize>,
+        term: Option<Box<dyn TermLike>>,
     ) -> ConsoleReporter {
-        let console = Console {
+        ConsoleReporter::new(out, opts, term.map(ProgressDrawTarget::term_like))
+    }
+
+    fn new(
+        out: Box<dyn Write + Send>,
+        opts: &ReportOptions,
+        target: Option<ProgressDrawTarget>,
+    ) -> ConsoleReporter {
+        let status = target.map(|target| {
+            let bar = ProgressBar::with_draw_target(None, target);
+            bar.set_style(style(IDLE));
+            bar.enable_steady_tick(TICK);
+            bar
+        });
+        ConsoleReporter {
             out,
+            status,
             paint: Paint {
                 enabled: opts.color,
             },
-            tty: opts.tty,
             verbose: opts.verbose,
-            width,
             builder: ReportBuilder::new(),
-            started: Instant::now(),
             total: 0,
             done: 0,
             running: Vec::new(),
-            stage: None,
-            status_shown: false,
+            staging: false,
+            template: IDLE,
             finished: false,
-        };
-        ConsoleReporter {
-            console: Arc::new(Mutex::new(console)),
-            ticker: None,
         }
     }
 
     /// Pins the report's start time (tests).
-    pub fn with_builder(self, builder: ReportBuilder) -> ConsoleReporter {
-        self.console.lock().expect("console lock").builder = builder;
+    pub fn with_builder(mut self, builder: ReportBuilder) -> ConsoleReporter {
+        self.builder = builder;
         self
     }
+}
 
-    /// Refreshes the elapsed time between events: events alone can be minutes
-    /// apart while a long suite runs.
-    fn with_ticker(mut self) -> ConsoleReporter {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let console = Arc::clone(&self.console);
-        let handle = std::thread::spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
-                let Ok(mut console) = console.lock() else {
-                    return;
-                };
-                if console.finished {
-                    return;
-                }
-                console.redraw();
-            }
-        });
-        self.ticker = Some((stop, handle));
-        self
-    }
+/// The status line's templates: nothing, a stage (its message is the
+/// stage's label and detail, so one change draws one frame), the running
+/// suites.
+const IDLE: &str = "";
+const STAGE: &str = "{wide_msg} {took}";
+const SUITES: &str = "      Running [{pos}/{len} done, {took}] {wide_msg}";
 
-    fn stop_ticker(&mut self) {
-        if let Some((stop, handle)) = self.ticker.take() {
-            let _ = stop.send(());
-            let _ = handle.join();
-        }
-    }
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("the status templates are valid")
+        .with_key(
+            "took",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&format_duration(state.elapsed()));
+            },
+        )
 }
 
 impl Drop for ConsoleReporter {
     /// A run that ends without `finish` (a stage failed, so there is no
     /// StageFinished and no summary) must not leave its status line on screen
-    /// for the error message to be printed after: the ticker is stopped first
-    /// so that nothing redraws it, then the line is cleared.
+    /// for the error message to be printed after.
     fn drop(&mut self) {
-        self.stop_ticker();
-        if let Ok(mut console) = self.console.lock() {
-            if !console.finished {
-                console.finished = true;
-                let _ = console.clear_status();
-                let _ = console.out.flush();
+        if !self.finished {
+            self.finished = true;
+            if let Some(bar) = &self.status {
+                bar.finish_and_clear();
             }
+            let _ = self.out.flush();
         }
     }
 }
 
 impl Reporter for ConsoleReporter {
     fn on_event(&mut self, event: &Event) {
-        if let Ok(mut console) = self.console.lock() {
-            console.on_event(event);
-        }
+        self.builder.on_event(event);
+        // A console that cannot be written to has no one to tell.
+        let _ = self.handle(event);
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        self.stop_ticker();
-        let mut console = self.console.lock().expect("console lock");
-        console.finished = true;
-        console.clear_status()?;
-        let summary = table::render_summary(&console.builder.report(), console.paint);
-        console.out.write_all(b"\n")?;
-        console.out.write_all(summary.as_bytes())?;
-        console.out.flush()
+        self.finished = true;
+        if let Some(bar) = &self.status {
+            bar.finish_and_clear();
+        }
+        let summary = SummaryExporter { paint: self.paint }
+            .export(&self.builder.report())
+            .map_err(ReportError::into_io)?;
+        self.out.write_all(b"\n")?;
+        self.out.write_all(&summary)?;
+        self.out.flush()
     }
 }
 
 /// Prints the summary table, failure listing and closing line of a report
 /// that did not come from a live run (e.g. `memtest merge`) to stderr.
 pub fn print_summary(report: &Report, opts: &ReportOptions) -> std::io::Result<()> {
-    let text = table::render_summary(
-        report,
-        Paint {
-            enabled: opts.color,
-        },
-    );
-    std::io::stderr().write_all(text.as_bytes())
+    let paint = Paint {
+        enabled: opts.color,
+    };
+    let text = SummaryExporter { paint }
+        .export(report)
+        .map_err(ReportError::into_io)?;
+    std::io::stderr().write_all(&text)
 }
 
 fn stage_done(stage: Stage) -> &'static str {
@@ -199,32 +189,20 @@ fn aligned(label: &str, painted: String) -> String {
 /// it did not succeed, why.
 pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
     let label = suite.label();
-    let f = &suite.figures;
-    let peak = Bytes(f.peak_rss_bytes);
-    let mark = if f.peak_rss_exact { "" } else { SAMPLED_MARK };
+    let figures: Vec<String> = Criterion::columns()
+        .filter(|(_, column)| column.in_line)
+        .filter_map(|(c, column)| Some(format!("{} {}", column.header, suite.figure(c)?)))
+        .collect();
     let mut line = format!(
-        "{} [{:>7}] {} ({}): peak {mark}{peak}, RSS {}",
+        "{} [{:>7}] {} ({}): {}",
         aligned(label, paint.verdict(suite.verdict, label)),
         format_duration(suite.duration()),
         suite.name,
         suite.runtime.as_str(),
-        ByteDelta(f.rss_growth_bytes),
+        figures.join(", "),
     );
-    if let Some(slope) = f.slope_bytes_per_sec {
-        line.push_str(&format!(", slope {}", BytesPerSec(slope)));
-    }
-    if let Some(per_op) = f.slope_per_op_bytes {
-        line.push_str(&format!(" ({}/op)", ByteDelta(per_op.round() as i64)));
-    }
-    if let Some(leaks) = f.native_leaks {
-        line.push_str(&format!(", native leaks {leaks}"));
-    }
     let listed = table::is_listed(suite.verdict);
-    let among_reasons = listed
-        && suite
-            .failures
-            .iter()
-            .any(|f| matches!(f.failure, crate::model::Failure::Wrapper { .. }));
+    let among_reasons = listed && suite.tripped(Criterion::Wrapper);
     if let Some(findings) = text::findings(suite).filter(|_| !among_reasons) {
         line.push_str(&format!(", {findings}"));
     }
@@ -235,25 +213,26 @@ pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
     line
 }
 
-impl Console {
-    fn on_event(&mut self, event: &Event) {
-        self.builder.on_event(event);
-        // A console that cannot be written to has no one to tell.
-        let _ = self.handle(event);
-    }
-
+impl ConsoleReporter {
     fn handle(&mut self, event: &Event) -> std::io::Result<()> {
         match event {
             Event::StageStarted { stage, detail } => {
-                self.stage = Some((*stage, detail.clone(), Instant::now()));
-                self.redraw();
+                self.staging = true;
+                self.show(STAGE);
+                if let Some(bar) = &self.status {
+                    bar.reset_elapsed();
+                    let doing = stage_doing(*stage);
+                    bar.set_message(format!("{doing:>LABEL_WIDTH$} {detail}"));
+                }
             }
             Event::StageFinished {
                 stage,
                 detail,
                 duration,
             } => {
-                self.stage = None;
+                self.staging = false;
+                // Blank until the next stage or the suites say otherwise.
+                self.show(IDLE);
                 let verb = stage_done(*stage);
                 let line = format!(
                     "{} {detail} in {}",
@@ -264,12 +243,15 @@ impl Console {
             }
             Event::RunStarted { suites, .. } => {
                 self.total = *suites;
-                self.started = Instant::now();
-                self.redraw();
+                if let Some(bar) = &self.status {
+                    bar.set_length(*suites as u64);
+                    bar.reset_elapsed();
+                }
+                self.show_running();
             }
             Event::SuiteStarted { job, .. } => {
                 self.running.push(job.suite.clone());
-                self.redraw();
+                self.show_running();
             }
             Event::Output { suite, line, .. } => {
                 if self.verbose {
@@ -282,6 +264,7 @@ impl Console {
                 self.done += 1;
                 let line = suite_line(&SuiteReport::from_outcome(outcome), self.paint);
                 self.println(&line)?;
+                self.show_running();
             }
             Event::Interrupted => {
                 let label = "Interrupted";
@@ -298,69 +281,44 @@ impl Console {
         self.out.flush()
     }
 
-    /// A permanent line, above the status line on a terminal.
+    /// A permanent line: above the status line on a terminal.
     fn println(&mut self, line: &str) -> std::io::Result<()> {
-        self.clear_status()?;
-        writeln!(self.out, "{line}")?;
-        self.redraw();
-        Ok(())
-    }
-
-    fn clear_status(&mut self) -> std::io::Result<()> {
-        if self.status_shown {
-            self.out.write_all(CLEAR_LINE.as_bytes())?;
-            self.status_shown = false;
+        match &self.status {
+            Some(bar) => {
+                bar.println(line);
+                Ok(())
+            }
+            None => writeln!(self.out, "{line}"),
         }
-        Ok(())
     }
 
-    /// What the status line says now, or nothing when idle.
-    fn status(&self) -> Option<String> {
-        if self.running.is_empty() {
-            let (stage, detail, since) = self.stage.as_ref()?;
-            return Some(format!(
-                "{:>LABEL_WIDTH$} {detail} {}",
-                stage_doing(*stage),
-                format_duration(since.elapsed())
-            ));
-        }
-        Some(format!(
-            "{:>LABEL_WIDTH$} [{}/{} done, {}] {}",
-            "Running",
-            self.done,
-            self.total,
-            format_duration(self.started.elapsed()),
-            self.running.join(", ")
-        ))
-    }
-
-    /// Redraws the status line in place (terminal only).
-    fn redraw(&mut self) {
-        if !self.tty || self.finished {
+    /// The status line while suites run: done/total and their names; blank
+    /// between the last suite and the summary.
+    fn show_running(&mut self) {
+        if self.status.is_none() {
             return;
         }
-        let Some(status) = self.status() else {
-            let _ = self.clear_status();
+        if self.running.is_empty() && (self.staging || self.done == self.total) {
+            if !self.staging {
+                self.show(IDLE);
+            }
             return;
-        };
-        let width = self.width.unwrap_or_else(terminal_width);
-        // One column short: writing the last column makes some terminals wrap.
-        let status: String = status.chars().take(width.saturating_sub(1)).collect();
-        let _ = write!(self.out, "{CLEAR_LINE}{status}");
-        let _ = self.out.flush();
-        self.status_shown = true;
+        }
+        let (done, names) = (self.done as u64, self.running.join(", "));
+        self.show(SUITES);
+        if let Some(bar) = &self.status {
+            bar.set_message(names);
+            bar.set_position(done);
+        }
     }
-}
 
-/// Columns of the terminal on stderr; 80 when it cannot be asked.
-fn terminal_width() -> usize {
-    // SAFETY: TIOCGWINSZ only writes a winsize into the struct we pass.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    if ok && size.ws_col > 0 {
-        usize::from(size.ws_col)
-    } else {
-        80
+    /// Switches the status line to `template`, if it is not showing it.
+    fn show(&mut self, template: &'static str) {
+        if let Some(bar) = self.status.as_ref().filter(|_| self.template != template) {
+            // Drawn by the next change (a ticking bar ignores `tick`).
+            bar.set_style(style(template));
+            self.template = template;
+        }
     }
 }
 
@@ -371,12 +329,87 @@ mod tests {
     use crate::model::Stream;
     use std::time::UNIX_EPOCH;
 
-    fn run(opts: &ReportOptions) -> String {
+    /// Erase the current terminal line and return to its start.
+    const CLEAR_LINE: &str = "\r\x1b[2K";
+
+    /// A terminal of `width` columns that records what is drawn on it, in
+    /// the same buffer as the reporter's other output.
+    #[derive(Debug, Clone)]
+    struct Screen {
+        sink: Sink,
+        width: u16,
+    }
+
+    impl Screen {
+        fn put(&self, s: &str) -> std::io::Result<()> {
+            self.sink.clone().write_all(s.as_bytes())
+        }
+    }
+
+    impl TermLike for Screen {
+        fn width(&self) -> u16 {
+            self.width
+        }
+        fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+            self.put(&format!("\x1b[{n}A"))
+        }
+        fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+            self.put(&format!("\x1b[{n}B"))
+        }
+        fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+            self.put(&format!("\x1b[{n}C"))
+        }
+        fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+            self.put(&format!("\x1b[{n}D"))
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.put(&format!("{s}\n"))
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.put(s)
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            self.put(CLEAR_LINE)
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What was drawn, without cursor moves, cut where lines were cleared.
+    fn drawn(text: &str) -> Vec<String> {
+        let mut plain = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("\x1b[") {
+            plain.push_str(&rest[..at]);
+            let after = &rest[at + 2..];
+            let end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+            match after[end..].chars().next() {
+                Some('A' | 'B' | 'C' | 'D') => rest = &after[end + 1..],
+                _ => {
+                    plain.push_str("\x1b[");
+                    rest = after;
+                }
+            }
+        }
+        plain.push_str(rest);
+        plain.split(CLEAR_LINE).map(str::to_string).collect()
+    }
+
+    fn screen(sink: &Sink) -> Option<Box<dyn TermLike>> {
+        Some(Box::new(Screen {
+            sink: sink.clone(),
+            width: 60,
+        }))
+    }
+
+    fn run(opts: &ReportOptions, tty: bool) -> String {
         let sink = Sink::default();
         let builder =
             ReportBuilder::new().with_start(UNIX_EPOCH + Duration::from_millis(START_UNIX_MS));
-        let mut reporter = ConsoleReporter::to_writer(Box::new(sink.clone()), opts, Some(60))
-            .with_builder(builder);
+        let term = if tty { screen(&sink) } else { None };
+        let mut reporter =
+            ConsoleReporter::to_writer(Box::new(sink.clone()), opts, term).with_builder(builder);
         let outcomes = mixed_outcomes();
         let mut events = vec![
             Event::StageStarted {
@@ -419,7 +452,7 @@ mod tests {
 
     #[test]
     fn non_tty_progress_is_one_line_per_stage_and_suite() {
-        let text = run(&ReportOptions::default());
+        let text = run(&ReportOptions::default(), false);
         assert!(!text.contains('\x1b') && !text.contains('\r'), "{text:?}");
         let progress: Vec<&str> = text.split("\n\n").next().unwrap().lines().collect();
         assert_eq!(progress.len(), 1 + 5, "{progress:#?}");
@@ -428,10 +461,13 @@ mod tests {
 
     #[test]
     fn verbose_prefixes_suite_output_with_its_name() {
-        let text = run(&ReportOptions {
-            verbose: true,
-            ..ReportOptions::default()
-        });
+        let text = run(
+            &ReportOptions {
+                verbose: true,
+                ..ReportOptions::default()
+            },
+            false,
+        );
         assert!(
             text.contains("\nrust-memory-leak | TEST PASSED\n"),
             "{text}"
@@ -442,23 +478,29 @@ mod tests {
     #[test]
     fn a_failed_stage_leaves_no_status_line_behind() {
         let sink = Sink::default();
-        let opts = ReportOptions {
-            tty: true,
-            ..ReportOptions::default()
-        };
-        let mut reporter = ConsoleReporter::to_writer(Box::new(sink.clone()), &opts, Some(60));
+        let opts = ReportOptions::default();
+        let mut reporter = ConsoleReporter::to_writer(Box::new(sink.clone()), &opts, screen(&sink));
         reporter.on_event(&Event::StageStarted {
             stage: Stage::Build,
             detail: "cargo build -p pyjamaz (default)".into(),
         });
-        assert!(sink
-            .text()
-            .ends_with("Building cargo build -p pyjamaz (default) 0ms"));
+        let shown = drawn(&sink.text());
+        assert!(
+            shown
+                .last()
+                .unwrap()
+                .starts_with("     Building cargo build -p pyjamaz (default)"),
+            "{shown:?}"
+        );
         // The stage fails: no StageFinished, no finish(); the app drops the
         // reporters before printing the error.
         drop(reporter);
         let text = sink.text();
-        assert!(text.ends_with(CLEAR_LINE), "{text:?}");
+        assert_eq!(
+            drawn(&text).last().map(String::as_str),
+            Some(""),
+            "{text:?}"
+        );
         assert!(
             !text.contains('\n'),
             "nothing permanent was printed: {text:?}"
@@ -485,18 +527,34 @@ mod tests {
 
     #[test]
     fn tty_redraws_a_status_line_in_place_and_clears_it() {
-        let text = run(&ReportOptions {
-            tty: true,
-            ..ReportOptions::default()
-        });
-        assert!(text.contains(&format!("{CLEAR_LINE}     Building pyjamaz (release)")));
-        assert!(text.contains(&format!("{CLEAR_LINE}      Running [0/5 done, ")));
-        // Every status line fits the 60-column terminal.
-        for status in text.split(CLEAR_LINE).filter(|s| !s.contains('\n')) {
-            assert!(status.chars().count() < 60, "{status:?}");
+        let text = run(&ReportOptions::default(), true);
+        let shown = drawn(&text);
+        let status = |start: &str| shown.iter().any(|s| s.starts_with(start));
+        assert!(status("     Building pyjamaz (release)"), "{shown:#?}");
+        assert!(status("      Running [0/5 done, "), "{shown:#?}");
+        assert!(status("      Running [2/5 done, "), "{shown:#?}");
+        // Every status line fits the 60-column terminal: indicatif pads a
+        // line above the status to the full width instead of ending it, so
+        // the status is the last 60-column row drawn, and begins with its
+        // label unless it wrapped.
+        for segment in &shown {
+            let line: Vec<char> = segment.rsplit('\n').next().unwrap().chars().collect();
+            let Some(row) = line.chunks(60).last() else {
+                continue;
+            };
+            let row: String = row.iter().collect();
+            let label = row.chars().take(LABEL_WIDTH).collect::<String>();
+            assert!(
+                ["Building", "Running"].contains(&label.trim()),
+                "{row:?} in {segment:?}"
+            );
         }
+        assert!(text.contains("        Built pyjamaz (release) in 1m02s"));
+        // The suites' lines are permanent, above the status line.
+        assert!(text.contains("    CANARY OK [   3.0s] rust-canary-leak (rust): "));
         // The status line is gone before the summary starts.
         let summary_at = text.find("╭").unwrap();
-        assert!(text[..summary_at].ends_with("\n\n"), "{text:?}");
+        let before = drawn(&text[..summary_at]);
+        assert_eq!(before.last().map(String::as_str), Some("\n"), "{before:?}");
     }
 }

@@ -1,13 +1,21 @@
 //! Result files and CI output: the JSON report, JUnit XML, plots, the HTML
-//! page, the markdown summary (and the GitHub step summary), and `::error` annotations.
-//! [`write_files`] works on a [`Report`], so `memtest merge` reuses it; the
+//! page, the markdown summary (and the GitHub step summary), and `::error`
+//! annotations, each made by its format's [`Exporter`]; this module only
+//! says where each goes. [`write_files`] works on a [`Report`], so `memtest
+//! merge` reuses it; the
 //! [`FilesReporter`] collects a run's events and calls it from `finish`, which
 //! the app calls after an interrupt too, so an interrupted run still leaves
 //! valid files.
 
-use super::json::render_json;
-use super::model::{Report, ReportBuilder};
-use super::{github, html, junit, markdown, plot, ReportError, ReportOptions, Reporter};
+use super::builder::ReportBuilder;
+use super::export::Exporter;
+use super::github::AnnotationsExporter;
+use super::html::{self, HtmlExporter};
+use super::json::JsonExporter;
+use super::junit::JunitExporter;
+use super::markdown::{self, MarkdownExporter};
+use super::model::Report;
+use super::{plot, ReportError, ReportOptions, Reporter};
 use crate::atomic::{append, write_atomic};
 use crate::model::Event;
 use std::collections::BTreeMap;
@@ -26,93 +34,119 @@ pub struct Written {
     pub annotations: usize,
 }
 
-fn write_file(path: &Path, contents: &[u8]) -> Result<(), ReportError> {
-    write_atomic(path, contents).map_err(|source| ReportError::Write {
-        path: path.to_owned(),
-        source,
-    })
+/// Where an exporter's bytes go.
+enum Output {
+    /// Replaced atomically.
+    File(PathBuf),
+    /// Appended to (the GitHub step summary is shared by every step).
+    Append(PathBuf),
+    /// Workflow commands, on stdout in the binary.
+    Annotations,
 }
 
-/// Writes every output `opts` asks for; annotations go to `annotations`
-/// (stdout in the binary: GitHub reads workflow commands there). Every output
-/// is attempted; the first error is returned.
+/// Writes every output `opts` asks for, each through its format's
+/// [`Exporter`]; annotations go to `annotations` (stdout in the binary:
+/// GitHub reads workflow commands there). Every output is attempted; the
+/// first error is returned.
 pub fn write_files(
     report: &Report,
     opts: &ReportOptions,
     annotations: &mut dyn Write,
 ) -> Result<Written, ReportError> {
     let mut written = Written::default();
+    let mut outputs: Vec<(Output, Box<dyn Exporter>)> = Vec::new();
     let mut first_error: Option<ReportError> = None;
-    let mut keep = |result: Result<(), ReportError>| {
-        if let Err(e) = result {
-            first_error.get_or_insert(e);
-        }
-    };
     // The JSON first: it is what merge and baselines are made from.
     if let Some(path) = &opts.json {
-        keep(write_file(path, render_json(report).as_bytes()));
+        outputs.push((Output::File(path.clone()), Box::new(JsonExporter)));
         written.json = Some(path.clone());
     }
     if let Some(path) = &opts.junit {
-        keep(junit::render(report).and_then(|xml| write_file(path, xml.as_bytes())));
+        outputs.push((Output::File(path.clone()), Box::new(JunitExporter)));
         written.junit = Some(path.clone());
     }
     if let Some(dir) = &opts.plot_dir {
-        match plot::write_plots(report, dir) {
-            Ok(plots) => written.plots = plots,
-            Err(e) => keep(Err(e)),
+        for suite in plot::plottable(report) {
+            let path = dir.join(plot::file_name(&suite.name));
+            written.plots.insert(suite.name.clone(), path);
         }
     }
+    for (suite, path) in &written.plots {
+        let svg = plot::SvgExporter {
+            suite: suite.clone(),
+        };
+        outputs.push((Output::File(path.clone()), Box::new(svg)));
+    }
     if let Some(path) = &opts.html {
-        keep(
-            html::Comparison::load(opts)
-                .and_then(|baseline| html::render(report, baseline.as_ref()))
-                .and_then(|page| write_file(path, page.as_bytes())),
-        );
+        match html::Comparison::load(opts) {
+            Ok(baseline) => outputs.push((
+                Output::File(path.clone()),
+                Box::new(HtmlExporter { baseline }),
+            )),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
         written.html = Some(path.clone());
     }
     // `--summary $GITHUB_STEP_SUMMARY` names the shared step summary: append
     // to it once rather than replacing what earlier steps wrote.
     let summary_is_step = opts.summary.is_some() && opts.summary == opts.step_summary;
     if let Some(path) = &opts.summary {
-        let links = markdown::plot_links(path, &written.plots);
-        let text = markdown::render(report, &links);
-        keep(if summary_is_step {
-            append(path, text.as_bytes()).map_err(|source| ReportError::Write {
-                path: path.clone(),
-                source,
-            })
+        let plot_links = markdown::plot_links(path, &written.plots);
+        let sink = if summary_is_step {
+            Output::Append(path.clone())
         } else {
-            write_file(path, text.as_bytes())
-        });
+            Output::File(path.clone())
+        };
+        outputs.push((sink, Box::new(MarkdownExporter { plot_links })));
         written.summary = Some(path.clone());
     }
     if let Some(path) = opts.step_summary.as_ref().filter(|_| !summary_is_step) {
         // Plots are files on the runner, not links a browser can follow.
-        let text = markdown::render(report, &BTreeMap::new());
-        keep(
-            append(path, text.as_bytes()).map_err(|source| ReportError::Write {
-                path: path.clone(),
-                source,
-            }),
-        );
+        let plot_links = BTreeMap::new();
+        outputs.push((
+            Output::Append(path.clone()),
+            Box::new(MarkdownExporter { plot_links }),
+        ));
     }
     if opts.github {
-        let text = github::annotations(report);
-        written.annotations = text.lines().count();
-        keep(
-            annotations
-                .write_all(text.as_bytes())
-                .and_then(|()| annotations.flush())
-                .map_err(|source| ReportError::Write {
-                    path: PathBuf::from("<stdout>"),
-                    source,
-                }),
-        );
+        outputs.push((Output::Annotations, Box::new(AnnotationsExporter)));
+    }
+    for (sink, exporter) in outputs {
+        let result = exporter
+            .export(report)
+            .and_then(|bytes| emit(&sink, &bytes, annotations, &mut written));
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
     }
     match first_error {
         Some(e) => Err(e),
         None => Ok(written),
+    }
+}
+
+fn emit(
+    sink: &Output,
+    bytes: &[u8],
+    annotations: &mut dyn Write,
+    written: &mut Written,
+) -> Result<(), ReportError> {
+    let failed = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ReportError::Write { path, source }
+    };
+    match sink {
+        Output::File(path) => write_atomic(path, bytes).map_err(failed(path)),
+        Output::Append(path) => append(path, bytes).map_err(failed(path)),
+        Output::Annotations => {
+            written.annotations = bytes.iter().filter(|b| **b == b'\n').count();
+            annotations
+                .write_all(bytes)
+                .and_then(|()| annotations.flush())
+                .map_err(failed(Path::new("<stdout>")))
+        }
     }
 }
 
@@ -170,7 +204,7 @@ mod tests {
             suite.samples.rss_bytes.truncate(3);
             suite.samples.vms_bytes.truncate(3);
         }
-        insta::assert_snapshot!(render_json(&report));
+        insta::assert_snapshot!(super::super::render_json(&report));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! GitHub Actions workflow commands: one `::error` annotation per suite that
 //! did not succeed, so failures show on the run's page without opening logs.
 
+use super::export::Exporter;
 use super::model::Report;
 use super::text;
+use super::ReportError;
 
 /// Escapes a workflow command's message (GitHub's own rules).
 fn escape_data(s: &str) -> String {
@@ -32,6 +34,15 @@ pub fn annotations(report: &Report) -> String {
     out
 }
 
+/// GitHub workflow commands, for the runner's stdout.
+pub struct AnnotationsExporter;
+
+impl Exporter for AnnotationsExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        Ok(annotations(report).into_bytes())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testdata::*;
@@ -46,7 +57,7 @@ mod tests {
             .iter()
             .all(|l| l.starts_with("::error title=memtest ")));
         assert!(
-            lines[0].contains("::RSS grew +32.0 MB, limit 16.0 MB%0A"),
+            lines[0].contains("::RSS grew +32.0 MB, limit +16.0 MB%0A"),
             "{}",
             lines[0]
         );

@@ -7,7 +7,9 @@
 //! text: the formatter sees the value's structure, so strings holding
 //! brackets or commas (log lines) need no special care.
 
+use super::export::Exporter;
 use super::model::Report;
+use super::ReportError;
 use serde::Serialize;
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use std::io::{self, Write};
@@ -15,6 +17,15 @@ use std::io::{self, Write};
 /// The report as pretty JSON with flat arrays on one line, ending in a newline.
 pub fn render_json(report: &Report) -> String {
     to_string(report).expect("a report always serialises")
+}
+
+/// The JSON report (`--json FILE`).
+pub struct JsonExporter;
+
+impl Exporter for JsonExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        Ok(render_json(report).into_bytes())
+    }
 }
 
 /// Any value in the report's style (see the module docs).

@@ -1,10 +1,14 @@
 //! JUnit XML for CI test panes: one `<testsuite>` per runtime, one
-//! `<testcase>` per suite. Failed criteria become the failure's text and the
-//! suite's log tail its system-out, so a CI pane shows why without the logs.
+//! `<testcase>` per suite. Failed criteria become the failure's text, each
+//! figure of the criterion table (beside its limit) a property named by its
+//! column, and the suite's log tail its system-out, so a CI pane shows why
+//! without the logs.
 
+use super::export::Exporter;
 use super::model::{Report, SuiteReport, VerdictKind};
 use super::text;
 use super::ReportError;
+use crate::model::Criterion;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 use std::collections::BTreeMap;
 
@@ -28,6 +32,15 @@ pub fn render(report: &Report) -> Result<String, ReportError> {
     junit
         .to_string()
         .map_err(|source| ReportError::Junit { source })
+}
+
+/// JUnit XML (`--junit FILE`).
+pub struct JunitExporter;
+
+impl Exporter for JunitExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        render(report).map(String::into_bytes)
+    }
 }
 
 fn test_case(suite: &SuiteReport) -> TestCase {
@@ -57,6 +70,18 @@ fn test_case(suite: &SuiteReport) -> TestCase {
         .add_property(Property::new("log", suite.log.display().to_string()));
     if let Some(findings) = text::findings(suite) {
         case.add_property(Property::new("wrapper", findings));
+    }
+    // Each figure beside its limit, named by its column, so a CI pane shows
+    // the numbers of passing suites too.
+    for (criterion, column) in Criterion::columns() {
+        let Some(figure) = suite.figure(criterion) else {
+            continue;
+        };
+        let value = match suite.bound(criterion) {
+            Some(limit) => format!("{figure} (limit {limit})"),
+            None => figure.to_string(),
+        };
+        case.add_property(Property::new(column.header, value));
     }
     if !suite.log_tail.is_empty() {
         case.set_system_out(suite.log_tail.join("\n"));

@@ -1,10 +1,14 @@
 //! The markdown summary (`--summary FILE`, and `$GITHUB_STEP_SUMMARY` in CI):
-//! the closing line, the table with links to the memory plots, and the failed
-//! criteria of every suite that did not succeed.
+//! the closing line, the table with links to the memory plots (a column per
+//! criterion with a figure, the figures a failure concerns in bold), and the
+//! failed criteria of every suite that did not succeed.
 
+use super::export::Exporter;
 use super::model::Report;
 use super::table;
 use super::text;
+use super::ReportError;
+use crate::model::Criterion;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tabled::builder::Builder;
@@ -12,14 +16,11 @@ use tabled::settings::Style;
 
 /// Markdown for `report`; `plots` maps a suite's name to its plot's link.
 pub fn render(report: &Report, plots: &BTreeMap<String, String>) -> String {
-    let result = if report.success {
-        "passed"
-    } else if report.interrupted {
-        "interrupted"
-    } else {
-        "failed"
-    };
-    let mut out = format!("## memtest: {result}\n\n{}\n\n", text::closing_line(report));
+    let mut out = format!(
+        "## memtest: {}\n\n{}\n\n",
+        report.result().name(),
+        text::closing_line(report)
+    );
     if !report.suites.is_empty() {
         let mut builder = Builder::default();
         let mut header: Vec<String> = table::row_header().iter().map(|h| h.to_string()).collect();
@@ -32,6 +33,14 @@ pub fn render(report: &Report, plots: &BTreeMap<String, String>) -> String {
             cells[0] = format!("`{}`", cells[0]);
             if !suite.is_success() {
                 cells[2] = format!("**{}**", cells[2]);
+            }
+            // The figures a failure concerns, in bold: the criterion columns
+            // follow the leading three in the table's order.
+            let first = cells.len() - Criterion::columns().count();
+            for (i, (criterion, _)) in Criterion::columns().enumerate() {
+                if suite.flagged(criterion) {
+                    cells[first + i] = format!("**{}**", cells[first + i]);
+                }
             }
             if !plots.is_empty() {
                 cells.push(
@@ -93,6 +102,18 @@ pub fn render(report: &Report, plots: &BTreeMap<String, String>) -> String {
         }
     }
     out
+}
+
+/// The markdown summary (`--summary FILE`, the GitHub step summary).
+pub struct MarkdownExporter {
+    /// Suite name -> the link to its plot; empty for no plot column.
+    pub plot_links: BTreeMap<String, String>,
+}
+
+impl Exporter for MarkdownExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        Ok(render(report, &self.plot_links).into_bytes())
+    }
 }
 
 /// A table cell's text with markdown's table separator escaped.

@@ -5,7 +5,8 @@
 //! as a live run. A baseline is the per-suite figures of one report, in the
 //! verdict module's [`Baseline`] format.
 
-use super::json::render_json;
+use super::export::Exporter;
+use super::json::JsonExporter;
 use super::model::{Report, Tool, SCHEMA_VERSION};
 use super::ReportError;
 use crate::atomic::write_atomic;
@@ -85,7 +86,8 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeSummary, ReportEr
         interrupted,
         suites,
     );
-    write_atomic(output, render_json(&report).as_bytes()).map_err(|source| ReportError::Write {
+    let json = JsonExporter.export(&report)?;
+    write_atomic(output, &json).map_err(|source| ReportError::Write {
         path: output.to_owned(),
         source,
     })?;
@@ -132,7 +134,7 @@ mod tests {
         let mut report = report_of(outcomes);
         report.started_at_unix_ms += start_offset_ms;
         let path = dir.join(name);
-        std::fs::write(&path, render_json(&report)).unwrap();
+        std::fs::write(&path, JsonExporter.export(&report).unwrap()).unwrap();
         path
     }
 

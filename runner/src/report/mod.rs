@@ -7,8 +7,12 @@
 //! a [`ReportBuilder`]) rather than events, so `memtest merge` can feed the same
 //! writers from JSON files of partitioned CI jobs.
 
+mod builder;
 mod console;
 mod error;
+#[cfg(test)]
+mod every_format;
+pub mod export;
 mod files;
 pub mod github;
 pub mod html;
@@ -23,13 +27,15 @@ pub mod table;
 mod testdata;
 mod text;
 
+pub use builder::ReportBuilder;
 pub use console::{print_summary, ConsoleReporter};
 pub use error::{render_error, ErrorReporter};
+pub use export::Exporter;
 pub use files::{write_files, FilesReporter, Written};
 pub use json::render_json;
 pub use merge::{baseline_of, merge, read_report, save_baseline, MergeSummary};
 pub use model::{
-    FailureReport, FiguresReport, LimitsReport, Report, ReportBuilder, Series, SuiteReport, Tool,
+    FailureReport, FiguresReport, LimitsReport, Report, RunResult, Series, SuiteReport, Tool,
     Totals, VerdictKind, SCHEMA_VERSION,
 };
 pub use text::{closing_line, Paint};

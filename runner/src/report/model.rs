@@ -1,18 +1,18 @@
 //! The report data: one plain, serialisable value per run, built once from the
-//! executor's events and read by every writer (JSON, JUnit, table, markdown,
-//! plots, annotations). `memtest merge` reads it back from JSON, so the writers
-//! never need the events. Its JSON form is documented in docs/report-schema.md;
+//! executor's events (`builder.rs`) and read by every exporter (JSON, JUnit,
+//! summary table, markdown, HTML, plots, annotations). `memtest merge` reads
+//! it back from JSON, so the exporters never need the events. Its JSON form is documented in docs/report-schema.md;
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use crate::model::{
-    Event, Exit, Expect, Failure, Figures, Limits, Outcome, RuntimeKind, Sample, Verdict,
-    WrapperFindings,
+    Criterion, Exit, Expect, Failure, Figures, Judged, Limits, Outcome, RuntimeKind, Sample,
+    Verdict, WrapperFindings,
 };
-use crate::units::{ByteDelta, Bytes, BytesPerSec};
+use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Version of the JSON report format.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -93,6 +93,47 @@ pub enum VerdictKind {
     Interrupted,
 }
 
+impl VerdictKind {
+    /// The verdict's word in every report ("PASS", "CANARY OK", ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictKind::Passed => "PASS",
+            VerdictKind::Failed => "FAIL",
+            VerdictKind::CanaryCaught => "CANARY OK",
+            VerdictKind::CanaryMissed => "CANARY MISSED",
+            VerdictKind::Interrupted => "INTERRUPTED",
+        }
+    }
+}
+
+/// How a whole run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunResult {
+    Passed,
+    Failed,
+    Interrupted,
+}
+
+impl RunResult {
+    /// The run's word in every report ("PASSED", ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            RunResult::Passed => "PASSED",
+            RunResult::Failed => "FAILED",
+            RunResult::Interrupted => "INTERRUPTED",
+        }
+    }
+
+    /// The same word in lower case, for headings and CSS classes.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunResult::Passed => "passed",
+            RunResult::Failed => "failed",
+            RunResult::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// One failed criterion plus its rendered text, so readers of the JSON need
 /// not re-implement the formatting. (`text`, not `message`: `spawn_failed`
 /// has a `message` field of its own, and the two sit in one object.)
@@ -126,20 +167,55 @@ pub struct FiguresReport {
     pub measured_from_ms: Option<u64>,
 }
 
-/// Limits with their units in their names; `null` = not checked.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// Limits with their units in their names; `null` = not checked. Each
+/// limit's field name and unit are its criterion's (`LimitSpec::json`,
+/// `LimitSpec::unit`), so the JSON lists every criterion the table has.
+#[derive(Debug, Clone, PartialEq)]
 pub struct LimitsReport {
-    pub rss_growth_bytes: Option<u64>,
-    pub vms_growth_bytes: Option<u64>,
-    pub peak_rss_bytes: Option<u64>,
-    pub slope_bytes_per_sec: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slope_per_op_bytes: Option<u64>,
-    pub native_leaks: Option<u64>,
-    pub warmup: f64,
-    pub slope_window: f64,
-    pub marker: Option<String>,
+    pub limits: Limits,
     pub timeout_ms: u64,
+}
+
+impl Default for LimitsReport {
+    fn default() -> Self {
+        LimitsReport {
+            limits: Limits::none(),
+            timeout_ms: 0,
+        }
+    }
+}
+
+impl Serialize for LimitsReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (_, spec) in Criterion::limited() {
+            map.serialize_entry(spec.json, &(spec.get)(&self.limits))?;
+        }
+        map.serialize_entry("warmup", &self.limits.warmup)?;
+        map.serialize_entry("slope_window", &self.limits.slope_window)?;
+        map.serialize_entry("timeout_ms", &self.timeout_ms)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for LimitsReport {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LimitsReport, D::Error> {
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let mut limits = Limits::none();
+        for (_, spec) in Criterion::limited() {
+            let value = map.get(spec.json).and_then(|v| spec.unit.from_json(v));
+            (spec.set)(&mut limits, value);
+        }
+        let fraction = |key: &str, or: f64| map.get(key).and_then(|v| v.as_f64()).unwrap_or(or);
+        limits.warmup = fraction("warmup", limits.warmup);
+        limits.slope_window = fraction("slope_window", limits.slope_window);
+        let timeout_ms = map
+            .get("timeout_ms")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| serde::de::Error::missing_field("timeout_ms"))?;
+        Ok(LimitsReport { limits, timeout_ms })
+    }
 }
 
 /// The sample series as parallel arrays: compact, and what plotting wants.
@@ -267,9 +343,9 @@ impl SuiteReport {
         )
     }
 
-    /// The verdict module's label ("PASS", "CANARY OK", ...).
+    /// The verdict's word ("PASS", "CANARY OK", ...).
     pub fn label(&self) -> &'static str {
-        self.verdict().label()
+        self.verdict.label()
     }
 
     pub fn duration(&self) -> Duration {
@@ -289,6 +365,40 @@ impl SuiteReport {
             native_leaks: f.native_leaks,
             measured_from_ms: f.measured_from_ms.unwrap_or(0),
         }
+    }
+
+    /// What `criterion`'s column shows for this suite: its figure.
+    pub fn figure(&self, criterion: Criterion) -> Option<Value> {
+        criterion.figure(&self.judged(&self.figures()))
+    }
+
+    /// What `criterion`'s figure was judged by: its limit (or the timeout).
+    pub fn bound(&self, criterion: Criterion) -> Option<Value> {
+        criterion.bound(&self.judged(&self.figures()))
+    }
+
+    fn judged<'a>(&'a self, figures: &'a Figures) -> Judged<'a> {
+        Judged {
+            figures,
+            limits: &self.limits.limits,
+            duration: self.duration(),
+            timeout: Duration::from_millis(self.limits.timeout_ms),
+        }
+    }
+
+    /// Whether `criterion` failed (or, for a canary, caught it).
+    pub fn tripped(&self, criterion: Criterion) -> bool {
+        self.failures
+            .iter()
+            .any(|f| f.failure.criterion() == criterion)
+    }
+
+    /// Whether any failure concerns `criterion`'s figure: it tripped, or
+    /// regressed against the baseline, or could not be measured.
+    pub fn flagged(&self, criterion: Criterion) -> bool {
+        self.failures
+            .iter()
+            .any(|f| f.failure.figure() == criterion)
     }
 
     /// The process died rather than finishing: its log tail explains more
@@ -317,15 +427,7 @@ impl FiguresReport {
 impl LimitsReport {
     pub fn from_limits(l: &Limits, timeout: Duration) -> LimitsReport {
         LimitsReport {
-            rss_growth_bytes: l.rss_growth.map(|b| b.0),
-            vms_growth_bytes: l.vms_growth.map(|b| b.0),
-            peak_rss_bytes: l.peak_rss.map(|b| b.0),
-            slope_bytes_per_sec: l.slope.map(|s| s.0),
-            slope_per_op_bytes: l.slope_per_op.map(|b| b.0),
-            native_leaks: l.native_leaks,
-            warmup: l.warmup,
-            slope_window: l.slope_window,
-            marker: l.marker.clone(),
+            limits: l.clone(),
             timeout_ms: timeout.as_millis() as u64,
         }
     }
@@ -378,64 +480,16 @@ impl Report {
     pub fn duration(&self) -> Duration {
         Duration::from_millis(self.duration_ms)
     }
-}
 
-/// Builds a [`Report`] from the executor's event stream (not to be confused
-/// with exec's output collector, which gathers one suite's lines). Each
-/// reporter that needs the whole run owns one.
-#[derive(Debug)]
-pub struct ReportBuilder {
-    started_at: SystemTime,
-    started: Instant,
-    duration: Option<Duration>,
-    interrupted: bool,
-    suites: Vec<SuiteReport>,
-}
-
-impl Default for ReportBuilder {
-    fn default() -> Self {
-        ReportBuilder::new()
-    }
-}
-
-impl ReportBuilder {
-    pub fn new() -> ReportBuilder {
-        ReportBuilder {
-            started_at: SystemTime::now(),
-            started: Instant::now(),
-            duration: None,
-            interrupted: false,
-            suites: Vec::new(),
+    /// How the run ended: passed, or else interrupted or failed.
+    pub fn result(&self) -> RunResult {
+        if self.success {
+            RunResult::Passed
+        } else if self.interrupted {
+            RunResult::Interrupted
+        } else {
+            RunResult::Failed
         }
-    }
-
-    pub fn on_event(&mut self, event: &Event) {
-        match event {
-            Event::SuiteFinished { outcome } => {
-                self.suites.push(SuiteReport::from_outcome(outcome));
-            }
-            Event::Interrupted => self.interrupted = true,
-            Event::RunFinished { duration } => self.duration = Some(*duration),
-            _ => {}
-        }
-    }
-
-    /// The report so far. Before `RunFinished` (an interrupt), the duration is
-    /// the time since the builder was made.
-    pub fn report(&self) -> Report {
-        let duration = self.duration.unwrap_or_else(|| self.started.elapsed());
-        Report::new(
-            self.started_at,
-            duration,
-            self.interrupted,
-            self.suites.clone(),
-        )
-    }
-
-    /// Pins the start time, so tests get stable output.
-    pub fn with_start(mut self, started_at: SystemTime) -> ReportBuilder {
-        self.started_at = started_at;
-        self
     }
 }
 
@@ -508,27 +562,5 @@ mod tests {
         let text = serde_json::to_string(&report).unwrap();
         assert_eq!(text.matches("\"message\":").count(), 1, "{text}");
         assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
-    }
-
-    #[test]
-    fn builder_builds_the_report_from_events() {
-        let mut builder = ReportBuilder::new();
-        for outcome in mixed_outcomes() {
-            builder.on_event(&Event::SuiteFinished {
-                outcome: Box::new(outcome),
-            });
-        }
-        builder.on_event(&Event::RunFinished {
-            duration: Duration::from_secs(7),
-        });
-        let report = builder.report();
-        assert_eq!(report.totals.suites, 5);
-        assert_eq!(report.duration_ms, 7_000);
-        assert!(!report.interrupted);
-
-        let mut interrupted = ReportBuilder::new();
-        interrupted.on_event(&Event::Interrupted);
-        let report = interrupted.report();
-        assert!(report.interrupted && !report.success);
     }
 }

@@ -1,57 +1,48 @@
-//! The end-of-run summary on the terminal: one table row per suite, then the
-//! failed criteria of every suite that did not succeed (measured beside
+//! The end-of-run summary on the terminal: one table row per suite (a column
+//! per criterion with a figure, from the criterion table), then the failed
+//! criteria of every suite that did not succeed (measured beside
 //! limit, log path, and for crashes the log tail), then the closing line.
 
+use super::export::Exporter;
 use super::model::{Report, SuiteReport, VerdictKind};
 use super::text::{self, Paint};
-use crate::units::{format_duration, ByteDelta, Bytes, BytesPerSec};
+use super::ReportError;
+use crate::model::Criterion;
+use crate::units::{Value, AT_LEAST_MARK};
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Modify, Style};
 
 /// Marks a peak that was sampled (a lower bound) rather than exact.
-pub const SAMPLED_MARK: &str = "≥";
+pub const SAMPLED_MARK: &str = AT_LEAST_MARK;
 
-const HEADER: [&str; 9] = [
-    "suite",
-    "runtime",
-    "verdict",
-    "duration",
-    "peak RSS",
-    "RSS growth",
-    "VMS growth",
-    "slope",
-    "native leaks",
-];
+/// The columns every suite table has before the criteria's.
+const LEADING: [&str; 3] = ["suite", "runtime", "verdict"];
 
-/// The column names of [`row`].
-pub fn row_header() -> [&'static str; 9] {
-    HEADER
+/// The column names of [`row`]: suite, runtime, verdict, then one column
+/// per criterion with a figure, in the criterion table's order.
+pub fn row_header() -> Vec<&'static str> {
+    LEADING
+        .into_iter()
+        .chain(Criterion::columns().map(|(_, column)| column.header))
+        .collect()
+}
+
+/// A figure's cell: its value, or "-" when the run gave none.
+pub fn cell(figure: Option<Value>) -> String {
+    figure.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
 /// The cells of one suite's row, formatted through `crate::units`.
-pub fn row(suite: &SuiteReport) -> [String; 9] {
-    let f = &suite.figures;
-    let peak = if f.peak_rss_exact {
-        Bytes(f.peak_rss_bytes).to_string()
-    } else {
-        format!("{SAMPLED_MARK}{}", Bytes(f.peak_rss_bytes))
-    };
+pub fn row(suite: &SuiteReport) -> Vec<String> {
     [
         suite.name.clone(),
         suite.runtime.as_str().to_string(),
         suite.label().to_string(),
-        format_duration(suite.duration()),
-        peak,
-        ByteDelta(f.rss_growth_bytes).to_string(),
-        ByteDelta(f.vms_growth_bytes).to_string(),
-        f.slope_bytes_per_sec
-            .map(|s| BytesPerSec(s).to_string())
-            .unwrap_or_else(|| "-".to_string()),
-        f.native_leaks
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "-".to_string()),
     ]
+    .into_iter()
+    .chain(Criterion::columns().map(|(c, _)| cell(suite.figure(c))))
+    .collect()
 }
 
 /// The legend line for [`SAMPLED_MARK`], when any row needs it.
@@ -68,14 +59,14 @@ pub fn legend(report: &Report) -> Option<String> {
 /// The table alone.
 pub fn render_table(report: &Report, paint: Paint) -> String {
     let mut builder = Builder::default();
-    builder.push_record(HEADER);
+    builder.push_record(row_header());
     for suite in &report.suites {
         builder.push_record(row(suite));
     }
     let mut table = builder.build();
     table
         .with(Style::rounded())
-        .with(Modify::new(Columns::new(3..)).with(Alignment::right()));
+        .with(Modify::new(Columns::new(LEADING.len()..)).with(Alignment::right()));
     let rendered = table.to_string();
     if !paint.enabled {
         return rendered;
@@ -189,6 +180,17 @@ pub fn render_summary(report: &Report, paint: Paint) -> String {
     out.push_str(&closing);
     out.push('\n');
     out
+}
+
+/// The summary that ends a run on the terminal (and `memtest merge`'s).
+pub struct SummaryExporter {
+    pub paint: Paint,
+}
+
+impl Exporter for SummaryExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        Ok(render_summary(report, self.paint).into_bytes())
+    }
 }
 
 /// Whether a verdict gets the failure listing.

@@ -3,9 +3,10 @@
 
 use super::model::*;
 use crate::model::{
-    Exit, Expect, Failure, Figures, Job, Limits, Measured, Outcome, RuntimeKind, Sample, Verdict,
+    Criterion, Exit, Expect, Failure, Figures, Job, Limits, Measured, Metric, Outcome, OverLimit,
+    RuntimeKind, Sample, Verdict,
 };
-use crate::units::{ByteDelta, Bytes, BytesPerSec};
+use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -74,15 +75,20 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
         _ => Exit::Code { code: 0 },
     };
     let samples = samples(30, 50_000_000, rise);
+    let mut job = job(name, runtime, expect);
+    if runtime == RuntimeKind::Node {
+        job.limits.slope_per_op = Some(Bytes(8_000));
+    }
     Outcome {
-        job: job(name, runtime, expect),
+        job,
         figures: Figures {
             peak_rss_sampled: Bytes(50_000_000 + rise),
             peak_rss_exact: (runtime == RuntimeKind::Rust).then_some(Bytes(51_000_000 + rise)),
             rss_growth: ByteDelta(rise as i64 * 4 / 5),
             vms_growth: ByteDelta(rise as i64 * 4 / 5),
             slope: Some(BytesPerSec(rise as f64 / 2.9)),
-            slope_per_op: None,
+            // Node suites here report their progress: 1,000 operations.
+            slope_per_op: (runtime == RuntimeKind::Node).then_some(rise as f64 / 1e3),
             native_leaks: (runtime != RuntimeKind::Rust).then_some(if leaking { 3 } else { 0 }),
             // The warm-up share (0.2) of the 2.9 s the samples span.
             measured_from_ms: 580,
@@ -106,6 +112,16 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
     }
 }
 
+/// A figure over its limit.
+pub fn over(criterion: Criterion, measured: Value, limit: Value, rising: Option<f64>) -> Failure {
+    Failure::OverLimit(OverLimit {
+        criterion,
+        measured,
+        limit,
+        rising_fraction: rising,
+    })
+}
+
 /// One suite of every verdict, the failing ones with several criteria.
 pub fn mixed_outcomes() -> Vec<Outcome> {
     vec![
@@ -114,10 +130,12 @@ pub fn mixed_outcomes() -> Vec<Outcome> {
             "rust-canary-leak",
             RuntimeKind::Rust,
             Verdict::CanaryCaught {
-                failures: vec![Failure::RssGrowth {
-                    measured: ByteDelta(32_000_000),
-                    limit: Bytes(16_000_000),
-                }],
+                failures: vec![over(
+                    Criterion::RssGrowth,
+                    Value::Delta(ByteDelta(32_000_000)),
+                    Value::Delta(ByteDelta(16_000_000)),
+                    None,
+                )],
             },
         ),
         outcome(
@@ -125,21 +143,32 @@ pub fn mixed_outcomes() -> Vec<Outcome> {
             RuntimeKind::Node,
             Verdict::Failed {
                 failures: vec![
-                    Failure::RssGrowth {
-                        measured: ByteDelta(32_000_000),
-                        limit: Bytes(16_000_000),
-                    },
-                    Failure::Slope {
-                        measured: BytesPerSec(13_793_103.0),
-                        limit: BytesPerSec(2e6),
-                        rising_fraction: 0.9,
-                    },
-                    Failure::NativeLeaks {
-                        measured: 3,
-                        limit: 0,
-                    },
+                    over(
+                        Criterion::RssGrowth,
+                        Value::Delta(ByteDelta(32_000_000)),
+                        Value::Delta(ByteDelta(16_000_000)),
+                        None,
+                    ),
+                    over(
+                        Criterion::Slope,
+                        Value::Rate(BytesPerSec(13_793_103.0)),
+                        Value::Rate(BytesPerSec(2e6)),
+                        Some(0.9),
+                    ),
+                    over(
+                        Criterion::SlopePerOp,
+                        Value::PerOp(40_000.0),
+                        Value::PerOp(8_000.0),
+                        Some(0.9),
+                    ),
+                    over(
+                        Criterion::NativeLeaks,
+                        Value::Count(3),
+                        Value::Count(0),
+                        None,
+                    ),
                     Failure::Regression {
-                        metric: "peak_rss_bytes".to_string(),
+                        metric: Metric::PeakRss,
                         baseline: 52_000_000.0,
                         measured: 90_000_000.0,
                         tolerance: 0.1,
@@ -186,7 +215,7 @@ pub fn report_of(outcomes: &[Outcome]) -> Report {
 }
 
 /// A `Write` whose bytes the test can read back after handing it away.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Sink(pub Arc<Mutex<Vec<u8>>>);
 
 impl Sink {

@@ -58,15 +58,9 @@ pub fn closing_line(report: &Report) -> String {
     if t.interrupted > 0 {
         parts.push(format!("{} interrupted", t.interrupted));
     }
-    let result = if report.success {
-        "PASSED"
-    } else if report.interrupted {
-        "INTERRUPTED"
-    } else {
-        "FAILED"
-    };
     format!(
-        "{result}: {} suite{} in {}: {}",
+        "{}: {} suite{} in {}: {}",
+        report.result().label(),
         t.suites,
         plural(t.suites, "", "s"),
         format_duration(report.duration()),

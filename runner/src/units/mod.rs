@@ -1,8 +1,13 @@
 //! Units with their names in the type: byte counts, signed byte deltas and
-//! rates. Every place that turns a figure into text (tables, JSON-free text,
-//! annotations) goes through the `Display` impls here, so "MB" means the same
-//! thing everywhere. Parsing of "50MB" / "60s" / "1MB/s" from memtest.toml lives
+//! rates, and [`Value`], any figure or limit in its unit. Every place that
+//! turns a figure into text (tables, legends, failure sentences, annotations)
+//! goes through the `Display` impls here, so "MB" means the same thing
+//! everywhere. Parsing of "50MB" / "60s" / "1MB/s" from memtest.toml lives
 //! here too.
+
+mod value;
+
+pub use value::{Unit, Value, AT_LEAST_MARK};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -36,6 +41,8 @@ pub enum UnitError {
     Duration(String),
     #[error("`{0}` is not a rate: write a size per second, e.g. \"1MB/s\"")]
     Rate(String),
+    #[error("`{0}` is not a count: write a whole number, e.g. 0")]
+    Count(String),
 }
 
 fn split_number(s: &str) -> Option<(f64, &str)> {

@@ -3,12 +3,12 @@
 //! more than a tolerance.
 //!
 //! A figure regresses when `measured > baseline + max(|baseline| * tolerance,
-//! floor)`. The absolute floor (per metric, see [`FLOORS`]) exists because a
+//! floor)`. The absolute floor (per metric, see [`floor`]) exists because a
 //! relative tolerance on a tiny figure is meaningless: 10% of a 200 KB growth
 //! is one allocator arena, and a suite must not flap on that. Improvements are
 //! never failures.
 
-use crate::model::{Failure, Figures};
+use crate::model::{Failure, Figures, Metric};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,13 +29,15 @@ pub mod floors {
     pub const DURATION_MS: f64 = 500.0;
 }
 
-/// The floors, by metric name, for documentation and reports.
-pub const FLOORS: [(&str, f64); 4] = [
-    ("peak_rss_bytes", floors::PEAK_RSS_BYTES),
-    ("rss_growth_bytes", floors::RSS_GROWTH_BYTES),
-    ("slope_bytes_per_sec", floors::SLOPE_BYTES_PER_SEC),
-    ("duration_ms", floors::DURATION_MS),
-];
+/// The floor of a metric.
+pub fn floor(metric: Metric) -> f64 {
+    match metric {
+        Metric::PeakRss => floors::PEAK_RSS_BYTES,
+        Metric::RssGrowth => floors::RSS_GROWTH_BYTES,
+        Metric::Slope => floors::SLOPE_BYTES_PER_SEC,
+        Metric::Duration => floors::DURATION_MS,
+    }
+}
 
 /// Saved figures of one suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +51,17 @@ pub struct BaselineEntry {
 }
 
 impl BaselineEntry {
+    /// The saved figure of `metric`, in its unit (bytes, bytes/s, ms);
+    /// `None` when the baseline run could not measure it.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::PeakRss => Some(self.peak_rss_bytes as f64),
+            Metric::RssGrowth => Some(self.rss_growth_bytes as f64),
+            Metric::Slope => self.slope_bytes_per_sec,
+            Metric::Duration => Some(self.duration_ms as f64),
+        }
+    }
+
     /// The entry a run with these figures would save.
     pub fn from_figures(figures: &Figures, duration: Duration) -> BaselineEntry {
         BaselineEntry {
@@ -146,16 +159,10 @@ impl Baseline {
 
 /// One metric against its baseline: a failure when worse by more than
 /// `max(|baseline| * tolerance, floor)`.
-fn check(
-    metric: &str,
-    baseline: f64,
-    measured: f64,
-    tolerance: f64,
-    floor: f64,
-) -> Option<Failure> {
-    let allowed = (baseline.abs() * tolerance).max(floor);
-    (measured > baseline + allowed).then(|| Failure::Regression {
-        metric: metric.to_string(),
+fn check(metric: Metric, baseline: f64, measured: f64, tolerance: f64) -> Option<Failure> {
+    let allowed = (baseline.abs() * tolerance).max(floor(metric));
+    (measured > baseline + allowed).then_some(Failure::Regression {
+        metric,
         baseline,
         measured,
         tolerance,
@@ -163,45 +170,19 @@ fn check(
 }
 
 /// Fails every figure worse than the baseline by more than the tolerance
-/// (a fraction: 0.1 = 10%), with the absolute floors documented above.
+/// (a fraction: 0.1 = 10%), with the absolute floors documented above. A
+/// figure either run could not measure (a slope of a short run) is skipped.
 pub fn compare(
     figures: &Figures,
     duration: Duration,
     entry: &BaselineEntry,
     tolerance: f64,
 ) -> Vec<Failure> {
-    let mut failures = Vec::new();
-    failures.extend(check(
-        "peak_rss_bytes",
-        entry.peak_rss_bytes as f64,
-        figures.peak_rss().as_f64(),
-        tolerance,
-        floors::PEAK_RSS_BYTES,
-    ));
-    failures.extend(check(
-        "rss_growth_bytes",
-        entry.rss_growth_bytes as f64,
-        figures.rss_growth.0 as f64,
-        tolerance,
-        floors::RSS_GROWTH_BYTES,
-    ));
-    if let (Some(base), Some(slope)) = (entry.slope_bytes_per_sec, figures.slope) {
-        failures.extend(check(
-            "slope_bytes_per_sec",
-            base,
-            slope.0,
-            tolerance,
-            floors::SLOPE_BYTES_PER_SEC,
-        ));
-    }
-    failures.extend(check(
-        "duration_ms",
-        entry.duration_ms as f64,
-        duration.as_millis() as f64,
-        tolerance,
-        floors::DURATION_MS,
-    ));
-    failures
+    let now = BaselineEntry::from_figures(figures, duration);
+    Metric::ALL
+        .into_iter()
+        .filter_map(|m| check(m, entry.get(m)?, now.get(m)?, tolerance))
+        .collect()
 }
 
 #[cfg(test)]
@@ -227,11 +208,11 @@ mod tests {
         }
     }
 
-    fn metrics(failures: &[Failure]) -> Vec<&str> {
+    fn metrics(failures: &[Failure]) -> Vec<Metric> {
         failures
             .iter()
             .map(|f| match f {
-                Failure::Regression { metric, .. } => metric.as_str(),
+                Failure::Regression { metric, .. } => *metric,
                 other => panic!("unexpected {other:?}"),
             })
             .collect()
@@ -263,15 +244,7 @@ mod tests {
             &entry(),
             0.1,
         );
-        assert_eq!(
-            metrics(&failures),
-            [
-                "peak_rss_bytes",
-                "rss_growth_bytes",
-                "slope_bytes_per_sec",
-                "duration_ms"
-            ]
-        );
+        assert_eq!(metrics(&failures), Metric::ALL);
     }
 
     #[test]
@@ -297,7 +270,7 @@ mod tests {
             &small,
             0.1,
         );
-        assert_eq!(metrics(&failures), ["peak_rss_bytes"]);
+        assert_eq!(metrics(&failures), [Metric::PeakRss]);
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! One pure function per pass criterion: each takes the figures (or the exit)
-//! and one limit and returns the failure, if any. `judge` in the parent module
-//! strings them together.
+//! Judging, as pure functions: how the process ended, and one limit
+//! criterion against its limit by the rule the criterion table gives it
+//! (`model::Rule`). What each figure is ([`Evidence`]) is measured in the
+//! parent module; `judge` there strings the criteria together in the
+//! table's order.
 
-use super::series::{self, PerOpFit, SlopeFit};
-use crate::model::{Criterion, Exit, Failure, Sample};
-use crate::units::{ByteDelta, Bytes, BytesPerSec};
+use crate::model::{Criterion, Exit, Failure, LimitSpec, OverLimit, Rule};
+use crate::units::Value;
 use std::time::Duration;
 
 /// Share of checkpoints that must rise before a steep fit counts as a leak:
@@ -28,140 +29,65 @@ pub fn exit(exit: &Exit, timeout: Duration) -> Option<Failure> {
     }
 }
 
-/// The suite printed its pass marker (when one is required).
-pub fn marker(seen: bool, marker: Option<&str>) -> Option<Failure> {
-    match marker {
-        Some(m) if !seen => Some(Failure::MarkerMissing {
-            marker: m.to_string(),
-        }),
-        _ => None,
-    }
+/// What a run shows about one criterion's figure.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Evidence {
+    /// The figure; `None` when the run could not measure it.
+    pub value: Option<Value>,
+    /// The pass marker was printed (for [`Rule::Printed`]).
+    pub printed: bool,
+    /// For the leak rule: the share of the window's checkpoints that rose.
+    pub rising_fraction: Option<f64>,
+    /// Samples the figure was (or would have been) measured over, and how
+    /// many it needs: said when it could not be measured.
+    pub samples: usize,
+    pub needed: usize,
 }
 
-/// Which growth figure a limit applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Growth {
-    Rss,
-    Vms,
-}
-
-impl Growth {
-    fn criterion(self) -> Criterion {
-        match self {
-            Growth::Rss => Criterion::RssGrowth,
-            Growth::Vms => Criterion::VmsGrowth,
-        }
-    }
-}
-
-/// A growth figure against its limit; `growth` is `None` when the run had
-/// too few samples to measure it, which fails rather than passing unseen.
-pub fn growth(
-    which: Growth,
-    growth: Option<i64>,
-    samples: usize,
-    limit: Option<Bytes>,
+/// One criterion's figure against its limit, by the rule of its entry.
+pub fn limit(
+    criterion: Criterion,
+    spec: &LimitSpec,
+    limit: Value,
+    evidence: Evidence,
 ) -> Option<Failure> {
-    let limit = limit?;
-    let Some(measured) = growth else {
-        return Some(Failure::TooFewSamples {
-            figure: which.criterion().name().to_string(),
-            samples,
-            needed: series::MIN_GROWTH_SAMPLES,
+    if spec.rule == Rule::Printed {
+        let marker = limit.text()?.to_string();
+        return (!evidence.printed).then_some(Failure::MarkerMissing { marker });
+    }
+    let Some(measured) = evidence.value else {
+        return (spec.rule != Rule::AtMostIfReported).then_some(Failure::TooFewSamples {
+            figure: criterion,
+            samples: evidence.samples,
+            needed: evidence.needed,
         });
     };
-    if measured <= limit.0 as i64 {
-        return None;
-    }
-    let measured = ByteDelta(measured);
-    Some(match which {
-        Growth::Rss => Failure::RssGrowth { measured, limit },
-        Growth::Vms => Failure::VmsGrowth { measured, limit },
-    })
-}
-
-/// Peak RSS (see `Figures::peak_rss`) against its limit.
-pub fn peak_rss(peak: Bytes, limit: Option<Bytes>) -> Option<Failure> {
-    let limit = limit?;
-    (peak > limit).then_some(Failure::PeakRss {
-        measured: peak,
-        limit,
-    })
-}
-
-/// Leaking means both: the fitted slope is over the limit, and RSS rose on at
-/// least [`RISING_FRACTION`] of the window's checkpoints. Either alone is
-/// noise (a late step, or a slow wobble).
-pub fn slope(
-    fit: Option<SlopeFit>,
-    window: &[Sample],
-    limit: Option<BytesPerSec>,
-) -> Option<Failure> {
-    let limit = limit?;
-    let Some(fit) = fit else {
-        return Some(unmeasured_slope("slope", window));
+    let over = measured.magnitude() > limit.magnitude();
+    let rising = evidence.rising_fraction.unwrap_or(0.0) >= RISING_FRACTION;
+    let fails = match spec.rule {
+        Rule::Rising => over && rising,
+        Rule::AtMost | Rule::AtMostIfReported | Rule::Printed => over,
     };
-    leaking(fit.bytes_per_sec, limit.0, fit.rising_fraction).then_some(Failure::Slope {
-        measured: BytesPerSec(fit.bytes_per_sec),
+    fails.then_some(Failure::OverLimit(OverLimit {
+        criterion,
+        measured,
         limit,
-        rising_fraction: fit.rising_fraction,
-    })
-}
-
-/// The per-operation form of [`slope`], with the same leak rule. Without a
-/// fit (the suite printed no `progress` lines over the window, or too few
-/// samples fell inside them) a configured limit fails as unmeasurable.
-pub fn slope_per_op(
-    fit: Option<PerOpFit>,
-    window: &[Sample],
-    limit: Option<Bytes>,
-) -> Option<Failure> {
-    let limit = limit?;
-    let Some(fit) = fit else {
-        return Some(unmeasured_slope(
-            "slope_per_op (does the suite print `MEMTEST progress=N`?)",
-            window,
-        ));
-    };
-    leaking(fit.bytes_per_op, limit.0 as f64, fit.rising_fraction).then_some(Failure::SlopePerOp {
-        measured_bytes: fit.bytes_per_op,
-        limit,
-        rising_fraction: fit.rising_fraction,
-    })
-}
-
-/// The leak rule both slopes share: over the limit and rising on at least
-/// [`RISING_FRACTION`] of the window's checkpoints.
-fn leaking(slope: f64, limit: f64, rising_fraction: f64) -> bool {
-    slope > limit && rising_fraction >= RISING_FRACTION
-}
-
-/// A slope limit is set but the window held too few samples to fit it.
-fn unmeasured_slope(figure: &str, window: &[Sample]) -> Failure {
-    Failure::TooFewSamples {
-        figure: figure.to_string(),
-        samples: window.len(),
-        needed: series::MIN_SLOPE_SAMPLES,
-    }
-}
-
-/// Native allocations left live, as the suite reported them. Suites that do
-/// not measure them report nothing and are not judged on them.
-pub fn native_leaks(reported: Option<u64>, limit: Option<u64>) -> Option<Failure> {
-    match (reported, limit) {
-        (Some(measured), Some(limit)) if measured > limit => {
-            Some(Failure::NativeLeaks { measured, limit })
-        }
-        _ => None,
-    }
+        rising_fraction: evidence.rising_fraction,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::series::scripted::*;
+    use super::super::series::{self, scripted::*};
     use super::*;
+    use crate::model::{Progress, Sample};
+    use crate::units::{ByteDelta, Bytes, BytesPerSec};
 
     const MB: f64 = 1e6;
+
+    fn spec(c: Criterion) -> &'static LimitSpec {
+        c.spec().limit.as_ref().unwrap()
+    }
 
     /// Where measuring starts with a warm-up of 0.2 and no `progress=0`.
     fn start(s: &[Sample]) -> u64 {
@@ -169,20 +95,62 @@ mod tests {
     }
 
     fn judge_slope(s: &[Sample], limit_mb_s: f64) -> Option<Failure> {
-        slope(
-            series::slope(s, start(s), 0.5),
-            series::slope_window(s, start(s), 0.5),
-            Some(BytesPerSec(limit_mb_s * MB)),
+        let fit = series::slope(s, start(s), 0.5);
+        let evidence = Evidence {
+            value: fit.map(|f| Value::Rate(BytesPerSec(f.bytes_per_sec))),
+            rising_fraction: fit.map(|f| f.rising_fraction),
+            samples: series::slope_window(s, start(s), 0.5).len(),
+            needed: series::MIN_SLOPE_SAMPLES,
+            ..Evidence::default()
+        };
+        let limit_value = Value::Rate(BytesPerSec(limit_mb_s * MB));
+        limit(
+            Criterion::Slope,
+            spec(Criterion::Slope),
+            limit_value,
+            evidence,
         )
     }
 
     fn judge_growth(s: &[Sample], limit_mb: f64) -> Option<Failure> {
-        growth(
-            Growth::Rss,
-            series::growth(s, start(s), |s| s.rss_bytes),
-            series::growth_samples(s, start(s)),
-            Some(Bytes((limit_mb * MB) as u64)),
+        let evidence = Evidence {
+            value: series::growth(s, start(s), |s| s.rss_bytes).map(|g| Value::Delta(ByteDelta(g))),
+            samples: series::growth_samples(s, start(s)),
+            needed: series::MIN_GROWTH_SAMPLES,
+            ..Evidence::default()
+        };
+        let limit_value = Value::Delta(ByteDelta((limit_mb * MB) as i64));
+        limit(
+            Criterion::RssGrowth,
+            spec(Criterion::RssGrowth),
+            limit_value,
+            evidence,
         )
+    }
+
+    fn judge_per_op(s: &[Sample], p: &[Progress], limit_bytes: u64) -> Option<Failure> {
+        let fit = series::slope_per_op(s, p, start(s), 0.5);
+        let evidence = Evidence {
+            value: fit.map(|f| Value::PerOp(f.bytes_per_op)),
+            rising_fraction: fit.map(|f| f.rising_fraction),
+            samples: series::slope_window(s, start(s), 0.5).len(),
+            needed: series::MIN_SLOPE_SAMPLES,
+            ..Evidence::default()
+        };
+        let limit_value = Value::PerOp(limit_bytes as f64);
+        limit(
+            Criterion::SlopePerOp,
+            spec(Criterion::SlopePerOp),
+            limit_value,
+            evidence,
+        )
+    }
+
+    fn over(f: Option<Failure>) -> OverLimit {
+        match f {
+            Some(Failure::OverLimit(o)) => o,
+            other => panic!("expected a figure over its limit, got {other:?}"),
+        }
     }
 
     #[test]
@@ -216,11 +184,24 @@ mod tests {
     }
 
     #[test]
-    fn marker_is_required_only_when_configured() {
-        assert_eq!(marker(true, Some("TEST PASSED")), None);
-        assert_eq!(marker(false, None), None);
+    fn marker_must_be_printed() {
+        let marker = spec(Criterion::MarkerMissing);
+        let text = Value::Text("TEST PASSED".into());
+        let printed = |printed| Evidence {
+            printed,
+            ..Evidence::default()
+        };
         assert_eq!(
-            marker(false, Some("TEST PASSED")),
+            limit(
+                Criterion::MarkerMissing,
+                marker,
+                text.clone(),
+                printed(true)
+            ),
+            None
+        );
+        assert_eq!(
+            limit(Criterion::MarkerMissing, marker, text, printed(false)),
             Some(Failure::MarkerMissing {
                 marker: "TEST PASSED".into()
             })
@@ -238,18 +219,6 @@ mod tests {
         }
     }
 
-    fn judge_per_op(
-        s: &[Sample],
-        p: &[crate::model::Progress],
-        limit_bytes: u64,
-    ) -> Option<Failure> {
-        slope_per_op(
-            series::slope_per_op(s, p, start(s), 0.5),
-            series::slope_window(s, start(s), 0.5),
-            Some(Bytes(limit_bytes)),
-        )
-    }
-
     #[test]
     fn a_slowed_leak_passes_per_second_but_fails_per_operation() {
         // 4 KB per operation. At full speed (1 op/ms) that is 4 MB/s; slowed
@@ -258,12 +227,9 @@ mod tests {
         let slowed = series(600, 10, |i| 30.0 * MB + (i as f64 * 10.0 / 8.0) * 4e3);
         let p = progress(6_000, 200, |t| t / 8);
         assert_eq!(judge_slope(&slowed, 1.0), None, "per second the leak hides");
-        match judge_per_op(&slowed, &p, 1_000) {
-            Some(Failure::SlopePerOp { measured_bytes, .. }) => {
-                assert!((measured_bytes - 4e3).abs() < 1.0, "{measured_bytes}")
-            }
-            other => panic!("expected a per-operation slope failure, got {other:?}"),
-        }
+        let o = over(judge_per_op(&slowed, &p, 1_000));
+        assert_eq!(o.criterion, Criterion::SlopePerOp);
+        assert!((o.measured.magnitude() - 4e3).abs() < 1.0, "{o:?}");
         assert_eq!(judge_per_op(&slowed, &p, 8_000), None, "the limit decides");
     }
 
@@ -272,34 +238,20 @@ mod tests {
         let flat = series(600, 10, |i| 30.0 * MB + noise(i) * MB);
         assert_eq!(judge_per_op(&flat, &progress(6_000, 100, |t| t), 10), None);
         match judge_per_op(&flat, &[], 1_000) {
-            Some(Failure::TooFewSamples { figure, .. }) => assert!(figure.contains("progress")),
+            Some(Failure::TooFewSamples { figure, .. }) => {
+                assert_eq!(figure, Criterion::SlopePerOp)
+            }
             other => panic!("a limit without progress lines must fail, got {other:?}"),
         }
-        assert_eq!(
-            slope_per_op(None, &flat, None),
-            None,
-            "no limit, no judgement"
-        );
     }
 
     #[test]
     fn linear_leak_fails_slope_and_growth() {
         let s = series(500, 10, |i| 50.0 * MB + i as f64 * 0.1 * MB);
-        match judge_slope(&s, 2.0) {
-            Some(Failure::Slope {
-                measured,
-                rising_fraction,
-                ..
-            }) => {
-                assert!((measured.0 - 10.0 * MB).abs() < 1e3);
-                assert_eq!(rising_fraction, 1.0);
-            }
-            other => panic!("expected a slope failure, got {other:?}"),
-        }
-        assert!(matches!(
-            judge_growth(&s, 16.0),
-            Some(Failure::RssGrowth { .. })
-        ));
+        let o = over(judge_slope(&s, 2.0));
+        assert!((o.measured.magnitude() - 10.0 * MB).abs() < 1e3);
+        assert_eq!(o.rising_fraction, Some(1.0));
+        assert_eq!(over(judge_growth(&s, 16.0)).criterion, Criterion::RssGrowth);
         // Under a generous limit the same series passes: the limit decides.
         assert_eq!(judge_slope(&s, 20.0), None);
     }
@@ -313,59 +265,59 @@ mod tests {
         assert!(fit.bytes_per_sec > 10.0 * MB, "{fit:?}");
         assert_eq!(judge_slope(&s, 1.0), None);
         // ... but its growth still counts against the growth limit.
-        assert!(matches!(
-            judge_growth(&s, 16.0),
-            Some(Failure::RssGrowth { .. })
-        ));
+        assert_eq!(over(judge_growth(&s, 16.0)).criterion, Criterion::RssGrowth);
     }
 
     #[test]
     fn too_few_samples_fail_a_configured_limit_instead_of_passing_unseen() {
         // Three samples, one inside the warm-up: two left to measure growth on.
         let s = series(3, 10, |i| i as f64 * MB);
-        assert!(matches!(
+        assert_eq!(
             judge_growth(&s, 1.0),
             Some(Failure::TooFewSamples {
+                figure: Criterion::RssGrowth,
                 samples: 2,
                 needed: 5,
-                ..
             })
-        ));
+        );
         assert!(matches!(
             judge_slope(&s, 1.0),
             Some(Failure::TooFewSamples { .. })
         ));
-        // No limit, no verdict.
-        assert_eq!(growth(Growth::Rss, None, 3, None), None);
-        assert_eq!(slope(None, &s, None), None);
     }
 
     #[test]
-    fn vms_growth_reports_its_own_criterion() {
-        let f = growth(Growth::Vms, Some(5_000_000), 100, Some(Bytes(1_000_000)));
-        assert!(matches!(f, Some(Failure::VmsGrowth { .. })));
+    fn at_the_limit_passes_and_a_figure_not_reported_is_not_judged() {
+        let peak = spec(Criterion::PeakRss);
+        let at = |b| Evidence {
+            value: Some(Value::Size(Bytes(b))),
+            ..Evidence::default()
+        };
+        let ten = Value::Size(Bytes(10));
+        assert_eq!(limit(Criterion::PeakRss, peak, ten.clone(), at(10)), None);
         assert_eq!(
-            growth(Growth::Vms, Some(1_000_000), 100, Some(Bytes(1_000_000))),
+            over(limit(Criterion::PeakRss, peak, ten, at(11))).criterion,
+            Criterion::PeakRss
+        );
+        let leaks = spec(Criterion::NativeLeaks);
+        let count = |n: Option<u64>| Evidence {
+            value: n.map(Value::Count),
+            ..Evidence::default()
+        };
+        let zero = Value::Count(0);
+        assert_eq!(
+            limit(Criterion::NativeLeaks, leaks, zero.clone(), count(Some(0))),
             None
         );
-    }
-
-    #[test]
-    fn peak_and_native_leaks() {
-        assert_eq!(peak_rss(Bytes(10), Some(Bytes(10))), None);
-        assert!(matches!(
-            peak_rss(Bytes(11), Some(Bytes(10))),
-            Some(Failure::PeakRss { .. })
-        ));
-        assert_eq!(peak_rss(Bytes(11), None), None);
-        assert_eq!(native_leaks(Some(0), Some(0)), None);
-        assert_eq!(native_leaks(None, Some(0)), None);
         assert_eq!(
-            native_leaks(Some(2), Some(0)),
-            Some(Failure::NativeLeaks {
-                measured: 2,
-                limit: 0
-            })
+            limit(Criterion::NativeLeaks, leaks, zero.clone(), count(None)),
+            None
+        );
+        assert_eq!(
+            limit(Criterion::NativeLeaks, leaks, zero, count(Some(2)))
+                .unwrap()
+                .to_string(),
+            "2 native allocations left live, limit 0"
         );
     }
 }

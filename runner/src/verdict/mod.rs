@@ -1,15 +1,18 @@
 //! Verdict: pure functions from a suite's measurements and its limits to a
-//! closed [`Verdict`]. Each pass criterion is a small function over the samples
-//! and one limit, tested on scripted series without any process.
+//! closed [`Verdict`]. The criteria come from the criterion table
+//! (`model::SPECS`): each limit it lists is measured here ([`evidence`]) and
+//! judged by its rule (`criteria::limit`), tested on scripted series without
+//! any process.
 
 pub mod baseline;
 pub mod criteria;
 pub mod series;
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Job, Limits, Measured, Outcome, Verdict,
+    Criterion, Exit, Expect, Failure, Figures, Job, Limits, Measured, Outcome, Sample, Verdict,
 };
-use crate::units::{ByteDelta, Bytes, BytesPerSec};
+use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
+use criteria::Evidence;
 
 /// Applies the canary rule: a suite expected to fail turns its failures into
 /// `CanaryCaught` and a pass into `CanaryMissed`. A canary with `catches`
@@ -100,8 +103,66 @@ fn reported_native_leaks(measured: &Measured) -> Option<u64> {
         .map(|v| v.round() as u64)
 }
 
-/// Every failed criterion of a run, in a stable order: how it ended, the
-/// marker, memory limits, native leaks, wrapper findings, then the baseline.
+/// What the run shows about `criterion`'s figure: its measurement. Every
+/// criterion with a limit in the table has an arm here; the rest have no
+/// figure to judge.
+pub fn evidence(
+    criterion: Criterion,
+    measured: &Measured,
+    figures: &Figures,
+    trends: &Trends,
+    window: &[Sample],
+) -> Evidence {
+    let growth = |g: Option<i64>| Evidence {
+        value: g.map(|g| Value::Delta(ByteDelta(g))),
+        samples: trends.growth_samples,
+        needed: series::MIN_GROWTH_SAMPLES,
+        ..Evidence::default()
+    };
+    let fitted = |fit: Option<(Value, f64)>| Evidence {
+        value: fit.as_ref().map(|(v, _)| v.clone()),
+        rising_fraction: fit.map(|(_, r)| r),
+        samples: window.len(),
+        needed: series::MIN_SLOPE_SAMPLES,
+        ..Evidence::default()
+    };
+    let figure = |value: Option<Value>| Evidence {
+        value,
+        ..Evidence::default()
+    };
+    match criterion {
+        Criterion::MarkerMissing => Evidence {
+            printed: measured.marker_seen,
+            ..Evidence::default()
+        },
+        Criterion::RssGrowth => growth(trends.rss_growth),
+        Criterion::VmsGrowth => growth(trends.vms_growth),
+        Criterion::PeakRss => figure(Some(Value::Size(figures.peak_rss()))),
+        Criterion::Slope => fitted(
+            trends
+                .slope
+                .map(|f| (Value::Rate(BytesPerSec(f.bytes_per_sec)), f.rising_fraction)),
+        ),
+        Criterion::SlopePerOp => fitted(
+            trends
+                .per_op
+                .map(|f| (Value::PerOp(f.bytes_per_op), f.rising_fraction)),
+        ),
+        Criterion::NativeLeaks => figure(figures.native_leaks.map(Value::Count)),
+        Criterion::ExitCode
+        | Criterion::Signal
+        | Criterion::TimedOut
+        | Criterion::SpawnFailed
+        | Criterion::Regression
+        | Criterion::TooFewSamples
+        | Criterion::Wrapper
+        | Criterion::CanaryWrongReason => Evidence::default(),
+    }
+}
+
+/// Every failed criterion of a run, in a stable order: how it ended, then
+/// each limit in the criterion table's order (marker, memory, native
+/// leaks), wrapper findings, then the baseline.
 pub fn failures(
     job: &Job,
     measured: &Measured,
@@ -110,41 +171,20 @@ pub fn failures(
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Vec<Failure> {
-    let limits = &job.limits;
     let mut out: Vec<Failure> = Vec::new();
     out.extend(criteria::exit(&measured.exit, job.timeout));
     if let Exit::SpawnFailed { .. } = measured.exit {
         // Nothing ran: every other criterion would only repeat this one.
         return out;
     }
-    out.extend(criteria::marker(
-        measured.marker_seen,
-        limits.marker.as_deref(),
-    ));
-    out.extend(criteria::growth(
-        criteria::Growth::Rss,
-        trends.rss_growth,
-        trends.growth_samples,
-        limits.rss_growth,
-    ));
-    out.extend(criteria::growth(
-        criteria::Growth::Vms,
-        trends.vms_growth,
-        trends.growth_samples,
-        limits.vms_growth,
-    ));
-    out.extend(criteria::peak_rss(figures.peak_rss(), limits.peak_rss));
-    let window = series::slope_window(&measured.samples, trends.start_ms, limits.slope_window);
-    out.extend(criteria::slope(trends.slope, window, limits.slope));
-    out.extend(criteria::slope_per_op(
-        trends.per_op,
-        window,
-        limits.slope_per_op,
-    ));
-    out.extend(criteria::native_leaks(
-        figures.native_leaks,
-        limits.native_leaks,
-    ));
+    let window = series::slope_window(&measured.samples, trends.start_ms, job.limits.slope_window);
+    for (criterion, spec) in Criterion::limited() {
+        let Some(limit) = (spec.get)(&job.limits) else {
+            continue;
+        };
+        let evidence = evidence(criterion, measured, figures, trends, window);
+        out.extend(criteria::limit(criterion, spec, limit, evidence));
+    }
     if let Some(f) = measured.findings.as_ref().filter(|f| f.failing) {
         out.push(Failure::Wrapper {
             tool: f.tool.clone(),
@@ -199,10 +239,12 @@ mod tests {
 
     #[test]
     fn a_canary_counts_only_when_it_fails_on_what_it_catches() {
-        let leak = Failure::NativeLeaks {
-            measured: 3,
-            limit: 0,
-        };
+        let leak = Failure::OverLimit(crate::model::OverLimit {
+            criterion: Criterion::NativeLeaks,
+            measured: Value::Count(3),
+            limit: Value::Count(0),
+            rising_fraction: None,
+        });
         let crash = Failure::Signal {
             signal: 11,
             name: "SIGSEGV".into(),
@@ -236,10 +278,12 @@ mod tests {
 
     #[test]
     fn criterion_names_are_the_json_tags() {
-        let f = Failure::RssGrowth {
-            measured: ByteDelta(1),
-            limit: Bytes(0),
-        };
+        let f = Failure::OverLimit(crate::model::OverLimit {
+            criterion: Criterion::RssGrowth,
+            measured: Value::Delta(ByteDelta(1)),
+            limit: Value::Delta(ByteDelta(0)),
+            rising_fraction: None,
+        });
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!(json["criterion"], f.criterion().name());
     }
@@ -296,13 +340,8 @@ mod tests {
         let Verdict::Failed { failures } = &leak.verdict else {
             panic!("{:?}", leak.verdict)
         };
-        assert!(
-            matches!(
-                failures[..],
-                [Failure::RssGrowth { .. }, Failure::Slope { .. }]
-            ),
-            "{failures:?}"
-        );
+        let criteria: Vec<Criterion> = failures.iter().map(Failure::criterion).collect();
+        assert_eq!(criteria, [Criterion::RssGrowth, Criterion::Slope]);
         assert!(leak.figures.slope.unwrap().0 > 9e6);
     }
 
@@ -394,15 +433,11 @@ mod tests {
         };
         let out = judge(&job(lim, Expect::Pass), m, None, 0.1);
         assert_eq!(out.figures.peak_rss_exact, Some(Bytes(70_000_000)));
-        assert_eq!(
-            out.verdict,
-            Verdict::Failed {
-                failures: vec![Failure::PeakRss {
-                    measured: Bytes(70_000_000),
-                    limit: Bytes(65_000_000)
-                }]
-            }
-        );
+        let Verdict::Failed { failures } = &out.verdict else {
+            panic!("{:?}", out.verdict)
+        };
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].to_string(), "peak RSS 70.0 MB, limit 65.0 MB");
     }
 
     #[test]
@@ -424,7 +459,7 @@ mod tests {
         };
         assert_eq!(
             failures[0].to_string(),
-            "peak_rss_bytes regressed: 50.0 MB against baseline 10.0 MB (tolerance 10%)"
+            "peak RSS regressed: 50.0 MB against baseline 10.0 MB (tolerance 10%)"
         );
         // Under a wrapper the figures are the tool's: no comparison.
         let mut wrapped = job(Limits::default(), Expect::Pass);

@@ -11,6 +11,7 @@
 
 mod page;
 
+use super::export::Exporter;
 use super::merge::{baseline_of, read_report};
 use super::model::{Report, Series};
 use super::{ReportError, ReportOptions};
@@ -19,6 +20,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use page::render;
+
+/// The HTML page (`--html FILE`), compared against `baseline` when given.
+pub struct HtmlExporter {
+    pub baseline: Option<Comparison>,
+}
+
+impl Exporter for HtmlExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        render(report, self.baseline.as_ref()).map(String::into_bytes)
+    }
+}
 
 /// The baseline the page compares against.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -12,37 +12,28 @@
 //! Plotters' SVG backend writes `<text>` elements itself, so titles and
 //! labels need no font files (the `ttf` feature stays off).
 
+mod legend;
+
+use super::export::Exporter;
 use super::model::{Report, Series, SuiteReport, VerdictKind};
 use super::ReportError;
-use crate::atomic::write_atomic;
-use crate::units::{Bytes, BytesPerSec};
-use plotters::coord::Shift;
+use crate::model::{Panel, PlotLine, SPECS};
+use legend::{
+    draw_legend, limit_lines, notes, window_tripped, DrawResult, Levels, LimitLine, Mark,
+    BASELINE_COLOUR, MB, RSS_COLOUR, SLOPE_COLOUR, TRIPPED_COLOUR, VMS_COLOUR, WARMUP_COLOUR,
+    WINDOW_COLOUR,
+};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 const SIZE: (u32, u32) = (1040, 560);
 /// Width of the legend column on the right.
 const LEGEND_WIDTH: u32 = 270;
 /// Share of the plot height the RSS panel gets; VMS has the rest.
 const RSS_SHARE: f64 = 0.70;
-const MB: f64 = 1e6;
-const RSS_COLOUR: RGBColor = RGBColor(31, 119, 180);
-const VMS_COLOUR: RGBColor = RGBColor(255, 127, 14);
-const BASELINE_COLOUR: RGBColor = RGBColor(150, 150, 150);
-pub const LIMIT_COLOUR: RGBColor = RGBColor(214, 39, 40);
-/// Darker than the growth limit, so the two dashed lines tell apart.
-pub const PEAK_LIMIT_COLOUR: RGBColor = RGBColor(120, 20, 60);
-const SLOPE_COLOUR: RGBColor = RGBColor(44, 160, 44);
-const WARMUP_COLOUR: RGBColor = RGBColor(160, 160, 160);
-const WINDOW_COLOUR: RGBColor = RGBColor(31, 119, 180);
-/// What a tripped criterion is drawn in.
-const TRIPPED_COLOUR: RGBColor = RGBColor(200, 0, 0);
 /// A limit more than this many times the highest RSS would flatten the series
 /// to a line at the bottom; it is listed in the legend as off scale instead.
 const OFF_SCALE: f64 = 3.0;
-
-type DrawResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Where the plot windows and lines fall for one suite, in seconds and MB.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,10 +57,10 @@ fn geometry(suite: &SuiteReport) -> Geometry {
     // existed had only the warm-up share.
     let warmup_end_s = match suite.figures.measured_from_ms {
         Some(ms) => ms as f64 / 1e3,
-        None => end_s * suite.limits.warmup.clamp(0.0, 1.0),
+        None => end_s * suite.limits.limits.warmup.clamp(0.0, 1.0),
     };
     let window_start_s =
-        warmup_end_s.max(end_s * (1.0 - suite.limits.slope_window.clamp(0.0, 1.0)));
+        warmup_end_s.max(end_s * (1.0 - suite.limits.limits.slope_window.clamp(0.0, 1.0)));
     let first_after = |from_s: f64| (0..n).find(|&i| s.t_ms[i] as f64 / 1e3 >= from_s);
     let after_warmup = first_after(warmup_end_s);
     let baseline_mb = after_warmup
@@ -98,15 +89,6 @@ fn geometry(suite: &SuiteReport) -> Geometry {
     }
 }
 
-/// The criteria that failed (or that a canary caught), by their names.
-fn tripped(suite: &SuiteReport) -> Vec<&'static str> {
-    suite
-        .failures
-        .iter()
-        .map(|f| f.failure.criterion().name())
-        .collect()
-}
-
 /// The caption: suite, runtime, verdict, and which criteria decided it.
 pub fn caption(suite: &SuiteReport) -> String {
     let head = format!(
@@ -115,7 +97,11 @@ pub fn caption(suite: &SuiteReport) -> String {
         suite.runtime.as_str(),
         suite.label()
     );
-    let names: Vec<String> = tripped(suite).iter().map(|c| c.replace('_', " ")).collect();
+    let names: Vec<&str> = suite
+        .failures
+        .iter()
+        .map(|f| f.failure.criterion().label())
+        .collect();
     match suite.verdict {
         VerdictKind::CanaryCaught if !names.is_empty() => {
             format!("{head}, caught by {}", names.join(", "))
@@ -146,14 +132,6 @@ pub fn render_svg(
     Ok(Some(svg))
 }
 
-/// How a legend entry is drawn.
-#[derive(Clone, Copy)]
-enum Mark {
-    Line(RGBColor, u32),
-    Dashed(RGBColor, u32),
-    Area(RGBAColor),
-}
-
 type Points = Vec<(f64, f64)>;
 
 fn points(series: &Series, values: &[u64]) -> Points {
@@ -165,8 +143,6 @@ fn points(series: &Series, values: &[u64]) -> Points {
 fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> DrawResult<()> {
     let g = geometry(suite);
     let s = &suite.samples;
-    let tripped = tripped(suite);
-    let hit = |criterion: &str| tripped.contains(&criterion);
     let rss = points(s, &s.rss_bytes);
     let vms = points(s, &s.vms_bytes);
     let base_rss = baseline.map(|b| points(b, &b.rss_bytes));
@@ -180,30 +156,29 @@ fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> Dra
         .map(|p| p.1)
         .fold(0.0, f64::max)
         .max(1e-3);
-    let growth_limit = suite
-        .limits
-        .rss_growth_bytes
-        .map(|l| (g.baseline_mb + l as f64 / MB, Bytes(l)));
-    let peak_limit = suite
-        .limits
-        .peak_rss_bytes
-        .map(|l| (l as f64 / MB, Bytes(l)));
+    let lines = limit_lines(
+        suite,
+        &Levels {
+            rss_mb: g.baseline_mb,
+            vms_mb: g.vms_baseline_mb,
+            from_s: g.warmup_end_s,
+        },
+    );
     let on_scale = |mb: f64, max: f64| mb <= max * OFF_SCALE;
-    let y_max = [growth_limit, peak_limit]
-        .into_iter()
-        .flatten()
-        .map(|(mb, _)| mb)
-        .filter(|&mb| on_scale(mb, data_max))
+    let y_max = lines
+        .iter()
+        .filter(|l| l.panel == Panel::Rss && on_scale(l.level, data_max))
+        .map(|l| l.level)
         .chain(g.slope_line.iter().flat_map(|l| [l[0].1, l[1].1]))
         .fold(data_max, f64::max)
         * 1.08;
     let vms_top = vms.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3);
-    let vms_limit = suite
-        .limits
-        .vms_growth_bytes
-        .map(|l| (g.vms_baseline_mb + l as f64 / MB, Bytes(l)))
-        .filter(|(mb, _)| on_scale(*mb, vms_top));
-    let vms_max = vms_limit.map_or(vms_top, |(mb, _)| mb.max(vms_top)) * 1.08;
+    let vms_max = lines
+        .iter()
+        .filter(|l| l.panel == Panel::Vms && on_scale(l.level, vms_top))
+        .map(|l| l.level)
+        .fold(vms_top, f64::max)
+        * 1.08;
     let vms_min = vms
         .iter()
         .map(|p| p.1)
@@ -243,16 +218,18 @@ fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> Dra
         legend.push((Mark::Area(fill), "warm-up (ignored)".into()));
     }
     if g.window_start_s < g.end_s {
-        let (fill, label) = if hit("slope") {
-            (TRIPPED_COLOUR.mix(0.12), "slope window: slope tripped")
+        let tripped = window_tripped(suite);
+        let (fill, label) = if tripped.is_empty() {
+            (WINDOW_COLOUR.mix(0.10), "slope window".to_string())
         } else {
-            (WINDOW_COLOUR.mix(0.10), "slope window")
+            let label = format!("slope window: {} tripped", tripped.join(", "));
+            (TRIPPED_COLOUR.mix(0.12), label)
         };
         chart.draw_series([Rectangle::new(
             [(g.window_start_s, 0.0), (g.end_s, y_max)],
             fill.filled(),
         )])?;
-        legend.push((Mark::Area(fill), label.into()));
+        legend.push((Mark::Area(fill), label));
     }
     if let Some(base) = base_rss {
         chart.draw_series(LineSeries::new(base, BASELINE_COLOUR.stroke_width(2)))?;
@@ -263,63 +240,21 @@ fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> Dra
     }
     chart.draw_series(LineSeries::new(rss, RSS_COLOUR.stroke_width(2)))?;
     legend.push((Mark::Line(RSS_COLOUR, 2), "RSS".into()));
-
-    let limits = [
-        growth_limit.map(|(mb, l)| {
-            let crossed = hit("rss_growth");
-            let colour = if crossed {
-                TRIPPED_COLOUR
-            } else {
-                LIMIT_COLOUR
-            };
-            (
-                mb,
-                g.warmup_end_s,
-                colour,
-                crossed,
-                format!("RSS growth limit (+{l})"),
-            )
-        }),
-        peak_limit.map(|(mb, l)| {
-            let crossed = hit("peak_rss");
-            let colour = if crossed {
-                TRIPPED_COLOUR
-            } else {
-                PEAK_LIMIT_COLOUR
-            };
-            (mb, 0.0, colour, crossed, format!("peak RSS limit ({l})"))
-        }),
-    ];
-    for (mb, from_s, colour, crossed, label) in limits.into_iter().flatten() {
-        let width = if crossed { 4 } else { 2 };
-        let label = if crossed {
-            format!("{label}: crossed")
-        } else {
-            label
-        };
-        if on_scale(mb, data_max) {
-            chart.draw_series(DashedLineSeries::new(
-                [(from_s, mb), (g.end_s, mb)],
-                8,
-                5,
-                colour.stroke_width(width),
-            ))?;
-            legend.push((Mark::Dashed(colour, width), label));
-        } else {
-            legend.push((Mark::Dashed(colour, width), format!("{label}, off scale")));
-        }
+    for line in lines.iter().filter(|l| l.panel == Panel::Rss) {
+        legend.push(draw_limit(&mut chart, line, g.end_s, data_max)?);
     }
-    if let (Some(points), Some(slope)) = (g.slope_line, suite.figures.slope_bytes_per_sec) {
-        let colour = if hit("slope") {
-            TRIPPED_COLOUR
-        } else {
-            SLOPE_COLOUR
-        };
-        chart.draw_series(DashedLineSeries::new(points, 4, 3, colour.stroke_width(2)))?;
-        legend.push((
-            Mark::Dashed(colour, 2),
-            format!("fitted slope ({})", BytesPerSec(slope)),
-        ));
+    if let Some(points) = g.slope_line {
+        let fitted = SPECS.iter().find(|s| s.plot == Some(PlotLine::FittedSlope));
+        if let Some((spec, figure)) = fitted.and_then(|s| Some((s, suite.figure(s.criterion)?))) {
+            let colour = if suite.tripped(spec.criterion) {
+                TRIPPED_COLOUR
+            } else {
+                SLOPE_COLOUR
+            };
+            chart.draw_series(DashedLineSeries::new(points, 4, 3, colour.stroke_width(2)))?;
+            let label = format!("fitted {} ({figure})", spec.label);
+            legend.push((Mark::Dashed(colour, 2), label));
+        }
     }
 
     let mut vms_chart = ChartBuilder::on(&bottom)
@@ -339,71 +274,40 @@ fn draw(suite: &SuiteReport, baseline: Option<&Series>, svg: &mut String) -> Dra
         .draw()?;
     vms_chart.draw_series(LineSeries::new(vms, VMS_COLOUR.stroke_width(2)))?;
     legend.push((Mark::Line(VMS_COLOUR, 2), "VMS (lower panel)".into()));
-    if let Some((mb, l)) = vms_limit {
-        let crossed = hit("vms_growth");
-        let colour = if crossed {
-            TRIPPED_COLOUR
-        } else {
-            LIMIT_COLOUR
-        };
-        let width = if crossed { 4 } else { 2 };
-        vms_chart.draw_series(DashedLineSeries::new(
-            [(g.warmup_end_s, mb), (g.end_s, mb)],
-            8,
-            5,
-            colour.stroke_width(width),
-        ))?;
-        let label = format!("VMS growth limit (+{l})");
-        let label = if crossed {
-            format!("{label}: crossed")
-        } else {
-            label
-        };
-        legend.push((Mark::Dashed(colour, width), label));
+    for line in lines.iter().filter(|l| l.panel == Panel::Vms) {
+        legend.push(draw_limit(&mut vms_chart, line, g.end_s, vms_top)?);
     }
+    legend.extend(notes(suite));
     draw_legend(&legend_area, &legend)?;
     root.present()?;
     Ok(())
 }
 
-/// The legend column: one swatch and label per entry, top to bottom.
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entries: &[(Mark, String)],
-) -> DrawResult<()>
-where
-    DB::ErrorType: 'static,
-{
-    let font = ("sans-serif", 14).into_font().color(&BLACK);
-    for (i, (mark, label)) in entries.iter().enumerate() {
-        let y = 24 + 24 * i as i32;
-        let (x0, x1) = (6, 30);
-        match *mark {
-            Mark::Line(colour, width) => {
-                area.draw(&PathElement::new(
-                    vec![(x0, y), (x1, y)],
-                    colour.stroke_width(width),
-                ))?;
-            }
-            Mark::Dashed(colour, width) => {
-                for x in (x0..x1).step_by(8) {
-                    area.draw(&PathElement::new(
-                        vec![(x, y), ((x + 5).min(x1), y)],
-                        colour.stroke_width(width),
-                    ))?;
-                }
-            }
-            Mark::Area(colour) => {
-                area.draw(&Rectangle::new([(x0, y - 6), (x1, y + 6)], colour.filled()))?;
-                area.draw(&Rectangle::new(
-                    [(x0, y - 6), (x1, y + 6)],
-                    BLACK.mix(0.25).stroke_width(1),
-                ))?;
-            }
-        }
-        area.draw(&Text::new(label.clone(), (x1 + 8, y - 7), font.clone()))?;
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws one limit line (or, off scale, only names it); its legend entry.
+fn draw_limit(
+    chart: &mut Chart,
+    line: &LimitLine,
+    end_s: f64,
+    data_max: f64,
+) -> DrawResult<(Mark, String)> {
+    let width = if line.crossed { 4 } else { 2 };
+    let mut label = line.label.clone();
+    if line.crossed {
+        label.push_str(": crossed");
     }
-    Ok(())
+    if line.level > data_max * OFF_SCALE {
+        label.push_str(", off scale");
+    } else {
+        chart.draw_series(DashedLineSeries::new(
+            [(line.from_s, line.level), (end_s, line.level)],
+            8,
+            5,
+            line.colour.stroke_width(width),
+        ))?;
+    }
+    Ok((Mark::Dashed(line.colour, width), label))
 }
 
 /// A file name for a suite: anything but `[A-Za-z0-9._-]` becomes `_`.
@@ -421,27 +325,37 @@ pub fn file_name(suite: &str) -> String {
     format!("{stem}.svg")
 }
 
-/// Writes one SVG per suite with samples into `dir`; returns suite -> path.
-pub fn write_plots(report: &Report, dir: &Path) -> Result<BTreeMap<String, PathBuf>, ReportError> {
-    let mut written = BTreeMap::new();
-    for suite in &report.suites {
-        let Some(svg) = render_svg(suite, None)? else {
-            continue;
+/// The suites with enough samples to plot.
+pub fn plottable(report: &Report) -> impl Iterator<Item = &SuiteReport> {
+    report.suites.iter().filter(|s| s.samples.len() >= 2)
+}
+
+/// One suite's memory plot (`--plot DIR` writes one per plottable suite).
+pub struct SvgExporter {
+    pub suite: String,
+}
+
+impl Exporter for SvgExporter {
+    fn export(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        let unplotted = |why: &str| ReportError::Plot {
+            suite: self.suite.clone(),
+            source: why.into(),
         };
-        let path = dir.join(file_name(&suite.name));
-        write_atomic(&path, svg.as_bytes()).map_err(|source| ReportError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        written.insert(suite.name.clone(), path);
+        let suite = report
+            .suites
+            .iter()
+            .find(|s| s.name == self.suite)
+            .ok_or_else(|| unplotted("no such suite in the report"))?;
+        let svg = render_svg(suite, None)?.ok_or_else(|| unplotted("too few samples"))?;
+        Ok(svg.into_bytes())
     }
-    Ok(written)
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testdata::*;
     use super::*;
+    use legend::PEAK_LIMIT_COLOUR;
 
     /// Checks that tags balance (a small well-formedness check: no XML
     /// parser is a dependency of the runner).
@@ -484,7 +398,10 @@ mod tests {
         assert_well_formed(&svg);
         assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
         assert!(
-            svg.contains("node-optimize-loop (node): FAIL on rss growth, slope, native leaks"),
+            svg.contains(
+                "node-optimize-loop (node): FAIL on RSS growth, slope, slope per op, native leaks, \
+                 baseline regression"
+            ),
             "the caption names the tripped criteria"
         );
         assert!(svg.matches("<polyline").count() >= 2);
@@ -494,7 +411,11 @@ mod tests {
             "peak RSS limit (200.0 MB)",
             "fitted slope (13.8 MB/s)",
             "warm-up (ignored)",
-            "slope window: slope tripped",
+            "slope window: slope, slope per op tripped",
+            "slope per op: +40.0 KB/op",
+            "limit +8.0 KB/op: tripped",
+            "native leaks: 3",
+            "limit 0: tripped",
             "time (s)",
             "RSS (MB)",
             "VMS (MB)",
@@ -536,7 +457,7 @@ mod tests {
             .unwrap();
         let svg = render_svg(canary, None).unwrap().unwrap();
         assert!(
-            svg.contains("rust-canary-leak (rust): CANARY OK, caught by rss growth"),
+            svg.contains("rust-canary-leak (rust): CANARY OK, caught by RSS growth"),
             "{}",
             caption(canary)
         );

@@ -1,0 +1,232 @@
+//! Tests across the layers, run on every export format: that the criterion
+//! table drives config, verdict and every report (a criterion added to the
+//! table and measured shows up everywhere without another edit, or this
+//! fails), and that a failed suite's log tail leaves its progress lines out
+//! in every format.
+
+use super::export::Exporter;
+use super::github::AnnotationsExporter;
+use super::html::HtmlExporter;
+use super::json::JsonExporter;
+use super::junit::JunitExporter;
+use super::markdown::MarkdownExporter;
+use super::model::{Report, SuiteReport};
+use super::plot::SvgExporter;
+use super::table::SummaryExporter;
+use super::text::Paint;
+use crate::model::{
+    Criterion, Exit, Failure, Job, LimitSpec, Limits, Measured, PlotLine, Progress, Sample, Stream,
+};
+use crate::units::{Unit, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Every format, by name: (format, text).
+fn every_format(report: &Report) -> Vec<(&'static str, String)> {
+    let plot_links = BTreeMap::new();
+    let exporters: Vec<(&str, Box<dyn Exporter>)> = vec![
+        ("json", Box::new(JsonExporter)),
+        ("junit", Box::new(JunitExporter)),
+        ("markdown", Box::new(MarkdownExporter { plot_links })),
+        ("html", Box::new(HtmlExporter { baseline: None })),
+        (
+            "summary",
+            Box::new(SummaryExporter {
+                paint: Paint { enabled: false },
+            }),
+        ),
+        ("annotations", Box::new(AnnotationsExporter)),
+        (
+            "svg",
+            Box::new(SvgExporter {
+                suite: report.suites[0].name.clone(),
+            }),
+        ),
+    ];
+    exporters
+        .into_iter()
+        .map(|(name, e)| (name, String::from_utf8(e.export(report).unwrap()).unwrap()))
+        .collect()
+}
+
+fn report_of(job: &Job, measured: Measured) -> Report {
+    let outcome = crate::verdict::judge(job, measured, None, 0.1);
+    let suites = vec![SuiteReport::from_outcome(&outcome)];
+    Report::new(UNIX_EPOCH, Duration::from_secs(6), false, suites)
+}
+
+/// How a limit of this unit is written in memtest.toml, for the test.
+fn written(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Size | Unit::Growth => "\"3MB\"",
+        Unit::Rate => "\"1MB/s\"",
+        Unit::PerOp => "\"1KB\"",
+        Unit::Count => "2",
+        Unit::Text => "\"DONE\"",
+    }
+}
+
+/// A run that breaks every limit `written` gives: RSS and VMS climb 30 MB
+/// over 5 s in 1,000 operations, 5 native allocations are left, and the
+/// marker is never printed.
+fn leaking_run() -> Measured {
+    let samples = (0..500u64)
+        .map(|i| Sample {
+            t_ms: i * 10,
+            rss_bytes: 50_000_000 + i * 60_000,
+            vms_bytes: 1_000_000_000 + i * 60_000,
+            processes: 1,
+        })
+        .collect();
+    Measured {
+        pid: 1,
+        exit: Exit::Code { code: 0 },
+        duration: Duration::from_secs(5),
+        samples,
+        progress: (0..=100)
+            .map(|i| Progress {
+                t_ms: i * 50,
+                operations: i * 10,
+            })
+            .collect(),
+        peak_rss_exact: None,
+        reported: [("native_leaks".to_string(), 5.0)].into(),
+        marker_seen: false,
+        log_tail: vec![],
+        findings: None,
+    }
+}
+
+/// The limit as memtest.toml sets it: from `[defaults]` and from a suite's
+/// `limits`, each read through config and the resolver.
+fn limit_from_toml(spec: &LimitSpec) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.py"), "").unwrap();
+    let runtime = "[runtimes.py]\nkind = \"python\"\nprogram = \"python3\"\n";
+    let suite = "[[suite]]\nname = \"s\"\nruntime = \"py\"\nscript = \"s.py\"\n";
+    let (key, value) = (spec.key, written(spec.unit));
+    let mut seen = Vec::new();
+    for text in [
+        format!("{runtime}[defaults]\n{key} = {value}\n{suite}"),
+        format!("{runtime}{suite}limits = {{ {key} = {value} }}\n"),
+    ] {
+        let path = dir.path().join("memtest.toml");
+        let config = crate::config::parse(&text, &path, dir.path())
+            .unwrap_or_else(|e| panic!("`{key}` does not parse: {e}\n{text}"));
+        let suite = config.suite("s").unwrap();
+        let resolved = config
+            .resolve(suite, &crate::config::Invocation::default())
+            .unwrap();
+        seen.push((spec.get)(&resolved.limits).expect("the limit is set"));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "`{key}`: [defaults] and a suite's limits agree"
+    );
+    seen.remove(0)
+}
+
+#[test]
+fn the_criterion_table_drives_config_verdict_and_every_format() {
+    for (criterion, spec) in Criterion::limited() {
+        let limit = limit_from_toml(spec);
+        let mut job = Job::example();
+        job.limits = Limits::none();
+        (spec.set)(&mut job.limits, Some(limit.clone()));
+        let report = report_of(&job, leaking_run());
+        let suite = &report.suites[0];
+        let failures: Vec<&Failure> = suite.failures.iter().map(|f| &f.failure).collect();
+        assert_eq!(failures.len(), 1, "{criterion}: {failures:?}");
+        assert_eq!(failures[0].criterion(), criterion, "{failures:?}");
+        assert!(suite.tripped(criterion));
+        let sentence = failures[0].to_string();
+        let spec_of = criterion.spec();
+        for (format, text) in every_format(&report) {
+            let shows = |needle: &str| {
+                let escaped = needle.replace('%', "%25");
+                text.contains(needle) || (format == "annotations" && text.contains(&escaped))
+            };
+            if format != "svg" {
+                assert!(shows(&sentence), "{criterion}: {format} lacks {sentence:?}");
+            }
+            if let (Some(column), true) = (&spec_of.column, format != "annotations") {
+                let figure = suite.figure(criterion).unwrap().to_string();
+                let cell = match format {
+                    "markdown" => format!("**{figure}**"),
+                    "html" => format!("class=\"tripped\"><span class=\"val\">{figure}</span>"),
+                    _ => figure.clone(),
+                };
+                let header = match format {
+                    "json" => spec.json.to_string(),
+                    "svg" => spec_of.label.to_string(),
+                    _ => column.header.to_string(),
+                };
+                assert!(shows(&header), "{criterion}: {format} has no {header:?}");
+                if !matches!(format, "json" | "svg") {
+                    assert!(shows(&cell), "{criterion}: {format} lacks {cell:?}\n{text}");
+                }
+            }
+            if format == "svg" {
+                let label = spec_of.label;
+                let needle = match spec_of.plot {
+                    Some(PlotLine::GrowthLimit(_) | PlotLine::LevelLimit(_)) => {
+                        format!("{label} limit ({limit}): crossed")
+                    }
+                    Some(PlotLine::FittedSlope) => format!("slope window: {label} tripped"),
+                    Some(PlotLine::WindowNote | PlotLine::Note) => {
+                        let figure = suite.figure(criterion).unwrap();
+                        assert!(shows(&format!("{label}: {figure}")), "{criterion}: plot");
+                        format!("limit {limit}: tripped")
+                    }
+                    None => continue,
+                };
+                assert!(shows(&needle), "{criterion}: the plot lacks {needle:?}");
+            }
+        }
+        let json: serde_json::Value = serde_json::from_str(&every_format(&report)[0].1).unwrap();
+        let suite_json = &json["suites"][0];
+        assert_eq!(
+            suite_json["limits"][spec.json],
+            serde_json::to_value(&limit).unwrap()
+        );
+        assert_eq!(suite_json["failures"][0]["criterion"], criterion.name());
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back, report, "{criterion}: the JSON reads back");
+    }
+}
+
+#[test]
+fn a_failed_suites_log_tail_leaves_progress_lines_out_of_every_format() {
+    // A wrapped canary: valgrind slows its loop, so nearly all it prints is
+    // progress; the lines that say why it died must reach the reports.
+    let mut log = crate::exec::OutputLog::new(std::io::sink(), None, std::time::Instant::now());
+    log.line(Stream::Stderr, "==4242== Invalid read of size 8");
+    for i in 0..100 {
+        log.line(Stream::Stdout, &format!("MEMTEST progress={i}"));
+    }
+    log.line(Stream::Stderr, "Segmentation fault (core dumped)");
+    let mut measured = leaking_run();
+    measured.exit = Exit::Signal {
+        signal: 11,
+        name: "SIGSEGV".into(),
+    };
+    measured.log_tail = log.finish().tail;
+    let report = report_of(&Job::example(), measured);
+    assert!(report.suites[0].crashed());
+    for (format, text) in every_format(&report) {
+        assert!(
+            !text.contains("MEMTEST progress="),
+            "{format} shows progress lines"
+        );
+        if !matches!(format, "annotations" | "svg") {
+            assert!(
+                text.contains("Segmentation fault"),
+                "{format} lacks the tail"
+            );
+            assert!(
+                text.contains("Invalid read of size 8"),
+                "{format} lacks the tail"
+            );
+        }
+    }
+}
