@@ -322,6 +322,7 @@ mod tests {
                 marker_seen: true,
                 log_tail: vec![],
                 findings: None,
+                sites: Vec::new(),
             },
             figures: Figures::default(),
             verdict,

@@ -2,6 +2,7 @@
 //! exited, its exact peak, the figures it reported and what a wrapper found.
 //! The verdict's input; nothing here is judged.
 
+use super::Site;
 use crate::units::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -78,6 +79,10 @@ pub struct Measured {
     /// wrote nothing.
     #[serde(default)]
     pub findings: Option<WrapperFindings>,
+    /// Leak sites, in attribution mode (`memtest explain`): printed by the
+    /// suite (`MEMTEST site=` lines) and read from the wrapper's findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<Site>,
 }
 
 /// A wrapper's report on one suite.

@@ -266,6 +266,7 @@ mod tests {
             marker_seen: true,
             log_tail: vec![],
             findings: None,
+            sites: Vec::new(),
         }
     }
 
