@@ -391,13 +391,19 @@ fn object_of(ip: usize) -> Option<String> {
 }
 
 /// The tracker's own frames (the stack walk) lead every stack: leave them
-/// out. The allocator's frames are kept; memtest folds them.
+/// out. The allocator's frames are kept; memtest folds them. Inlined frames
+/// carry their short names only (`trace`, `{closure#0}`), so their source
+/// files tell them apart.
 fn is_walker(frame: &FrameInfo) -> bool {
-    frame.function.as_deref().is_some_and(|f| {
+    let by_name = frame.function.as_deref().is_some_and(|f| {
         f.starts_with("backtrace::")
             || f.starts_with("memtest_alloc::sites::")
             || f.starts_with("<memtest_alloc::sites::")
-    })
+    });
+    let by_file = frame.file.as_deref().is_some_and(|f| {
+        f.contains("/backtrace-0.") || (f.contains("memtest-alloc") && f.ends_with("src/sites.rs"))
+    });
+    by_name || by_file
 }
 
 fn site_line(bytes: u64, blocks: u64, ips: &[usize], symbols: &mut Symbols) -> String {

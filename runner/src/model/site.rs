@@ -242,12 +242,21 @@ fn is_native_plumbing(frame: &Frame) -> bool {
         "__lsan",
         "__sanitizer",
     ];
+    // Inlined frames carry short names (`alloc`, `trace`, `{closure#0}`):
+    // their files say whose they are.
+    const MEMTEST_SOURCES: &[&str] = &[
+        "memtest-alloc/src/",
+        "memtest-harness/src/",
+        "/backtrace-0.",
+        "/helpers/c/memtest.h",
+    ];
     let object = frame.object.as_deref().unwrap_or("");
     let file = frame.file.as_deref().unwrap_or("");
     if is_runtime_object(object)
         || file.starts_with("/rustc/")
         || file.contains("libsanitizer")
         || file.contains("compiler-rt")
+        || MEMTEST_SOURCES.iter().any(|m| file.contains(m))
     {
         return true;
     }
@@ -355,6 +364,28 @@ mod tests {
             stack[5].label(),
             "pyjamaz_engine::canary::leak_input (canary.rs:1)"
         );
+    }
+
+    #[test]
+    fn inlined_short_names_are_told_apart_by_their_files() {
+        // The tracker's stack inside the release cdylib (line tables only):
+        // DWARF names inlined functions without their paths.
+        let lib = "/w/.memtest/lib/leaky/libpyjamaz.so";
+        let at = |f: &str, file: &str| frame(Some(f), Some(file), Some(lib));
+        let stack = [
+            at("trace", "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/backtrace-0.3.77/src/backtrace/libunwind.rs"),
+            at("{closure#0}", "/w/crates/memtest-alloc/src/sites.rs"),
+            at("allocated", "/w/crates/memtest-alloc/src/lib.rs"),
+            at("alloc", "/w/crates/memtest-alloc/src/lib.rs"),
+            at("__rust_alloc", "/w/core/src/lib.rs"),
+            at("alloc", "/rustc/5980/library/alloc/src/alloc.rs"),
+            at("to_vec<u8>", "/rustc/5980/library/alloc/src/slice.rs"),
+            at("leak_input", "/w/core/engine/src/canary.rs"),
+            at("optimize", "/w/core/engine/src/optimize.rs"),
+            at("pyjamaz_optimize", "/w/core/src/ffi.rs"),
+            frame(Some("ffi_call"), None, Some("/usr/lib/x86_64-linux-gnu/libffi.so.8")),
+        ];
+        assert_eq!(naming_frame(Layer::Native, &stack, &pyjamaz()), Some(7));
     }
 
     #[test]
