@@ -82,6 +82,7 @@ def main():
     leaks = live1 - live0
     t.report("output_bytes", out_bytes)
     t.report("native_leaks", leaks)
+    t.report_native_sites()
     t.report("traced_growth_bytes", traced1 - traced0)
     t.check(leaks == 0, f"native live allocations {leaks} above baseline after {IMAGES} images, limit 0")
     t.check(

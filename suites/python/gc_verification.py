@@ -86,6 +86,7 @@ def main():
 
     live1, bytes1 = t.native_live()
     t.report("native_leaks", live1 - live0)
+    t.report_native_sites()
     t.report("native_leaked_bytes", bytes1 - bytes0)
     t.check(live1 == live0, f"native live allocations {live1 - live0} above baseline after gc, limit 0")
 
