@@ -26,10 +26,15 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Frames kept per stack, innermost first.
 pub const MAX_FRAMES: usize = 48;
+/// Frames kept past the last one inside the object this allocator is built
+/// into: who called the library (`ffi_call`, a suite's `main`). Walking on
+/// through an interpreter's frames costs more than all the rest of a stack
+/// and names nothing a Python or JS site does not name better.
+pub const CALLER_FRAMES: usize = 3;
 /// Live blocks tracked at once (each costs ~50 bytes of the tracker's own).
 pub const MAX_TRACKED_BLOCKS: usize = 1 << 20;
 /// The variable that turns tracking on.
@@ -154,15 +159,25 @@ impl Tracker {
             let mut depth = 0;
             let full = self.tracked.load(Relaxed) >= MAX_TRACKED_BLOCKS;
             if !full {
+                let own = own_object();
+                let mut seen_own = false;
+                let mut outside = 0;
                 // SAFETY: `trace_unsynchronized` requires no concurrent
                 // unsynchronized trace on platforms whose unwinder is not
                 // thread-safe (Windows' dbghelp); this feature is for the
                 // Unix unwinders (libgcc's, libunwind), which are.
                 unsafe {
                     backtrace::trace_unsynchronized(|frame| {
-                        ips[depth] = frame.ip() as usize;
+                        let ip = frame.ip() as usize;
+                        ips[depth] = ip;
                         depth += 1;
-                        depth < MAX_FRAMES
+                        if own.contains(&ip) {
+                            seen_own = true;
+                            outside = 0;
+                        } else if seen_own {
+                            outside += 1;
+                        }
+                        depth < MAX_FRAMES && outside < CALLER_FRAMES
                     });
                 }
             }
@@ -373,6 +388,52 @@ impl Symbols {
             frames
         })
     }
+}
+
+/// The addresses of the object (executable or shared library) this code is
+/// in; empty when the loader cannot say.
+fn own_object() -> std::ops::Range<usize> {
+    static OWN: OnceLock<std::ops::Range<usize>> = OnceLock::new();
+    OWN.get_or_init(|| {
+        struct Search {
+            target: usize,
+            found: std::ops::Range<usize>,
+        }
+        unsafe extern "C" fn visit(
+            info: *mut libc::dl_phdr_info,
+            _size: libc::size_t,
+            data: *mut libc::c_void,
+        ) -> libc::c_int {
+            // SAFETY: the loader hands a valid info for the call's length;
+            // data is the Search passed below.
+            let (info, search) = unsafe { (&*info, &mut *data.cast::<Search>()) };
+            // The lowest start and highest end of its loaded segments.
+            let (mut lo, mut hi) = (usize::MAX, 0);
+            for i in 0..usize::from(info.dlpi_phnum) {
+                // SAFETY: dlpi_phdr holds dlpi_phnum headers.
+                let ph = unsafe { &*info.dlpi_phdr.add(i) };
+                if ph.p_type == libc::PT_LOAD {
+                    let start = info.dlpi_addr as usize + ph.p_vaddr as usize;
+                    lo = lo.min(start);
+                    hi = hi.max(start + ph.p_memsz as usize);
+                }
+            }
+            if (lo..hi).contains(&search.target) {
+                search.found = lo..hi;
+                return 1;
+            }
+            0
+        }
+        let mut search = Search {
+            target: own_object as *const () as usize,
+            found: 0..0,
+        };
+        // SAFETY: visit matches the callback type and only reads the
+        // headers the loader passes; search outlives the call.
+        unsafe { libc::dl_iterate_phdr(Some(visit), (&mut search as *mut Search).cast()) };
+        search.found
+    })
+    .clone()
 }
 
 /// The object file (executable or shared library) holding `ip`.
