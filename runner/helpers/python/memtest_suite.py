@@ -260,7 +260,7 @@ class _Sites:
     first and the last checkpoint, and the tracebacks whose memory grew
     between them."""
 
-    DEPTH = 16    # frames kept per allocation
+    DEPTH = 8     # frames kept per allocation (each costs on every allocation)
     TOP = 10      # sites printed, largest first
     FLOOR = 1024  # bytes: smaller growth is not printed at all (memtest's
                   # own noise floor for growth sites is higher, docs/protocol.md)
@@ -275,17 +275,22 @@ class _Sites:
         if not tracemalloc.is_tracing():
             return
         if self.first is None:
-            # Once for nothing: filtering compiles and caches its patterns,
-            # which would otherwise read as growth after the first snapshot.
-            self._snapshot()
             self.first = self._snapshot()
         elif not first_only:
             self.last = self._snapshot()
 
     @staticmethod
     def _snapshot() -> tracemalloc.Snapshot:
+        # Unfiltered: filtering is Python code over every trace (seconds
+        # for a suite's heap), done once, on the two snapshots compared.
         gc.collect()
-        return tracemalloc.take_snapshot().filter_traces((
+        return tracemalloc.take_snapshot()
+
+    @staticmethod
+    def _own(snapshot: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
+        """Without tracemalloc's, the helper's and the import system's own
+        allocations (by the innermost frame)."""
+        return snapshot.filter_traces((
             tracemalloc.Filter(False, tracemalloc.__file__),
             tracemalloc.Filter(False, __file__),
             tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
@@ -298,9 +303,14 @@ class _Sites:
         the first took one."""
         if self.first is None:
             return []
-        last = self.last or self._snapshot()
+        if self.last is None and not tracemalloc.is_tracing():
+            # The suite stopped tracemalloc itself (stop() drops every trace).
+            return []
+        last = self._own(self.last or self._snapshot())
+        first = self._own(self.first)
+        self.first = self.last = None
         out = []
-        for diff in last.compare_to(self.first, "traceback")[: self.TOP]:
+        for diff in last.compare_to(first, "traceback")[: self.TOP]:
             if diff.size_diff < self.FLOOR:
                 break
             frames = [{"file": f.filename, "line": f.lineno} for f in reversed(diff.traceback)]

@@ -357,3 +357,16 @@ def test_report_sites_passes_on_memtest_lines_only(capsys):
     m.report_sites('MEMTEST site={"layer":"native"}\nnoise\nMEMTEST native_sites_untracked_blocks=3\n')
     assert capsys.readouterr().out.splitlines() == [
         'MEMTEST site={"layer":"native"}', "MEMTEST native_sites_untracked_blocks=3"]
+
+
+def test_explain_survives_a_suite_that_stops_tracemalloc(tmp_path):
+    p, _ = run_file(tmp_path, """
+        import tracemalloc
+        def main():
+            m.progress(0)
+            tracemalloc.stop()  # as suites measuring their own heap do
+            m.report("operations", 1)
+        m.run(main, name="stops")
+    """, {"MEMTEST_EXPLAIN": "1"})
+    assert p.returncode == 0, p.stderr
+    assert sites_of(p.stdout) == []
