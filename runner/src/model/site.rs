@@ -104,6 +104,35 @@ pub struct Site {
     pub name: Option<String>,
 }
 
+/// Growth below this, between two checkpoints of an interpreter's heap
+/// (tracemalloc, V8 snapshots), is the interpreter's own churn: caches,
+/// interned strings, compiled code, a stream made on first use. Clean
+/// suites of this repository grew at most ~25 KB at any one site.
+pub const GROWTH_NOISE_FLOOR_BYTES: u64 = 64 * 1024;
+
+impl SiteSource {
+    /// Sources that report blocks still live at the end (exact: a clean
+    /// suite has none), as opposed to growth between two snapshots.
+    pub fn is_exact(self) -> bool {
+        matches!(
+            self,
+            SiteSource::MemtestAlloc | SiteSource::Valgrind | SiteSource::Sanitizer
+        )
+    }
+}
+
+impl Site {
+    /// Whether the site is worth reporting: any live block from an exact
+    /// source, growth of at least [`GROWTH_NOISE_FLOOR_BYTES`] otherwise.
+    pub fn above_noise_floor(&self) -> bool {
+        if self.source.is_exact() {
+            self.bytes > 0 || self.blocks > 0
+        } else {
+            self.bytes >= GROWTH_NOISE_FLOOR_BYTES
+        }
+    }
+}
+
 /// What identifies the library under test in a stack: the object files it
 /// is built into and the prefixes of its functions (a crate, a C symbol
 /// prefix).
@@ -511,6 +540,22 @@ mod tests {
         name_sites(&mut sites, &Library::default());
         let names: Vec<_> = sites.iter().map(|s| s.name.as_deref().unwrap()).collect();
         assert_eq!(names, ["big", "a_small", "small"]);
+    }
+
+    #[test]
+    fn the_noise_floor_applies_to_growth_only() {
+        let site = |source, bytes| Site {
+            layer: Layer::Native,
+            source,
+            bytes,
+            blocks: 1,
+            frames: vec![],
+            name: None,
+        };
+        assert!(site(SiteSource::MemtestAlloc, 8).above_noise_floor());
+        assert!(site(SiteSource::Valgrind, 1).above_noise_floor());
+        assert!(!site(SiteSource::Tracemalloc, GROWTH_NOISE_FLOOR_BYTES - 1).above_noise_floor());
+        assert!(site(SiteSource::HeapSnapshot, GROWTH_NOISE_FLOOR_BYTES).above_noise_floor());
     }
 
     #[test]
