@@ -75,7 +75,8 @@ def main():
     window.clear()
     t.collect()
     traced1 = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
+    if not t.explain():  # attribution mode traces on to the end (memtest explain)
+        tracemalloc.stop()
     live1, _ = t.native_live()
     out_bytes = out["bytes"]
 

@@ -92,17 +92,19 @@ fn attribution_mode(job: &mut Job) {
 
 /// The config to run, and the wrapper to run it under: the one asked for;
 /// none for a cargo build (memtest-alloc's tracker answers inside the
-/// library); else valgrind memcheck when valgrind is on PATH, memtest.toml's
-/// valgrind wrapper or, when it has none, the stock one added to a copy.
+/// library) or without a `[build]` (no library to attribute to, and
+/// valgrind would report only the interpreters' exit-time leaks); else
+/// valgrind memcheck when valgrind is on PATH, memtest.toml's valgrind
+/// wrapper or, when it has none, the stock one added to a copy.
 fn with_attribution_wrapper(config: &Config, asked: Option<&str>) -> (Config, Option<String>) {
     if let Some(name) = asked {
         return (config.clone(), Some(name.to_string()));
     }
-    let tracked = matches!(
+    let untracked_library = matches!(
         config.build.as_ref().map(|b| &b.form),
-        Some(BuildForm::Cargo { .. })
+        Some(BuildForm::Command { .. } | BuildForm::Prebuilt { .. })
     );
-    if tracked || !on_path("valgrind") {
+    if !untracked_library || !on_path("valgrind") {
         return (config.clone(), None);
     }
     if let Some(w) = config
@@ -185,7 +187,8 @@ fn method_of(config: &Config, wrapper: Option<&str>, runtime: RuntimeKind) -> St
         });
     let native = tool.unwrap_or(match config.build.as_ref().map(|b| &b.form) {
         Some(BuildForm::Cargo { .. }) => "memtest-alloc tracker",
-        _ => "no native tracker (valgrind not found)",
+        Some(_) => "no native tracker (valgrind not found)",
+        None => "no library built",
     });
     match runtime {
         RuntimeKind::Python => format!("{native}; tracemalloc"),
