@@ -3,6 +3,7 @@
 //! and one limit, tested on scripted series without any process.
 
 pub mod baseline;
+pub mod canary;
 pub mod criteria;
 pub mod series;
 
@@ -180,7 +181,7 @@ pub fn judge(
     } else {
         apply_expectation(
             job.expect,
-            &job.catches,
+            &canary::catches(job),
             failures(job, &measured, &figures, &trends, baseline, tolerance),
         )
     };
