@@ -30,6 +30,13 @@
 //! }
 //! ```
 //!
+//! # Leak sites (feature `sites`)
+//!
+//! With the `sites` feature and `MEMTEST_EXPLAIN` set (memtest's
+//! attribution mode), the allocator also records the stack of every live
+//! block; `CountingAlloc::site_lines` prints the blocks still live, grouped
+//! by stack, as memtest's `MEMTEST site=` lines. See the `sites` module.
+//!
 //! # Exactness
 //!
 //! The counters are relaxed atomics: each one is exact, and a snapshot taken
