@@ -85,6 +85,9 @@ cargo run -p runner --quiet -- run --tag fast --profile ci \
 step "the HTML report in headless Chromium"
 scripts/browser-test/run.sh
 
+step "memtest explain names the leaky core and the retained results (the fast tier's build)"
+cargo test --quiet -p runner --test explain -- --ignored
+
 step "example: a C library (make), canaries included"
 cargo run -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \
   --json .memtest/report/c-library.json

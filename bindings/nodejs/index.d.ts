@@ -70,6 +70,8 @@ export declare const ABI_VERSION: 1;
 export declare function getVersion(): string;
 export declare function libraryPath(): string;
 export declare function allocStats(): AllocStats;
+/** Leak sites (memtest's attribution mode, MEMTEST_EXPLAIN): `MEMTEST site=` lines of live blocks made at or after allocation number `since`. */
+export declare function allocSites(since?: number): string;
 export declare function optimize(input: Uint8Array, options?: OptimizeOptions): OptimizeResult;
 export declare function optimizeAsync(input: Uint8Array, options?: OptimizeOptions): Promise<OptimizeResult>;
 export declare function optimizeNative(input: Uint8Array, options?: OptimizeOptions): NativeResult;

@@ -25,6 +25,24 @@ function libraryPath() {
   return native().path;
 }
 
+/**
+ * The core's leak sites: its live heap blocks allocated at or after
+ * allocation number `since` (a baseline's `totalAllocations`), grouped by
+ * allocating stack, largest first, as `MEMTEST site=` lines. Empty unless the
+ * library was loaded with MEMTEST_EXPLAIN set (memtest's attribution mode).
+ */
+function allocSites(since = 0) {
+  const lib = native();
+  let size = Number(lib.allocSites(since, null, 0)) + 1;
+  // The text can grow between two calls (another thread allocating).
+  for (;;) {
+    const buf = Buffer.alloc(size);
+    const need = Number(lib.allocSites(since, buf, size));
+    if (need < size) return buf.toString('utf8', 0, need);
+    size = need + 1;
+  }
+}
+
 /** The core's own heap accounting: live allocations and bytes, totals since load. */
 function allocStats() {
   const out = {};
@@ -200,6 +218,7 @@ module.exports = {
   getVersion,
   libraryPath,
   allocStats,
+  allocSites,
   optimize,
   optimizeAsync,
   optimizeNative,

@@ -77,6 +77,15 @@ void pyjamaz_free_result(PyjamazResult *result);
  * PYJAMAZ_ERR_NULL_POINTER when out is NULL. */
 int32_t pyjamaz_alloc_stats(PyjamazAllocStats *out);
 
+/* Leak sites (memtest's attribution mode): the library's live heap blocks
+ * allocated at or after allocation number `since` (a baseline's
+ * total_allocations; 0 for all), grouped by allocating stack, largest first,
+ * as "MEMTEST site={json}" lines, NUL-terminated in buf (at most cap bytes
+ * with the NUL). Returns the whole text's length without the NUL: call again
+ * with a larger buffer when it is cap or more (buf NULL, cap 0 asks for the
+ * length). Empty unless the library was loaded with MEMTEST_EXPLAIN set. */
+size_t pyjamaz_alloc_sites(uint64_t since, char *buf, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,10 @@
 //! libwebp's C allocations are not visible here (it has no hook), which is
 //! why RSS sampling stays the second line of evidence.
 //!
+//! With `MEMTEST_EXPLAIN` set (memtest's attribution mode) the allocator
+//! also remembers the stack of every live block, and `pyjamaz_alloc_sites`
+//! prints those still live, grouped by stack: the leak sites.
+//!
 //! Counters are relaxed atomics: each is individually exact, and a snapshot
 //! taken while other threads allocate may mix moments, which is fine for the
 //! "back to baseline after everything was freed" question it answers.
@@ -20,6 +24,22 @@ pub type AllocStats = memtest_alloc::Snapshot;
 /// Reads the counters of the library's global allocator.
 pub fn stats() -> AllocStats {
     crate::GLOBAL.snapshot()
+}
+
+/// The library's live blocks allocated at or after allocation number
+/// `since` (a baseline's `total_allocations`; 0 for all), grouped by the
+/// stack that allocated them, largest first, as `MEMTEST site=` lines.
+/// Empty unless site tracking is on (`MEMTEST_EXPLAIN`, see memtest-alloc's
+/// `sites` module).
+pub fn site_lines(since: u64, max_sites: usize) -> memtest_alloc::SiteLines {
+    crate::GLOBAL.site_lines(since, max_sites)
+}
+
+/// Turns site tracking on or off whatever `MEMTEST_EXPLAIN` says, for the
+/// benchmark that measures its cost within one binary.
+#[doc(hidden)]
+pub fn set_tracking_sites(enabled: bool) {
+    crate::GLOBAL.track_sites(enabled);
 }
 
 /// Turns counting on or off at run time, for the benchmark that measures the

@@ -240,3 +240,36 @@ pub unsafe extern "C" fn pyjamaz_alloc_stats(out: *mut PyjamazAllocStats) -> i32
     };
     ErrorCode::Ok.as_i32()
 }
+
+/// Most sites `pyjamaz_alloc_sites` prints: the largest; the rest are the
+/// small end of what is live.
+const MAX_SITES: usize = 50;
+
+/// Writes the library's leak sites into `buf`: its live heap blocks
+/// allocated at or after allocation number `since` (the `total_allocations`
+/// of a `pyjamaz_alloc_stats` baseline; 0 for all), grouped by the stack
+/// that allocated them, largest first, as `MEMTEST site={json}` lines (the
+/// format of memtest's docs/protocol.md), NUL-terminated. Returns the length
+/// of the whole text without the NUL: when it is `cap` or more, only the
+/// first `cap - 1` bytes were written; call again with a larger buffer. The
+/// text is empty unless the library was loaded with `MEMTEST_EXPLAIN` set
+/// (site tracking costs a stack walk per allocation).
+///
+/// # Safety
+///
+/// `buf` must be NULL (with `cap` 0: ask for the length) or valid for
+/// writes of `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn pyjamaz_alloc_sites(since: u64, buf: *mut c_char, cap: usize) -> usize {
+    let lines = crate::alloc::site_lines(since, MAX_SITES);
+    let text = lines.as_bytes();
+    if !buf.is_null() && cap > 0 {
+        let n = text.len().min(cap - 1);
+        // SAFETY: the caller guarantees buf is valid for cap bytes; n < cap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+            *buf.add(n) = 0;
+        }
+    }
+    text.len()
+}

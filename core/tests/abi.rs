@@ -169,3 +169,50 @@ fn encode_error_when_the_only_encoder_fails() {
     };
     assert_eq!(code_of(Some(&wide), &opts), ErrorCode::Encode);
 }
+
+#[test]
+fn alloc_sites_name_the_call_that_holds_the_memory() {
+    // Tracking is off by default: nothing to say, and a length of 0.
+    assert_eq!(
+        unsafe { ffi::pyjamaz_alloc_sites(0, std::ptr::null_mut(), 0) },
+        0
+    );
+    pyjamaz::alloc::set_tracking_sites(true);
+    let before = common::alloc_stats();
+    let input = encode(&photo(32, 32), ImageFormat::Png);
+    let formats = std::ffi::CString::new("png").unwrap();
+    let options = ffi::PyjamazOptions {
+        input: input.as_ptr(),
+        input_len: input.len(),
+        max_bytes: 0,
+        max_diff: 0.0,
+        metric: std::ptr::null(),
+        formats: formats.as_ptr(),
+        concurrency: 1,
+    };
+    // A result not freed yet: its blocks are live, made by pyjamaz_optimize.
+    let held = unsafe { ffi::pyjamaz_optimize(&options) };
+    let len =
+        unsafe { ffi::pyjamaz_alloc_sites(before.total_allocations, std::ptr::null_mut(), 0) };
+    let mut buf = vec![0u8; len + 1];
+    unsafe {
+        ffi::pyjamaz_alloc_sites(before.total_allocations, buf.as_mut_ptr().cast(), buf.len())
+    };
+    pyjamaz::alloc::set_tracking_sites(false);
+    unsafe { ffi::pyjamaz_free_result(held) };
+    let text = CStr::from_bytes_until_nul(&buf).unwrap().to_str().unwrap();
+    assert!(
+        text.lines().all(|l| l.starts_with("MEMTEST site={")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"function\":\"pyjamaz_optimize\"")),
+        "the held result's site names pyjamaz_optimize:\n{text}"
+    );
+    // A buffer too small gets a NUL-terminated prefix and the whole length.
+    let mut small = [0xffu8; 8];
+    let whole = unsafe { ffi::pyjamaz_alloc_sites(0, small.as_mut_ptr().cast(), small.len()) };
+    assert!(whole >= small.len() || whole == 0);
+    assert_eq!(small[whole.min(7)], 0);
+}

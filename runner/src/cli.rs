@@ -39,6 +39,8 @@ pub enum Command {
     List(FilterArgs),
     /// Show each suite's effective settings and where each came from
     Show(ShowArgs),
+    /// Re-run suites in attribution mode and show where they leak (leak sites, largest first)
+    Explain(ExplainArgs),
     /// Print a CI strategy matrix (JSON) that splits the suites into jobs
     Matrix(MatrixArgs),
     /// Validate memtest.toml without building or running anything
@@ -123,6 +125,18 @@ pub enum ShowFormat {
 pub struct RunArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// Suite names (exact), canaries included
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Leak sites shown per suite
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -288,6 +302,7 @@ mod tests {
             &["memtest", "merge"],
             &["memtest", "hook"],
             &["memtest", "hook", "install", "--tag"],
+            &["memtest", "explain"],
         ] {
             assert!(
                 Cli::try_parse_from(argv).is_err(),

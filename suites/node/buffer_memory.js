@@ -75,6 +75,7 @@ t.run(async () => {
   t.report('operations', IMAGES);
   t.report('output_bytes', outBytes);
   t.report('native_leaks', leaks);
+  t.reportNativeSites();
   t.report('array_buffers_growth_bytes', ab1 - ab0);
   t.check(leaks === 0, `native live allocations ${leaks} above baseline after ${IMAGES} images, limit 0`);
   t.check(

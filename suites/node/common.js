@@ -25,10 +25,24 @@ function requireHelpers() {
 const m = requireHelpers();
 const pyjamaz = require(path.join(REPO, 'bindings', 'nodejs'));
 
+// The first nativeLive() is the suite's baseline: leak sites are the blocks
+// allocated after it.
+let baselineAllocation = null;
+
 /** Native live allocations of the core, for baselines. */
 function nativeLive() {
   const s = pyjamaz.allocStats();
+  if (baselineAllocation === null) baselineAllocation = s.totalAllocations;
   return { allocations: s.liveAllocations, bytes: s.liveBytes };
 }
 
-module.exports = { ...m, pyjamaz, nativeLive };
+/**
+ * In attribution mode (`memtest explain`), the core's leak sites: its blocks
+ * allocated since the baseline and still live, by allocating stack. Call it
+ * where `native_leaks` is reported.
+ */
+function reportNativeSites() {
+  if (m.explain() && baselineAllocation !== null) m.reportSites(pyjamaz.allocSites(baselineAllocation));
+}
+
+module.exports = { ...m, pyjamaz, nativeLive, reportNativeSites };

@@ -83,6 +83,7 @@ t.run(async () => {
   for (const [label, message] of wrong) t.check(false, `${label}: ${message}`);
   const leaks = native1.allocations - native0.allocations;
   t.report('native_leaks', leaks);
+  t.reportNativeSites();
   t.report('native_leaked_bytes', native1.bytes - native0.bytes);
   t.report('operations', ROUNDS);
   t.check(leaks === 0, `native live allocations ${leaks} above baseline after ${ROUNDS} rounds of errors, limit 0`);

@@ -68,6 +68,7 @@ t.run(async () => {
 
   const leaks = native1.allocations - native0.allocations;
   t.report('native_leaks', leaks);
+  t.reportNativeSites();
   t.report('native_leaked_bytes', native1.bytes - native0.bytes);
   t.check(leaks === 0, `native live allocations ${leaks} above baseline after ${OPS} ops, limit 0`);
   t.report('operations', OPS);

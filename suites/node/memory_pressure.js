@@ -69,6 +69,7 @@ t.run(async () => {
   const leaks = native1.allocations - native0.allocations;
   t.report('operations', IMAGES);
   t.report('native_leaks', leaks);
+  t.reportNativeSites();
   t.report('rss_growth_bytes', growth);
   t.report('rss_late_rise_bytes', lateRise);
   t.report('vms_growth_bytes', t.vmsBytes() - vms0);

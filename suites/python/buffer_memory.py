@@ -75,13 +75,15 @@ def main():
     window.clear()
     t.collect()
     traced1 = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
+    if not t.explain():  # attribution mode traces on to the end (memtest explain)
+        tracemalloc.stop()
     live1, _ = t.native_live()
     out_bytes = out["bytes"]
 
     leaks = live1 - live0
     t.report("output_bytes", out_bytes)
     t.report("native_leaks", leaks)
+    t.report_native_sites()
     t.report("traced_growth_bytes", traced1 - traced0)
     t.check(leaks == 0, f"native live allocations {leaks} above baseline after {IMAGES} images, limit 0")
     t.check(

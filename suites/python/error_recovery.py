@@ -86,6 +86,7 @@ def main():
         t.check(False, f"{label}: {message}")
     leaks = live1 - live0
     t.report("native_leaks", leaks)
+    t.report_native_sites()
     t.report("native_leaked_bytes", bytes1 - bytes0)
     t.report("operations", ROUNDS)
     t.check(leaks == 0, f"native live allocations {leaks} above baseline after {ROUNDS} rounds of errors, limit 0")

@@ -73,6 +73,7 @@ def main():
 
     leaks = live1 - live0
     t.report("native_leaks", leaks)
+    t.report_native_sites()
     t.report("native_leaked_bytes", bytes1 - bytes0)
     t.check(leaks == 0, f"native live allocations {leaks} above baseline after {OPS} ops, limit 0")
     t.report("operations", OPS)

@@ -59,7 +59,8 @@ def main():
     del results, r
     t.collect()
     heap_after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
+    if not t.explain():  # attribution mode traces on to the end (memtest explain)
+        tracemalloc.stop()
     grown = heap_peak - heap0
     freed = (heap_peak - heap_after) / grown if grown > 0 else 0.0
     t.report("heap_growth_bytes", grown)
@@ -86,6 +87,7 @@ def main():
 
     live1, bytes1 = t.native_live()
     t.report("native_leaks", live1 - live0)
+    t.report_native_sites()
     t.report("native_leaked_bytes", bytes1 - bytes0)
     t.check(live1 == live0, f"native live allocations {live1 - live0} above baseline after gc, limit 0")
 

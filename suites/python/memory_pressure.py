@@ -70,6 +70,7 @@ def main():
     leaks = live1 - live0
     t.report("operations", IMAGES)
     t.report("native_leaks", leaks)
+    t.report_native_sites()
     t.report("rss_growth_bytes", rss_growth)
     t.report("vms_growth_bytes", vms_growth)
     t.report("rss_late_rise_bytes", late_rise)

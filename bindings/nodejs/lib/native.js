@@ -104,6 +104,7 @@ function loadLibrary(libPath, expectedAbi = ABI_VERSION) {
     optimize: lib.func('void *pyjamaz_optimize(const PyjamazOptions *options)'),
     freeResult: lib.func('void pyjamaz_free_result(void *result)'),
     allocStats: lib.func('int32_t pyjamaz_alloc_stats(_Out_ PyjamazAllocStats *out)'),
+    allocSites: lib.func('size_t pyjamaz_alloc_sites(uint64_t since, void *buf, size_t cap)'),
   };
 }
 

@@ -31,6 +31,7 @@ __all__ = [
     "OptimizeResult",
     "PyjamazError",
     "alloc_stats",
+    "alloc_sites",
     "find_library",
     "get_version",
     "library_path",
@@ -76,6 +77,24 @@ def alloc_stats() -> AllocStats:
     return AllocStats(
         out.live_allocations, out.live_bytes, out.total_allocations, out.peak_bytes
     )
+
+
+def alloc_sites(since: int = 0) -> str:
+    """The core's leak sites: its live heap blocks allocated at or after
+    allocation number ``since`` (a baseline's ``total_allocations``),
+    grouped by allocating stack, largest first, as ``MEMTEST site=`` lines.
+    Empty unless the library was loaded with ``MEMTEST_EXPLAIN`` set
+    (memtest's attribution mode)."""
+    lib = native()
+    # The text can grow between the two calls (another thread allocating):
+    # ask again until it fits.
+    size = lib.alloc_sites(since, None, 0) + 1
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        need = lib.alloc_sites(since, buf, size)
+        if need < size:
+            return buf.value.decode("utf-8", "replace")
+        size = need + 1
 
 
 def _call(data, max_bytes, max_diff, metric, formats, concurrency):

@@ -90,6 +90,9 @@ class Library:
         self.alloc_stats = lib.pyjamaz_alloc_stats
         self.alloc_stats.restype = ctypes.c_int32
         self.alloc_stats.argtypes = [ctypes.POINTER(PyjamazAllocStats)]
+        self.alloc_sites = lib.pyjamaz_alloc_sites
+        self.alloc_sites.restype = ctypes.c_size_t
+        self.alloc_sites.argtypes = [ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]
         self._lib = lib
 
 

@@ -30,6 +30,13 @@
 //! }
 //! ```
 //!
+//! # Leak sites (feature `sites`)
+//!
+//! With the `sites` feature and `MEMTEST_EXPLAIN` set (memtest's
+//! attribution mode), the allocator also records the stack of every live
+//! block; `CountingAlloc::site_lines` prints the blocks still live, grouped
+//! by stack, as memtest's `MEMTEST site=` lines. See the `sites` module.
+//!
 //! # Exactness
 //!
 //! The counters are relaxed atomics: each one is exact, and a snapshot taken
@@ -39,8 +46,12 @@
 //! the Pyjamaz optimizer measured the counting overhead within noise.
 
 mod leak;
+#[cfg(feature = "sites")]
+pub mod sites;
 
 pub use leak::{check_leaks, Leak, LeakCheck};
+#[cfg(feature = "sites")]
+pub use sites::SiteLines;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
@@ -81,11 +92,13 @@ impl Counters {
         LeakCheck::start(self, name)
     }
 
+    /// Returns the allocation's index among all allocations made.
     #[inline]
-    fn on_alloc(&self, size: usize) {
+    fn on_alloc(&self, size: usize) -> u64 {
         self.live_allocations.fetch_add(1, Relaxed);
-        self.total_allocations.fetch_add(1, Relaxed);
+        let seq = self.total_allocations.fetch_add(1, Relaxed);
         self.grow(size as u64);
+        seq
     }
 
     #[inline]
@@ -170,6 +183,8 @@ pub struct CountingAlloc {
     counters: Counters,
     /// See [`CountingAlloc::set_counting`].
     counting: AtomicBool,
+    #[cfg(feature = "sites")]
+    sites: sites::Tracker,
 }
 
 impl CountingAlloc {
@@ -178,6 +193,8 @@ impl CountingAlloc {
         CountingAlloc {
             counters: Counters::new(),
             counting: AtomicBool::new(true),
+            #[cfg(feature = "sites")]
+            sites: sites::Tracker::new(),
         }
     }
 
@@ -220,6 +237,63 @@ impl CountingAlloc {
     pub fn is_counting(&self) -> bool {
         self.counting.load(Relaxed)
     }
+
+    /// Turns leak-site tracking on or off, whatever `MEMTEST_EXPLAIN` says
+    /// (see [`sites`]). Blocks allocated while it was off have no site.
+    #[cfg(feature = "sites")]
+    pub fn track_sites(&self, on: bool) {
+        self.sites.set(on);
+    }
+
+    /// Whether leak sites are tracked (`MEMTEST_EXPLAIN`, or
+    /// [`Self::track_sites`]).
+    #[cfg(feature = "sites")]
+    pub fn is_tracking_sites(&self) -> bool {
+        self.sites.is_on()
+    }
+
+    /// The live blocks allocated at or after allocation number `since` (a
+    /// [`Snapshot::total_allocations`] taken as the baseline; 0 for all),
+    /// grouped by the stack that allocated them, largest first, at most
+    /// `max_sites`, as `MEMTEST site={json}` lines. Empty when tracking is
+    /// off.
+    #[cfg(feature = "sites")]
+    pub fn site_lines(&self, since: u64, max_sites: usize) -> SiteLines {
+        self.sites.lines(&|seq| seq >= since, max_sites)
+    }
+
+    /// [`Self::site_lines`] for the blocks whose allocation number `keep`
+    /// accepts (e.g. those made inside any of several checked windows).
+    #[cfg(feature = "sites")]
+    pub fn site_lines_where(&self, keep: &dyn Fn(u64) -> bool, max_sites: usize) -> SiteLines {
+        self.sites.lines(keep, max_sites)
+    }
+
+    /// The tracker's own allocations pass through uncounted (see [`sites`]).
+    #[inline]
+    fn is_trackers_own(&self) -> bool {
+        #[cfg(feature = "sites")]
+        {
+            self.sites.may_track() && sites::busy()
+        }
+        #[cfg(not(feature = "sites"))]
+        {
+            false
+        }
+    }
+}
+
+impl CountingAlloc {
+    #[inline]
+    fn allocated(&self, ptr: *mut u8, size: usize) {
+        if self.is_counting() && !self.is_trackers_own() {
+            let _seq = self.counters.on_alloc(size);
+            #[cfg(feature = "sites")]
+            self.sites.allocated(ptr, size, _seq);
+        }
+        #[cfg(not(feature = "sites"))]
+        let _ = ptr;
+    }
 }
 
 impl Default for CountingAlloc {
@@ -236,8 +310,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for us.
         let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() && self.is_counting() {
-            self.counters.on_alloc(layout.size());
+        if !ptr.is_null() {
+            self.allocated(ptr, layout.size());
         }
         ptr
     }
@@ -246,8 +320,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
         let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() && self.is_counting() {
-            self.counters.on_alloc(layout.size());
+        if !ptr.is_null() {
+            self.allocated(ptr, layout.size());
         }
         ptr
     }
@@ -257,8 +331,10 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: the caller passes a block this allocator (that is, System)
         // handed out, with its layout.
         unsafe { System.dealloc(ptr, layout) };
-        if self.is_counting() {
+        if self.is_counting() && !self.is_trackers_own() {
             self.counters.on_dealloc(layout.size());
+            #[cfg(feature = "sites")]
+            self.sites.freed(ptr);
         }
     }
 
@@ -267,8 +343,10 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
         let new_ptr = unsafe { System.realloc(ptr, layout, new_size) };
         // A failed realloc leaves the old block live and unchanged.
-        if !new_ptr.is_null() && self.is_counting() {
+        if !new_ptr.is_null() && self.is_counting() && !self.is_trackers_own() {
             self.counters.on_realloc(layout.size(), new_size);
+            #[cfg(feature = "sites")]
+            self.sites.moved(ptr, new_ptr, new_size);
         }
         new_ptr
     }

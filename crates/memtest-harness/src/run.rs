@@ -160,9 +160,11 @@ impl Harness {
         let mut failed = 0usize;
         let mut leaked_allocations = 0u64;
         let mut leaked_bytes = 0u64;
+        let mut checked = Vec::with_capacity(selected.len());
         for test in &selected {
             let started = Instant::now();
-            let (outcome, leaked) = run_one(test, &ctx);
+            let (outcome, leaked, window) = run_one(test, &ctx);
+            checked.push(window);
             let millis = started.elapsed().as_millis();
             leaked_allocations += leaked.0;
             leaked_bytes += leaked.1;
@@ -179,6 +181,7 @@ impl Harness {
 
         println!("MEMTEST native_leaks={leaked_allocations}");
         println!("MEMTEST native_leaked_bytes={leaked_bytes}");
+        self.print_sites(&checked);
         if let Some(peak) = peak_rss_bytes() {
             println!("MEMTEST peak_rss_bytes={peak}");
         }
@@ -190,6 +193,20 @@ impl Harness {
             println!("{failed} of {} tests failed", selected.len());
             ExitCode::FAILURE
         }
+    }
+
+    /// In attribution mode (`MEMTEST_EXPLAIN`, site tracking on), the leak
+    /// sites: blocks made inside a test's checked body and still live.
+    /// Warm-ups and set-up are outside every window, so what they keep on
+    /// purpose (fixtures, lazy statics) is no site.
+    fn print_sites(&self, checked: &[(u64, u64)]) {
+        #[cfg(feature = "sites")]
+        if self.alloc.is_tracking_sites() {
+            let inside = |seq: u64| checked.iter().any(|(from, to)| (*from..*to).contains(&seq));
+            print!("{}", self.alloc.site_lines_where(&inside, MAX_SITES));
+        }
+        #[cfg(not(feature = "sites"))]
+        let _ = checked;
     }
 
     /// An allocator that is not the binary's global one counts nothing, and
@@ -234,21 +251,32 @@ impl<P: std::error::Error + 'static> fmt::Display for Failure<P> {
     }
 }
 
+/// Sites printed in attribution mode: the largest.
+#[cfg(feature = "sites")]
+const MAX_SITES: usize = 50;
+
+/// What [`run_one`] gives back: the outcome, the allocations and bytes left
+/// live, and the allocation numbers of the checked body (from, to).
+type Ran<P> = (Result<u64, Failure<P>>, (u64, u64), (u64, u64));
+
 /// Runs one test: warm-up, then the body inside a leak check. Returns the
 /// outcome and the allocations and bytes it left live (test allocator plus
 /// any foreign heap the test measured), counted only where the figure is
-/// exact: not after a panic, nor beside an error owning heap memory.
-fn run_one<P, X>(test: &Test<P, X>, ctx: &Ctx<X>) -> (Result<u64, Failure<P>>, (u64, u64)) {
+/// exact: not after a panic, nor beside an error owning heap memory; and
+/// the allocation numbers its body spanned.
+fn run_one<P, X>(test: &Test<P, X>, ctx: &Ctx<X>) -> Ran<P> {
     let warmed = catch_unwind(AssertUnwindSafe(|| (test.warm_up)(ctx)));
     match warmed {
         Ok(Ok(())) => {}
-        Ok(Err(err)) => return (Err(Failure::Error(err)), (0, 0)),
-        Err(payload) => return (Err(Failure::Panic(panic_message(payload))), (0, 0)),
+        Ok(Err(err)) => return (Err(Failure::Error(err)), (0, 0), (0, 0)),
+        Err(payload) => return (Err(Failure::Panic(panic_message(payload))), (0, 0), (0, 0)),
     }
     let check = ctx.leak_check(test.name);
+    let from = check.before().total_allocations;
     let ran = catch_unwind(AssertUnwindSafe(|| (test.run)(ctx)));
     // Read the counts before anything below allocates (error chains, messages).
     let leak = check.finish();
+    let window = (from, ctx.alloc().snapshot().total_allocations);
     let live = |leak: &Result<_, Leak>| match leak {
         Ok(_) => (0, 0),
         Err(leak) => leak.leaked(),
@@ -256,12 +284,12 @@ fn run_one<P, X>(test: &Test<P, X>, ctx: &Ctx<X>) -> (Result<u64, Failure<P>>, (
     match ran {
         // The unwind ran the test's drops, but the panic machinery allocates
         // too: the figure would be noise.
-        Err(payload) => (Err(Failure::Panic(panic_message(payload))), (0, 0)),
+        Err(payload) => (Err(Failure::Panic(panic_message(payload))), (0, 0), window),
         Ok(Ok(operations)) => {
             let leaked = live(&leak);
             match leak {
-                Ok(_) => (Ok(operations), leaked),
-                Err(leak) => (Err(Failure::Error(Error::Leak(leak))), leaked),
+                Ok(_) => (Ok(operations), leaked, window),
+                Err(leak) => (Err(Failure::Error(Error::Leak(leak))), leaked, window),
             }
         }
         Ok(Err(err)) => {
@@ -271,7 +299,7 @@ fn run_one<P, X>(test: &Test<P, X>, ctx: &Ctx<X>) -> (Result<u64, Failure<P>>, (
                 own_allocations + foreign_allocations,
                 own_bytes + foreign_bytes,
             );
-            (Err(Failure::Error(err)), leaked)
+            (Err(Failure::Error(err)), leaked, window)
         }
     }
 }

@@ -9,7 +9,16 @@
  *
  * Built with -DLEAK_CANARY, growing the hash index forgets to free the old
  * one: the memory suites' canaries must catch that.
+ *
+ * Built with -DINTERN_UNCOUNTED it is a library with no counter of its own,
+ * as most are: plain malloc/free, the copies made by strndup, the live
+ * counts always 0. With -DLEAK_STRDUP too, intern_free forgets the copies:
+ * only RSS (or a tool) sees that leak, and `memtest explain` must name
+ * intern_put, which called strndup, as its site.
  */
+#ifdef INTERN_UNCOUNTED
+#define _POSIX_C_SOURCE 200809L /* strndup, outside C11 */
+#endif
 #include "intern.h"
 
 #include <stdatomic.h>
@@ -18,6 +27,15 @@
 #include <string.h>
 
 /* ------------------------------------------------------- counted allocation */
+
+#ifdef INTERN_UNCOUNTED
+static void *counted_malloc(size_t n) { return malloc(n); }
+static void counted_free(void *p) { free(p); }
+static void *counted_realloc(void *p, size_t n) { return realloc(p, n); }
+uint64_t intern_live_allocations(void) { return 0; }
+uint64_t intern_live_bytes(void) { return 0; }
+uint64_t intern_total_allocations(void) { return 0; }
+#else
 
 /* Each block carries its size in front, aligned for any type, so frees can
  * subtract the right number of bytes. */
@@ -70,6 +88,7 @@ static void *counted_realloc(void *p, size_t n) {
 uint64_t intern_live_allocations(void) { return atomic_load(&live_allocations); }
 uint64_t intern_live_bytes(void) { return atomic_load(&live_bytes); }
 uint64_t intern_total_allocations(void) { return atomic_load(&total_allocations); }
+#endif /* INTERN_UNCOUNTED */
 uint32_t intern_abi_version(void) { return INTERN_ABI_VERSION; }
 
 #ifdef LEAK_CANARY
@@ -127,7 +146,9 @@ intern_table *intern_new(size_t expected) {
 
 void intern_free(intern_table *t) {
     if (t == NULL) return;
+#ifndef LEAK_STRDUP
     for (size_t i = 0; i < t->count; i++) counted_free(t->entries[i].bytes);
+#endif
     counted_free(t->entries);
     counted_free(t->slots);
     counted_free(t);
@@ -185,10 +206,17 @@ uint32_t intern_put(intern_table *t, const char *s, size_t len) {
         t->entries = grown;
         t->capacity = cap;
     }
+#ifdef INTERN_UNCOUNTED
+    /* strndup stops at a NUL inside the bytes: fine for text, which is all
+     * this build is for (see the top of this file). */
+    char *copy = strndup(s, len);
+    if (copy == NULL) return 0;
+#else
     char *copy = counted_malloc(len + 1);
     if (copy == NULL) return 0;
     if (len > 0) memcpy(copy, s, len);
     copy[len] = '\0';
+#endif
     if ((t->count + 1) * 2 > t->nslots) {
         if (!grow_slots(t)) {
             counted_free(copy);

@@ -11,7 +11,13 @@
  *    (`pass` / `fail`), MEMTEST_WRAPPER (the tool the suite runs under, e.g.
  *    `asan`), and the library path under the project's `lib_env`;
  *  - lines out: `MEMTEST name=value` figures, and `TEST PASSED` only after
- *    every assertion held (`run()` does that, and sets the exit status).
+ *    every assertion held (`run()` does that, and sets the exit status);
+ *  - attribution mode (MEMTEST_EXPLAIN, set by `memtest explain`): a V8 heap
+ *    snapshot at the first checkpoint (the first `Checkpoints.record` or
+ *    `progress(0)`) and one when `main` has returned; `run()` prints the
+ *    constructors whose objects grew in between, each with a shortest
+ *    retainer path, as `MEMTEST site={json}` lines (`reportSites` passes on
+ *    a native library's own site lines).
  *
  * A minimal suite (run with `node --expose-gc`):
  *
@@ -30,7 +36,9 @@
  */
 
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
+const v8 = require('node:v8');
 const { execFileSync } = require('node:child_process');
 
 const MB = 1e6;
@@ -98,6 +106,15 @@ function wrapper() {
   return process.env.MEMTEST_WRAPPER || null;
 }
 
+/**
+ * MEMTEST_EXPLAIN: the suite runs in memtest's attribution mode (`memtest
+ * explain`) and should report its leak sites.
+ */
+function explain() {
+  const v = process.env.MEMTEST_EXPLAIN || '';
+  return v !== '' && v !== '0';
+}
+
 /** The library path in the variable the project's `lib_env` names. */
 function libPath(env) {
   const value = process.env[env];
@@ -126,8 +143,159 @@ function progress(operations) {
   if (!Number.isSafeInteger(operations) || operations < 0) {
     throw new Error(`progress is a count of operations, not ${operations}`);
   }
+  if (operations === 0) heapSites.checkpoint();
   process.stdout.write(`MEMTEST progress=${operations}\n`);
 }
+
+/**
+ * Passes on `MEMTEST` lines a library produced itself (e.g. its leak sites
+ * in attribution mode, `MEMTEST site={json}`); other lines are dropped.
+ */
+function reportSites(lines) {
+  for (const line of String(lines).split('\n')) {
+    if (line.startsWith('MEMTEST ')) process.stdout.write(`${line}\n`);
+  }
+}
+
+// ------------------------------------------------------------ attribution mode
+
+/** Reads a .heapsnapshot: its nodes, edges and strings, with field offsets. */
+function readSnapshot(file) {
+  const snap = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const meta = snap.snapshot.meta;
+  const nf = meta.node_fields;
+  const ef = meta.edge_fields;
+  return {
+    nodes: snap.nodes,
+    edges: snap.edges,
+    strings: snap.strings,
+    nodeTypes: meta.node_types[0],
+    edgeTypes: meta.edge_types[0],
+    nodeSize: nf.length,
+    edgeSize: ef.length,
+    n: { type: nf.indexOf('type'), name: nf.indexOf('name'), id: nf.indexOf('id'),
+      self: nf.indexOf('self_size'), edges: nf.indexOf('edge_count') },
+    e: { type: ef.indexOf('type'), name: ef.indexOf('name_or_index'), to: ef.indexOf('to_node') },
+  };
+}
+
+/** Writes a heap snapshot to a file of its own; returns its path. */
+function writeSnapshot() {
+  const file = path.join(os.tmpdir(), `memtest-${process.pid}-${process.hrtime.bigint()}.heapsnapshot`);
+  return v8.writeHeapSnapshot(file);
+}
+
+/** Types of heap nodes a person would call an object of their program. */
+const OWNER_TYPES = new Set(['object', 'closure', 'regexp']);
+
+/**
+ * The growth between two heap snapshots by constructor, memlab's way: the
+ * objects of `after` that `before` did not have (V8 keeps object ids across
+ * snapshots), each counted to its nearest owner on its shortest path from
+ * the GC roots (a Planted instance's internal arrays count as Planted), with
+ * that path for the largest. Returns sites, largest first.
+ */
+function heapGrowth(before, after) {
+  const known = new Set();
+  for (let i = before.n.id; i < before.nodes.length; i += before.nodeSize) known.add(before.nodes[i]);
+  const { nodes, edges, strings, nodeSize, edgeSize, n, e } = after;
+  const count = nodes.length / nodeSize;
+  const firstEdge = new Uint32Array(count + 1);
+  for (let i = 0; i < count; i++) firstEdge[i + 1] = firstEdge[i] + nodes[i * nodeSize + n.edges] * edgeSize;
+  const type = (i) => after.nodeTypes[nodes[i * nodeSize + n.type]];
+  const name = (i) => strings[nodes[i * nodeSize + n.name]];
+  // Shortest paths from the root (node 0) over strong edges.
+  const parent = new Int32Array(count).fill(-1);
+  const via = new Int32Array(count).fill(-1);
+  const queue = new Uint32Array(count);
+  let head = 0;
+  let tail = 0;
+  queue[tail++] = 0;
+  parent[0] = 0;
+  while (head < tail) {
+    const i = queue[head++];
+    for (let ei = firstEdge[i]; ei < firstEdge[i + 1]; ei += edgeSize) {
+      if (after.edgeTypes[edges[ei + e.type]] === 'weak') continue;
+      const to = edges[ei + e.to] / nodeSize;
+      if (parent[to] !== -1) continue;
+      parent[to] = i;
+      via[to] = ei;
+      queue[tail++] = to;
+    }
+  }
+  const isOwner = (i) => OWNER_TYPES.has(type(i)) && !/^[(]|^system \//.test(name(i));
+  const isNew = (i) => !known.has(nodes[i * nodeSize + n.id]);
+  // A new node counts to the outermost new object holding it (a Planted
+  // instance's payload arrays are Planted's), or, held by an old one, to
+  // the nearest object above it (strings pushed into an old Array).
+  const ownerOf = (i) => {
+    let outermostNew = -1;
+    let nearest = -1;
+    let allNew = true;
+    for (let at = i, hops = 0; at !== 0 && hops < 64; at = parent[at], hops++) {
+      allNew = allNew && isNew(at);
+      if (!isOwner(at)) continue;
+      if (nearest === -1) nearest = at;
+      if (allNew) outermostNew = at;
+      else break;
+    }
+    return outermostNew !== -1 ? outermostNew : nearest;
+  };
+  const sites = new Map();
+  for (let i = 1; i < count; i++) {
+    if (!isNew(i) || parent[i] === -1) continue;
+    const owner = ownerOf(i);
+    if (owner === -1) continue;
+    const key = name(owner);
+    const site = sites.get(key) || { bytes: 0, blocks: 0, example: owner };
+    site.bytes += nodes[i * nodeSize + n.self];
+    if (i === owner) {
+      site.blocks += 1;
+      site.example = owner;
+    }
+    sites.set(key, site);
+  }
+  const edgeLabel = (ei) => {
+    const kind = after.edgeTypes[edges[ei + e.type]];
+    const v = edges[ei + e.name];
+    return kind === 'element' || kind === 'hidden' ? `[${v}]` : `.${strings[v]}`;
+  };
+  const pathOf = (i) => {
+    const frames = [{ function: name(i) }];
+    for (let at = i, hops = 0; at !== 0 && hops < 12; at = parent[at], hops++) {
+      frames.push({ function: `${name(parent[at]) || `(${type(parent[at])})`}${edgeLabel(via[at])}` });
+    }
+    return frames;
+  };
+  return [...sites.entries()]
+    .sort((a, b) => b[1].bytes - a[1].bytes)
+    .map(([, s]) => ({ layer: 'js', source: 'heap-snapshot', bytes: s.bytes, blocks: s.blocks, frames: pathOf(s.example) }));
+}
+
+/** JS leak sites (attribution mode): heap snapshots and their growth. */
+const heapSites = {
+  TOP: 10,
+  FLOOR: 1024, // bytes: smaller growth is not printed at all
+  // The first snapshot stays a file until the second is written: read
+  // earlier, its own arrays would be the largest growth of all.
+  first: null,
+  checkpoint() {
+    if (explain() && this.first === null) this.first = writeSnapshot();
+  },
+  lines() {
+    if (this.first === null) return [];
+    const second = writeSnapshot();
+    try {
+      return heapGrowth(readSnapshot(this.first), readSnapshot(second))
+        .filter((s) => s.bytes >= this.FLOOR)
+        .slice(0, this.TOP)
+        .map((s) => `MEMTEST site=${JSON.stringify(s)}`);
+    } finally {
+      for (const f of [this.first, second]) fs.rmSync(f, { force: true });
+      this.first = null;
+    }
+  },
+};
 
 // ------------------------------------------------------------------------ memory
 
@@ -267,6 +435,7 @@ class Checkpoints {
   }
 
   record(x, value) {
+    heapSites.checkpoint();
     const y = value === undefined ? this.reading() : value;
     this.xs.push(x);
     this.ys.push(y);
@@ -346,6 +515,7 @@ async function run(main, name) {
   }
   report('peak_rss_bytes', peakRssBytes());
   report('duration_ms', Number((process.hrtime.bigint() - started) / 1000000n));
+  for (const line of heapSites.lines()) process.stdout.write(`${line}\n`);
   if (failed.length === 0) {
     process.stdout.write(`${MARKER}\n`);
     process.exitCode = 0;
@@ -368,8 +538,10 @@ module.exports = {
   canary,
   expect,
   wrapper,
+  explain,
   libPath,
   report,
+  reportSites,
   progress,
   procStatus,
   rssBytes,
@@ -385,4 +557,6 @@ module.exports = {
   check,
   failures,
   run,
+  heapGrowth,
+  readSnapshot,
 };

@@ -10,7 +10,13 @@ docs/protocol.md; in short:
   (``pass`` / ``fail``), MEMTEST_WRAPPER (the tool the suite runs under, e.g.
   ``asan``), and the library path under the project's ``lib_env``;
 - lines out: ``MEMTEST name=value`` figures, and ``TEST PASSED`` only after
-  every assertion held (``run()`` does that, and sets the exit status).
+  every assertion held (``run()`` does that, and sets the exit status);
+- attribution mode (MEMTEST_EXPLAIN, set by ``memtest explain``): tracemalloc
+  traces from import on, a snapshot is taken at the first checkpoint (the
+  first ``Checkpoints.record`` or ``progress(0)``) and at the last, and
+  ``run()`` prints the lines whose memory grew in between as
+  ``MEMTEST site={json}`` lines, largest first (``report_sites`` passes on a
+  native library's own site lines).
 
 A minimal suite::
 
@@ -33,6 +39,7 @@ A minimal suite::
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import re
@@ -40,6 +47,7 @@ import subprocess
 import sys
 import time
 import traceback
+import tracemalloc
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
@@ -48,6 +56,7 @@ __all__ = [
     "scale", "iterations", "fixture", "fixture_path", "canary", "expect", "wrapper", "lib_path",
     "report", "progress", "rss_bytes", "vms_bytes", "peak_rss_bytes", "collect", "mb",
     "Trend", "trend", "is_leaking", "Checkpoints", "check", "failures", "run",
+    "explain", "report_sites",
 ]
 
 MB = 1_000_000
@@ -122,6 +131,12 @@ def wrapper() -> Optional[str]:
     return os.environ.get("MEMTEST_WRAPPER") or None
 
 
+def explain() -> bool:
+    """MEMTEST_EXPLAIN: the suite runs in memtest's attribution mode
+    (``memtest explain``) and should report its leak sites."""
+    return os.environ.get("MEMTEST_EXPLAIN", "") not in ("", "0")
+
+
 def lib_path(env: str) -> str:
     """The library path in the variable the project's ``lib_env`` names."""
     value = os.environ.get(env)
@@ -145,6 +160,15 @@ def report(name: str, value: float) -> None:
     print(f"MEMTEST {name}={text}", flush=True)
 
 
+def report_sites(lines: str) -> None:
+    """Passes on ``MEMTEST`` lines a library produced itself (e.g. its leak
+    sites in attribution mode, ``MEMTEST site={json}``); other lines are
+    dropped."""
+    for line in lines.splitlines():
+        if line.startswith("MEMTEST "):
+            print(line, flush=True)
+
+
 def progress(operations: int) -> None:
     """Reports how many operations the measured loop has done so far
     (``MEMTEST progress=N``). memtest times each line as it arrives, so a
@@ -153,6 +177,8 @@ def progress(operations: int) -> None:
     the way it shrinks a per-second slope."""
     if isinstance(operations, bool) or not isinstance(operations, int) or operations < 0:
         raise ValueError(f"progress is a count of operations, not {operations!r}")
+    if operations == 0:
+        _sites.checkpoint(first_only=True)
     print(f"MEMTEST progress={operations}", flush=True)
 
 
@@ -227,6 +253,76 @@ def mb(n: float) -> str:
     return f"{n / MB:.2f} MB"
 
 
+# ------------------------------------------------------------ attribution mode
+
+class _Sites:
+    """Python leak sites (attribution mode): tracemalloc snapshots at the
+    first and the last checkpoint, and the tracebacks whose memory grew
+    between them."""
+
+    DEPTH = 8     # frames kept per allocation (each costs on every allocation)
+    TOP = 10      # sites printed, largest first
+    FLOOR = 1024  # bytes: smaller growth is not printed at all (memtest's
+                  # own noise floor for growth sites is higher, docs/protocol.md)
+
+    def __init__(self) -> None:
+        self.first: Optional[tracemalloc.Snapshot] = None
+        self.last: Optional[tracemalloc.Snapshot] = None
+        if explain() and not tracemalloc.is_tracing():
+            tracemalloc.start(self.DEPTH)
+
+    def checkpoint(self, first_only: bool = False) -> None:
+        if not tracemalloc.is_tracing():
+            return
+        if self.first is None:
+            self.first = self._snapshot()
+        elif not first_only:
+            self.last = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> tracemalloc.Snapshot:
+        # Unfiltered: filtering is Python code over every trace (seconds
+        # for a suite's heap), done once, on the two snapshots compared.
+        gc.collect()
+        return tracemalloc.take_snapshot()
+
+    @staticmethod
+    def _own(snapshot: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
+        """Without tracemalloc's, the helper's and the import system's own
+        allocations (by the innermost frame)."""
+        return snapshot.filter_traces((
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, __file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
+            tracemalloc.Filter(False, "<unknown>"),
+        ))
+
+    def lines(self) -> List[str]:
+        """The site lines, after a last snapshot now if no checkpoint after
+        the first took one."""
+        if self.first is None:
+            return []
+        if self.last is None and not tracemalloc.is_tracing():
+            # The suite stopped tracemalloc itself (stop() drops every trace).
+            return []
+        last = self._own(self.last or self._snapshot())
+        first = self._own(self.first)
+        self.first = self.last = None
+        out = []
+        for diff in last.compare_to(first, "traceback")[: self.TOP]:
+            if diff.size_diff < self.FLOOR:
+                break
+            frames = [{"file": f.filename, "line": f.lineno} for f in reversed(diff.traceback)]
+            site = {"layer": "python", "source": "tracemalloc", "bytes": diff.size_diff,
+                    "blocks": max(diff.count_diff, 0), "frames": frames}
+            out.append("MEMTEST site=" + json.dumps(site, separators=(",", ":")))
+        return out
+
+
+_sites = _Sites()
+
+
 # ---------------------------------------------------------------- the leak rule
 
 class Trend(NamedTuple):
@@ -291,6 +387,7 @@ class Checkpoints:
         self.ys: List[float] = []
 
     def record(self, x: float, value: Optional[float] = None) -> float:
+        _sites.checkpoint()
         y = self.reading() if value is None else value
         self.xs.append(x)
         self.ys.append(y)
@@ -363,6 +460,8 @@ def run(main: Callable[[], object], name: Optional[str] = None) -> None:
         _failures.append(f"aborted:\n{traceback.format_exc()}")
     report("peak_rss_bytes", peak_rss_bytes())
     report("duration_ms", round((time.monotonic() - started) * 1000))
+    for line in _sites.lines():
+        print(line, flush=True)
     sys.stdout.flush()
     if _failures:
         for f in _failures:

@@ -291,3 +291,82 @@ def test_run_sys_exit_passes_through_without_marker():
         m.run(main)
     """)
     assert p.returncode == 5 and "TEST PASSED" not in p.stdout
+
+
+# ------------------------------------------------------------ attribution mode
+
+def run_file(tmp_path, body, env=None):
+    """run_suite with the script in a file, so its lines have a file name."""
+    script = tmp_path / "suite.py"
+    script.write_text("import memtest_suite as m\n" + textwrap.dedent(body))
+    return subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "PYTHONPATH": str(HERE), **(env or {})},
+        capture_output=True, text=True, timeout=60,
+    ), script
+
+
+def sites_of(stdout):
+    import json
+    return [json.loads(l.split("=", 1)[1]) for l in stdout.splitlines() if l.startswith("MEMTEST site=")]
+
+
+PLANTED = """
+    kept = []
+    def main():
+        cps = m.Checkpoints()
+        for i in range(200):
+            if i % 20 == 0:
+                cps.record(i)
+            kept.append(bytearray(4096))  # the planted leak
+            scratch = [bytes(100) for _ in range(50)]  # garbage, freed every round
+        m.report("operations", 200)
+    m.run(main, name="planted")
+"""
+
+
+def test_explain_names_the_planted_line_largest_first(tmp_path):
+    p, script = run_file(tmp_path, PLANTED, {"MEMTEST_EXPLAIN": "1"})
+    assert p.returncode == 0, p.stderr
+    sites = sites_of(p.stdout)
+    assert sites, p.stdout
+    top = sites[0]
+    assert top["layer"] == "python" and top["source"] == "tracemalloc"
+    planted = next(i for i, l in enumerate(script.read_text().splitlines(), 1) if "the planted leak" in l)
+    inner = top["frames"][0]
+    assert (inner["file"], inner["line"]) == (str(script), planted), top
+    # ~180 of the 200 buffers were made between the first and last checkpoint.
+    assert 170 * 4096 <= top["bytes"] <= 200 * 4200, top
+    assert top["blocks"] >= 170, top
+    assert [s["bytes"] for s in sites] == sorted((s["bytes"] for s in sites), reverse=True)
+    assert p.stdout.splitlines()[-1] == "TEST PASSED", "the marker stays last"
+
+
+def test_explain_off_or_clean_prints_no_site(tmp_path):
+    p, _ = run_file(tmp_path, PLANTED)
+    assert p.returncode == 0, p.stderr
+    assert sites_of(p.stdout) == [], "no attribution mode, no sites"
+    # One buffer kept at a time: at most one buffer's growth anywhere.
+    clean = PLANTED.replace("kept.append(bytearray(4096))", "kept[:] = [bytearray(4096)]")
+    p, _ = run_file(tmp_path, clean, {"MEMTEST_EXPLAIN": "1"})
+    assert p.returncode == 0, p.stderr
+    assert all(s["bytes"] < 8192 for s in sites_of(p.stdout)), p.stdout
+
+
+def test_report_sites_passes_on_memtest_lines_only(capsys):
+    m.report_sites('MEMTEST site={"layer":"native"}\nnoise\nMEMTEST native_sites_untracked_blocks=3\n')
+    assert capsys.readouterr().out.splitlines() == [
+        'MEMTEST site={"layer":"native"}', "MEMTEST native_sites_untracked_blocks=3"]
+
+
+def test_explain_survives_a_suite_that_stops_tracemalloc(tmp_path):
+    p, _ = run_file(tmp_path, """
+        import tracemalloc
+        def main():
+            m.progress(0)
+            tracemalloc.stop()  # as suites measuring their own heap do
+            m.report("operations", 1)
+        m.run(main, name="stops")
+    """, {"MEMTEST_EXPLAIN": "1"})
+    assert p.returncode == 0, p.stderr
+    assert sites_of(p.stdout) == []

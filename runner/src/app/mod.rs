@@ -6,6 +6,7 @@
 //! `fixtures`, `init` and `hook`, which are the command's output rather than a
 //! report.
 
+mod explain;
 mod history;
 mod hook;
 mod list;
@@ -162,6 +163,7 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
     match cli.command {
         Command::All(exec) => run::run_suites(&load()?, &ctx, &FilterArgs::default(), &exec, opts),
         Command::Run(args) => run::run_suites(&load()?, &ctx, &args.filter, &args.exec, opts),
+        Command::Explain(args) => explain::explain(&load()?, &ctx, &args, opts),
         Command::List(filter) => {
             let config = load()?;
             let (_, suites) = ctx.resolve(&config, &filter, None)?;
@@ -342,6 +344,7 @@ mod tests {
                 marker_seen: true,
                 log_tail: vec![],
                 findings: None,
+                sites: Vec::new(),
             },
             figures: Figures::default(),
             verdict,

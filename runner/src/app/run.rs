@@ -154,6 +154,27 @@ pub(super) fn run_suites(
     exec_args: &ExecArgs,
     opts: &ReportOptions,
 ) -> Result<ExitStatus, AppError> {
+    Ok(run_adjusted(config, ctx, filter, exec_args, opts, None)?.status)
+}
+
+/// What a run left for its caller: how it ended, every outcome, and the
+/// libraries it built.
+pub(super) struct Ran {
+    pub(super) status: ExitStatus,
+    pub(super) outcomes: Vec<Outcome>,
+    pub(super) artifacts: Artifacts,
+}
+
+/// Every stage, with each planned job changed by `adjust` before it runs
+/// (`explain`'s attribution mode); such a run's durations are not history.
+pub(super) fn run_adjusted(
+    config: &Config,
+    ctx: &Context,
+    filter: &FilterArgs,
+    exec_args: &ExecArgs,
+    opts: &ReportOptions,
+    adjust: Option<&dyn Fn(&mut Job)>,
+) -> Result<Ran, AppError> {
     let req = prepare(config, ctx, filter, exec_args)?;
     // The interrupt is caught from here on, for every stage.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -173,6 +194,9 @@ pub(super) fn run_suites(
         helpers: Some(&prepared.helpers),
     };
     let mut jobs = plan::plan(config, &req.suites, &prepared.artifacts, &plan_opts)?;
+    if let Some(adjust) = adjust {
+        jobs.iter_mut().for_each(adjust);
+    }
     let history = history::load(config, &jobs);
     schedule::longest_first(&mut jobs, &history);
     let exec_opts = ExecOptions {
@@ -185,7 +209,7 @@ pub(super) fn run_suites(
     let judge = judge(req.baseline, req.tolerance);
     let outcomes = execute(runtime, &interrupt, jobs, exec_opts, judge, &mut reporters);
     // Only a plain run's durations say how long the next plain run takes.
-    if ctx.wrapper.is_none() {
+    if ctx.wrapper.is_none() && adjust.is_none() {
         history::save(config, &outcomes);
     }
     for r in reporters.iter_mut() {
@@ -193,13 +217,18 @@ pub(super) fn run_suites(
     }
     // An interrupt after the last suite ended still means the user stopped
     // the run.
-    Ok(if interrupt.is_set() {
+    let status = if interrupt.is_set() {
         match interrupt.signal() {
             Some(libc::SIGTERM) => ExitStatus::Terminated,
             _ => ExitStatus::Interrupted,
         }
     } else {
         status_of(&outcomes)
+    };
+    Ok(Ran {
+        status,
+        outcomes,
+        artifacts: prepared.artifacts,
     })
 }
 

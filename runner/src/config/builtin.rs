@@ -131,4 +131,18 @@ mod tests {
             assert!(names.iter().any(|n| n == name), "{name} is built in");
         }
     }
+
+    #[test]
+    fn the_built_in_memcheck_writes_the_xml_it_reads() {
+        // `memtest explain` relies on it for libraries with no tracker.
+        let w = wrappers()
+            .into_iter()
+            .find(|w| w.name == "memcheck")
+            .unwrap();
+        assert!(w
+            .argv
+            .iter()
+            .any(|a| a == &format!("--xml-file={}", w.output)));
+        assert_eq!(w.findings, crate::model::FindingsKind::ValgrindXml);
+    }
 }

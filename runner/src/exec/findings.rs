@@ -15,7 +15,7 @@ mod frames;
 pub mod sanitizer;
 pub mod valgrind;
 
-use crate::model::{FindingsKind, WrapperFindings};
+use crate::model::{FindingsKind, Site, WrapperFindings};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -138,9 +138,27 @@ fn no_findings(kind: FindingsKind, summary: String) -> WrapperFindings {
     }
 }
 
+/// What a wrapper left: its findings, and the leak sites its records name
+/// (valgrind's definitely-lost records, LeakSanitizer's direct leaks; none
+/// from heaptrack), unnamed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub findings: WrapperFindings,
+    pub sites: Vec<Site>,
+}
+
+impl From<WrapperFindings> for Found {
+    fn from(findings: WrapperFindings) -> Self {
+        Found {
+            findings,
+            sites: Vec::new(),
+        }
+    }
+}
+
 /// Reads what the wrapper left at `path` (heaptrack's recording through
 /// `heaptrack_print`, printing only its totals).
-pub async fn read(kind: FindingsKind, path: &Path) -> WrapperFindings {
+pub async fn read(kind: FindingsKind, path: &Path) -> Found {
     if kind == FindingsKind::Sanitizer {
         return read_sanitizer(path).await;
     }
@@ -148,11 +166,16 @@ pub async fn read(kind: FindingsKind, path: &Path) -> WrapperFindings {
         .into_iter()
         .find(|p| p.is_file())
     else {
-        return no_findings(kind, format!("no findings at {}", path.display()));
+        return no_findings(kind, format!("no findings at {}", path.display())).into();
     };
+    let mut sites = Vec::new();
     let mut found = match kind {
         FindingsKind::ValgrindXml => match tokio::fs::read(&file).await {
-            Ok(bytes) => parse_valgrind_xml(&String::from_utf8_lossy(&bytes)),
+            Ok(bytes) => {
+                let log = valgrind::parse(&String::from_utf8_lossy(&bytes));
+                sites = valgrind::sites(&log);
+                valgrind::summarise(&log)
+            }
             Err(e) => no_findings(kind, format!("cannot read {}: {e}", file.display())),
         },
         FindingsKind::Sanitizer => unreachable!("read by read_sanitizer"),
@@ -188,20 +211,28 @@ pub async fn read(kind: FindingsKind, path: &Path) -> WrapperFindings {
         }
     };
     found.output = Some(file);
-    found
+    Found {
+        findings: found,
+        sites,
+    }
 }
 
 /// Every process's sanitizer log for `path`, joined; the output named is
 /// the log with the largest leak or the first error, else the first log.
-async fn read_sanitizer(path: &Path) -> WrapperFindings {
+async fn read_sanitizer(path: &Path) -> Found {
     let files = sanitizer_logs(path);
     let mut logs = Vec::with_capacity(files.len());
+    let mut sites = Vec::new();
     for file in &files {
         match tokio::fs::read(file).await {
-            Ok(bytes) => logs.push(sanitizer::parse(&String::from_utf8_lossy(&bytes))),
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                logs.push(sanitizer::parse(&text));
+                sites.extend(sanitizer::sites(&text));
+            }
             Err(e) => {
                 let why = format!("cannot read {}: {e}", file.display());
-                return no_findings(FindingsKind::Sanitizer, why);
+                return no_findings(FindingsKind::Sanitizer, why).into();
             }
         }
     }
@@ -215,7 +246,10 @@ async fn read_sanitizer(path: &Path) -> WrapperFindings {
         .max_by_key(|(_, l)| (l.errors.len(), l.largest.as_ref().map_or(0, |(b, _)| *b)))
         .map(|(i, _)| i);
     found.output = worst.and_then(|i| files.get(i)).cloned();
-    found
+    Found {
+        findings: found,
+        sites,
+    }
 }
 
 #[cfg(test)]

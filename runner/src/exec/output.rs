@@ -2,13 +2,14 @@
 //! lines that are not `MEMTEST progress=N` is kept for crash reports (in
 //! every report format); `MEMTEST name=value` lines become reported figures, and
 //! each `progress=N` among them a timestamped [`Progress`] point; the pass
-//! marker is detected.
+//! marker is detected. `MEMTEST site={json}` lines (attribution mode) are
+//! leak sites: parsed into [`Site`] records and kept out of the tail.
 //!
 //! Both streams go to one log file in arrival order; stderr lines carry a
 //! `[stderr] ` prefix so the two can be told apart. The marker and `MEMTEST`
 //! lines are accepted on either stream (a test harness may print to stderr).
 
-use crate::model::{Progress, Stream};
+use crate::model::{Progress, Site, Stream};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::time::Instant;
@@ -19,6 +20,17 @@ pub const TAIL_LINES: usize = 50;
 
 /// The figure a suite counts its operations with (`MEMTEST progress=N`).
 pub const PROGRESS: &str = "progress";
+
+/// Leak sites kept per suite; a producer prints its largest first, so what
+/// is cut is the small end.
+pub const MAX_SITES: usize = 500;
+
+/// The site of a `MEMTEST site={json}` line (see docs/protocol.md), `None`
+/// for any other line; `Some(Err)` for a site line that does not parse.
+pub fn parse_site_line(line: &str) -> Option<Result<Site, serde_json::Error>> {
+    let json = line.trim().strip_prefix("MEMTEST site=")?;
+    Some(serde_json::from_str(json))
+}
 
 /// The `name=value` pairs of a `MEMTEST ...` line. Values must be finite
 /// numbers; other pairs are ignored (the line is still logged).
@@ -46,6 +58,8 @@ pub struct OutputSummary {
     pub reported: BTreeMap<String, f64>,
     pub progress: Vec<Progress>,
     pub marker_seen: bool,
+    /// Leak sites the suite printed, in order.
+    pub sites: Vec<Site>,
     /// The first error writing the log, if any (the run goes on without it).
     pub log_error: Option<std::io::Error>,
 }
@@ -61,6 +75,7 @@ pub struct OutputLog<W: Write> {
     started: Instant,
     progress: Vec<Progress>,
     marker_seen: bool,
+    sites: Vec<Site>,
     log_error: Option<std::io::Error>,
 }
 
@@ -74,6 +89,7 @@ impl<W: Write> OutputLog<W> {
             started,
             progress: Vec::new(),
             marker_seen: false,
+            sites: Vec::new(),
             log_error: None,
         }
     }
@@ -87,6 +103,14 @@ impl<W: Write> OutputLog<W> {
             if let Err(e) = writeln!(self.log, "{prefix}{line}") {
                 self.log_error = Some(e);
             }
+        }
+        if let Some(site) = parse_site_line(line) {
+            // Malformed ones stay in the log only; a run is not failed by
+            // its explanation.
+            if let (Ok(site), true) = (site, self.sites.len() < MAX_SITES) {
+                self.sites.push(site);
+            }
+            return;
         }
         let figures = parse_memtest_line(line);
         // Progress lines come by the hundred (a wrapped suite's slowed loop
@@ -121,6 +145,7 @@ impl<W: Write> OutputLog<W> {
             reported: self.reported,
             progress: self.progress,
             marker_seen: self.marker_seen,
+            sites: self.sites,
             log_error: self.log_error,
         }
     }
@@ -205,6 +230,35 @@ mod tests {
         assert!(got.progress[0].t_ms <= got.progress[1].t_ms);
         // The last value is a reported figure like any other.
         assert_eq!(got.reported.get("progress"), Some(&-1.0));
+    }
+
+    #[test]
+    fn site_lines_become_sites_and_stay_out_of_the_tail() {
+        use crate::model::{Layer, SiteSource};
+        let mut c = OutputLog::new(Vec::new(), None, Instant::now());
+        c.line(
+            Stream::Stdout,
+            r#"MEMTEST site={"layer":"python","source":"tracemalloc","bytes":4096,"blocks":2,"frames":[{"file":"/s/a.py","line":7}]}"#,
+        );
+        c.line(Stream::Stderr, "MEMTEST site={not json");
+        c.line(Stream::Stdout, "after");
+        let log = String::from_utf8(c.log.clone()).unwrap();
+        let got = c.finish();
+        assert_eq!(got.sites.len(), 1);
+        let site = &got.sites[0];
+        assert_eq!(
+            (site.layer, site.source),
+            (Layer::Python, SiteSource::Tracemalloc)
+        );
+        assert_eq!((site.bytes, site.blocks), (4096, 2));
+        assert_eq!(site.frames[0].file.as_deref(), Some("/s/a.py"));
+        assert_eq!(site.frames[0].line, Some(7));
+        assert_eq!(got.tail, ["after"]);
+        assert!(got.reported.is_empty(), "{:?}", got.reported);
+        assert!(
+            log.contains("MEMTEST site={not json"),
+            "every line is logged"
+        );
     }
 
     #[test]

@@ -85,6 +85,7 @@ fn measured_without_process(exit: Exit, duration: Duration) -> Measured {
         marker_seen: false,
         log_tail: Vec::new(),
         findings: None,
+        sites: Vec::new(),
     }
 }
 
@@ -387,6 +388,7 @@ async fn finish(
         reported,
         progress,
         marker_seen,
+        mut sites,
         log_error,
     } = summary;
     if let Some(Stop::Ceiling {
@@ -423,7 +425,11 @@ async fn finish(
     };
     let findings = match (&job.wrapper, &exit) {
         (_, Exit::Interrupted) | (None, _) => None,
-        (Some(w), _) => Some(findings::read(w.findings, &w.output_path).await),
+        (Some(w), _) => {
+            let found = findings::read(w.findings, &w.output_path).await;
+            sites.extend(found.sites);
+            Some(found.findings)
+        }
     };
     Measured {
         pid,
@@ -436,6 +442,7 @@ async fn finish(
         marker_seen,
         log_tail: tail,
         findings,
+        sites,
     }
 }
 

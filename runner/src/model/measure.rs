@@ -3,6 +3,7 @@
 //! (the verdict's input), and the [`Figures`] the verdict derives from them.
 //! Nothing here is judged.
 
+use super::Site;
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -79,6 +80,10 @@ pub struct Measured {
     /// wrote nothing.
     #[serde(default)]
     pub findings: Option<WrapperFindings>,
+    /// Leak sites, in attribution mode (`memtest explain`): printed by the
+    /// suite (`MEMTEST site=` lines) and read from the wrapper's findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<Site>,
 }
 
 /// A wrapper's report on one suite.

@@ -1,6 +1,6 @@
 //! The data every stage passes on: jobs and their limits, measurements,
-//! outcomes and verdicts, events, and the criteria table (`criterion.rs`)
-//! that every stage reads for what a criterion is. A leaf: it imports nothing of the
+//! outcomes and verdicts, events, leak sites, and the criteria table
+//! (`criterion.rs`) that every stage reads for what a criterion is. A leaf: it imports nothing of the
 //! runner but `units`, so stages depend on it and never on each other
 //! upwards (config <- plan <- build/exec <- verdict <- report; app wires them).
 
@@ -12,6 +12,7 @@ mod limits;
 mod measure;
 mod metric;
 mod outcome;
+pub mod site;
 
 pub use artifacts::Artifacts;
 pub use criterion::{
@@ -24,3 +25,4 @@ pub use limits::Limits;
 pub use measure::{Exit, Figures, Measured, Progress, Sample, WrapperFindings};
 pub use metric::Metric;
 pub use outcome::{Failure, Outcome, OverLimit, Verdict};
+pub use site::{Frame, Layer, Library, Site, SiteSource};

@@ -94,6 +94,7 @@ fn leaking_run() -> Measured {
         marker_seen: false,
         log_tail: vec![],
         findings: None,
+        sites: Vec::new(),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod markdown;
 mod merge;
 mod model;
 pub mod plot;
+pub mod sites;
 pub mod table;
 #[cfg(test)]
 mod testdata;

@@ -94,6 +94,17 @@ pub enum VerdictKind {
 }
 
 impl VerdictKind {
+    /// The kind of a suite's verdict.
+    pub fn of(verdict: &Verdict) -> VerdictKind {
+        match verdict {
+            Verdict::Passed => VerdictKind::Passed,
+            Verdict::Failed { .. } => VerdictKind::Failed,
+            Verdict::CanaryCaught { .. } => VerdictKind::CanaryCaught,
+            Verdict::CanaryMissed => VerdictKind::CanaryMissed,
+            Verdict::Interrupted => VerdictKind::Interrupted,
+        }
+    }
+
     /// The verdict's word in every report ("PASS", "CANARY OK", ...).
     pub fn label(self) -> &'static str {
         match self {
@@ -286,12 +297,10 @@ impl SuiteReport {
             figures,
             verdict,
         } = outcome;
-        let (kind, failures): (VerdictKind, &[Failure]) = match verdict {
-            Verdict::Passed => (VerdictKind::Passed, &[]),
-            Verdict::Failed { failures } => (VerdictKind::Failed, failures),
-            Verdict::CanaryCaught { failures } => (VerdictKind::CanaryCaught, failures),
-            Verdict::CanaryMissed => (VerdictKind::CanaryMissed, &[]),
-            Verdict::Interrupted => (VerdictKind::Interrupted, &[]),
+        let kind = VerdictKind::of(verdict);
+        let failures: &[Failure] = match verdict {
+            Verdict::Failed { failures } | Verdict::CanaryCaught { failures } => failures,
+            Verdict::Passed | Verdict::CanaryMissed | Verdict::Interrupted => &[],
         };
         SuiteReport {
             name: job.suite.clone(),

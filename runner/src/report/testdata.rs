@@ -107,6 +107,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
                 "thread 'main' panicked at suites/rust/tests/memory_leak.rs:42".to_string(),
             ],
             findings: None,
+            sites: Vec::new(),
         },
         verdict,
     }

@@ -5,6 +5,7 @@
 //! any process.
 
 pub mod baseline;
+pub mod canary;
 pub mod criteria;
 pub mod series;
 
@@ -220,7 +221,7 @@ pub fn judge(
     } else {
         apply_expectation(
             job.expect,
-            &job.catches,
+            &canary::catches(job),
             failures(job, &measured, &figures, &trends, baseline, tolerance),
         )
     };
@@ -310,6 +311,7 @@ mod tests {
             marker_seen: true,
             log_tail: vec![],
             findings: None,
+            sites: Vec::new(),
         }
     }
 

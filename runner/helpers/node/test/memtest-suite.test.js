@@ -245,3 +245,55 @@ test('gc without --expose-gc fails the suite', () => {
   assert.equal(p.status, 2);
   assert.match(p.stderr, /run node with --expose-gc/);
 });
+
+// ------------------------------------------------------------ attribution mode
+
+const PLANTED = `
+class PlantedLeak { constructor(i) { this.id = i; this.payload = new Array(64).fill(i); } }
+const kept = [];
+m.run(async () => {
+  const cps = new m.Checkpoints();
+  for (let i = 0; i < 2000; i++) {
+    if (i % 100 === 0) cps.record(i);
+    kept.push(new PlantedLeak(i));
+    Array.from({ length: 20 }, (_, j) => ({ j })); // garbage, collected
+  }
+}, 'planted');`;
+
+const sitesOf = (stdout) =>
+  stdout.split('\n').filter((l) => l.startsWith('MEMTEST site=')).map((l) => JSON.parse(l.slice('MEMTEST site='.length)));
+
+test('explain names the planted constructor with its retainer path, largest first', () => {
+  const p = runSuite(PLANTED, { MEMTEST_EXPLAIN: '1' });
+  assert.equal(p.status, 0, p.stderr);
+  const sites = sitesOf(p.stdout);
+  assert.ok(sites.length > 0, p.stdout);
+  const top = sites[0];
+  assert.equal(top.layer, 'js');
+  assert.equal(top.source, 'heap-snapshot');
+  assert.equal(top.frames[0].function, 'PlantedLeak');
+  // ~1900 of the 2000 instances were made after the first checkpoint, each
+  // with its payload array counted to it.
+  assert.ok(top.blocks >= 1900 && top.blocks <= 2000, JSON.stringify(top));
+  assert.ok(top.bytes >= top.blocks * 64 * 8, JSON.stringify(top));
+  assert.ok(top.frames.some((f) => f.function.endsWith('.kept')), JSON.stringify(top.frames));
+  const sizes = sites.map((s) => s.bytes);
+  assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a));
+  assert.equal(p.stdout.trim().split('\n').pop(), 'TEST PASSED', 'the marker stays last');
+  const left = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`memtest-${p.pid}-`));
+  assert.deepEqual(left, [], 'snapshot files are removed');
+});
+
+test('explain off or clean: no site of any size', () => {
+  const off = runSuite(PLANTED);
+  assert.equal(off.status, 0, off.stderr);
+  assert.deepEqual(sitesOf(off.stdout), []);
+  const clean = runSuite(PLANTED.replace('kept.push(new PlantedLeak(i))', 'kept[0] = new PlantedLeak(i)'), { MEMTEST_EXPLAIN: '1' });
+  assert.equal(clean.status, 0, clean.stderr);
+  assert.ok(sitesOf(clean.stdout).every((s) => s.frames[0].function !== 'PlantedLeak' || s.blocks <= 1), clean.stdout);
+});
+
+test('reportSites passes on MEMTEST lines only', () => {
+  const p = runSuite(`m.reportSites('MEMTEST site={"layer":"native"}\\nnoise\\nMEMTEST native_sites_untracked_blocks=3\\n');`);
+  assert.deepEqual(p.stdout.trim().split('\n'), ['MEMTEST site={"layer":"native"}', 'MEMTEST native_sites_untracked_blocks=3']);
+});

@@ -5,7 +5,7 @@
 //! leaks are the definitely-lost records, ASan errors the invalid accesses.
 
 use super::frames::is_allocator_frame;
-use crate::model::WrapperFindings;
+use crate::model::{site, Layer, Site, SiteSource, WrapperFindings};
 
 /// What one process's log said.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,6 +128,69 @@ fn user_frame<'a>(stack: impl IntoIterator<Item = &'a str>) -> Option<String> {
         }
     }
     unnamed
+}
+
+/// A stack line as a site frame: `fn file:line[:col]`, `fn (module+0xoff)`
+/// or `(module+0xoff)`.
+fn site_frame(line: &str) -> Option<site::Frame> {
+    let (func, location) = frame(line)?;
+    let mut f = site::Frame {
+        function: func.map(|f| strip_hash(f).to_string()),
+        ..site::Frame::default()
+    };
+    if let Some(inner) = location.strip_prefix('(').and_then(|l| l.strip_suffix(')')) {
+        let object = inner.split('+').next().unwrap_or(inner);
+        f.object = Some(object.to_string());
+    } else if !location.is_empty() {
+        // file:line:col, or file:line; a path may hold no colon at all.
+        let mut parts = location.rsplitn(3, ':');
+        let last = parts.next().unwrap_or(location);
+        let (file, line) = match (last.parse::<u32>(), parts.next(), parts.next()) {
+            (Ok(_col), Some(line), Some(file)) if line.parse::<u32>().is_ok() => {
+                (file.to_string(), line.parse().ok())
+            }
+            (Ok(line), Some(file), rest) => {
+                let file = match rest {
+                    Some(more) => format!("{more}:{file}"),
+                    None => file.to_string(),
+                };
+                (file, Some(line))
+            }
+            _ => (location.to_string(), None),
+        };
+        f.file = Some(file);
+        f.line = line;
+    }
+    Some(f)
+}
+
+/// Every direct leak of one process's log as a leak site with its whole
+/// allocation stack (unnamed: [`crate::model::site::name_sites`] names them).
+pub fn sites(text: &str) -> Vec<Site> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut sites = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.trim().strip_prefix("Direct leak of ") else {
+            continue;
+        };
+        let Some((bytes, blocks)) = leak_size(rest) else {
+            continue;
+        };
+        let frames = lines[i + 1..]
+            .iter()
+            .take_while(|l| l.trim_start().starts_with('#'))
+            .filter_map(|l| site_frame(l))
+            .collect();
+        sites.push(Site {
+            layer: Layer::Native,
+            source: SiteSource::Sanitizer,
+            bytes,
+            blocks,
+            frames,
+            name: None,
+        });
+    }
+    sites
 }
 
 /// Parses one process's log.
@@ -265,6 +328,56 @@ mod tests {
         assert_eq!(
             user_frame(second.iter().copied()).as_deref(),
             Some("leak_input (canary.rs:14)")
+        );
+    }
+
+    #[test]
+    fn direct_leaks_become_sites_named_past_the_allocator() {
+        use crate::model::site::{name_sites, Library};
+        let mut sites = sites(PYTHON_CANARY);
+        assert_eq!(sites.len(), 2);
+        name_sites(&mut sites, &Library::default());
+        assert_eq!((sites[0].bytes, sites[0].blocks), (1_921_762, 1_650));
+        // Its stack ends inside RawVec: nothing of the library to name.
+        assert_eq!(sites[0].name, None);
+        assert_eq!(sites[0].frames.len(), 9, "the whole stack is kept");
+        assert_eq!(sites[1].name.as_deref(), Some("leak_input (canary.rs:14)"));
+        let named = &sites[1].frames[10];
+        assert_eq!(named.file.as_deref(), Some("core/engine/src/canary.rs"));
+        assert_eq!(named.line, Some(14));
+        let unnamed = &sites[1].frames[17];
+        assert_eq!(unnamed.function.as_deref(), Some("__rust_try"));
+        assert_eq!(
+            unnamed.object.as_deref(),
+            Some("/work/wt/asan/target/x86_64-unknown-linux-gnu/release/libpyjamaz.so")
+        );
+        // The library's object names a frame the symbolizer left unnamed
+        // by function: the ctypes log's leak_it is inside libasantest.so.
+        let mut ctypes = super::sites(PYTHON_CTYPES);
+        let lib = Library {
+            objects: vec!["/elsewhere/libasantest.so".into()],
+            prefixes: vec![],
+        };
+        name_sites(&mut ctypes, &lib);
+        let leak_it = ctypes.iter().find(|s| s.bytes == 1000).unwrap();
+        assert_eq!(leak_it.name.as_deref(), Some("leak_it (libasantest.so)"));
+        // CPython's own stripped frames are named by their module.
+        assert_eq!(ctypes[0].name.as_deref(), Some("python3.11"));
+    }
+
+    #[test]
+    fn frame_locations_split_into_file_line_and_object() {
+        let f = site_frame("    #3 0x1 in f /a/b.c:12:5").unwrap();
+        assert_eq!((f.file.as_deref(), f.line), (Some("/a/b.c"), Some(12)));
+        let f = site_frame("    #3 0x1 in f /a/b.c:12").unwrap();
+        assert_eq!((f.file.as_deref(), f.line), (Some("/a/b.c"), Some(12)));
+        let f = site_frame("    #3 0x1 in f (/x/liba.so+0x10)").unwrap();
+        assert_eq!(f.object.as_deref(), Some("/x/liba.so"));
+        assert_eq!(f.file, None);
+        let f = site_frame("    #1 0x52b041  (/usr/bin/python3.11+0x52b041)").unwrap();
+        assert_eq!(
+            (f.function, f.object.as_deref()),
+            (None, Some("/usr/bin/python3.11"))
         );
     }
 

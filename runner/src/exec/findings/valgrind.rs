@@ -7,7 +7,7 @@
 //! still counts.
 
 use super::frames::is_allocator_frame;
-use crate::model::WrapperFindings;
+use crate::model::{site, Layer, Site, SiteSource, WrapperFindings};
 use quick_xml::events::{BytesRef, Event};
 use quick_xml::Reader;
 
@@ -33,6 +33,8 @@ pub struct Record {
     pub what: Option<String>,
     /// A leak's `<xwhat><leakedbytes>`.
     pub leaked_bytes: Option<u64>,
+    /// A leak's `<xwhat><leakedblocks>`.
+    pub leaked_blocks: Option<u64>,
     /// Every `<stack>` in order: the first is where the error happened (or
     /// the leaked block was allocated), later ones follow an `<auxwhat>`.
     pub stacks: Vec<Vec<Frame>>,
@@ -135,6 +137,7 @@ fn closed(record: &mut Record, path: &[String], text: &str) {
         ["error", "what"] => record.what = value(),
         ["error", "xwhat", "text"] => record.what = record.what.take().or_else(value),
         ["error", "xwhat", "leakedbytes"] => record.leaked_bytes = text.parse().ok(),
+        ["error", "xwhat", "leakedblocks"] => record.leaked_blocks = text.parse().ok(),
         ["error", "stack", "frame", field] => {
             let Some(frame) = record.stacks.last_mut().and_then(|s| s.last_mut()) else {
                 return;
@@ -178,6 +181,42 @@ pub fn user_frame(stack: &[Frame]) -> Option<String> {
             _ => func.to_string(),
         })
     })
+}
+
+/// Every definitely-lost record as a leak site, with its whole allocation
+/// stack (unnamed: [`crate::model::site::name_sites`] names them).
+pub fn sites(log: &Log) -> Vec<Site> {
+    log.records
+        .iter()
+        .filter(|r| r.kind == "Leak_DefinitelyLost")
+        .map(|r| Site {
+            layer: Layer::Native,
+            source: SiteSource::Valgrind,
+            bytes: r.leaked_bytes.unwrap_or(0),
+            blocks: r.leaked_blocks.unwrap_or(0),
+            frames: r
+                .stacks
+                .first()
+                .map(|s| s.iter().map(site_frame).collect())
+                .unwrap_or_default(),
+            name: None,
+        })
+        .collect()
+}
+
+/// valgrind's frame as a site frame: the file with its folder, so that the
+/// standard library's sources (under /rustc/) are known as such.
+fn site_frame(f: &Frame) -> site::Frame {
+    let file = match (&f.dir, &f.file) {
+        (Some(dir), Some(file)) if !file.starts_with('/') => Some(format!("{dir}/{file}")),
+        (_, file) => file.clone(),
+    };
+    site::Frame {
+        function: f.func.clone().filter(|n| n != "UnknownInlinedFun"),
+        file,
+        line: f.line,
+        object: f.obj.clone(),
+    }
 }
 
 /// A finding worth naming in the summary: what, and where.
@@ -320,6 +359,51 @@ mod tests {
             (leak.file.as_deref(), leak.line),
             (Some("canary.rs"), Some(13))
         );
+    }
+
+    #[test]
+    fn leak_records_become_sites_named_at_the_code_that_leaked() {
+        use crate::model::site::{name_sites, Library};
+        let mut sites = sites(&parse(VALGRIND_RUST_CANARY));
+        assert_eq!(sites.len(), 2);
+        // The suite's executable links the engine: its object is the
+        // library here, and the allocator shims inside it are skipped.
+        let lib = Library {
+            objects: vec!["/work/main/.memtest/bin/leaky/memory_leak".into()],
+            prefixes: vec!["pyjamaz".into()],
+        };
+        name_sites(&mut sites, &lib);
+        assert_eq!(
+            (sites[0].bytes, sites[0].blocks),
+            (8_766_500, 1_000),
+            "largest first"
+        );
+        assert_eq!(
+            sites[0].name.as_deref(),
+            Some("pyjamaz::canary::leak_input (canary.rs:13)")
+        );
+        assert_eq!(
+            sites[1].name.as_deref(),
+            Some("pyjamaz::canary::leak_input (canary.rs:14)")
+        );
+        // The whole stack is kept, plumbing included.
+        let top = &sites[0].frames;
+        assert_eq!(top[0].function.as_deref(), Some("malloc"));
+        assert_eq!(top.last().unwrap().function.as_deref(), Some("main"));
+        assert!(top[1]
+            .file
+            .as_deref()
+            .unwrap()
+            .starts_with("/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std"));
+        let mut c = sites_of(VALGRIND_LEAK);
+        name_sites(&mut c, &Library::default());
+        assert_eq!(c.len(), 1, "the invalid write is no site");
+        assert_eq!((c[0].bytes, c[0].blocks), (10_000, 10));
+        assert_eq!(c[0].name.as_deref(), Some("main (leak.c:3)"));
+    }
+
+    fn sites_of(xml: &str) -> Vec<Site> {
+        sites(&parse(xml))
     }
 
     #[test]
