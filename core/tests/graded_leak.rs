@@ -74,7 +74,11 @@ fn child() {
 fn run(env: &[(&str, &str)]) -> (i64, i64, i64) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.env("GRADED_LEAK_CHILD", "1");
-    for name in ["MEMTEST_LEAK_BYTES", "MEMTEST_LEAK_EVERY", "MEMTEST_LEAK_HEAP"] {
+    for name in [
+        "MEMTEST_LEAK_BYTES",
+        "MEMTEST_LEAK_EVERY",
+        "MEMTEST_LEAK_HEAP",
+    ] {
         cmd.env_remove(name);
     }
     cmd.envs(env.iter().copied());
