@@ -358,7 +358,8 @@ fn record_round(
         let ops = runs
             .iter()
             .filter_map(|o| o.measured.progress.last().map(|p| p.operations))
-            .max();
+            .max()
+            .filter(|ops| *ops > 0);
         hunt.operations.insert(size, ops);
         hunt.search.record(size, is_caught);
         if let Some(found) = hunt.search.found() {
