@@ -27,10 +27,19 @@ use crate::units::{format_duration, Bytes};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// The memory ceiling a probe of a suite without a `peak_rss` limit runs
+/// under: a graded leak of megabytes a call in a suite of thousands of
+/// calls would otherwise take the machine. The suite's own criteria must
+/// catch the leak before it; a run stopped there counts as missed.
+const SAFETY_CEILING: Bytes = Bytes(1_000_000_000);
+
 /// One suite's search in progress.
 struct Hunt {
     /// The suite planned against its leaky build, leaking nothing yet.
     base: Job,
+    /// `base` has no `peak_rss` limit of its own: the probes run under
+    /// [`SAFETY_CEILING`], which is not a criterion of the suite.
+    safety_ceiling: bool,
     variant: String,
     search: Search,
     /// The clean run is still to come.
@@ -115,7 +124,9 @@ pub(super) fn floor(
     let mut hunts: Vec<Hunt> = jobs
         .into_iter()
         .zip(&leaky)
-        .map(|(base, suite)| Hunt {
+        .map(|(base, suite)| (with_safety_ceiling(base), suite))
+        .map(|((base, safety_ceiling), suite)| Hunt {
+            safety_ceiling,
             base,
             variant: suite.variant().to_string(),
             search: Search::new(opts),
@@ -189,6 +200,16 @@ pub(super) fn floor(
     } else {
         ExitStatus::SuiteFailed
     })
+}
+
+/// `base` with [`SAFETY_CEILING`] as its `peak_rss` when it has none, and
+/// whether it was put there.
+fn with_safety_ceiling(mut base: Job) -> (Job, bool) {
+    let imposed = base.limits.peak_rss.is_none();
+    if imposed {
+        base.limits.peak_rss = Some(SAFETY_CEILING);
+    }
+    (base, imposed)
 }
 
 /// The leaky build a suite's floor is searched on: `--variant`, else the
@@ -345,7 +366,15 @@ fn record_round(
         }
         let caught: Vec<Vec<Criterion>> = runs
             .iter()
-            .map(|o| floor::caught_by(o, args.criterion))
+            .map(|o| {
+                let by = floor::caught_by(o, args.criterion);
+                // Stopped by the safety ceiling: the suite saw nothing.
+                if hunt.safety_ceiling && by.contains(&Criterion::PeakRss) {
+                    Vec::new()
+                } else {
+                    by
+                }
+            })
             .collect();
         let (is_caught, by) = floor::judge_probe(&caught);
         hunt.probes.push(Probe {
