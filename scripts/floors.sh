@@ -59,7 +59,7 @@ def cell(f):
 projects = [("pyjamaz", ["pyjamaz-fast", "pyjamaz-rest"], ["pyjamaz-fast-c"]),
             ("c-library", ["c-library"], ["c-library-c"]),
             ("zig-library", ["zig-library"], ["zig-library-c"])]
-print(f"| project | suite | floor per call, library heap | caught by | floor per call, malloc (RSS only) | caught by | search time |")
+print(f"| project | suite | floor per call, library heap | caught by | floor per call, malloc (RSS only) | caught by | time in its runs |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 for project, own, c in projects:
     lib = {k: v for n in own for k, v in read(n).items()}
@@ -67,6 +67,6 @@ for project, own, c in projects:
     for suite in sorted(lib):
         a, a_by = cell(lib[suite])
         b, b_by = cell(rss.get(suite))
-        secs = lib[suite]["seconds"] + (rss[suite]["seconds"] if suite in rss else 0)
+        secs = sum(f.get("run_seconds", f["seconds"]) for f in (lib[suite], rss.get(suite)) if f)
         print(f"| {project} | {suite} | {a} | {a_by} | {b} | {b_by} | {secs:.0f} s |")
 EOF

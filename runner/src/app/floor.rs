@@ -50,6 +50,8 @@ struct Hunt {
     started: Instant,
     result: Option<FloorResult>,
     seconds: f64,
+    /// The suite's own runs' durations, added up.
+    run_seconds: f64,
 }
 
 /// `floor`: searches, prints the table, writes `--json` and `--save`.
@@ -136,6 +138,7 @@ pub(super) fn floor(
             started: Instant::now(),
             result: None,
             seconds: 0.0,
+            run_seconds: 0.0,
         })
         .collect();
     let exec_opts = ExecOptions {
@@ -354,6 +357,10 @@ fn record_round(
     }
     for ((i, size), runs) in by_hunt {
         let hunt = &mut hunts[i];
+        hunt.run_seconds += runs
+            .iter()
+            .map(|o| o.measured.duration.as_secs_f64())
+            .sum::<f64>();
         if size == 0 {
             hunt.clean_pending = false;
             if let Verdict::Failed { failures } = &runs[0].verdict {
@@ -438,6 +445,7 @@ fn into_floor(hunt: Hunt, ctx: &Context, req: &Request<'_>, args: &FloorArgs) ->
         result: hunt.result.unwrap_or(FloorResult::Interrupted),
         probes: hunt.probes,
         seconds,
+        run_seconds: hunt.run_seconds,
     }
 }
 
@@ -453,6 +461,7 @@ fn floor_table(floors: &[SuiteFloor], profile: Option<&str>, scale: f64) -> Stri
         #[tabled(rename = "caught by")]
         caught_by: String,
         probes: String,
+        #[tabled(rename = "time (runs)")]
         time: String,
     }
     let rows = floors.iter().map(|f| {
@@ -496,7 +505,11 @@ fn floor_table(floors: &[SuiteFloor], profile: Option<&str>, scale: f64) -> Stri
             missed,
             caught_by,
             probes: format!("{} ({runs} runs)", f.probes.len()),
-            time: format_duration(Duration::from_secs_f64(f.seconds)),
+            time: format!(
+                "{} ({})",
+                format_duration(Duration::from_secs_f64(f.seconds)),
+                format_duration(Duration::from_secs_f64(f.run_seconds))
+            ),
         }
     });
     let mut table = tabled::Table::new(rows);

@@ -126,8 +126,14 @@ pub struct SuiteFloor {
     #[serde(flatten)]
     pub result: FloorResult,
     pub probes: Vec<Probe>,
-    /// Wall time from the start of the search to its end, in seconds.
+    /// Wall time from the start of the search to its end, in seconds: the
+    /// searches of one invocation share their rounds, so a quick suite's
+    /// search ends with the round's slowest run.
     pub seconds: f64,
+    /// The durations of the suite's own runs (the clean run and every
+    /// probe's), added up, in seconds.
+    #[serde(default)]
+    pub run_seconds: f64,
 }
 
 impl SuiteFloor {
@@ -319,6 +325,7 @@ mod tests {
             },
             probes: vec![],
             seconds: 1.5,
+            run_seconds: 3.0,
         };
         FloorsFile::save_merged(&path, &[floor("a", 64), floor("b", 4096)]).unwrap();
         let stopped = SuiteFloor {

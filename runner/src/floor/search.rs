@@ -282,7 +282,7 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            state % 2 == 0
+            state.is_multiple_of(2)
         });
         assert!(probes <= Search::max_probes(&opts));
     }
