@@ -67,33 +67,11 @@ pub(super) fn floor(
         ));
     }
     let req = run::prepare(config, ctx, &args.filter, &args.exec)?;
-    let targets: Vec<&Suite> = req
-        .suites
-        .iter()
-        .copied()
-        .filter(|s| s.expect == Expect::Pass)
-        .collect();
-    if targets.is_empty() {
-        return Err(AppError::Usage(
-            "no suite to search: a canary has no floor (name the suite it is declared on)".into(),
-        ));
-    }
-    let leaky: Vec<Suite> = targets
-        .iter()
-        .map(|s| {
-            let variant = leaky_variant(config, s, args.variant.as_deref())?;
-            Ok(Suite {
-                variant: Some(variant),
-                ..(*s).clone()
-            })
-        })
-        .collect::<Result<_, AppError>>()?;
-    let leaky_refs: Vec<&Suite> = leaky.iter().collect();
+    let leaky = leaky_suites(config, &req.suites, args)?;
     let req = Request {
-        suites: leaky_refs.clone(),
+        suites: leaky.iter().collect(),
         ..req
     };
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,63 +93,23 @@ pub(super) fn floor(
         interpreters: prepared.interpreters,
         helpers: Some(&prepared.helpers),
     };
-    let jobs = plan::plan(config, &leaky_refs, &prepared.artifacts, &plan_opts)?;
-    let opts = SearchOptions {
-        start: args.start,
-        min: 1,
-        max: args.max,
-        step: args.step,
-        precision: 2.0,
-    };
-    let mut hunts: Vec<Hunt> = jobs
-        .into_iter()
-        .zip(&leaky)
-        .map(|(base, suite)| (with_safety_ceiling(base), suite))
-        .map(|((base, safety_ceiling), suite)| Hunt {
-            safety_ceiling,
-            base,
-            variant: suite.variant().to_string(),
-            search: Search::new(opts),
-            clean_pending: true,
-            probes: Vec::new(),
-            operations: BTreeMap::new(),
-            started: Instant::now(),
-            result: None,
-            seconds: 0.0,
-            run_seconds: 0.0,
-        })
-        .collect();
-    let exec_opts = ExecOptions {
-        budget: run::budget(&args.exec),
-        forward_output: verbose,
-        sampler: args
-            .exec
-            .sampler
-            .unwrap_or_else(crate::sample::SamplerKind::default_for_platform),
-    };
-    let judge = run::judge(None, 0.0);
+    let jobs = plan::plan(config, &req.suites, &prepared.artifacts, &plan_opts)?;
+    let mut hunts = hunts(jobs, &leaky, args);
     let started = Instant::now();
-    let mut announced = 0;
-    while !interrupt.is_set() {
-        let round = next_round(&hunts, args);
-        if round.is_empty() {
-            break;
-        }
-        let jobs: Vec<Job> = round.iter().map(|(_, _, job)| job.clone()).collect();
-        let outcomes = execute_round(
-            &runtime,
-            &interrupt,
-            jobs,
-            exec_opts.clone(),
-            judge.clone(),
-            &mut reporters,
-            &mut announced,
-        );
-        if interrupt.is_set() {
-            break;
-        }
-        record_round(&mut hunts, &round, &outcomes, args);
-    }
+    let searching = Searching {
+        runtime: &runtime,
+        interrupt: &interrupt,
+        exec: ExecOptions {
+            budget: run::budget(&args.exec),
+            forward_output: verbose,
+            sampler: args
+                .exec
+                .sampler
+                .unwrap_or_else(crate::sample::SamplerKind::default_for_platform),
+        },
+        judge: run::judge(None, 0.0),
+    };
+    searching.run(&mut hunts, &mut reporters, args);
     // Dropped without `finish`: the probe runs' summary table is not the
     // answer; the floors are.
     drop(reporters);
@@ -203,6 +141,135 @@ pub(super) fn floor(
     } else {
         ExitStatus::SuiteFailed
     })
+}
+
+/// The selected suites that are not canaries, each on its leaky build.
+fn leaky_suites(
+    config: &Config,
+    selected: &[&Suite],
+    args: &FloorArgs,
+) -> Result<Vec<Suite>, AppError> {
+    let targets: Vec<&Suite> = selected
+        .iter()
+        .copied()
+        .filter(|s| s.expect == Expect::Pass)
+        .collect();
+    if targets.is_empty() {
+        return Err(AppError::Usage(
+            "no suite to search: a canary has no floor (name the suite it is declared on)".into(),
+        ));
+    }
+    targets
+        .iter()
+        .map(|s| {
+            let variant = leaky_variant(config, s, args.variant.as_deref())?;
+            Ok(Suite {
+                variant: Some(variant),
+                ..(*s).clone()
+            })
+        })
+        .collect()
+}
+
+/// A search per planned suite, none started.
+fn hunts(jobs: Vec<Job>, leaky: &[Suite], args: &FloorArgs) -> Vec<Hunt> {
+    let opts = SearchOptions {
+        start: args.start,
+        min: 1,
+        max: args.max,
+        step: args.step,
+        precision: 2.0,
+    };
+    jobs.into_iter()
+        .zip(leaky)
+        .map(|(base, suite)| {
+            let (base, safety_ceiling) = with_safety_ceiling(base);
+            Hunt {
+                safety_ceiling,
+                base,
+                variant: suite.variant().to_string(),
+                search: Search::new(opts),
+                clean_pending: true,
+                probes: Vec::new(),
+                operations: BTreeMap::new(),
+                started: Instant::now(),
+                result: None,
+                seconds: 0.0,
+                run_seconds: 0.0,
+            }
+        })
+        .collect()
+}
+
+/// What runs the rounds.
+struct Searching<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    interrupt: &'a Interrupt,
+    exec: ExecOptions,
+    judge: Judge,
+}
+
+impl Searching<'_> {
+    /// Rounds until every search is over or the interrupt fires; a round
+    /// an interrupt cut short is not recorded.
+    fn run(&self, hunts: &mut [Hunt], reporters: &mut Vec<Box<dyn Reporter>>, args: &FloorArgs) {
+        let mut announced = 0;
+        while !self.interrupt.is_set() {
+            let round = next_round(hunts, args);
+            if round.is_empty() {
+                break;
+            }
+            let jobs: Vec<Job> = round.iter().map(|(_, _, job)| job.clone()).collect();
+            let outcomes = self.execute_round(jobs, reporters, &mut announced);
+            if self.interrupt.is_set() {
+                break;
+            }
+            record_round(hunts, &round, &outcomes, args);
+        }
+    }
+
+    /// Runs one round's jobs through the executor, feeding its events to
+    /// the console on a plain thread as `run` does. The console hears one
+    /// run: each round's start is announced with the count so far.
+    fn execute_round(
+        &self,
+        jobs: Vec<Job>,
+        reporters: &mut Vec<Box<dyn Reporter>>,
+        announced: &mut usize,
+    ) -> Vec<Outcome> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let mut moved = std::mem::take(reporters);
+        let before = *announced;
+        *announced += jobs.len();
+        let feeder = std::thread::spawn(move || {
+            while let Some(event) = rx.blocking_recv() {
+                let event = match event {
+                    Event::RunStarted { suites, jobs } => Event::RunStarted {
+                        suites: before + suites,
+                        jobs,
+                    },
+                    other => other,
+                };
+                let last = matches!(event, Event::RunFinished { .. });
+                moved.iter_mut().for_each(|r| r.on_event(&event));
+                // A task that outlives the run (a reader of a pipe) must
+                // not keep this round from ending.
+                if last {
+                    break;
+                }
+            }
+            moved
+        });
+        let outcomes = self.runtime.block_on(exec::run_jobs(
+            jobs,
+            self.exec.clone(),
+            tx,
+            self.interrupt.clone().wait(),
+            self.judge.clone(),
+        ));
+        *reporters = feeder.join().expect("the reporter thread does not panic");
+        outcomes
+    }
 }
 
 /// `base` with [`SAFETY_CEILING`] as its `peak_rss` when it has none, and
@@ -296,52 +363,6 @@ fn probe_job(base: &Job, bytes: u64, run: u32, args: &FloorArgs) -> Job {
         ),
     ]);
     job
-}
-
-/// Runs one round's jobs through the executor, feeding its events to the
-/// console on a plain thread as `run` does. The console hears one run: each
-/// round's start is announced with the count so far.
-fn execute_round(
-    runtime: &tokio::runtime::Runtime,
-    interrupt: &Interrupt,
-    jobs: Vec<Job>,
-    opts: ExecOptions,
-    judge: Judge,
-    reporters: &mut Vec<Box<dyn Reporter>>,
-    announced: &mut usize,
-) -> Vec<Outcome> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let mut moved = std::mem::take(reporters);
-    let before = *announced;
-    *announced += jobs.len();
-    let feeder = std::thread::spawn(move || {
-        while let Some(event) = rx.blocking_recv() {
-            let event = match event {
-                Event::RunStarted { suites, jobs } => Event::RunStarted {
-                    suites: before + suites,
-                    jobs,
-                },
-                other => other,
-            };
-            let last = matches!(event, Event::RunFinished { .. });
-            moved.iter_mut().for_each(|r| r.on_event(&event));
-            // A task that outlives the run (a reader of a pipe) must not
-            // keep this round from ending.
-            if last {
-                break;
-            }
-        }
-        moved
-    });
-    let outcomes = runtime.block_on(exec::run_jobs(
-        jobs,
-        opts,
-        tx,
-        interrupt.clone().wait(),
-        judge,
-    ));
-    *reporters = feeder.join().expect("the reporter thread does not panic");
-    outcomes
 }
 
 /// Feeds a round's outcomes to the searches they belong to.
