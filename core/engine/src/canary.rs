@@ -132,7 +132,9 @@ impl Grade {
     /// Counts one call, and leaks on the first of every `every` calls (so
     /// a run of any length leaks from its first call on).
     pub fn on_call(&self) {
-        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let call = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.leaks_on(call) {
             self.leak();
         }

@@ -14,7 +14,7 @@
 use super::run::{self, Request};
 use super::{AppError, Context, ExitStatus};
 use crate::cli::FloorArgs;
-use crate::config::{Config, Suite};
+use crate::config::{Config, Invocation, ResolvedSuite, Source, Sourced};
 use crate::exec::{self, ExecOptions, Judge};
 use crate::floor::{
     self, FloorResult, FloorsFile, Found, Probe, Search, SearchOptions, SuiteFloor,
@@ -41,6 +41,8 @@ struct Hunt {
     /// [`SAFETY_CEILING`], which is not a criterion of the suite.
     safety_ceiling: bool,
     variant: String,
+    /// MEMTEST_SCALE of its runs.
+    scale: f64,
     search: Search,
     /// The clean run is still to come.
     clean_pending: bool,
@@ -67,9 +69,9 @@ pub(super) fn floor(
         ));
     }
     let req = run::prepare(config, ctx, &args.filter, &args.exec)?;
-    let leaky = leaky_suites(config, &req.suites, args)?;
+    let inv = ctx.invocation(args.exec.scale)?;
     let req = Request {
-        suites: leaky.iter().collect(),
+        suites: leaky_suites(config, &inv, &req.suites, args)?,
         ..req
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -85,16 +87,13 @@ pub(super) fn floor(
     let mut reporters = report::reporters(&console);
     let mut emit = |event: Event| reporters.iter_mut().for_each(|r| r.on_event(&event));
     let building = !args.exec.no_build;
-    let prepared = run::stages(config, &req, None, building, &interrupt, &mut emit)?;
+    let prepared = run::stages(config, &req, building, &interrupt, &mut emit)?;
     let plan_opts = PlanOptions {
-        settings: &req.settings,
-        scale: req.scale,
-        wrapper: None,
         interpreters: prepared.interpreters,
         helpers: Some(&prepared.helpers),
     };
     let jobs = plan::plan(config, &req.suites, &prepared.artifacts, &plan_opts)?;
-    let mut hunts = hunts(jobs, &leaky, args);
+    let mut hunts = hunts(jobs, &req.suites, args);
     let started = Instant::now();
     let searching = Searching {
         runtime: &runtime,
@@ -115,12 +114,9 @@ pub(super) fn floor(
     drop(reporters);
     let floors: Vec<SuiteFloor> = hunts
         .into_iter()
-        .map(|h| into_floor(h, ctx, &req, args))
+        .map(|h| into_floor(h, ctx, args))
         .collect();
-    println!(
-        "{}",
-        floor_table(&floors, ctx.profile.as_deref(), req.scale)
-    );
+    println!("{}", floor_table(&floors, ctx.profile.as_deref()));
     println!(
         "searched {} suite{} in {}",
         floors.len(),
@@ -143,16 +139,18 @@ pub(super) fn floor(
     })
 }
 
-/// The selected suites that are not canaries, each on its leaky build.
-fn leaky_suites(
+/// The selected suites that are not canaries, each on its leaky build:
+/// the suite as resolved (its overrides, limits and scale), with the variant
+/// put there from the command line or its canaries.
+fn leaky_suites<'c>(
     config: &Config,
-    selected: &[&Suite],
+    inv: &Invocation,
+    selected: &[ResolvedSuite<'c>],
     args: &FloorArgs,
-) -> Result<Vec<Suite>, AppError> {
-    let targets: Vec<&Suite> = selected
+) -> Result<Vec<ResolvedSuite<'c>>, AppError> {
+    let targets: Vec<&ResolvedSuite<'c>> = selected
         .iter()
-        .copied()
-        .filter(|s| s.expect == Expect::Pass)
+        .filter(|s| s.suite.expect == Expect::Pass)
         .collect();
     if targets.is_empty() {
         return Err(AppError::Usage(
@@ -160,19 +158,21 @@ fn leaky_suites(
         ));
     }
     targets
-        .iter()
+        .into_iter()
         .map(|s| {
-            let variant = leaky_variant(config, s, args.variant.as_deref())?;
-            Ok(Suite {
-                variant: Some(variant),
-                ..(*s).clone()
-            })
+            let variant = leaky_variant(config, inv, s, args.variant.as_deref())?;
+            let mut leaky = s.clone();
+            leaky.settings.variant = Sourced {
+                value: variant,
+                source: Source::CommandLine,
+            };
+            Ok(leaky)
         })
         .collect()
 }
 
 /// A search per planned suite, none started.
-fn hunts(jobs: Vec<Job>, leaky: &[Suite], args: &FloorArgs) -> Vec<Hunt> {
+fn hunts(jobs: Vec<Job>, leaky: &[ResolvedSuite<'_>], args: &FloorArgs) -> Vec<Hunt> {
     let opts = SearchOptions {
         start: args.start,
         min: 1,
@@ -187,7 +187,8 @@ fn hunts(jobs: Vec<Job>, leaky: &[Suite], args: &FloorArgs) -> Vec<Hunt> {
             Hunt {
                 safety_ceiling,
                 base,
-                variant: suite.variant().to_string(),
+                variant: suite.settings.variant.value.clone(),
+                scale: suite.settings.scale.value,
                 search: Search::new(opts),
                 clean_pending: true,
                 probes: Vec::new(),
@@ -283,8 +284,14 @@ fn with_safety_ceiling(mut base: Job) -> (Job, bool) {
 }
 
 /// The leaky build a suite's floor is searched on: `--variant`, else the
-/// one variant its canaries run against.
-fn leaky_variant(config: &Config, suite: &Suite, asked: Option<&str>) -> Result<String, AppError> {
+/// one variant its canaries run against (as resolved: an override may set
+/// it).
+fn leaky_variant(
+    config: &Config,
+    inv: &Invocation,
+    suite: &ResolvedSuite<'_>,
+    asked: Option<&str>,
+) -> Result<String, AppError> {
     let Some(build) = &config.build else {
         return Err(AppError::Usage(format!(
             "{} has no [build]: a floor needs a leaky build of the library to grade",
@@ -301,24 +308,29 @@ fn leaky_variant(config: &Config, suite: &Suite, asked: Option<&str>) -> Result<
         }
         return Ok(v.to_string());
     }
-    let mut variants: Vec<&str> = config
+    let canaries: Vec<&crate::config::Suite> = config
         .suites
         .iter()
-        .filter(|c| c.canary_of.as_deref() == Some(suite.name.as_str()))
-        .filter(|c| c.variant != suite.variant)
-        .map(|c| c.variant())
+        .filter(|c| c.canary_of.as_deref() == Some(suite.suite.name.as_str()))
+        .collect();
+    let own = &suite.settings.variant.value;
+    let mut variants: Vec<String> = config
+        .resolve_all(&canaries, inv)?
+        .into_iter()
+        .map(|c| c.settings.variant.value)
+        .filter(|v| v != own)
         .collect();
     variants.sort();
     variants.dedup();
     match variants.as_slice() {
-        [one] => Ok(one.to_string()),
+        [one] => Ok(one.clone()),
         [] => Err(AppError::Usage(format!(
             "suite `{}` has no canary on a leaky build: give --variant NAME",
-            suite.name
+            suite.suite.name
         ))),
         many => Err(AppError::Usage(format!(
             "suite `{}` has canaries on several builds ({}): give --variant NAME",
-            suite.name,
+            suite.suite.name,
             many.join(", ")
         ))),
     }
@@ -449,7 +461,7 @@ fn result_of(found: Found, hunt: &Hunt, every: u64) -> FloorResult {
     }
 }
 
-fn into_floor(hunt: Hunt, ctx: &Context, req: &Request<'_>, args: &FloorArgs) -> SuiteFloor {
+fn into_floor(hunt: Hunt, ctx: &Context, args: &FloorArgs) -> SuiteFloor {
     let seconds = if hunt.result.is_some() {
         hunt.seconds
     } else {
@@ -461,7 +473,7 @@ fn into_floor(hunt: Hunt, ctx: &Context, req: &Request<'_>, args: &FloorArgs) ->
         heap: args.heap.as_str().to_string(),
         every: args.every,
         profile: ctx.profile.clone(),
-        scale: req.scale,
+        scale: hunt.scale,
         criterion: args.criterion,
         result: hunt.result.unwrap_or(FloorResult::Interrupted),
         probes: hunt.probes,
@@ -471,10 +483,11 @@ fn into_floor(hunt: Hunt, ctx: &Context, req: &Request<'_>, args: &FloorArgs) ->
 }
 
 /// The answer: one row per suite.
-fn floor_table(floors: &[SuiteFloor], profile: Option<&str>, scale: f64) -> String {
+fn floor_table(floors: &[SuiteFloor], profile: Option<&str>) -> String {
     #[derive(tabled::Tabled)]
     struct Row {
         suite: String,
+        scale: String,
         floor: String,
         #[tabled(rename = "per run")]
         per_run: String,
@@ -521,6 +534,7 @@ fn floor_table(floors: &[SuiteFloor], profile: Option<&str>, scale: f64) -> Stri
         let runs: u32 = f.probes.iter().map(|p| p.runs).sum();
         Row {
             suite: f.suite.clone(),
+            scale: f.scale.to_string(),
             floor,
             per_run,
             missed,
@@ -536,7 +550,7 @@ fn floor_table(floors: &[SuiteFloor], profile: Option<&str>, scale: f64) -> Stri
     let mut table = tabled::Table::new(rows);
     table.with(tabled::settings::Style::sharp());
     format!(
-        "detection floors at profile {}, scale {scale}:\n{table}",
+        "detection floors at profile {}:\n{table}",
         profile.unwrap_or("default")
     )
 }

@@ -3,8 +3,8 @@
 //! terminal's width. `memtest show` gives every setting and its source.
 
 use crate::config::{ResolvedSuite, DEFAULT_VARIANT};
-use crate::model::{Criterion, Expect, Rule};
 use crate::floor::FloorsFile;
+use crate::model::{Criterion, Expect, Rule};
 use tabled::settings::{peaker::Priority, Style, Width};
 
 /// The table `memtest list` prints; `width` is the terminal's, when known.
