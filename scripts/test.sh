@@ -45,6 +45,11 @@ step "cargo test --workspace"
 # and run through the runner below; its unit tests and allocator self-test run here.
 cargo test --workspace --quiet
 
+step "the canary build's graded leak (memtest floor's MEMTEST_LEAK_BYTES), optimized as memtest builds it"
+# Release: LLVM drops an allocation nobody uses only when optimizing, so
+# this is where a leak that does not escape would show.
+cargo test --quiet --release -p pyjamaz --features canary-leak --test graded_leak
+
 if [ "$full" = 1 ]; then
   step "the runner type-checks for macOS"
   if rustup target list --installed 2>/dev/null | grep -q x86_64-apple-darwin; then

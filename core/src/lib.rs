@@ -25,7 +25,10 @@
 //! **Deliberately leaks memory.** Forwards to the engine's `canary-leak`:
 //! every optimize call leaks a heap copy of its input, so memtest's canary
 //! suites can prove that a leak is caught. Never enable it outside those
-//! canaries.
+//! canaries. `MEMTEST_LEAK_BYTES=N` (with `MEMTEST_LEAK_EVERY=K` and
+//! `MEMTEST_LEAK_HEAP=rust|c`) grades it at run time: N bytes per call, on
+//! one call in K, from the counted Rust heap or from libc's `malloc`
+//! (`tests/graded_leak.rs` checks each reaches the heap it names).
 //!
 //! # The `canary-thread-leak` feature
 //!

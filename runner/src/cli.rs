@@ -36,7 +36,7 @@ pub enum Command {
     /// Run the suites picked by name, tag, runtime or partition
     Run(RunArgs),
     /// Show the suites memtest.toml defines
-    List(FilterArgs),
+    List(ListArgs),
     /// Show each suite's effective settings and where each came from
     Show(ShowArgs),
     /// Re-run suites in attribution mode and show where they leak (leak sites, largest first)
@@ -57,6 +57,87 @@ pub enum Command {
     /// Install or remove a git pre-commit hook that runs a tier of suites
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Search the smallest per-call leak each suite catches (its detection floor)
+    Floor(FloorArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Show each suite's detection floor from this file (written by `floor --save`)
+    #[arg(long, value_name = "FILE")]
+    pub floors: Option<PathBuf>,
+}
+
+/// Which heap the graded leak comes from (MEMTEST_LEAK_HEAP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LeakHeap {
+    /// The library's own heap: its counting allocator sees the leak
+    #[default]
+    Rust,
+    /// libc's malloc, behind the counting allocator's back: only RSS sees it
+    C,
+}
+
+impl LeakHeap {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeakHeap::Rust => "rust",
+            LeakHeap::C => "c",
+        }
+    }
+}
+
+/// `memtest floor`: which suites, and how the leak is graded and searched.
+#[derive(Debug, Clone, Args)]
+pub struct FloorArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Count a probe as caught only when this criterion failed (e.g. native_leaks, rss_growth) [default: any that sees a leak]
+    #[arg(long, value_name = "C")]
+    pub criterion: Option<crate::model::Criterion>,
+    /// The leaky build to grade [default: the variant of the suite's canaries]
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
+    /// Where the leak comes from (MEMTEST_LEAK_HEAP)
+    #[arg(long, value_enum, default_value_t = LeakHeap::Rust)]
+    pub heap: LeakHeap,
+    /// Leak on one call in K (MEMTEST_LEAK_EVERY)
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub every: u64,
+    /// The first leak size probed, bytes per call
+    #[arg(long, value_name = "SIZE", default_value = "1", value_parser = parse_size)]
+    pub start: u64,
+    /// The largest leak size probed; not caught there, the suite is blind
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max: u64,
+    /// The factor between sizes until a leak is caught (then bisected to within 2x)
+    #[arg(long, value_name = "X", default_value_t = 8.0, value_parser = parse_step)]
+    pub step: f64,
+    /// Runs of each probe; a size counts as caught only when every run caught it
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
+    pub runs: u32,
+    /// Merge the floors found into this file (read by `list --floors`)
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    match crate::units::Bytes::parse(s) {
+        Ok(b) if b.0 >= 1 => Ok(b.0),
+        Ok(_) => Err("a leak of at least 1 byte".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_step(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 2.0 => Ok(x),
+        _ => Err(format!("`{s}`: a factor of 2 or more")),
+    }
 }
 
 /// Flags that shape how suites execute, shared by `all` and `run`.
@@ -293,6 +374,44 @@ mod tests {
     }
 
     #[test]
+    fn floor_takes_suites_criterion_and_search_settings() {
+        let cli = Cli::try_parse_from([
+            "memtest",
+            "--profile",
+            "ci",
+            "floor",
+            "a",
+            "--criterion",
+            "native_leaks",
+            "--heap",
+            "c",
+            "--every",
+            "10",
+            "--start",
+            "4KiB",
+            "--runs",
+            "3",
+            "--save",
+            "floors.json",
+            "--json",
+            "out.json",
+        ])
+        .unwrap();
+        let Command::Floor(f) = cli.command else {
+            panic!("not floor")
+        };
+        assert_eq!(f.filter.names, ["a"]);
+        assert_eq!(f.criterion, Some(crate::model::Criterion::NativeLeaks));
+        assert_eq!(
+            (f.heap, f.every, f.start, f.runs),
+            (LeakHeap::C, 10, 4096, 3)
+        );
+        assert_eq!((f.max, f.step), (64 << 20, 8.0));
+        assert_eq!(f.save, Some(PathBuf::from("floors.json")));
+        assert_eq!(cli.report.json, Some(PathBuf::from("out.json")));
+    }
+
+    #[test]
     fn bad_values_are_usage_errors() {
         for argv in [
             &["memtest", "run", "--partition", "4/3"][..],
@@ -303,6 +422,11 @@ mod tests {
             &["memtest", "hook"],
             &["memtest", "hook", "install", "--tag"],
             &["memtest", "explain"],
+            &["memtest", "floor", "--runs", "1"],
+            &["memtest", "floor", "--criterion", "rss_grwth"],
+            &["memtest", "floor", "--step", "1.5"],
+            &["memtest", "floor", "--start", "0"],
+            &["memtest", "floor", "--every", "0"],
         ] {
             assert!(
                 Cli::try_parse_from(argv).is_err(),

@@ -26,7 +26,10 @@
 //!
 //! **Deliberately leaks memory.** With `canary-leak`, every optimize call
 //! leaks a heap copy of its input, so memtest's canary suites can prove that
-//! a leak is caught. Never enable it outside those canaries.
+//! a leak is caught. Never enable it outside those canaries. The same build
+//! leaks a size chosen at run time when `MEMTEST_LEAK_BYTES` is set (with
+//! `MEMTEST_LEAK_EVERY` and `MEMTEST_LEAK_HEAP`, see `canary.rs`): memtest's
+//! `floor` search grades the leak to find the smallest one a suite can see.
 //!
 //! # The `canary-thread-leak` feature
 //!

@@ -6,6 +6,7 @@
 // path include shares them without a helper crate or a dev-only feature.
 #[path = "../../engine/tests/common/mod.rs"]
 mod images;
+#[allow(unused_imports)] // graded_leak.rs needs no image
 pub use images::*;
 
 use std::ffi::{CStr, CString};

@@ -8,7 +8,11 @@
  * wrappers, so the library can say exactly how many of its blocks are live.
  *
  * Built with -DLEAK_CANARY, growing the hash index forgets to free the old
- * one: the memory suites' canaries must catch that.
+ * one: the memory suites' canaries must catch that. The same build leaks a
+ * graded amount instead when MEMTEST_LEAK_BYTES=N is set (memtest's floor
+ * search, docs/protocol.md): N bytes per intern_put call, on one call in
+ * MEMTEST_LEAK_EVERY=K, from the counted heap or, with MEMTEST_LEAK_HEAP=c,
+ * from plain malloc, which intern_live_allocations() does not see.
  *
  * Built with -DINTERN_UNCOUNTED it is a library with no counter of its own,
  * as most are: plain malloc/free, the copies made by strndup, the live
@@ -95,6 +99,40 @@ uint32_t intern_abi_version(void) { return INTERN_ABI_VERSION; }
 /* The canary's leaked index escapes through this global: an optimizer may
  * not drop the store, and nothing frees what it pointed to. */
 void *volatile intern_canary_sink;
+
+/* The graded leak, read from the environment on the first intern_put (the
+ * suites call from one thread; a racing first read would store the same values). */
+static struct {
+    int read;            /* the variables have been read */
+    int graded;          /* MEMTEST_LEAK_BYTES is set: leak that, not the index */
+    size_t bytes;
+    unsigned long every; /* one call in this many leaks */
+    int c_heap;          /* MEMTEST_LEAK_HEAP=c: plain malloc, uncounted */
+    _Atomic unsigned long calls;
+} grade;
+
+static void read_grade(void) {
+    const char *bytes = getenv("MEMTEST_LEAK_BYTES");
+    const char *every = getenv("MEMTEST_LEAK_EVERY");
+    const char *heap = getenv("MEMTEST_LEAK_HEAP");
+    if (bytes != NULL && *bytes != '\0') {
+        grade.graded = 1;
+        grade.bytes = (size_t)strtoull(bytes, NULL, 10);
+        grade.every = every != NULL && strtoul(every, NULL, 10) > 0 ? strtoul(every, NULL, 10) : 1;
+        grade.c_heap = heap != NULL && strcmp(heap, "c") == 0;
+    }
+    grade.read = 1;
+}
+
+/* One intern_put call: leaks the graded block when this call's turn has come. */
+static void graded_leak(void) {
+    unsigned long call = atomic_fetch_add(&grade.calls, 1);
+    if (grade.bytes == 0 || call % grade.every != 0) return;
+    char *block = grade.c_heap ? malloc(grade.bytes) : counted_malloc(grade.bytes);
+    if (block == NULL) return;
+    memset(block, 0xA5, grade.bytes); /* resident, so RSS sees it */
+    intern_canary_sink = block;
+}
 #endif
 
 /* -------------------------------------------------------------------- table */
@@ -177,7 +215,11 @@ static int grow_slots(intern_table *t) {
         slots[i] = (uint32_t)id;
     }
 #ifdef LEAK_CANARY
-    intern_canary_sink = t->slots; /* the bug: the old index is never freed */
+    if (grade.graded) {
+        counted_free(t->slots);
+    } else {
+        intern_canary_sink = t->slots; /* the bug: the old index is never freed */
+    }
 #else
     counted_free(t->slots);
 #endif
@@ -192,6 +234,10 @@ uint32_t intern_find(const intern_table *t, const char *s, size_t len) {
 }
 
 uint32_t intern_put(intern_table *t, const char *s, size_t len) {
+#ifdef LEAK_CANARY
+    if (!grade.read) read_grade();
+    if (grade.graded) graded_leak();
+#endif
     if (t == NULL || (s == NULL && len > 0) || len > UINT32_MAX - 1) return 0;
     uint32_t hash = hash_bytes(s, len);
     size_t cell = probe(t, s, len, hash);

@@ -7,7 +7,12 @@
 //!
 //! Built with -Dleak=true, `Freq.addWord` copies the word before looking it
 //! up and forgets the copy when the word was already known: a real leak on
-//! the hottest path, for the memtest canaries to catch.
+//! the hottest path, for the memtest canaries to catch. The same build leaks a
+//! graded amount instead when MEMTEST_LEAK_BYTES=N is set (memtest's floor
+//! search, docs/protocol.md): N bytes per `addWord` call, on one call in
+//! MEMTEST_LEAK_EVERY=K, from the table's allocator or, with
+//! MEMTEST_LEAK_HEAP=c, from the C heap directly, which the counting
+//! allocator does not see.
 
 const std = @import("std");
 const build_options = @import("build_options");
@@ -79,6 +84,48 @@ pub const CountingAllocator = struct {
 /// optimizer may decide the allocation was unused. Null in the clean build.
 export var zfreq_canary_sink: ?*anyopaque = null;
 
+/// The graded leak of the leaky build, read from the environment on the
+/// first `addWord` call (the suites call from one thread).
+const Grade = struct {
+    read: bool = false,
+    /// MEMTEST_LEAK_BYTES is set: leak that instead of the lost copies.
+    graded: bool = false,
+    bytes: usize = 0,
+    every: u64 = 1,
+    c_heap: bool = false,
+    calls: u64 = 0,
+};
+var grade: Grade = .{};
+
+fn envVar(name: [*:0]const u8) ?[]const u8 {
+    const value = std.c.getenv(name) orelse return null;
+    const text = std.mem.span(value);
+    return if (text.len == 0) null else text;
+}
+
+fn readGrade() void {
+    grade.read = true;
+    const size = envVar("MEMTEST_LEAK_BYTES") orelse return;
+    grade.graded = true;
+    grade.bytes = std.fmt.parseInt(usize, size, 10) catch @panic("MEMTEST_LEAK_BYTES: not a byte count");
+    if (envVar("MEMTEST_LEAK_EVERY")) |every| {
+        grade.every = std.fmt.parseInt(u64, every, 10) catch @panic("MEMTEST_LEAK_EVERY: not a count");
+        if (grade.every == 0) @panic("MEMTEST_LEAK_EVERY: 1 or more");
+    }
+    if (envVar("MEMTEST_LEAK_HEAP")) |heap| grade.c_heap = std.mem.eql(u8, heap, "c");
+}
+
+/// One `addWord` call: leaks the graded block when this call's turn has come.
+fn gradedLeak(gpa: Allocator) void {
+    const call = grade.calls;
+    grade.calls += 1;
+    if (grade.bytes == 0 or call % grade.every != 0) return;
+    const heap = if (grade.c_heap) std.heap.c_allocator else gpa;
+    const block = heap.alloc(u8, grade.bytes) catch return;
+    @memset(block, 0xA5); // resident, so RSS sees it
+    zfreq_canary_sink = block.ptr;
+}
+
 pub const Entry = struct { word: []const u8, count: u64 };
 
 pub const Freq = struct {
@@ -99,7 +146,9 @@ pub const Freq = struct {
     }
 
     pub fn addWord(self: *Freq, word: []const u8) Allocator.Error!void {
-        if (build_options.leak) {
+        if (build_options.leak and !grade.read) readGrade();
+        if (build_options.leak and grade.graded) gradedLeak(self.gpa);
+        if (build_options.leak and !grade.graded) {
             // The bug: a copy made before the lookup, kept only for new words.
             const copy = try self.gpa.dupe(u8, word);
             zfreq_canary_sink = copy.ptr;

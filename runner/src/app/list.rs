@@ -3,6 +3,7 @@
 //! terminal's width. `memtest show` gives every setting and its source.
 
 use crate::config::{ResolvedSuite, DEFAULT_VARIANT};
+use crate::floor::FloorsFile;
 use crate::model::{Criterion, Expect, Rule};
 use tabled::settings::{peaker::Priority, Style, Width};
 
@@ -67,6 +68,43 @@ pub fn list_table(suites: &[ResolvedSuite<'_>], width: Option<usize>) -> String 
         );
     }
     table.to_string()
+}
+
+/// The detection floors of the listed suites that `floors` holds (`list
+/// --floors FILE`), with the profile and scale each was measured at.
+pub fn floors_table(floors: &FloorsFile, suites: &[&str]) -> String {
+    #[derive(tabled::Tabled)]
+    struct Row {
+        suite: String,
+        floor: String,
+        #[tabled(rename = "measured at")]
+        measured_at: String,
+    }
+    let rows: Vec<Row> = suites
+        .iter()
+        .filter_map(|s| floors.suites.get(*s))
+        .map(|f| Row {
+            suite: f.suite.clone(),
+            floor: f.summary(),
+            measured_at: format!(
+                "profile {}, scale {}, {} heap{}",
+                f.profile.as_deref().unwrap_or("default"),
+                f.scale,
+                f.heap,
+                if f.every > 1 {
+                    format!(", 1 call in {}", f.every)
+                } else {
+                    String::new()
+                }
+            ),
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no floor of these suites in the floors file: `memtest floor NAME --save FILE` measures one".into();
+    }
+    let mut table = tabled::Table::new(rows);
+    table.with(Style::sharp());
+    format!("detection floors (the smallest leak each suite caught):\n{table}")
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! report.
 
 mod explain;
+mod floor;
 mod history;
 mod hook;
 mod list;
@@ -18,6 +19,7 @@ use crate::cli::{
     BaselineCommand, Cli, Command, FilterArgs, HookCommand, MatrixBy, ReportArgs, ShowFormat,
 };
 use crate::config::{self, Config, ConfigError, Invocation, ResolveError};
+use crate::floor::{FloorsFile, FloorsFileError};
 use crate::plan::{self, Filter, GroupBy, PlanError, SelectError};
 use crate::report::{self, ErrorReporter, ReportError, ReportOptions};
 use crate::verdict::baseline::BaselineError;
@@ -90,6 +92,8 @@ pub enum AppError {
     ReportIo(#[source] std::io::Error),
     #[error(transparent)]
     Hook(#[from] hook::HookError),
+    #[error(transparent)]
+    Floors(#[from] FloorsFileError),
 }
 
 impl AppError {
@@ -115,6 +119,8 @@ impl AppError {
             | AppError::Report(ReportError::SchemaVersion { .. } | ReportError::NoInputs)
             | AppError::Report(ReportError::DuplicateSuite { .. }) => ExitStatus::UsageOrConfig,
             AppError::Report(_) | AppError::ReportIo(_) => ExitStatus::SuiteFailed,
+            AppError::Floors(FloorsFileError::Write { .. }) => ExitStatus::SuiteFailed,
+            AppError::Floors(_) => ExitStatus::UsageOrConfig,
             AppError::Interrupted {
                 signal: Some(libc::SIGTERM),
                 ..
@@ -164,11 +170,16 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
         Command::All(exec) => run::run_suites(&load()?, &ctx, &FilterArgs::default(), &exec, opts),
         Command::Run(args) => run::run_suites(&load()?, &ctx, &args.filter, &args.exec, opts),
         Command::Explain(args) => explain::explain(&load()?, &ctx, &args, opts),
-        Command::List(filter) => {
+        Command::List(args) => {
             let config = load()?;
-            let (_, suites) = ctx.resolve(&config, &filter, None)?;
+            let (_, suites) = ctx.resolve(&config, &args.filter, None)?;
+            let floors = args.floors.as_deref().map(FloorsFile::load).transpose()?;
             let width = crate::process::machine::terminal_columns();
             println!("{}", list_table(&suites, width));
+            if let Some(floors) = &floors {
+                let names: Vec<&str> = suites.iter().map(|s| s.suite.name.as_str()).collect();
+                println!("{}", list::floors_table(floors, &names));
+            }
             Ok(ExitStatus::Passed)
         }
         Command::Show(args) => {
@@ -236,6 +247,10 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
             })?;
             report::save_baseline(&from, &output)?;
             Ok(ExitStatus::Passed)
+        }
+        Command::Floor(args) => {
+            let verbose = ctx.report.verbose;
+            floor::floor(&load()?, &ctx, &args, verbose)
         }
         Command::Init(args) => {
             let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));

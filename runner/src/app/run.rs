@@ -22,17 +22,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What the command line asked for, checked.
-struct Request<'c> {
+pub(super) struct Request<'c> {
     /// The run-wide settings (the grace of setup and build steps).
-    run: Resolved,
+    pub(super) run: Resolved,
     /// The selected suites, each with its effective settings.
-    suites: Vec<ResolvedSuite<'c>>,
-    baseline: Option<Arc<Baseline>>,
+    pub(super) suites: Vec<ResolvedSuite<'c>>,
+    pub(super) baseline: Option<Arc<Baseline>>,
     /// A fraction (the command line's percentage / 100).
-    tolerance: f64,
+    pub(super) tolerance: f64,
 }
 
-fn prepare<'c>(
+pub(super) fn prepare<'c>(
     config: &'c Config,
     ctx: &Context,
     filter: &FilterArgs,
@@ -58,16 +58,16 @@ fn prepare<'c>(
 }
 
 /// What the stages before execution produced.
-struct Prepared {
-    interpreters: BTreeMap<String, String>,
-    artifacts: Artifacts,
-    helpers: PathBuf,
+pub(super) struct Prepared {
+    pub(super) interpreters: BTreeMap<String, String>,
+    pub(super) artifacts: Artifacts,
+    pub(super) helpers: PathBuf,
 }
 
 /// Preflight, setup, build, helpers and fixtures, each between its stage
 /// events. After an interrupt, whatever a stage returned ends the run as
 /// interrupted, before any suite.
-fn stages(
+pub(super) fn stages(
     config: &Config,
     req: &Request<'_>,
     building: bool,
@@ -234,7 +234,7 @@ pub(super) fn run_adjusted(
 
 /// `--jobs` slots (the machine's cores by default), and the memory free now,
 /// less a tenth for everything else, for the suites' ceilings.
-fn budget(exec_args: &ExecArgs) -> Budget {
+pub(super) fn budget(exec_args: &ExecArgs) -> Budget {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     Budget {
         slots: exec_args.jobs.unwrap_or(cores),
@@ -244,7 +244,7 @@ fn budget(exec_args: &ExecArgs) -> Budget {
 
 /// The verdict stage as the executor's judge, with the baseline to compare
 /// against.
-fn judge(baseline: Option<Arc<Baseline>>, tolerance: f64) -> Judge {
+pub(super) fn judge(baseline: Option<Arc<Baseline>>, tolerance: f64) -> Judge {
     Arc::new(move |job: &Job, measured| {
         let entry = baseline.as_ref().and_then(|b| b.get(&job.suite));
         verdict::judge(job, measured, entry, tolerance)
