@@ -8,6 +8,7 @@ pub mod build;
 pub mod cli;
 pub mod config;
 pub mod exec;
+pub mod history;
 pub mod init;
 pub mod model;
 pub mod plan;
