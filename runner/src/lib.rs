@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod atomic;
+pub mod bisect;
 pub mod build;
 pub mod cli;
 pub mod config;
