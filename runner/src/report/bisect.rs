@@ -73,7 +73,10 @@ impl<W: Write> BisectReporter<W> {
                 let what = match (role, position) {
                     (Role::Good, _) => "--good".to_string(),
                     (Role::Bad, _) => "--bad".to_string(),
-                    (Role::Step, Some(p)) => format!("#{p} (~{steps_left} steps left)"),
+                    (Role::Step, Some(p)) => format!(
+                        "#{p} (~{steps_left} step{} left)",
+                        if *steps_left == 1 { "" } else { "s" }
+                    ),
                     (Role::Step, None) => "step".to_string(),
                 };
                 format!(

@@ -351,8 +351,9 @@ fn sweep(mark: &str) {
     }
 }
 
-/// The child's error in a line: its first `error:` line with what follows
-/// on the same screen, or its last line.
+/// The child's error in a line: memtest's `error:` and its `caused by:`
+/// lines, and the first error the tool under them printed (a compiler's
+/// `file:line: error: ...` from the build log's tail); else its last line.
 fn last_error(output: &Path) -> String {
     let text = std::fs::read_to_string(output).unwrap_or_default();
     let lines: Vec<&str> = text
@@ -360,17 +361,22 @@ fn last_error(output: &Path) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let from = lines.iter().position(|l| l.starts_with("error"));
-    let picked: Vec<&str> = match from {
-        Some(i) => lines[i..].iter().take(3).copied().collect(),
-        None => lines.last().copied().into_iter().collect(),
+    let Some(from) = lines.iter().position(|l| l.starts_with("error:")) else {
+        return lines.last().map_or("(no output)".into(), |l| l.to_string());
     };
-    let joined = picked.join(" | ");
-    if joined.is_empty() {
-        "(no output)".into()
-    } else {
-        joined
-    }
+    let mut picked: Vec<&str> = vec![lines[from].trim_start_matches("error:").trim()];
+    let rest = &lines[from + 1..];
+    picked.extend(
+        rest.iter()
+            .filter_map(|l| l.strip_prefix("caused by:"))
+            .map(str::trim),
+    );
+    picked.extend(
+        rest.iter()
+            .find(|l| l.contains("error:") && !l.starts_with("caused by:"))
+            .copied(),
+    );
+    picked.join(": ")
 }
 
 #[cfg(test)]
@@ -386,9 +392,16 @@ mod tests {
             "building\nerror: build failed\n  caused by: make exited 2\n\n",
         )
         .unwrap();
+        assert_eq!(last_error(&p), "build failed: make exited 2");
+        std::fs::write(
+            &p,
+            "error: cannot build the library\n  caused by: `make` failed (exit status: 2)\n    \
+             last lines of build.log:\n    cc -c lib.c\n    lib.c:12:5: error: expected ';'\n",
+        )
+        .unwrap();
         assert_eq!(
             last_error(&p),
-            "error: build failed | caused by: make exited 2"
+            "cannot build the library: `make` failed (exit status: 2): lib.c:12:5: error: expected ';'"
         );
         std::fs::write(&p, "just this\n").unwrap();
         assert_eq!(last_error(&p), "just this");
