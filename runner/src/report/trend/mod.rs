@@ -98,17 +98,21 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// A point's figure: the median, and the band when its runs differ.
+/// A point's figure: the median, and the band when its runs differ as
+/// shown.
 pub fn cell(point: &Point, metric: Metric) -> String {
-    match point.spread(metric) {
-        None => "-".into(),
-        Some(s) if s.n == 1 || s.min == s.max => metric.value(s.median).to_string(),
-        Some(s) => format!(
-            "{} ({} .. {})",
-            metric.value(s.median),
-            metric.value(s.min),
-            metric.value(s.max)
-        ),
+    let Some(s) = point.spread(metric) else {
+        return "-".into();
+    };
+    let (median, min, max) = (
+        metric.value(s.median).to_string(),
+        metric.value(s.min).to_string(),
+        metric.value(s.max).to_string(),
+    );
+    if min == max {
+        median
+    } else {
+        format!("{median} ({min} .. {max})")
     }
 }
 
@@ -180,7 +184,7 @@ pub fn render_text(page: &TrendPage, paint: Paint) -> String {
         header.extend(metrics.iter().map(|m| m.label().to_string()));
         b.push_record(header);
         for p in &t.points {
-            let mut row = vec![p.label(), truncate(p.subject(), 40), runs_cell(p)];
+            let mut row = vec![p.label(), truncate(p.subject(), 32), runs_cell(p)];
             row.extend(metrics.iter().map(|m| cell(p, *m)));
             b.push_record(row);
         }
