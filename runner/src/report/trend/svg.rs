@@ -144,11 +144,18 @@ where
         spreads.iter().map(|s| (s.0, s.2)),
         MEDIAN_COLOUR.stroke_width(2),
     ))?;
-    chart.draw_series(
-        spreads
-            .iter()
-            .map(|s| Circle::new((s.0, s.2), 3, MEDIAN_COLOUR.filled())),
-    )?;
+    // The commits the drift check holds over the limit, in red.
+    let over_from = check
+        .and_then(|c| c.over_since)
+        .map_or(i32::MAX, |i| i as i32);
+    chart.draw_series(spreads.iter().map(|s| {
+        let (colour, size) = if s.0 >= over_from {
+            (TRIPPED_COLOUR, 4)
+        } else {
+            (MEDIAN_COLOUR, 3)
+        };
+        Circle::new((s.0, s.2), size, colour.filled())
+    }))?;
     if let Some(c) = check {
         let span = [(-1, c.pinned / div), (n, c.pinned / div)];
         chart.draw_series(DashedLineSeries::new(
