@@ -247,7 +247,7 @@ pub enum BaselineCommand {
 /// Report flags: what the reporters write besides the live progress.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ReportArgs {
-    /// Write a JSON report (every sample, figure and verdict)
+    /// Write a JSON report (every sample, figure and verdict; bisect: its log; trend: the trend)
     #[arg(long, global = true, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
@@ -259,7 +259,7 @@ pub struct ReportArgs {
     #[arg(long, global = true, value_name = "DIR", visible_alias = "svg")]
     pub plot: Option<PathBuf>,
 
-    /// Write one self-contained HTML page of the run (plots inline, no network)
+    /// Write one self-contained HTML page of the run (plots inline, no network; trend: the trend page)
     #[arg(long, global = true, value_name = "FILE")]
     pub html: Option<PathBuf>,
 
