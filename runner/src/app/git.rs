@@ -60,11 +60,13 @@ pub fn commit(dir: &Path, rev: &str) -> Result<Commit, GitError> {
     })?;
     let info = git(dir, &["log", "-1", "--format=%ct%n%s", &id])?;
     let (time, subject) = info.split_once('\n').unwrap_or((info.as_str(), ""));
+    let depth = git(dir, &["rev-list", "--count", &id])?;
     Ok(Commit {
-        id,
         subject: subject.to_string(),
         time_unix: time.trim().parse().unwrap_or(0),
+        depth: depth.parse().ok(),
         dirty: false,
+        id,
     })
 }
 
@@ -198,6 +200,8 @@ mod tests {
             (ids[2].as_str(), "commit 2")
         );
         assert!(c.time_unix > 0);
+        // Committed within the same second: only the depth orders them.
+        assert_eq!(c.depth, Some(3));
         assert_eq!(line(dir.path(), &ids[0], "HEAD").unwrap(), ids[1..]);
         assert!(is_ancestor(dir.path(), &ids[0], &ids[3]).unwrap());
         assert!(!is_ancestor(dir.path(), &ids[3], &ids[0]).unwrap());

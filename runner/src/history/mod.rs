@@ -30,8 +30,13 @@ pub struct Commit {
     pub id: String,
     /// Its subject line.
     pub subject: String,
-    /// Committer time, seconds since the epoch: trends order commits by it.
+    /// Committer time, seconds since the epoch.
     pub time_unix: i64,
+    /// Commits reachable from it (`git rev-list --count`): an ancestor always
+    /// has fewer, so trends order commits by it (committer times can tie or
+    /// go backwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u64>,
     /// The work tree had changes to tracked files: the figures are of this
     /// commit plus those changes.
     #[serde(default)]
@@ -200,6 +205,7 @@ pub(crate) mod tests {
                 id: id.into(),
                 subject: format!("commit {id}"),
                 time_unix,
+                depth: Some(time_unix as u64),
                 dirty: false,
             }),
             time: "2026-12-01T00:00:00.000Z".into(),

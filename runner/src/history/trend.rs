@@ -114,9 +114,10 @@ pub struct Filter {
 }
 
 /// Groups records into trends: suites by name, points by commit (a dirty
-/// tree is a point of its own), ordered by commit time and then by first
-/// run, so the runs of a bisection (which visits commits out of order) land
-/// where their commits belong.
+/// tree is a point of its own), ordered by the commits' depth (their count
+/// of ancestors) when every point has one, else by commit time, and then by
+/// first run; so the runs of a bisection (which visits commits out of
+/// order) land where their commits belong.
 pub fn trends(records: &[Record], filter: &Filter) -> Vec<SuiteTrend> {
     let mut by_suite: BTreeMap<&str, Vec<Point>> = BTreeMap::new();
     let wanted = |r: &Record| {
@@ -147,12 +148,18 @@ pub fn trends(records: &[Record], filter: &Filter) -> Vec<SuiteTrend> {
     by_suite
         .into_iter()
         .map(|(suite, mut points)| {
+            let by_depth = points
+                .iter()
+                .all(|p| p.commit.as_ref().is_some_and(|c| c.depth.is_some()));
             points.sort_by_key(|p| {
                 let first = p.runs.iter().map(|r| r.time_unix_ms).min().unwrap_or(0);
                 let committed = p
                     .commit
                     .as_ref()
-                    .map_or(first as i64 / 1000, |c| c.time_unix);
+                    .map_or(first as i64 / 1000, |c| match c.depth {
+                        Some(depth) if by_depth => depth as i64,
+                        _ => c.time_unix,
+                    });
                 (committed, first)
             });
             SuiteTrend {
@@ -202,6 +209,23 @@ mod tests {
             a.metrics(),
             [Metric::PeakRss, Metric::RssGrowth, Metric::Duration]
         );
+    }
+
+    #[test]
+    fn depth_orders_commits_that_share_a_second() {
+        let at = |id: &str, depth: u64, run_ms: u64| {
+            let mut r = record("a", id, 500, 1);
+            r.commit.as_mut().unwrap().depth = Some(depth);
+            r.time_unix_ms = run_ms;
+            r
+        };
+        let records = [at("c9", 9, 1), at("c2", 2, 2), at("c5", 5, 3)];
+        let labels: Vec<_> = trends(&records, &Filter::default())[0]
+            .points
+            .iter()
+            .map(Point::label)
+            .collect();
+        assert_eq!(labels, ["c2", "c5", "c9"]);
     }
 
     #[test]

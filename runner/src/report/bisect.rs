@@ -205,6 +205,7 @@ mod tests {
             id: id.into(),
             subject: subject.into(),
             time_unix: 0,
+            depth: None,
             dirty: false,
         }
     }

@@ -15,6 +15,7 @@ fn record(suite: &str, i: i64, peak: u64, success: bool) -> Record {
             id: format!("c{i}{}", "0".repeat(38)),
             subject: format!("step <{i}> & more"),
             time_unix: 1000 + i,
+            depth: None,
             dirty: false,
         }),
         time: "2026-12-01T00:00:00.000Z".into(),
