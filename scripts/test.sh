@@ -11,6 +11,10 @@
 #   5. a stability run (scripts/repeat.sh: the fast tier 3 times in a row at
 #      --jobs = cores) and interruption trials (in step 1:
 #      runner/tests/interrupt_trials.rs)
+#   6. the trend of the fast tier's runs (they append to
+#      .memtest/report/history.jsonl) as a page, checked in headless Chromium;
+#      bisection and drift are tested in step 1 (runner/tests/bisect.rs, on
+#      throw-away repositories, ~20 s)
 # `scripts/test.sh --full` (what CI runs, via .ci/run) adds what costs minutes
 # on a fresh machine: the stability run 10 times instead of 3, 30 interruption
 # trials with CPU hogs beside them, a type check of
@@ -82,10 +86,13 @@ node --test runner/helpers/node/test/
 
 step "fast memory suites and canaries through the runner"
 mkdir -p .memtest/report
+# Every fast-tier run here appends its figures to a history: `memtest trend`
+# draws it below (a band per commit from these runs and the stability runs).
+history=.memtest/report/history.jsonl
 cargo run -p runner --quiet -- run --tag fast --profile ci \
   --json .memtest/report/fast.json --junit .memtest/report/fast.junit.xml \
   --plot .memtest/report/plots --summary .memtest/report/fast.md \
-  --html .memtest/report/fast.html
+  --html .memtest/report/fast.html --history "$history"
 
 step "the HTML report in headless Chromium"
 scripts/browser-test/run.sh
@@ -120,7 +127,15 @@ fi
 # ~25 s a run on 2 cores: 10 with --full, 3 otherwise.
 runs="${MEMTEST_STABILITY_RUNS:-$([ "$full" = 1 ] && echo 10 || echo 3)}"
 step "stability: the fast tier and its canaries, $runs runs at --jobs = cores, no wrong verdict"
-MEMTEST_RUNNER_PROFILE=dev scripts/repeat.sh "$runs" --tag fast --profile ci
+MEMTEST_RUNNER_PROFILE=dev scripts/repeat.sh "$runs" --tag fast --profile ci --history "$history"
+
+# Issue 24: the history of the runs above (and of earlier test runs, at other
+# commits) as a trend page, opened in headless Chromium.
+step "trend of the fast tier's history, and its page in headless Chromium"
+cargo run -p runner --quiet -- --profile ci trend --history "$history" \
+  --html .memtest/report/trend.html --svg .memtest/report/trend \
+  --json .memtest/report/trend.json >/dev/null
+scripts/browser-test/run.sh trend
 
 if [ "$full" = 1 ]; then
   # Issue 25: a loaded machine stretches every step of stopping a run and

@@ -57,6 +57,10 @@ pub enum Command {
     /// Install or remove a git pre-commit hook that runs a tier of suites
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Find the first commit where the selected suites went bad: each tested commit built and run in a worktree of its own, noisy commits run again
+    Bisect(BisectArgs),
+    /// Each suite's figures over commits from a `run --history` file: a table, --html and --svg plots, and a drift check against a pinned --baseline
+    Trend(TrendArgs),
     /// Search the smallest per-call leak each suite catches (its detection floor)
     Floor(FloorArgs),
 }
@@ -223,6 +227,58 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct BisectArgs {
+    /// A commit where the selected suites are good
+    #[arg(long, value_name = "REV")]
+    pub good: String,
+    /// A later commit where they are bad
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub bad: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Judge this figure instead of the verdict (with --above or --worse-than-good)
+    #[arg(long, value_enum, value_name = "FIGURE")]
+    pub figure: Option<FigureArg>,
+    /// Bad when the figure is above this, e.g. 120MB, 1MB/s (slope), 30s (duration)
+    #[arg(long, value_name = "VALUE", requires = "figure")]
+    pub above: Option<String>,
+    /// Bad when the figure is worse than its median at --good by more than PCT percent
+    #[arg(
+        long,
+        value_name = "PCT",
+        requires = "figure",
+        conflicts_with = "above"
+    )]
+    pub worse_than_good: Option<f64>,
+    /// At most this many runs of one commit
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub runs: u32,
+    /// The lead (good runs over bad, or bad over good) that settles a commit
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub margin: u32,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// A figure a bisection can judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FigureArg {
+    #[value(name = "peak_rss")]
+    PeakRss,
+    #[value(name = "rss_growth")]
+    RssGrowth,
+    Slope,
+    Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrendArgs {
+    /// Suite names [default: every suite in the history]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct MatrixArgs {
     /// Group suites into one CI job per runtime or per tag
     #[arg(long, value_enum, default_value_t = MatrixBy::Runtime)]
@@ -286,7 +342,7 @@ pub enum BaselineCommand {
 /// Report flags: what the reporters write besides the live progress.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ReportArgs {
-    /// Write a JSON report (every sample, figure and verdict)
+    /// Write a JSON report (every sample, figure and verdict; bisect: its log; trend: the trend)
     #[arg(long, global = true, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
@@ -294,11 +350,11 @@ pub struct ReportArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// Write one SVG memory plot per suite into DIR
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Write one SVG memory plot per suite into DIR (trend: one SVG of each suite's figures over commits)
+    #[arg(long, global = true, value_name = "DIR", visible_alias = "svg")]
     pub plot: Option<PathBuf>,
 
-    /// Write one self-contained HTML page of the run (plots inline, no network)
+    /// Write one self-contained HTML page of the run (plots inline, no network; trend: the trend page)
     #[arg(long, global = true, value_name = "FILE")]
     pub html: Option<PathBuf>,
 
@@ -309,6 +365,10 @@ pub struct ReportArgs {
     /// Compare figures against this baseline file
     #[arg(long, global = true, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+
+    /// Append each suite's figures, commit, time and machine to this history (JSON lines) [trend: default .memtest/history.jsonl]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub history: Option<PathBuf>,
 
     /// JSON report of the baseline run: the HTML page shows its figures and draws its RSS curves
     #[arg(long, global = true, value_name = "FILE")]
@@ -458,6 +518,79 @@ mod tests {
             cli.command,
             Command::Hook(HookCommand::Install { ref tag, force: true }) if tag == "quick"
         ));
+    }
+
+    #[test]
+    fn bisect_takes_revisions_a_selection_and_an_oracle() {
+        let cli = Cli::try_parse_from([
+            "memtest",
+            "bisect",
+            "--good",
+            "v1",
+            "c-memory",
+            "--figure",
+            "peak_rss",
+            "--above",
+            "120MB",
+            "--runs",
+            "3",
+            "--history",
+            "h.jsonl",
+        ])
+        .unwrap();
+        assert_eq!(cli.report.history, Some(PathBuf::from("h.jsonl")));
+        let Command::Bisect(b) = cli.command else {
+            panic!("not bisect")
+        };
+        assert_eq!((b.good.as_str(), b.bad.as_str()), ("v1", "HEAD"));
+        assert_eq!(b.filter.names, ["c-memory"]);
+        assert_eq!(b.figure, Some(FigureArg::PeakRss));
+        assert_eq!(b.above.as_deref(), Some("120MB"));
+        assert_eq!((b.runs, b.margin), (3, 2));
+        for argv in [
+            &["memtest", "bisect"][..],
+            &["memtest", "bisect", "--good", "a", "--above", "1MB"],
+            &["memtest", "bisect", "--good", "a", "--figure", "rss"],
+            &[
+                "memtest",
+                "bisect",
+                "--good",
+                "a",
+                "--figure",
+                "slope",
+                "--above",
+                "1MB/s",
+                "--worse-than-good",
+                "10",
+            ],
+        ] {
+            assert!(
+                Cli::try_parse_from(argv).is_err(),
+                "{argv:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn trend_takes_suites_and_writes_through_the_report_flags() {
+        let cli = Cli::try_parse_from([
+            "memtest",
+            "trend",
+            "a",
+            "--svg",
+            "plots",
+            "--html",
+            "t.html",
+            "--baseline",
+            "b.json",
+        ])
+        .unwrap();
+        assert_eq!(cli.report.plot, Some(PathBuf::from("plots")));
+        assert_eq!(cli.report.html, Some(PathBuf::from("t.html")));
+        let Command::Trend(t) = cli.command else {
+            panic!("not trend")
+        };
+        assert_eq!(t.names, ["a"]);
     }
 
     #[test]

@@ -4,11 +4,13 @@
 
 pub mod app;
 pub mod atomic;
+pub mod bisect;
 pub mod build;
 pub mod cli;
 pub mod config;
 pub mod exec;
 pub mod floor;
+pub mod history;
 pub mod init;
 pub mod model;
 pub mod plan;

@@ -370,3 +370,37 @@ async fn spawn_failures_and_env_reach_the_outcome() {
     assert_eq!(outcomes[1].verdict, Verdict::Passed);
     let _: PathBuf = outcomes[1].job.log_path.clone();
 }
+
+/// A suite that holds its memory to the end: no sample may read the 0 of
+/// its exit (its address space already released, or a zombie not yet
+/// reaped), which pulled the last checkpoint down: a flat 80 MB read as
+/// -16 MB of growth and a falling slope. Four runs, as the exit is caught
+/// in most runs but not all.
+#[tokio::test]
+async fn the_exit_of_a_suite_is_not_a_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    // os._exit: no interpreter shutdown, which would free the block first.
+    let script = "import os, sys, time\nb = bytearray(b'\\x01') * 80_000_000\ntime.sleep(0.6)\n\
+                  print('TEST PASSED')\nsys.stdout.flush()\nos._exit(0)";
+    let jobs: Vec<Job> = (0..4)
+        .map(|i| {
+            job(
+                dir.path(),
+                &format!("holds-{i}"),
+                &[common::python(), "-c", script],
+            )
+        })
+        .collect();
+    let (outcomes, _) = run(jobs, opts(2), None).await;
+    for o in &outcomes {
+        let rss: Vec<u64> = o.measured.samples.iter().map(|s| s.rss_bytes).collect();
+        let last = *rss.last().expect("sampled");
+        assert!(last > 80_000_000, "{}: last sample {last}", o.job.suite);
+        let growth = o.figures.rss_growth.0;
+        assert!(
+            growth > -4_000_000,
+            "{}: growth {growth} from {rss:?}",
+            o.job.suite
+        );
+    }
+}

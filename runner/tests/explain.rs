@@ -241,19 +241,19 @@ fn explain_repo(suites: &[&str]) -> String {
 #[ignore = "needs the repository's last build (scripts/test.sh runs it after the fast tier)"]
 fn the_leaky_core_is_named_at_its_planted_function_in_every_runtime() {
     let text = explain_repo(&[
-        "rust-canary-leak",
+        "rust-memory-leak-canary-leaky",
         "rust-memory-leak",
-        "python-canary-leaky-core",
+        "python-ffi-memory-canary-leaky",
         "python-ffi-memory",
-        "node-canary-leaky-core",
+        "node-ffi-memory-canary-leaky",
         "node-ffi-memory",
     ]);
     let canary_rs = repo().join("core/engine/src/canary.rs");
     let copy = line_of(&canary_rs, "let copy = input.to_vec()");
     for suite in [
-        "rust-canary-leak",
-        "python-canary-leaky-core",
-        "node-canary-leaky-core",
+        "rust-memory-leak-canary-leaky",
+        "python-ffi-memory-canary-leaky",
+        "node-ffi-memory-canary-leaky",
     ] {
         let (name, line) = top_site(&text, suite);
         assert_eq!(
@@ -274,14 +274,14 @@ fn the_leaky_core_is_named_at_its_planted_function_in_every_runtime() {
 #[test]
 #[ignore = "needs the repository's last build (scripts/test.sh runs it after the fast tier)"]
 fn the_retain_canaries_are_named_in_their_own_language() {
-    let text = explain_repo(&["python-canary-retain", "node-canary-retain"]);
+    let text = explain_repo(&["python-gc-verification-canary-retain", "node-gc-verification-canary-retain"]);
     // Python: tracemalloc knows where the kept results were made, the
     // binding's result, called from the suite's measured loop.
     let gc_py = repo().join("suites/python/gc_verification.py");
     let call = line_of(&gc_py, "r = pyjamaz.optimize(data, **options)");
-    let (name, line) = top_site(&text, "python-canary-retain");
+    let (name, line) = top_site(&text, "python-gc-verification-canary-retain");
     assert!(name.starts_with("__init__.py:"), "{line}\n{text}");
-    let stack = block(&text, "python-canary-retain");
+    let stack = block(&text, "python-gc-verification-canary-retain");
     assert!(
         stack
             .iter()
@@ -290,8 +290,8 @@ fn the_retain_canaries_are_named_in_their_own_language() {
     );
     // Node: the results are plain objects; the retainer path names the
     // planted global.
-    let (name, line) = top_site(&text, "node-canary-retain");
+    let (name, line) = top_site(&text, "node-gc-verification-canary-retain");
     assert_eq!(name, "Object", "{line}");
-    let retained = block(&text, "node-canary-retain")[1];
+    let retained = block(&text, "node-gc-verification-canary-retain")[1];
     assert!(retained.contains("global.retained"), "{text}");
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// Lowest first: a module may import only modules that come before it.
 const ORDER: &[&str] = &[
     "units", "model", "atomic", "floor", "process", "sample", "config", "build", "plan", "exec",
-    "verdict", "report", "init", "cli", "app", "lib", "main",
+    "verdict", "history", "bisect", "report", "init", "cli", "app", "lib", "main",
 ];
 
 fn sources() -> Vec<(PathBuf, String)> {

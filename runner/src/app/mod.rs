@@ -8,11 +8,14 @@
 
 mod explain;
 mod floor;
+mod bisect;
+mod git;
 mod history;
 mod hook;
 mod list;
 mod run;
 mod show;
+mod trend;
 
 use crate::build::{self, fixtures, interpreter, preflight, setup};
 use crate::cli::{
@@ -40,6 +43,9 @@ pub enum ExitStatus {
     UsageOrConfig = 2,
     /// The library, a test binary, a toolchain or a setup step was not ready.
     BuildOrPreflight = 3,
+    /// `bisect`: only commits that could not be judged separate the last
+    /// good commit from the first bad one (they are listed).
+    Inconclusive = 4,
     /// The user pressed Ctrl-C.
     Interrupted = 130,
     /// SIGTERM (a CI cancel, `timeout`) stopped the run, as Ctrl-C would.
@@ -94,18 +100,29 @@ pub enum AppError {
     Hook(#[from] hook::HookError),
     #[error(transparent)]
     Floors(#[from] FloorsFileError),
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
 }
 
 impl AppError {
     pub fn status(&self) -> ExitStatus {
         match self {
+            // A history that cannot be written after the run fails the run,
+            // as a report would.
+            AppError::History(crate::history::HistoryError::Write { .. }) => {
+                ExitStatus::SuiteFailed
+            }
             AppError::Config(_)
             | AppError::Select(_)
             | AppError::Plan(_)
             | AppError::Resolve(_)
             | AppError::Usage(_)
             | AppError::Baseline(_)
-            | AppError::Hook(_) => ExitStatus::UsageOrConfig,
+            | AppError::Hook(_)
+            | AppError::Git(_)
+            | AppError::History(_) => ExitStatus::UsageOrConfig,
             AppError::Preflight(_)
             | AppError::Helpers(_)
             | AppError::Interpreter(_)
@@ -259,6 +276,8 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
             print!("{done}");
             Ok(ExitStatus::Passed)
         }
+        Command::Bisect(args) => bisect::bisect(&load()?, &ctx, &args, opts),
+        Command::Trend(args) => trend::trend(&load, &ctx, &args, opts),
         Command::Hook(command) => {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
             let done = match command {

@@ -207,10 +207,14 @@ pub(super) fn run_adjusted(
             .unwrap_or_else(crate::sample::SamplerKind::default_for_platform),
     };
     let judge = judge(req.baseline, req.tolerance);
+    let started = std::time::SystemTime::now();
     let outcomes = execute(runtime, &interrupt, jobs, exec_opts, judge, &mut reporters);
     // Only a plain run's durations say how long the next plain run takes.
     if ctx.wrapper.is_none() && adjust.is_none() {
         history::save(config, &outcomes);
+    }
+    if let Some(path) = &ctx.report.history {
+        super::trend::append_history(config, ctx, path, &outcomes, started)?;
     }
     for r in reporters.iter_mut() {
         r.finish().map_err(AppError::ReportIo)?;

@@ -292,7 +292,11 @@ async fn supervise(
                 if let Some(h) = r.root_hwm_bytes {
                     hwm_bytes = Some(hwm_bytes.map_or(h, |m| m.max(h)));
                 }
-                if r.processes == 0 {
+                // A tree with no address space left is a root that is
+                // exiting (its memory already released, or a zombie not yet
+                // reaped): a reading of 0 that would pull the last
+                // checkpoint down, not a sample of the suite.
+                if r.processes == 0 || r.vms_bytes == 0 {
                     continue;
                 }
                 samples.push(Sample {

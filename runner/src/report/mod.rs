@@ -7,6 +7,7 @@
 //! a [`ReportBuilder`]) rather than events, so `memtest merge` can feed the same
 //! writers from JSON files of partitioned CI jobs.
 
+pub mod bisect;
 mod builder;
 mod console;
 mod error;
@@ -27,6 +28,7 @@ pub mod table;
 #[cfg(test)]
 mod testdata;
 mod text;
+pub mod trend;
 
 pub use builder::ReportBuilder;
 pub use console::{print_summary, ConsoleReporter};

@@ -157,10 +157,17 @@ impl Baseline {
     }
 }
 
+/// How much worse than `baseline` a figure of `metric` may be before it is a
+/// regression: the tolerance (a fraction) of the baseline, at least the
+/// metric's floor. Drift checks and bisection judge by it too.
+pub fn allowed(metric: Metric, baseline: f64, tolerance: f64) -> f64 {
+    (baseline.abs() * tolerance).max(floor(metric))
+}
+
 /// One metric against its baseline: a failure when worse by more than
 /// `max(|baseline| * tolerance, floor)`.
 fn check(metric: Metric, baseline: f64, measured: f64, tolerance: f64) -> Option<Failure> {
-    let allowed = (baseline.abs() * tolerance).max(floor(metric));
+    let allowed = allowed(metric, baseline, tolerance);
     (measured > baseline + allowed).then_some(Failure::Regression {
         metric,
         baseline,
