@@ -274,7 +274,10 @@ fn the_leaky_core_is_named_at_its_planted_function_in_every_runtime() {
 #[test]
 #[ignore = "needs the repository's last build (scripts/test.sh runs it after the fast tier)"]
 fn the_retain_canaries_are_named_in_their_own_language() {
-    let text = explain_repo(&["python-gc-verification-canary-retain", "node-gc-verification-canary-retain"]);
+    let text = explain_repo(&[
+        "python-gc-verification-canary-retain",
+        "node-gc-verification-canary-retain",
+    ]);
     // Python: tracemalloc knows where the kept results were made, the
     // binding's result, called from the suite's measured loop.
     let gc_py = repo().join("suites/python/gc_verification.py");

@@ -6,9 +6,9 @@
 //! `fixtures`, `init` and `hook`, which are the command's output rather than a
 //! report.
 
+mod bisect;
 mod explain;
 mod floor;
-mod bisect;
 mod git;
 mod history;
 mod hook;
