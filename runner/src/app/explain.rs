@@ -14,12 +14,9 @@ use super::run::{run_adjusted, Ran};
 use super::{AppError, Context, ExitStatus};
 use crate::cli::{ExplainArgs, FilterArgs};
 use crate::config::{BuildForm, Config};
-use crate::model::site::{name_sites, Library};
-use crate::model::Artifacts;
 use crate::model::{FindingsKind, Job, Outcome, RuntimeKind, Site};
 use crate::report::sites::{render, SuiteSites};
 use crate::report::ReportOptions;
-use std::path::Path;
 
 /// Timeouts of suites in attribution mode without a wrapper grow by this:
 /// a stack walk per native allocation, tracemalloc, two heap snapshots.
@@ -43,11 +40,7 @@ pub(super) fn explain(
         names: args.names.clone(),
         ..FilterArgs::default()
     };
-    let Ran {
-        status,
-        outcomes,
-        artifacts,
-    } = run_adjusted(
+    let Ran { status, outcomes } = run_adjusted(
         &config,
         &ctx,
         &filter,
@@ -55,12 +48,11 @@ pub(super) fn explain(
         opts,
         Some(&attribution_mode),
     )?;
-    let library = library_of(&config, &artifacts);
     let explained: Vec<SuiteSites> = outcomes
         .iter()
         .map(|o| {
             let method = method_of(&config, wrapper.as_deref(), o.job.runtime);
-            suite_sites(o, &library, &method, args.top)
+            suite_sites(o, &method, args.top)
         })
         .collect();
     print!("{}", render(&explained));
@@ -120,29 +112,6 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
-/// The library under test as stacks show it: every built variant's file,
-/// the rust suites' executables (they link the library), and its name as a
-/// function prefix (`pyjamaz` -> `pyjamaz_engine::...`, `intern` ->
-/// `intern_put`).
-fn library_of(config: &Config, artifacts: &Artifacts) -> Library {
-    let path = |p: &Path| p.display().to_string();
-    let mut library = Library {
-        objects: artifacts.libs.values().map(|p| path(p)).collect(),
-        prefixes: Vec::new(),
-    };
-    library
-        .objects
-        .extend(artifacts.tests.values().map(|p| path(p)));
-    if let Some(build) = &config.build {
-        library.prefixes.extend(build.lib.iter().cloned());
-        if let BuildForm::Cargo { package, .. } = &build.form {
-            library.prefixes.push(package.replace('-', "_"));
-        }
-    }
-    library.prefixes.dedup();
-    library
-}
-
 /// What found the sites of a suite on `runtime`.
 fn method_of(config: &Config, wrapper: Option<&str>, runtime: RuntimeKind) -> String {
     let tool = wrapper
@@ -164,9 +133,10 @@ fn method_of(config: &Config, wrapper: Option<&str>, runtime: RuntimeKind) -> St
     }
 }
 
-fn suite_sites(outcome: &Outcome, library: &Library, method: &str, top: usize) -> SuiteSites {
+/// The suite's sites, already named by the run: above the noise floor,
+/// the `top` largest.
+fn suite_sites(outcome: &Outcome, method: &str, top: usize) -> SuiteSites {
     let mut sites: Vec<Site> = outcome.measured.sites.clone();
-    name_sites(&mut sites, library);
     let total = sites.len();
     sites.retain(Site::above_noise_floor);
     sites.truncate(top);

@@ -8,8 +8,10 @@ use super::history;
 use super::{AppError, Context, ExitStatus};
 use crate::build::{self, fixtures, helpers, interpreter, preflight, setup};
 use crate::cli::{ExecArgs, FilterArgs};
+use crate::config::BuildForm;
 use crate::config::{Config, Resolved, ResolvedSuite, Suite};
 use crate::exec::{self, schedule, Budget, ExecOptions, Judge};
+use crate::model::site::{name_sites, Library};
 use crate::model::Artifacts;
 use crate::model::{staged, staged_then, Event, Job, Outcome, Stage, Verdict};
 use crate::plan::{self, PlanOptions};
@@ -17,7 +19,7 @@ use crate::process::Interrupt;
 use crate::report::{self, ReportOptions, Reporter};
 use crate::verdict::{self, baseline::Baseline};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,12 +159,11 @@ pub(super) fn run_suites(
     Ok(run_adjusted(config, ctx, filter, exec_args, opts, None)?.status)
 }
 
-/// What a run left for its caller: how it ended, every outcome, and the
-/// libraries it built.
+/// What a run left for its caller: how it ended, and every outcome (its
+/// sites named after the library the run built).
 pub(super) struct Ran {
     pub(super) status: ExitStatus,
     pub(super) outcomes: Vec<Outcome>,
-    pub(super) artifacts: Artifacts,
 }
 
 /// Every stage, with each planned job changed by `adjust` before it runs
@@ -208,7 +209,16 @@ pub(super) fn run_adjusted(
     };
     let judge = judge(req.baseline, req.tolerance);
     let started = std::time::SystemTime::now();
-    let outcomes = execute(runtime, &interrupt, jobs, exec_opts, judge, &mut reporters);
+    let library = library_of(config, &prepared.artifacts);
+    let outcomes = execute(
+        runtime,
+        &interrupt,
+        jobs,
+        exec_opts,
+        judge,
+        &library,
+        &mut reporters,
+    );
     // Only a plain run's durations say how long the next plain run takes.
     if ctx.wrapper.is_none() && adjust.is_none() {
         history::save(config, &outcomes);
@@ -229,11 +239,30 @@ pub(super) fn run_adjusted(
     } else {
         status_of(&outcomes)
     };
-    Ok(Ran {
-        status,
-        outcomes,
-        artifacts: prepared.artifacts,
-    })
+    Ok(Ran { status, outcomes })
+}
+
+/// The library under test as stacks show it: every built variant's file,
+/// the rust suites' executables (they link the library), and its name as a
+/// function prefix (`pyjamaz` -> `pyjamaz_engine::...`, `intern` ->
+/// `intern_put`).
+fn library_of(config: &Config, artifacts: &Artifacts) -> Library {
+    let path = |p: &Path| p.display().to_string();
+    let mut library = Library {
+        objects: artifacts.libs.values().map(|p| path(p)).collect(),
+        prefixes: Vec::new(),
+    };
+    library
+        .objects
+        .extend(artifacts.tests.values().map(|p| path(p)));
+    if let Some(build) = &config.build {
+        library.prefixes.extend(build.lib.iter().cloned());
+        if let BuildForm::Cargo { package, .. } = &build.form {
+            library.prefixes.push(package.replace('-', "_"));
+        }
+    }
+    library.prefixes.dedup();
+    library
 }
 
 /// `--jobs` slots (the machine's cores by default), and the memory free now,
@@ -280,12 +309,19 @@ fn execute(
     jobs: Vec<Job>,
     opts: ExecOptions,
     judge: Judge,
+    library: &Library,
     reporters: &mut Vec<Box<dyn Reporter>>,
 ) -> Vec<Outcome> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let mut moved = std::mem::take(reporters);
+    let naming = library.clone();
     let feeder = std::thread::spawn(move || {
-        while let Some(event) = rx.blocking_recv() {
+        while let Some(mut event) = rx.blocking_recv() {
+            // Sites are named once, here, so every report shows the same
+            // frame for each.
+            if let Event::SuiteFinished { outcome } = &mut event {
+                name_sites(&mut outcome.measured.sites, &naming);
+            }
             for r in moved.iter_mut() {
                 r.on_event(&event);
             }
@@ -305,6 +341,12 @@ fn execute(
     runtime.shutdown_timeout(Duration::from_millis(100));
     *reporters = feeder.join().expect("the reporter thread does not panic");
     outcomes
+        .into_iter()
+        .map(|mut o| {
+            name_sites(&mut o.measured.sites, &library);
+            o
+        })
+        .collect()
 }
 
 /// 130 when interrupted (143 is decided by the caller, who knows the signal),

@@ -1,11 +1,12 @@
 //! JUnit XML for CI test panes: one `<testsuite>` per runtime, one
 //! `<testcase>` per suite. Failed criteria become the failure's text, each
 //! figure of the criterion table (beside its limit) a property named by its
-//! column, and the suite's log tail its system-out, so a CI pane shows why
-//! without the logs.
+//! column, and the suite's leak sites (one line each) and log tail its
+//! system-out, so a CI pane shows why and where without the logs.
 
 use super::export::Exporter;
 use super::model::{Report, SuiteReport, VerdictKind};
+use super::sites::site_line;
 use super::text;
 use super::ReportError;
 use crate::model::Criterion;
@@ -56,10 +57,14 @@ fn test_case(suite: &SuiteReport) -> TestCase {
                 NonSuccessKind::Failure
             });
             let reasons = text::reasons(suite);
+            let mut description = reasons.join("\n");
+            if let Some(sites) = where_lines(suite) {
+                description = format!("{description}\n{sites}");
+            }
             status
                 .set_message(format!("{}: {}", suite.label(), reasons.join("; ")))
                 .set_type(suite.label())
-                .set_description(reasons.join("\n"));
+                .set_description(description);
             status
         }
     };
@@ -83,10 +88,27 @@ fn test_case(suite: &SuiteReport) -> TestCase {
         };
         case.add_property(Property::new(column.header, value));
     }
-    if !suite.log_tail.is_empty() {
-        case.set_system_out(suite.log_tail.join("\n"));
+    let out: Vec<String> = where_lines(suite)
+        .into_iter()
+        .chain((!suite.log_tail.is_empty()).then(|| suite.log_tail.join("\n")))
+        .collect();
+    if !out.is_empty() {
+        case.set_system_out(out.join("\n\n"));
     }
     case
+}
+
+/// "where:" and one line per leak site, when the suite has any.
+fn where_lines(suite: &SuiteReport) -> Option<String> {
+    if suite.sites.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = suite
+        .sites
+        .iter()
+        .map(|s| format!("  {}", site_line(s)))
+        .collect();
+    Some(format!("where:\n{}", lines.join("\n")))
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! The markdown summary (`--summary FILE`, and `$GITHUB_STEP_SUMMARY` in CI):
 //! the closing line, the table with links to the memory plots (a column per
-//! criterion with a figure, the figures a failure concerns in bold), and the
-//! failed criteria of every suite that did not succeed.
+//! criterion with a figure, the figures a failure concerns in bold), the
+//! failed criteria of every suite that did not succeed, and where each suite
+//! with leak sites leaked.
 
 use super::export::Exporter;
 use super::model::Report;
+use super::sites::site_line;
 use super::table;
 use super::text;
 use super::ReportError;
@@ -101,7 +103,27 @@ pub fn render(report: &Report, plots: &BTreeMap<String, String>) -> String {
             out.push_str("```\n\n</details>\n");
         }
     }
+    where_section(report, &mut out);
     out
+}
+
+/// "Where": each suite's leak sites, one line each (a failed suite's, or a
+/// caught canary's: only attribution runs and stack-naming wrappers have any).
+fn where_section(report: &Report, out: &mut String) {
+    let with_sites: Vec<_> = report
+        .suites
+        .iter()
+        .filter(|s| !s.sites.is_empty())
+        .collect();
+    if !with_sites.is_empty() {
+        out.push_str("\n### Where\n");
+    }
+    for suite in with_sites {
+        out.push_str(&format!("\n**{}** `{}`\n\n", suite.label(), suite.name));
+        for site in &suite.sites {
+            out.push_str(&format!("- {}\n", cell(&site_line(site)).replace('`', "'")));
+        }
+    }
 }
 
 /// The markdown summary (`--summary FILE`, the GitHub step summary).

@@ -5,7 +5,7 @@
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Judged, Limits, Outcome, RuntimeKind, Sample,
+    Criterion, Exit, Expect, Failure, Figures, Judged, Limits, Outcome, RuntimeKind, Sample, Site,
     Verdict, WrapperFindings,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
@@ -16,6 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Version of the JSON report format.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Leak sites a suite's report keeps: the largest, as the console shows.
+pub const SITES_KEPT: usize = 10;
 
 /// A whole run (or several merged runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -283,10 +286,27 @@ pub struct SuiteReport {
     /// What a wrapper (valgrind, heaptrack) found, when one ran.
     pub wrapper: Option<WrapperFindings>,
     pub samples: Series,
+    /// Where the suite leaked (`memtest explain`, or a wrapper that names
+    /// stacks): sites above the noise floor, named, largest first, at most
+    /// [`SITES_KEPT`]. Absent in reports older than the field.
+    #[serde(default)]
+    pub sites: Vec<Site>,
 }
 
 fn unit_scale() -> f64 {
     1.0
+}
+
+/// The sites worth a report: above the noise floor, largest first, capped.
+fn kept_sites(sites: &[Site]) -> Vec<Site> {
+    let mut kept: Vec<Site> = sites
+        .iter()
+        .filter(|s| s.above_noise_floor())
+        .cloned()
+        .collect();
+    kept.sort_by(|a, b| (b.bytes, b.blocks).cmp(&(a.bytes, a.blocks)));
+    kept.truncate(SITES_KEPT);
+    kept
 }
 
 impl SuiteReport {
@@ -326,6 +346,7 @@ impl SuiteReport {
             marker_seen: measured.marker_seen,
             wrapper: measured.findings.clone(),
             samples: Series::from_samples(&measured.samples),
+            sites: kept_sites(&measured.sites),
         }
     }
 

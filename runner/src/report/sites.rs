@@ -2,8 +2,8 @@
 //! sites largest first, each with its layer, bytes, blocks and named frame,
 //! and its stack with the allocator's, runtime's and memtest's frames folded.
 //! A pure renderer over [`Site`] records (named by
-//! [`crate::model::site::name_sites`]); the exporters (JSON, JUnit,
-//! markdown, HTML) will take the same records.
+//! [`crate::model::site::name_sites`]). The exporters (JUnit, markdown,
+//! HTML) show the same records one line each, by [`site_line`].
 
 use crate::model::site::is_plumbing;
 use crate::model::{Frame, Layer, Site, SiteSource};
@@ -51,7 +51,35 @@ pub fn render(suites: &[SuiteSites]) -> String {
     out
 }
 
-fn source_name(source: SiteSource) -> &'static str {
+/// One site on one line, for the file reports: "native 51.2 KB in 2560
+/// blocks definitely lost at intern_put (intern.c:188)".
+pub fn site_line(site: &Site) -> String {
+    format!(
+        "{} {} in {} {} {} at {}",
+        site.layer.as_str(),
+        Bytes(site.bytes),
+        site.blocks,
+        unit_of(site.layer),
+        source_name(site.source),
+        site_name(site)
+    )
+}
+
+/// The named frame, or why there is none.
+pub fn site_name(site: &Site) -> &str {
+    site.name.as_deref().unwrap_or("(no frame of the library)")
+}
+
+/// What a site's blocks are called in its layer.
+pub fn unit_of(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Js => "objects",
+        Layer::Python | Layer::Native => "blocks",
+    }
+}
+
+/// How the site's source counts it ("definitely lost", "grown", ...).
+pub fn source_name(source: SiteSource) -> &'static str {
     match source {
         SiteSource::MemtestAlloc => "still live",
         SiteSource::Valgrind => "definitely lost",
@@ -62,12 +90,8 @@ fn source_name(source: SiteSource) -> &'static str {
 }
 
 fn render_site(out: &mut String, n: usize, site: &Site) {
-    let what = match site.layer {
-        Layer::Js => "objects",
-        Layer::Python => "blocks",
-        Layer::Native => "blocks",
-    };
-    let name = site.name.as_deref().unwrap_or("(no frame of the library)");
+    let what = unit_of(site.layer);
+    let name = site_name(site);
     let _ = writeln!(
         out,
         "  {n}. {:<6} {:>9} in {} {what} {}  at {name}",

@@ -2,7 +2,8 @@
 //! table of suites (each figure beside its limit, and beside its baseline
 //! when there is one), then one section per suite with its plot, the
 //! criteria that decided it, its figures, the `MEMTEST` figures it reported,
-//! its wrapper findings and the tail of its log. Failing suites come open,
+//! its wrapper findings, where it leaked (a table of sites, each stack
+//! folded in a `<details>`) and the tail of its log. Failing suites come open,
 //! passing ones folded, so the page opens on what needs attention.
 //!
 //! Assembled with maud's `html!` templates, which escape every bit of
@@ -11,12 +12,13 @@
 //! Figures go through `crate::units`.
 
 use super::super::model::{Report, SuiteReport, VerdictKind};
+use super::super::sites::{site_name, source_name, unit_of};
 use super::super::table::{self, SAMPLED_MARK};
 use super::super::text;
 use super::super::{plot, ReportError};
 use super::Comparison;
 use crate::model::{Criterion, Metric};
-use crate::units::{format_duration, ByteDelta, Value};
+use crate::units::{format_duration, ByteDelta, Bytes, Value};
 use crate::verdict::baseline::BaselineEntry;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::time::Duration;
@@ -246,6 +248,7 @@ fn suite_section(
                             }
                         }
                     }
+                    @if !suite.sites.is_empty() { (sites_table(suite)) }
                     details.log open[suite.crashed()] {
                         summary {
                             "last " (suite.log_tail.len()) " lines of the log "
@@ -257,6 +260,36 @@ fn suite_section(
             }
         }
     })
+}
+
+/// Where the suite leaked: a row per site, its whole stack (innermost
+/// first, the named frame marked) folded under the named frame.
+fn sites_table(suite: &SuiteReport) -> Markup {
+    html! {
+        table.sites {
+            caption { "where: leak sites, largest first" }
+            thead { tr { th { "layer" } th { "bytes" } th { "blocks" } th { "site" } } }
+            tbody { @for site in &suite.sites {
+                tr {
+                    td { (site.layer.as_str()) }
+                    td.num { (Bytes(site.bytes)) }
+                    td.num { (site.blocks) " " (unit_of(site.layer)) " " (source_name(site.source)) }
+                    td.site {
+                        code.named { (site_name(site)) }
+                        details.stack {
+                            summary { "stack (" (site.frames.len()) " frames)" }
+                            ol { @for frame in &site.frames {
+                                @let label = frame.label();
+                                li.named[site.name.as_deref() == Some(label.as_str())] {
+                                    code { (label) }
+                                }
+                            } }
+                        }
+                    }
+                }
+            } }
+        }
+    }
 }
 
 /// A suite's figures beside their limits (and baselines, when compared).
