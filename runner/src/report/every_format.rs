@@ -1,8 +1,8 @@
 //! Tests across the layers, run on every export format: that the criterion
 //! table drives config, verdict and every report (a criterion added to the
 //! table and measured shows up everywhere without another edit, or this
-//! fails), and that a failed suite's log tail leaves its progress lines out
-//! in every format.
+//! fails), that a failed suite's log tail leaves its progress lines out
+//! in every format, and that its leak sites show in every file format.
 
 use super::export::Exporter;
 use super::github::AnnotationsExporter;
@@ -10,12 +10,13 @@ use super::html::HtmlExporter;
 use super::json::JsonExporter;
 use super::junit::JunitExporter;
 use super::markdown::MarkdownExporter;
-use super::model::{Report, SuiteReport};
+use super::model::{Report, SuiteReport, SITES_KEPT};
 use super::plot::SvgExporter;
 use super::table::SummaryExporter;
 use super::text::Paint;
 use crate::model::{
-    Criterion, Exit, Failure, Job, LimitSpec, Limits, Measured, PlotLine, Progress, Sample, Stream,
+    Criterion, Exit, Failure, Frame, Job, Layer, LimitSpec, Limits, Measured, PlotLine, Progress,
+    Sample, Site, SiteSource, Stream,
 };
 use crate::units::{Unit, Value};
 use std::collections::BTreeMap;
@@ -230,4 +231,89 @@ fn a_failed_suites_log_tail_leaves_progress_lines_out_of_every_format() {
             );
         }
     }
+}
+
+/// A site as `name_sites` leaves it: `bytes` of growth or live blocks, named.
+fn planted_site(source: SiteSource, bytes: u64, name: &str) -> Site {
+    let named = Frame {
+        function: Some(name.to_string()),
+        file: Some("/w/src/leak.c".into()),
+        line: Some(42),
+        object: Some("/w/libleak.so".into()),
+    };
+    Site {
+        layer: Layer::Native,
+        source,
+        bytes,
+        blocks: 7,
+        frames: vec![
+            Frame {
+                function: Some("malloc".into()),
+                ..Frame::default()
+            },
+            named.clone(),
+            Frame {
+                function: Some("main".into()),
+                ..Frame::default()
+            },
+        ],
+        name: Some(named.label()),
+    }
+}
+
+#[test]
+fn a_suites_leak_sites_show_in_every_file_format_by_their_named_frame() {
+    let mut outcomes = super::testdata::mixed_outcomes();
+    let failed = outcomes
+        .iter_mut()
+        .find(|o| !o.verdict.is_success())
+        .expect("a failed suite");
+    let mut sites = vec![
+        planted_site(SiteSource::Valgrind, 51_200, "planted_leak"),
+        // Growth below the noise floor is the interpreter's churn.
+        planted_site(SiteSource::Tracemalloc, 1_000, "interpreter_churn"),
+    ];
+    // Past the cap: only the largest are kept.
+    sites.extend(
+        (0..SITES_KEPT)
+            .map(|i| planted_site(SiteSource::MemtestAlloc, 10 + i as u64, "small_site")),
+    );
+    failed.measured.sites = sites;
+    let report = super::testdata::report_of(&outcomes);
+    let suite = report.suites.iter().find(|s| !s.sites.is_empty()).unwrap();
+    assert_eq!(suite.sites.len(), SITES_KEPT);
+    assert_eq!(
+        suite.sites[0].name.as_deref(),
+        Some("planted_leak (leak.c:42)")
+    );
+    for (format, text) in every_format(&report) {
+        if matches!(format, "summary" | "annotations" | "svg") {
+            continue;
+        }
+        assert!(
+            text.contains("planted_leak (leak.c:42)"),
+            "{format}: {text}"
+        );
+        assert!(!text.contains("interpreter_churn"), "{format}: {text}");
+    }
+    let json = every_format(&report).remove(0).1;
+    for field in [
+        "\"layer\": \"native\"",
+        "\"bytes\": 51200",
+        "\"blocks\": 7",
+        "\"frames\"",
+    ] {
+        assert!(json.contains(field), "{field}: {json}");
+    }
+}
+
+#[test]
+fn a_report_without_sites_still_reads() {
+    let report = super::testdata::report_of(&super::testdata::mixed_outcomes());
+    let mut value = serde_json::to_value(&report).unwrap();
+    for suite in value["suites"].as_array_mut().unwrap() {
+        suite.as_object_mut().unwrap().remove("sites");
+    }
+    let back: Report = serde_json::from_value(value).unwrap();
+    assert_eq!(back, report);
 }
