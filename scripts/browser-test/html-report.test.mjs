@@ -1,7 +1,8 @@
 // Opens memtest's HTML report in a real browser (Debian's headless Chromium)
 // and checks what it renders: no console errors, no network requests, one
-// row and one drawn plot per suite of the JSON report, working sort; keeps a
-// screenshot beside the report.
+// row and one drawn plot per suite of the JSON report, a table of leak sites
+// (named frame, expandable stack) for each suite with sites, working sort;
+// keeps a screenshot beside the report.
 //
 //   MEMTEST_HTML   the page            [default: .memtest/report/fast.html]
 //   MEMTEST_JSON   the same run's JSON [default: the page's path with .json]
@@ -86,6 +87,34 @@ test("every suite has a row and, when it has samples, a drawn plot", async () =>
     assert.ok(box && box.width > 400 && box.height > 200, `${suite.name} plot is ${JSON.stringify(box)}`);
     assert.ok((await svg.locator("polyline").count()) >= 2, `${suite.name} plot has no curves`);
   }
+});
+
+test("every suite with leak sites shows them: a row each, named, its stack expandable", async () => {
+  for (const suite of report.suites) {
+    const table = page.locator(`section.suite[data-suite="${suite.name}"] table.sites`);
+    if (!suite.sites?.length) {
+      assert.equal(await table.count(), 0, `${suite.name} has no sites but a site table`);
+      continue;
+    }
+    await page.locator(`section.suite[data-suite="${suite.name}"] > details`).evaluate((d) => (d.open = true));
+    assert.equal(await table.count(), 1, `no site table for ${suite.name}`);
+    const rows = table.locator("tbody tr");
+    assert.equal(await rows.count(), suite.sites.length);
+    const site = suite.sites[0];
+    const row = rows.first();
+    assert.equal((await row.locator("td").first().textContent()).trim(), site.layer);
+    const named = site.name ?? "(no frame of the library)";
+    assert.equal((await row.locator("code.named").textContent()).trim(), named);
+    // The stack is folded until opened, then lists every frame, the named
+    // one marked.
+    const stack = row.locator("details.stack");
+    assert.equal(await stack.locator("ol").isVisible(), false);
+    await stack.locator("summary").click();
+    assert.equal(await stack.locator("ol").isVisible(), true);
+    assert.equal(await stack.locator("li").count(), site.frames.length);
+    if (site.name) assert.equal((await stack.locator("li.named").first().textContent()).trim(), site.name);
+  }
+  assert.deepEqual(problems, []);
 });
 
 async function column(index) {
