@@ -343,7 +343,7 @@ fn execute(
     outcomes
         .into_iter()
         .map(|mut o| {
-            name_sites(&mut o.measured.sites, &library);
+            name_sites(&mut o.measured.sites, library);
             o
         })
         .collect()

@@ -304,7 +304,7 @@ fn kept_sites(sites: &[Site]) -> Vec<Site> {
         .filter(|s| s.above_noise_floor())
         .cloned()
         .collect();
-    kept.sort_by(|a, b| (b.bytes, b.blocks).cmp(&(a.bytes, a.blocks)));
+    kept.sort_by_key(|s| std::cmp::Reverse((s.bytes, s.blocks)));
     kept.truncate(SITES_KEPT);
     kept
 }
