@@ -15,7 +15,8 @@ use super::plot::SvgExporter;
 use super::table::SummaryExporter;
 use super::text::Paint;
 use crate::model::{
-    Criterion, Exit, Failure, Job, LimitSpec, Limits, Measured, PlotLine, Progress, Sample, Stream,
+    Criterion, Exit, Failure, Job, KnownFloor, LimitSpec, Limits, Measured, PlotLine, Progress,
+    Sample, Stream,
 };
 use crate::units::{Unit, Value};
 use std::collections::BTreeMap;
@@ -50,7 +51,13 @@ fn every_format(report: &Report) -> Vec<(&'static str, String)> {
 }
 
 fn report_of(job: &Job, measured: Measured) -> Report {
-    let outcome = crate::verdict::judge(job, measured, None, 0.1);
+    // A floor of 4 KB/call: shown beside the verdict, and over a
+    // `max_floor` of 1 KB.
+    let floor = KnownFloor {
+        bytes_per_call: 4_000,
+        caught_by: vec![Criterion::NativeLeaks],
+    };
+    let outcome = crate::verdict::judge(job, measured, Some(&floor), None, 0.1);
     let suites = vec![SuiteReport::from_outcome(&outcome)];
     Report::new(UNIX_EPOCH, Duration::from_secs(6), false, suites)
 }
@@ -60,7 +67,7 @@ fn written(unit: Unit) -> &'static str {
     match unit {
         Unit::Size | Unit::Growth => "\"3MB\"",
         Unit::Rate => "\"1MB/s\"",
-        Unit::PerOp => "\"1KB\"",
+        Unit::PerOp | Unit::PerCall => "\"1KB\"",
         Unit::Count => "2",
         Unit::Text => "\"DONE\"",
     }

@@ -5,8 +5,8 @@
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Judged, Limits, Outcome, RuntimeKind, Sample,
-    Verdict, WrapperFindings,
+    Criterion, Exit, Expect, Failure, Figures, Judged, KnownFloor, Limits, Outcome, RuntimeKind,
+    Sample, Verdict, WrapperFindings,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use serde::{Deserialize, Serialize};
@@ -283,6 +283,10 @@ pub struct SuiteReport {
     /// What a wrapper (valgrind, heaptrack) found, when one ran.
     pub wrapper: Option<WrapperFindings>,
     pub samples: Series,
+    /// The suite's detection floor, from `run --floors FILE`; absent when
+    /// the run had no floors file or the file holds none for the suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<KnownFloor>,
 }
 
 fn unit_scale() -> f64 {
@@ -295,6 +299,7 @@ impl SuiteReport {
             job,
             measured,
             figures,
+            floor,
             verdict,
         } = outcome;
         let kind = VerdictKind::of(verdict);
@@ -326,6 +331,7 @@ impl SuiteReport {
             marker_seen: measured.marker_seen,
             wrapper: measured.findings.clone(),
             samples: Series::from_samples(&measured.samples),
+            floor: floor.clone(),
         }
     }
 
@@ -355,6 +361,15 @@ impl SuiteReport {
     /// The verdict's word ("PASS", "CANARY OK", ...).
     pub fn label(&self) -> &'static str {
         self.verdict.label()
+    }
+
+    /// The verdict's word with the detection floor beside it, when known:
+    /// "PASS — would catch ≥ 256 B/call (native_leaks)".
+    pub fn label_with_floor(&self) -> String {
+        match &self.floor {
+            Some(floor) => format!("{} — {floor}", self.label()),
+            None => self.label().to_string(),
+        }
     }
 
     pub fn duration(&self) -> Duration {
@@ -392,6 +407,7 @@ impl SuiteReport {
             limits: &self.limits.limits,
             duration: self.duration(),
             timeout: Duration::from_millis(self.limits.timeout_ms),
+            floor: self.floor.as_ref().map(|f| Bytes(f.bytes_per_call)),
         }
     }
 

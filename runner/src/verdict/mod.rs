@@ -10,7 +10,8 @@ pub mod criteria;
 pub mod series;
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Job, Limits, Measured, Outcome, Sample, Verdict,
+    Criterion, Exit, Expect, Failure, Figures, Job, KnownFloor, Limits, Measured, Outcome, Sample,
+    Verdict,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use criteria::Evidence;
@@ -106,13 +107,15 @@ fn reported_native_leaks(measured: &Measured) -> Option<u64> {
 
 /// What the run shows about `criterion`'s figure: its measurement. Every
 /// criterion with a limit in the table has an arm here; the rest have no
-/// figure to judge.
+/// figure to judge. The detection floor is not measured by the run: it is
+/// `floor`, from a floors file, when one was given.
 pub fn evidence(
     criterion: Criterion,
     measured: &Measured,
     figures: &Figures,
     trends: &Trends,
     window: &[Sample],
+    floor: Option<&KnownFloor>,
 ) -> Evidence {
     let growth = |g: Option<i64>| Evidence {
         value: g.map(|g| Value::Delta(ByteDelta(g))),
@@ -150,6 +153,7 @@ pub fn evidence(
                 .map(|f| (Value::PerOp(f.bytes_per_op), f.rising_fraction)),
         ),
         Criterion::NativeLeaks => figure(figures.native_leaks.map(Value::Count)),
+        Criterion::Floor => figure(floor.map(KnownFloor::value)),
         Criterion::ExitCode
         | Criterion::Signal
         | Criterion::TimedOut
@@ -169,6 +173,7 @@ pub fn failures(
     measured: &Measured,
     figures: &Figures,
     trends: &Trends,
+    floor: Option<&KnownFloor>,
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Vec<Failure> {
@@ -183,7 +188,7 @@ pub fn failures(
         let Some(limit) = (spec.get)(&job.limits) else {
             continue;
         };
-        let evidence = evidence(criterion, measured, figures, trends, window);
+        let evidence = evidence(criterion, measured, figures, trends, window, floor);
         out.extend(criteria::limit(criterion, spec, limit, evidence));
     }
     if let Some(f) = measured.findings.as_ref().filter(|f| f.failing) {
@@ -207,10 +212,13 @@ pub fn failures(
 
 /// Judges one finished suite: computes its figures once, checks every
 /// criterion of its limits, the baseline (when given) and the canary rule.
-/// An interrupted suite is `Interrupted` whatever it measured.
+/// `floor` is the suite's detection floor from a floors file: reported
+/// beside the verdict and judged against `max_floor`. An interrupted suite
+/// is `Interrupted` whatever it measured.
 pub fn judge(
     job: &Job,
     measured: Measured,
+    floor: Option<&KnownFloor>,
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Outcome {
@@ -222,13 +230,16 @@ pub fn judge(
         apply_expectation(
             job.expect,
             &canary::catches(job),
-            failures(job, &measured, &figures, &trends, baseline, tolerance),
+            failures(
+                job, &measured, &figures, &trends, floor, baseline, tolerance,
+            ),
         )
     };
     Outcome {
         job: job.clone(),
         measured,
         figures,
+        floor: floor.cloned(),
         verdict,
     }
 }
@@ -387,7 +398,7 @@ mod tests {
         m.findings = Some(crate::exec::findings::parse_valgrind_xml(
             "<error><kind>InvalidRead</kind></error>",
         ));
-        let out = judge(&job(limits(), Expect::Pass), m, None, 0.1);
+        let out = judge(&job(limits(), Expect::Pass), m, None, None, 0.1);
         let Verdict::Failed { failures } = &out.verdict else {
             panic!()
         };
@@ -413,7 +424,7 @@ mod tests {
         );
         m.samples.clear();
         m.marker_seen = false;
-        let out = judge(&job(limits(), Expect::Pass), m, None, 0.1);
+        let out = judge(&job(limits(), Expect::Pass), m, None, None, 0.1);
         assert_eq!(
             out.verdict,
             Verdict::Failed {
@@ -433,7 +444,7 @@ mod tests {
             peak_rss: Some(Bytes(65_000_000)),
             ..limits()
         };
-        let out = judge(&job(lim, Expect::Pass), m, None, 0.1);
+        let out = judge(&job(lim, Expect::Pass), m, None, None, 0.1);
         assert_eq!(out.figures.peak_rss_exact, Some(Bytes(70_000_000)));
         let Verdict::Failed { failures } = &out.verdict else {
             panic!("{:?}", out.verdict)
