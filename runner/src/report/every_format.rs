@@ -238,3 +238,34 @@ fn a_failed_suites_log_tail_leaves_progress_lines_out_of_every_format() {
         }
     }
 }
+
+#[test]
+fn a_known_floor_stands_beside_the_verdict_in_every_format() {
+    let report = report_of(&Job::example(), leaking_run());
+    let phrase = "would catch ≥ 4.0 KB/call (native_leaks)";
+    for (format, text) in every_format(&report) {
+        match format {
+            "json" => {
+                let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let floor = &json["suites"][0]["floor"];
+                assert_eq!(floor["bytes_per_call"], 4_000, "{json}");
+                assert_eq!(floor["caught_by"][0], "native_leaks", "{json}");
+                let back: Report = serde_json::from_value(json).unwrap();
+                assert_eq!(back, report, "the floor reads back");
+            }
+            "markdown" | "html" | "summary" => {
+                assert!(text.contains(phrase), "{format} lacks {phrase:?}\n{text}")
+            }
+            _ => {}
+        }
+    }
+    let line = super::console::suite_line(&report.suites[0], Paint { enabled: false });
+    assert!(line.contains(phrase), "{line}");
+    // A report without the field (older, or a run without --floors) reads,
+    // and shows no floor.
+    let mut json: serde_json::Value = serde_json::from_str(&every_format(&report)[0].1).unwrap();
+    json["suites"][0].as_object_mut().unwrap().remove("floor");
+    let old: Report = serde_json::from_value(json).unwrap();
+    assert_eq!(old.suites[0].floor, None);
+    assert_eq!(old.suites[0].label_with_floor(), old.suites[0].label());
+}

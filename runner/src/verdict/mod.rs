@@ -210,6 +210,19 @@ pub fn failures(
     out
 }
 
+/// The detection-floor criterion alone, for `memtest floor`, which
+/// measures the floor rather than running the suite once: the failure a
+/// run with this floor would have on it, by the same rule and sentence.
+pub fn judge_floor(limits: &Limits, floor: &KnownFloor) -> Option<Failure> {
+    let spec = Criterion::Floor.spec().limit.as_ref()?;
+    let limit = (spec.get)(limits)?;
+    let evidence = Evidence {
+        value: Some(floor.value()),
+        ..Evidence::default()
+    };
+    criteria::limit(Criterion::Floor, spec, limit, evidence)
+}
+
 /// Judges one finished suite: computes its figures once, checks every
 /// criterion of its limits, the baseline (when given) and the canary rule.
 /// `floor` is the suite's detection floor from a floors file: reported
@@ -340,6 +353,7 @@ mod tests {
             &job(limits(), Expect::Pass),
             measured(Exit::Code { code: 0 }, |_| 5e7),
             None,
+            None,
             0.1,
         );
         assert_eq!(ok.verdict, Verdict::Passed);
@@ -347,6 +361,7 @@ mod tests {
         let leak = judge(
             &job(limits(), Expect::Pass),
             measured(Exit::Code { code: 0 }, |i| 5e7 + i as f64 * 1e5),
+            None,
             None,
             0.1,
         );
@@ -365,6 +380,7 @@ mod tests {
             &job(limits(), Expect::Fail),
             leak(Exit::Code { code: 0 }),
             None,
+            None,
             0.1,
         );
         assert!(matches!(caught.verdict, Verdict::CanaryCaught { .. }));
@@ -372,12 +388,14 @@ mod tests {
             &job(limits(), Expect::Fail),
             measured(Exit::Code { code: 0 }, |_| 5e7),
             None,
+            None,
             0.1,
         );
         assert_eq!(missed.verdict, Verdict::CanaryMissed);
         let stopped = judge(
             &job(limits(), Expect::Fail),
             leak(Exit::Interrupted),
+            None,
             None,
             0.1,
         );
@@ -464,6 +482,7 @@ mod tests {
         let out = judge(
             &job(Limits::default(), Expect::Pass),
             measured(Exit::Code { code: 0 }, |_| 5e7),
+            None,
             Some(&entry),
             0.1,
         );
@@ -484,9 +503,68 @@ mod tests {
         let out = judge(
             &wrapped,
             measured(Exit::Code { code: 0 }, |_| 5e7),
+            None,
             Some(&entry),
             0.1,
         );
         assert_eq!(out.verdict, Verdict::Passed);
+    }
+
+    #[test]
+    fn a_floor_above_max_floor_fails_naming_both_and_one_below_passes() {
+        let lim = Limits {
+            max_floor: Some(Bytes(1_000)),
+            ..limits()
+        };
+        let flat = || measured(Exit::Code { code: 0 }, |_| 5e7);
+        let floor = |bytes| KnownFloor {
+            bytes_per_call: bytes,
+            caught_by: vec![Criterion::NativeLeaks],
+        };
+        let blind = floor(4_096);
+        let out = judge(
+            &job(lim.clone(), Expect::Pass),
+            flat(),
+            Some(&blind),
+            None,
+            0.1,
+        );
+        let Verdict::Failed { failures } = &out.verdict else {
+            panic!("a floor over max_floor must fail: {:?}", out.verdict)
+        };
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(failures[0].criterion(), Criterion::Floor);
+        let text = failures[0].to_string();
+        assert!(text.contains("4.1 KB/call"), "{text}");
+        assert!(text.contains("1.0 KB/call"), "{text}");
+        assert_eq!(out.floor, Some(blind.clone()));
+        assert_eq!(judge_floor(&lim, &blind), Some(failures[0].clone()));
+        // At or below the limit passes; no floor known is not judged.
+        let sharp = floor(64);
+        let ok = judge(
+            &job(lim.clone(), Expect::Pass),
+            flat(),
+            Some(&sharp),
+            None,
+            0.1,
+        );
+        assert_eq!(ok.verdict, Verdict::Passed);
+        assert_eq!(judge_floor(&lim, &sharp), None);
+        assert_eq!(judge_floor(&lim, &floor(1_000)), None);
+        let unknown = judge(&job(lim.clone(), Expect::Pass), flat(), None, None, 0.1);
+        assert_eq!(unknown.verdict, Verdict::Passed);
+        // Without max_floor the floor is shown, never judged.
+        let shown = judge(
+            &job(limits(), Expect::Pass),
+            flat(),
+            Some(&blind),
+            None,
+            0.1,
+        );
+        assert_eq!(shown.verdict, Verdict::Passed);
+        assert_eq!(
+            shown.floor.unwrap().to_string(),
+            "would catch ≥ 4.1 KB/call (native_leaks)"
+        );
     }
 }
