@@ -242,7 +242,7 @@ mod linux {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let cpu0 = own_cpu_micros();
         let judge: Judge =
-            std::sync::Arc::new(|job: &Job, m| runner::verdict::judge(job, m, None, 0.1));
+            std::sync::Arc::new(|job: &Job, m| runner::verdict::judge(job, m, None, None, 0.1));
         let outcomes = run_jobs(vec![job], opts(), tx, std::future::pending(), judge).await;
         let cpu = own_cpu_micros() - cpu0;
         let m = &outcomes[0].measured;
@@ -320,7 +320,7 @@ print("MEMTEST self_hwm_bytes=%d" % hwm())
         let job = job("pattern", argv, interval, Duration::from_secs(30));
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let judge: Judge =
-            std::sync::Arc::new(|job: &Job, m| runner::verdict::judge(job, m, None, 0.1));
+            std::sync::Arc::new(|job: &Job, m| runner::verdict::judge(job, m, None, None, 0.1));
         let outcomes = run_jobs(vec![job], opts(), tx, std::future::pending(), judge).await;
         let o = &outcomes[0];
         let self_hwm = o

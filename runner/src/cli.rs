@@ -162,6 +162,10 @@ pub struct ExecArgs {
     /// How process trees are sampled: proc (Linux's /proc, cheapest) or portable (sysinfo) [default: proc on Linux, portable elsewhere]
     #[arg(long, value_name = "KIND")]
     pub sampler: Option<crate::sample::SamplerKind>,
+
+    /// Show each suite's detection floor from this file (`floor --save`) beside its verdict, and fail a suite whose floor is above its `max_floor`
+    #[arg(long, value_name = "FILE")]
+    pub floors: Option<PathBuf>,
 }
 
 /// Which suites: the filters of `run` and `list`.

@@ -158,6 +158,44 @@ fn the_floor_of_a_synthetic_criterion_is_found_within_2x() {
         listed.contains(&format!("{floor} B/call (native_leaks)")),
         "{listed}"
     );
+
+    // `run --floors` shows the floor beside the verdict, console and JSON.
+    let phrase = format!("would catch ≥ {floor} B/call (native_leaks)");
+    let report = dir.path().join("run.json");
+    let floors_arg = floors.to_str().unwrap();
+    let run_args = ["run", "tiny", "--floors", floors_arg, "--json"];
+    let out = memtest(
+        dir.path(),
+        &[&run_args[..], &[report.to_str().unwrap()]].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&phrase), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let suite = &json["suites"][0];
+    assert_eq!(suite["floor"]["bytes_per_call"], floor, "{suite}");
+
+    // A max_floor below the floor: `run --floors` and `floor` both fail it.
+    let toml = dir.path().join("memtest.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text.replace(
+        "script = \"suite.py\"\n",
+        "script = \"suite.py\"\nlimits = { max_floor = \"4B\" }\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+    let out = memtest(
+        dir.path(),
+        &[&run_args[..], &[report.to_str().unwrap()]].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let failure = format!("detection floor {floor} B/call, limit 4 B/call");
+    assert!(stderr.contains(&failure), "{stderr}");
+    let out = memtest(dir.path(), &["floor", "tiny", "--jobs", "2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL tiny: detection floor"), "{stdout}");
+    assert!(stdout.contains("limit 4 B/call"), "{stdout}");
 }
 
 #[test]

@@ -19,11 +19,12 @@ use crate::exec::{self, ExecOptions, Judge};
 use crate::floor::{
     self, FloorResult, FloorsFile, Found, Probe, Search, SearchOptions, SuiteFloor,
 };
-use crate::model::{Criterion, Event, Expect, Job, Outcome, Verdict};
+use crate::model::{Criterion, Event, Expect, Job, Limits, Outcome, Verdict};
 use crate::plan::{self, PlanOptions};
 use crate::process::Interrupt;
 use crate::report::{self, ReportOptions, Reporter};
 use crate::units::{format_duration, Bytes};
+use crate::verdict;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,11 @@ pub(super) fn floor(
             "floor runs suites as they are: drop --wrapper (the runs of a probe would share the tool's output files)".into(),
         ));
     }
+    if args.exec.floors.is_some() {
+        return Err(AppError::Usage(
+            "floor measures the floors: drop --floors (--save FILE writes them)".into(),
+        ));
+    }
     let req = run::prepare(config, ctx, &args.filter, &args.exec)?;
     let inv = ctx.invocation(args.exec.scale)?;
     let req = Request {
@@ -106,17 +112,22 @@ pub(super) fn floor(
                 .sampler
                 .unwrap_or_else(crate::sample::SamplerKind::default_for_platform),
         },
-        judge: run::judge(None, 0.0),
+        judge: run::judge(None, None, 0.0),
     };
     searching.run(&mut hunts, &mut reporters, args);
     // Dropped without `finish`: the probe runs' summary table is not the
     // answer; the floors are.
     drop(reporters);
+    let limits: Vec<Limits> = hunts.iter().map(|h| h.base.limits.clone()).collect();
     let floors: Vec<SuiteFloor> = hunts
         .into_iter()
         .map(|h| into_floor(h, ctx, args))
         .collect();
     println!("{}", floor_table(&floors, ctx.profile.as_deref()));
+    let too_blind = over_max_floor(&floors, &limits);
+    for line in &too_blind {
+        println!("{line}");
+    }
     println!(
         "searched {} suite{} in {}",
         floors.len(),
@@ -129,9 +140,10 @@ pub(super) fn floor(
             Some(libc::SIGTERM) => ExitStatus::Terminated,
             _ => ExitStatus::Interrupted,
         }
-    } else if floors
-        .iter()
-        .all(|f| matches!(f.result, FloorResult::Floor { .. }))
+    } else if too_blind.is_empty()
+        && floors
+            .iter()
+            .all(|f| matches!(f.result, FloorResult::Floor { .. }))
     {
         ExitStatus::Passed
     } else {
@@ -480,6 +492,19 @@ fn into_floor(hunt: Hunt, ctx: &Context, args: &FloorArgs) -> SuiteFloor {
         seconds,
         run_seconds: hunt.run_seconds,
     }
+}
+
+/// One line per suite whose floor is above its `max_floor`: a suite too
+/// blind to trust fails, like a missed canary.
+fn over_max_floor(floors: &[SuiteFloor], limits: &[Limits]) -> Vec<String> {
+    floors
+        .iter()
+        .zip(limits)
+        .filter_map(|(floor, limits)| {
+            let failure = verdict::judge_floor(limits, &floor.known()?)?;
+            Some(format!("FAIL {}: {failure}", floor.suite))
+        })
+        .collect()
 }
 
 /// The answer: one row per suite.

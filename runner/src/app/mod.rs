@@ -367,6 +367,7 @@ mod tests {
             .remove(0);
         Outcome {
             job,
+            floor: None,
             measured: Measured {
                 pid: 1,
                 exit: Exit::Code { code: 0 },

@@ -11,6 +11,7 @@ use crate::cli::{ExecArgs, FilterArgs};
 use crate::config::BuildForm;
 use crate::config::{Config, Resolved, ResolvedSuite, Suite};
 use crate::exec::{self, schedule, Budget, ExecOptions, Judge};
+use crate::floor::FloorsFile;
 use crate::model::site::{name_sites, Library};
 use crate::model::Artifacts;
 use crate::model::{staged, staged_then, Event, Job, Outcome, Stage, Verdict};
@@ -30,6 +31,8 @@ pub(super) struct Request<'c> {
     /// The selected suites, each with its effective settings.
     pub(super) suites: Vec<ResolvedSuite<'c>>,
     pub(super) baseline: Option<Arc<Baseline>>,
+    /// `--floors`: each suite's detection floor, shown and judged.
+    pub(super) floors: Option<Arc<FloorsFile>>,
     /// A fraction (the command line's percentage / 100).
     pub(super) tolerance: f64,
 }
@@ -51,10 +54,15 @@ pub(super) fn prepare<'c>(
         Some(path) => Some(Arc::new(Baseline::load(path).map_err(AppError::Baseline)?)),
         None => None,
     };
+    let floors = match &exec_args.floors {
+        Some(path) => Some(Arc::new(FloorsFile::load(path)?)),
+        None => None,
+    };
     Ok(Request {
         run,
         suites,
         baseline,
+        floors,
         tolerance: tolerance / 100.0,
     })
 }
@@ -207,7 +215,7 @@ pub(super) fn run_adjusted(
             .sampler
             .unwrap_or_else(crate::sample::SamplerKind::default_for_platform),
     };
-    let judge = judge(req.baseline, req.tolerance);
+    let judge = judge(req.baseline, req.floors, req.tolerance);
     let started = std::time::SystemTime::now();
     let library = library_of(config, &prepared.artifacts);
     let outcomes = execute(
@@ -276,11 +284,20 @@ pub(super) fn budget(exec_args: &ExecArgs) -> Budget {
 }
 
 /// The verdict stage as the executor's judge, with the baseline to compare
-/// against.
-pub(super) fn judge(baseline: Option<Arc<Baseline>>, tolerance: f64) -> Judge {
+/// against and the floors file whose floors the reports show and
+/// `max_floor` judges.
+pub(super) fn judge(
+    baseline: Option<Arc<Baseline>>,
+    floors: Option<Arc<FloorsFile>>,
+    tolerance: f64,
+) -> Judge {
     Arc::new(move |job: &Job, measured| {
         let entry = baseline.as_ref().and_then(|b| b.get(&job.suite));
-        verdict::judge(job, measured, entry, tolerance)
+        let floor = floors
+            .as_ref()
+            .and_then(|f| f.suites.get(&job.suite))
+            .and_then(|f| f.known());
+        verdict::judge(job, measured, floor.as_ref(), entry, tolerance)
     })
 }
 

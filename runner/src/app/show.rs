@@ -180,7 +180,7 @@ tags = ["fast"]
 [suites.py-long]
 script = "a.py"
 tags = ["long"]
-limits = { rss_growth = "64MB" }
+limits = { rss_growth = "64MB", max_floor = "1KB" }
 "#;
 
     fn shown(inv: &Invocation) -> (Value, String) {
@@ -245,6 +245,14 @@ limits = { rss_growth = "64MB" }
         assert!(
             v["py-quick"]["settings"].get("catches").is_none(),
             "not a canary"
+        );
+        // `max_floor` is a limit like any other, shown with its source; a
+        // canary's derived `catches` leave it out (above).
+        assert_eq!(at(&v, "py-long", "max_floor"), ("1.0 KB/call", "suite"));
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("  max_floor") && l.contains("1.0 KB/call")),
+            "{text}"
         );
         assert!(
             text.contains(

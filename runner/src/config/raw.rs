@@ -127,6 +127,7 @@ pub struct RawSettings {
     pub warmup: Option<Written>,
     pub native_leaks: Option<Written>,
     pub marker: Option<Written>,
+    pub max_floor: Option<Written>,
 }
 
 impl RawSettings {
@@ -142,6 +143,7 @@ impl RawSettings {
             ("warmup", self.warmup.take()),
             ("native_leaks", self.native_leaks.take()),
             ("marker", self.marker.take()),
+            ("max_floor", self.max_floor.take()),
         ];
         let entries = fields
             .into_iter()

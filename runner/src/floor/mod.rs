@@ -9,7 +9,7 @@ pub mod search;
 
 pub use search::{Found, Search, SearchOptions};
 
-use crate::model::{Criterion, Outcome, Verdict};
+use crate::model::{Criterion, KnownFloor, Outcome, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,7 @@ pub fn detects(criterion: Criterion) -> bool {
         | Criterion::SpawnFailed
         | Criterion::TooFewSamples
         | Criterion::Regression
+        | Criterion::Floor
         | Criterion::CanaryWrongReason => false,
     }
 }
@@ -137,6 +138,22 @@ pub struct SuiteFloor {
 }
 
 impl SuiteFloor {
+    /// The floor a run's reports show and `max_floor` judges: only a search
+    /// that found one (a blind or failed search measured no floor).
+    pub fn known(&self) -> Option<KnownFloor> {
+        match &self.result {
+            FloorResult::Floor {
+                bytes_per_call,
+                caught_by,
+                ..
+            } => Some(KnownFloor {
+                bytes_per_call: *bytes_per_call,
+                caught_by: caught_by.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The floor as a short phrase: "<= 1 B/call (native_leaks)".
     pub fn summary(&self) -> String {
         use crate::units::Bytes;

@@ -40,6 +40,9 @@ pub enum Criterion {
     Slope,
     SlopePerOp,
     NativeLeaks,
+    /// The detection floor over `max_floor`: the suite cannot see a leak
+    /// that small.
+    Floor,
     Regression,
     TooFewSamples,
     Wrapper,
@@ -114,6 +117,8 @@ pub struct Judged<'a> {
     pub limits: &'a Limits,
     pub duration: Duration,
     pub timeout: Duration,
+    /// The suite's detection floor per call, when a floors file gave one.
+    pub floor: Option<crate::units::Bytes>,
 }
 
 /// A criterion's column in report tables.
@@ -170,7 +175,7 @@ fn growth(b: Option<crate::units::Bytes>) -> Option<Value> {
 
 /// The table, in [`Criterion`] order (which is also the order failures are
 /// listed in and columns shown in).
-pub const SPECS: [Spec; 15] = [
+pub const SPECS: [Spec; 16] = [
     plain(Criterion::ExitCode, "exit_code", "exit code"),
     plain(Criterion::Signal, "signal", "signal"),
     Spec {
@@ -332,6 +337,30 @@ pub const SPECS: [Spec; 15] = [
         plot: Some(PlotLine::Note),
         ..plain(Criterion::NativeLeaks, "native_leaks", "native leaks")
     },
+    Spec {
+        // Judged only when the floor is known (a floors file): a run does
+        // not measure it, `memtest floor` does.
+        limit: Some(LimitSpec {
+            key: "max_floor",
+            json: "max_floor_bytes_per_call",
+            unit: Unit::PerCall,
+            can_switch_off: false,
+            wrapper_clears: false,
+            rule: Rule::AtMostIfReported,
+            failure: "detection floor {measured}, limit {limit}: too blind to trust",
+            unmeasured_hint: None,
+            get: |l| l.max_floor.map(Value::PerCall),
+            set: |l, v| l.max_floor = v.and_then(|v| v.bytes()),
+        }),
+        column: Some(Column {
+            header: "floor",
+            in_line: false,
+            figure: |j| j.floor.map(Value::PerCall),
+            bound: None,
+        }),
+        plot: Some(PlotLine::Note),
+        ..plain(Criterion::Floor, "floor", "detection floor")
+    },
     plain(Criterion::Regression, "regression", "baseline regression"),
     plain(
         Criterion::TooFewSamples,
@@ -356,7 +385,7 @@ fn peak(f: &Figures) -> Value {
 
 impl Criterion {
     /// Every criterion, in the order failures are reported.
-    pub const ALL: [Criterion; 15] = [
+    pub const ALL: [Criterion; 16] = [
         Criterion::ExitCode,
         Criterion::Signal,
         Criterion::TimedOut,
@@ -368,6 +397,7 @@ impl Criterion {
         Criterion::Slope,
         Criterion::SlopePerOp,
         Criterion::NativeLeaks,
+        Criterion::Floor,
         Criterion::Regression,
         Criterion::TooFewSamples,
         Criterion::Wrapper,
@@ -463,12 +493,13 @@ impl LimitSpec {
             (toml::Value::String(s), Unit::Text) if !s.is_empty() => {
                 Ok(Some(Value::Text(s.clone())))
             }
-            (toml::Value::String(s), Unit::Size | Unit::Growth | Unit::Rate | Unit::PerOp) => {
-                self.unit.parse(s).map(Some).map_err(|e| LimitError {
-                    message: format!("invalid `{key}`"),
-                    hint: e.to_string(),
-                })
-            }
+            (
+                toml::Value::String(s),
+                Unit::Size | Unit::Growth | Unit::Rate | Unit::PerOp | Unit::PerCall,
+            ) => self.unit.parse(s).map(Some).map_err(|e| LimitError {
+                message: format!("invalid `{key}`"),
+                hint: e.to_string(),
+            }),
             _ => Err(refused(format!("invalid `{key}`"))),
         }
     }

@@ -32,6 +32,11 @@ pub struct Limits {
     /// The line the suite must print after its assertions passed; `None`
     /// disables the check.
     pub marker: Option<String>,
+    /// Largest allowed detection floor, bytes per call: judged only when
+    /// the suite's floor is known (`floor`, or `run --floors FILE`), so a
+    /// suite too blind to trust fails like a missed canary.
+    #[serde(default)]
+    pub max_floor: Option<Bytes>,
 }
 
 impl Default for Limits {
@@ -57,6 +62,7 @@ impl Limits {
             warmup: 0.2,
             native_leaks: None,
             marker: None,
+            max_floor: None,
         }
     }
 }

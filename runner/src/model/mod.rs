@@ -24,5 +24,5 @@ pub use job::{Expect, FindingsKind, Job, RuntimeKind, WrapperRun};
 pub use limits::Limits;
 pub use measure::{Exit, Figures, Measured, Progress, Sample, WrapperFindings};
 pub use metric::Metric;
-pub use outcome::{Failure, Outcome, OverLimit, Verdict};
+pub use outcome::{Failure, KnownFloor, Outcome, OverLimit, Verdict};
 pub use site::{Frame, Layer, Library, Site, SiteSource};

@@ -2,7 +2,7 @@
 //! [`Verdict`] and the whole [`Outcome`]. The verdict module computes these; reporters read them.
 
 use super::{Criterion, Figures, Job, LimitSpec, Measured, Metric};
-use crate::units::Value;
+use crate::units::{Bytes, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
@@ -188,7 +188,40 @@ pub struct Outcome {
     pub job: Job,
     pub measured: Measured,
     pub figures: Figures,
+    /// The suite's detection floor, when the run was given a floors file
+    /// that holds one: the figure `max_floor` judges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<KnownFloor>,
     pub verdict: Verdict,
+}
+
+/// A suite's detection floor as measured by `memtest floor` (and read from
+/// its floors file): the smallest per-call leak its own criteria caught,
+/// and the criteria that caught it. Reports show it beside the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownFloor {
+    pub bytes_per_call: u64,
+    pub caught_by: Vec<Criterion>,
+}
+
+impl KnownFloor {
+    /// The floor in the unit `max_floor` is written in.
+    pub fn value(&self) -> Value {
+        Value::PerCall(Bytes(self.bytes_per_call))
+    }
+}
+
+/// "would catch ≥ 256 B/call (native_leaks)": what every report writes
+/// beside the verdict.
+impl fmt::Display for KnownFloor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.caught_by.iter().map(|c| c.name()).collect();
+        write!(f, "would catch ≥ {}", self.value())?;
+        if !names.is_empty() {
+            write!(f, " ({})", names.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 /// One line per failure, with the measured figure beside its limit.

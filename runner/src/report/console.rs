@@ -201,6 +201,9 @@ pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
         suite.runtime.as_str(),
         figures.join(", "),
     );
+    if let Some(floor) = &suite.floor {
+        line.push_str(&format!(" — {floor}"));
+    }
     let listed = table::is_listed(suite.verdict);
     let among_reasons = listed && suite.tripped(Criterion::Wrapper);
     if let Some(findings) = text::findings(suite).filter(|_| !among_reasons) {

@@ -15,8 +15,8 @@ use super::plot::SvgExporter;
 use super::table::SummaryExporter;
 use super::text::Paint;
 use crate::model::{
-    Criterion, Exit, Failure, Frame, Job, Layer, LimitSpec, Limits, Measured, PlotLine, Progress,
-    Sample, Site, SiteSource, Stream,
+    Criterion, Exit, Failure, Frame, Job, KnownFloor, Layer, LimitSpec, Limits, Measured, PlotLine,
+    Progress, Sample, Site, SiteSource, Stream,
 };
 use crate::units::{Unit, Value};
 use std::collections::BTreeMap;
@@ -51,7 +51,13 @@ fn every_format(report: &Report) -> Vec<(&'static str, String)> {
 }
 
 fn report_of(job: &Job, measured: Measured) -> Report {
-    let outcome = crate::verdict::judge(job, measured, None, 0.1);
+    // A floor of 4 KB/call: shown beside the verdict, and over a
+    // `max_floor` of 1 KB.
+    let floor = KnownFloor {
+        bytes_per_call: 4_000,
+        caught_by: vec![Criterion::NativeLeaks],
+    };
+    let outcome = crate::verdict::judge(job, measured, Some(&floor), None, 0.1);
     let suites = vec![SuiteReport::from_outcome(&outcome)];
     Report::new(UNIX_EPOCH, Duration::from_secs(6), false, suites)
 }
@@ -61,7 +67,7 @@ fn written(unit: Unit) -> &'static str {
     match unit {
         Unit::Size | Unit::Growth => "\"3MB\"",
         Unit::Rate => "\"1MB/s\"",
-        Unit::PerOp => "\"1KB\"",
+        Unit::PerOp | Unit::PerCall => "\"1KB\"",
         Unit::Count => "2",
         Unit::Text => "\"DONE\"",
     }
@@ -316,4 +322,35 @@ fn a_report_without_sites_still_reads() {
     }
     let back: Report = serde_json::from_value(value).unwrap();
     assert_eq!(back, report);
+}
+
+#[test]
+fn a_known_floor_stands_beside_the_verdict_in_every_format() {
+    let report = report_of(&Job::example(), leaking_run());
+    let phrase = "would catch ≥ 4.0 KB/call (native_leaks)";
+    for (format, text) in every_format(&report) {
+        match format {
+            "json" => {
+                let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let floor = &json["suites"][0]["floor"];
+                assert_eq!(floor["bytes_per_call"], 4_000, "{json}");
+                assert_eq!(floor["caught_by"][0], "native_leaks", "{json}");
+                let back: Report = serde_json::from_value(json).unwrap();
+                assert_eq!(back, report, "the floor reads back");
+            }
+            "markdown" | "html" | "summary" => {
+                assert!(text.contains(phrase), "{format} lacks {phrase:?}\n{text}")
+            }
+            _ => {}
+        }
+    }
+    let line = super::console::suite_line(&report.suites[0], Paint { enabled: false });
+    assert!(line.contains(phrase), "{line}");
+    // A report without the field (older, or a run without --floors) reads,
+    // and shows no floor.
+    let mut json: serde_json::Value = serde_json::from_str(&every_format(&report)[0].1).unwrap();
+    json["suites"][0].as_object_mut().unwrap().remove("floor");
+    let old: Report = serde_json::from_value(json).unwrap();
+    assert_eq!(old.suites[0].floor, None);
+    assert_eq!(old.suites[0].label_with_floor(), old.suites[0].label());
 }

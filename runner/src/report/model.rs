@@ -5,8 +5,8 @@
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Judged, Limits, Outcome, RuntimeKind, Sample, Site,
-    Verdict, WrapperFindings,
+    Criterion, Exit, Expect, Failure, Figures, Judged, KnownFloor, Limits, Outcome, RuntimeKind,
+    Sample, Site, Verdict, WrapperFindings,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use serde::{Deserialize, Serialize};
@@ -291,6 +291,10 @@ pub struct SuiteReport {
     /// [`SITES_KEPT`]. Absent in reports older than the field.
     #[serde(default)]
     pub sites: Vec<Site>,
+    /// The suite's detection floor, from `run --floors FILE`; absent when
+    /// the run had no floors file or the file holds none for the suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<KnownFloor>,
 }
 
 fn unit_scale() -> f64 {
@@ -315,6 +319,7 @@ impl SuiteReport {
             job,
             measured,
             figures,
+            floor,
             verdict,
         } = outcome;
         let kind = VerdictKind::of(verdict);
@@ -347,6 +352,7 @@ impl SuiteReport {
             wrapper: measured.findings.clone(),
             samples: Series::from_samples(&measured.samples),
             sites: kept_sites(&measured.sites),
+            floor: floor.clone(),
         }
     }
 
@@ -376,6 +382,15 @@ impl SuiteReport {
     /// The verdict's word ("PASS", "CANARY OK", ...).
     pub fn label(&self) -> &'static str {
         self.verdict.label()
+    }
+
+    /// The verdict's word with the detection floor beside it, when known:
+    /// "PASS — would catch ≥ 256 B/call (native_leaks)".
+    pub fn label_with_floor(&self) -> String {
+        match &self.floor {
+            Some(floor) => format!("{} — {floor}", self.label()),
+            None => self.label().to_string(),
+        }
     }
 
     pub fn duration(&self) -> Duration {
@@ -413,6 +428,7 @@ impl SuiteReport {
             limits: &self.limits.limits,
             duration: self.duration(),
             timeout: Duration::from_millis(self.limits.timeout_ms),
+            floor: self.floor.as_ref().map(|f| Bytes(f.bytes_per_call)),
         }
     }
 

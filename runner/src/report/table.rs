@@ -38,7 +38,7 @@ pub fn row(suite: &SuiteReport) -> Vec<String> {
     [
         suite.name.clone(),
         suite.runtime.as_str().to_string(),
-        suite.label().to_string(),
+        suite.label_with_floor(),
     ]
     .into_iter()
     .chain(Criterion::columns().map(|(c, _)| cell(suite.figure(c))))

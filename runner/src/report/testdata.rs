@@ -81,6 +81,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
     }
     Outcome {
         job,
+        floor: None,
         figures: Figures {
             peak_rss_sampled: Bytes(50_000_000 + rise),
             peak_rss_exact: (runtime == RuntimeKind::Rust).then_some(Bytes(51_000_000 + rise)),

@@ -21,6 +21,8 @@ pub enum Value {
     Rate(BytesPerSec),
     /// Bytes per operation the suite reported ("+4.0 KB/op").
     PerOp(f64),
+    /// Bytes per call of the library ("256 B/call"): a detection floor.
+    PerCall(Bytes),
     /// A count (native allocations left live).
     Count(u64),
     Duration(Duration),
@@ -36,7 +38,7 @@ impl Value {
     /// milliseconds. Text has none (0).
     pub fn magnitude(&self) -> f64 {
         match self {
-            Value::Size(b) | Value::AtLeast(b) => b.as_f64(),
+            Value::Size(b) | Value::AtLeast(b) | Value::PerCall(b) => b.as_f64(),
             Value::Delta(d) => d.0 as f64,
             Value::Rate(r) => r.0,
             Value::PerOp(b) => *b,
@@ -49,7 +51,7 @@ impl Value {
     /// The value as bytes, for a size-like limit (negative deltas are 0).
     pub fn bytes(&self) -> Option<Bytes> {
         match self {
-            Value::Size(b) | Value::AtLeast(b) => Some(*b),
+            Value::Size(b) | Value::AtLeast(b) | Value::PerCall(b) => Some(*b),
             Value::Delta(d) => Some(Bytes(d.0.max(0) as u64)),
             Value::PerOp(b) => Some(Bytes(b.max(0.0).round() as u64)),
             _ => None,
@@ -86,6 +88,7 @@ impl fmt::Display for Value {
             Value::Delta(d) => d.fmt(f),
             Value::Rate(r) => r.fmt(f),
             Value::PerOp(b) => write!(f, "{}/op", ByteDelta(b.round() as i64)),
+            Value::PerCall(b) => write!(f, "{b}/call"),
             Value::Count(n) => n.fmt(f),
             Value::Duration(d) => f.write_str(&format_duration(*d)),
             Value::Text(s) => f.write_str(s),
@@ -98,7 +101,7 @@ impl fmt::Display for Value {
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Value::Size(b) | Value::AtLeast(b) => s.serialize_u64(b.0),
+            Value::Size(b) | Value::AtLeast(b) | Value::PerCall(b) => s.serialize_u64(b.0),
             Value::Delta(d) => s.serialize_i64(d.0),
             Value::Rate(r) => s.serialize_f64(r.0),
             Value::PerOp(b) => s.serialize_f64(*b),
@@ -120,6 +123,8 @@ pub enum Unit {
     Rate,
     /// A size per operation, "4KB": a [`Value::PerOp`].
     PerOp,
+    /// A size per call of the library, "1KB": a [`Value::PerCall`].
+    PerCall,
     /// A whole number: a [`Value::Count`].
     Count,
     /// A line of text: a [`Value::Text`].
@@ -134,6 +139,7 @@ impl Unit {
             Unit::Growth => Value::Delta(ByteDelta(Bytes::parse(text)?.0 as i64)),
             Unit::Rate => Value::Rate(BytesPerSec::parse(text)?),
             Unit::PerOp => Value::PerOp(Bytes::parse(text)?.as_f64()),
+            Unit::PerCall => Value::PerCall(Bytes::parse(text)?),
             Unit::Count => Value::Count(
                 text.trim()
                     .parse()
@@ -149,6 +155,7 @@ impl Unit {
             Unit::Size | Unit::Growth => "a size, e.g. \"16MB\"",
             Unit::Rate => "a size per second, e.g. \"1MB/s\"",
             Unit::PerOp => "a size per operation, e.g. \"4KB\"",
+            Unit::PerCall => "a size per call, e.g. \"1KB\"",
             Unit::Count => "a whole number, e.g. 0",
             Unit::Text => "a line of text",
         }
@@ -161,6 +168,7 @@ impl Unit {
             Unit::Growth => Value::Delta(ByteDelta(json.as_i64()?)),
             Unit::Rate => Value::Rate(BytesPerSec(json.as_f64()?)),
             Unit::PerOp => Value::PerOp(json.as_f64()?),
+            Unit::PerCall => Value::PerCall(Bytes(json.as_u64()?)),
             Unit::Count => Value::Count(json.as_u64()?),
             Unit::Text => Value::Text(json.as_str()?.to_string()),
         })
@@ -179,6 +187,7 @@ mod tests {
             (Value::Delta(ByteDelta(16_000_000)), "+16.0 MB"),
             (Value::Rate(BytesPerSec(2e6)), "2.0 MB/s"),
             (Value::PerOp(3_987.4), "+4.0 KB/op"),
+            (Value::PerCall(Bytes(256)), "256 B/call"),
             (Value::Count(3), "3"),
             (Value::Duration(Duration::from_millis(2_940)), "2.9s"),
             (Value::Text("TEST PASSED".into()), "TEST PASSED"),
@@ -195,6 +204,7 @@ mod tests {
             (Unit::Growth, "16MB", Value::Delta(ByteDelta(16_000_000))),
             (Unit::Rate, "2MB/s", Value::Rate(BytesPerSec(2e6))),
             (Unit::PerOp, "4KB", Value::PerOp(4e3)),
+            (Unit::PerCall, "1KB", Value::PerCall(Bytes(1_000))),
             (Unit::Count, "3", Value::Count(3)),
         ];
         for (unit, text, value) in table {

@@ -10,7 +10,8 @@ pub mod criteria;
 pub mod series;
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Job, Limits, Measured, Outcome, Sample, Verdict,
+    Criterion, Exit, Expect, Failure, Figures, Job, KnownFloor, Limits, Measured, Outcome, Sample,
+    Verdict,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use criteria::Evidence;
@@ -106,13 +107,15 @@ fn reported_native_leaks(measured: &Measured) -> Option<u64> {
 
 /// What the run shows about `criterion`'s figure: its measurement. Every
 /// criterion with a limit in the table has an arm here; the rest have no
-/// figure to judge.
+/// figure to judge. The detection floor is not measured by the run: it is
+/// `floor`, from a floors file, when one was given.
 pub fn evidence(
     criterion: Criterion,
     measured: &Measured,
     figures: &Figures,
     trends: &Trends,
     window: &[Sample],
+    floor: Option<&KnownFloor>,
 ) -> Evidence {
     let growth = |g: Option<i64>| Evidence {
         value: g.map(|g| Value::Delta(ByteDelta(g))),
@@ -150,6 +153,7 @@ pub fn evidence(
                 .map(|f| (Value::PerOp(f.bytes_per_op), f.rising_fraction)),
         ),
         Criterion::NativeLeaks => figure(figures.native_leaks.map(Value::Count)),
+        Criterion::Floor => figure(floor.map(KnownFloor::value)),
         Criterion::ExitCode
         | Criterion::Signal
         | Criterion::TimedOut
@@ -169,6 +173,7 @@ pub fn failures(
     measured: &Measured,
     figures: &Figures,
     trends: &Trends,
+    floor: Option<&KnownFloor>,
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Vec<Failure> {
@@ -183,7 +188,7 @@ pub fn failures(
         let Some(limit) = (spec.get)(&job.limits) else {
             continue;
         };
-        let evidence = evidence(criterion, measured, figures, trends, window);
+        let evidence = evidence(criterion, measured, figures, trends, window, floor);
         out.extend(criteria::limit(criterion, spec, limit, evidence));
     }
     if let Some(f) = measured.findings.as_ref().filter(|f| f.failing) {
@@ -205,12 +210,28 @@ pub fn failures(
     out
 }
 
+/// The detection-floor criterion alone, for `memtest floor`, which
+/// measures the floor rather than running the suite once: the failure a
+/// run with this floor would have on it, by the same rule and sentence.
+pub fn judge_floor(limits: &Limits, floor: &KnownFloor) -> Option<Failure> {
+    let spec = Criterion::Floor.spec().limit.as_ref()?;
+    let limit = (spec.get)(limits)?;
+    let evidence = Evidence {
+        value: Some(floor.value()),
+        ..Evidence::default()
+    };
+    criteria::limit(Criterion::Floor, spec, limit, evidence)
+}
+
 /// Judges one finished suite: computes its figures once, checks every
 /// criterion of its limits, the baseline (when given) and the canary rule.
-/// An interrupted suite is `Interrupted` whatever it measured.
+/// `floor` is the suite's detection floor from a floors file: reported
+/// beside the verdict and judged against `max_floor`. An interrupted suite
+/// is `Interrupted` whatever it measured.
 pub fn judge(
     job: &Job,
     measured: Measured,
+    floor: Option<&KnownFloor>,
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Outcome {
@@ -222,13 +243,16 @@ pub fn judge(
         apply_expectation(
             job.expect,
             &canary::catches(job),
-            failures(job, &measured, &figures, &trends, baseline, tolerance),
+            failures(
+                job, &measured, &figures, &trends, floor, baseline, tolerance,
+            ),
         )
     };
     Outcome {
         job: job.clone(),
         measured,
         figures,
+        floor: floor.cloned(),
         verdict,
     }
 }
@@ -329,6 +353,7 @@ mod tests {
             &job(limits(), Expect::Pass),
             measured(Exit::Code { code: 0 }, |_| 5e7),
             None,
+            None,
             0.1,
         );
         assert_eq!(ok.verdict, Verdict::Passed);
@@ -336,6 +361,7 @@ mod tests {
         let leak = judge(
             &job(limits(), Expect::Pass),
             measured(Exit::Code { code: 0 }, |i| 5e7 + i as f64 * 1e5),
+            None,
             None,
             0.1,
         );
@@ -354,6 +380,7 @@ mod tests {
             &job(limits(), Expect::Fail),
             leak(Exit::Code { code: 0 }),
             None,
+            None,
             0.1,
         );
         assert!(matches!(caught.verdict, Verdict::CanaryCaught { .. }));
@@ -361,12 +388,14 @@ mod tests {
             &job(limits(), Expect::Fail),
             measured(Exit::Code { code: 0 }, |_| 5e7),
             None,
+            None,
             0.1,
         );
         assert_eq!(missed.verdict, Verdict::CanaryMissed);
         let stopped = judge(
             &job(limits(), Expect::Fail),
             leak(Exit::Interrupted),
+            None,
             None,
             0.1,
         );
@@ -387,7 +416,7 @@ mod tests {
         m.findings = Some(crate::exec::findings::parse_valgrind_xml(
             "<error><kind>InvalidRead</kind></error>",
         ));
-        let out = judge(&job(limits(), Expect::Pass), m, None, 0.1);
+        let out = judge(&job(limits(), Expect::Pass), m, None, None, 0.1);
         let Verdict::Failed { failures } = &out.verdict else {
             panic!()
         };
@@ -413,7 +442,7 @@ mod tests {
         );
         m.samples.clear();
         m.marker_seen = false;
-        let out = judge(&job(limits(), Expect::Pass), m, None, 0.1);
+        let out = judge(&job(limits(), Expect::Pass), m, None, None, 0.1);
         assert_eq!(
             out.verdict,
             Verdict::Failed {
@@ -433,7 +462,7 @@ mod tests {
             peak_rss: Some(Bytes(65_000_000)),
             ..limits()
         };
-        let out = judge(&job(lim, Expect::Pass), m, None, 0.1);
+        let out = judge(&job(lim, Expect::Pass), m, None, None, 0.1);
         assert_eq!(out.figures.peak_rss_exact, Some(Bytes(70_000_000)));
         let Verdict::Failed { failures } = &out.verdict else {
             panic!("{:?}", out.verdict)
@@ -453,6 +482,7 @@ mod tests {
         let out = judge(
             &job(Limits::default(), Expect::Pass),
             measured(Exit::Code { code: 0 }, |_| 5e7),
+            None,
             Some(&entry),
             0.1,
         );
@@ -473,9 +503,68 @@ mod tests {
         let out = judge(
             &wrapped,
             measured(Exit::Code { code: 0 }, |_| 5e7),
+            None,
             Some(&entry),
             0.1,
         );
         assert_eq!(out.verdict, Verdict::Passed);
+    }
+
+    #[test]
+    fn a_floor_above_max_floor_fails_naming_both_and_one_below_passes() {
+        let lim = Limits {
+            max_floor: Some(Bytes(1_000)),
+            ..limits()
+        };
+        let flat = || measured(Exit::Code { code: 0 }, |_| 5e7);
+        let floor = |bytes| KnownFloor {
+            bytes_per_call: bytes,
+            caught_by: vec![Criterion::NativeLeaks],
+        };
+        let blind = floor(4_096);
+        let out = judge(
+            &job(lim.clone(), Expect::Pass),
+            flat(),
+            Some(&blind),
+            None,
+            0.1,
+        );
+        let Verdict::Failed { failures } = &out.verdict else {
+            panic!("a floor over max_floor must fail: {:?}", out.verdict)
+        };
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(failures[0].criterion(), Criterion::Floor);
+        let text = failures[0].to_string();
+        assert!(text.contains("4.1 KB/call"), "{text}");
+        assert!(text.contains("1.0 KB/call"), "{text}");
+        assert_eq!(out.floor, Some(blind.clone()));
+        assert_eq!(judge_floor(&lim, &blind), Some(failures[0].clone()));
+        // At or below the limit passes; no floor known is not judged.
+        let sharp = floor(64);
+        let ok = judge(
+            &job(lim.clone(), Expect::Pass),
+            flat(),
+            Some(&sharp),
+            None,
+            0.1,
+        );
+        assert_eq!(ok.verdict, Verdict::Passed);
+        assert_eq!(judge_floor(&lim, &sharp), None);
+        assert_eq!(judge_floor(&lim, &floor(1_000)), None);
+        let unknown = judge(&job(lim.clone(), Expect::Pass), flat(), None, None, 0.1);
+        assert_eq!(unknown.verdict, Verdict::Passed);
+        // Without max_floor the floor is shown, never judged.
+        let shown = judge(
+            &job(limits(), Expect::Pass),
+            flat(),
+            Some(&blind),
+            None,
+            0.1,
+        );
+        assert_eq!(shown.verdict, Verdict::Passed);
+        assert_eq!(
+            shown.floor.unwrap().to_string(),
+            "would catch ≥ 4.1 KB/call (native_leaks)"
+        );
     }
 }

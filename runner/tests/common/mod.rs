@@ -28,7 +28,9 @@ int main(void) {
 
 /// The verdict stage as the executor's judge, without a baseline.
 pub fn judge() -> Judge {
-    std::sync::Arc::new(|job: &Job, measured| runner::verdict::judge(job, measured, None, 0.1))
+    std::sync::Arc::new(|job: &Job, measured| {
+        runner::verdict::judge(job, measured, None, None, 0.1)
+    })
 }
 
 /// Runs `jobs` through the executor, judged by [`judge`], until done or

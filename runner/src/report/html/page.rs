@@ -185,6 +185,9 @@ fn suites_table(report: &Report, baseline: Option<&Comparison>) -> Markup {
                         td data-sort=(suite.runtime.as_str()) { (suite.runtime.as_str()) }
                         td data-sort=(verdict_rank(suite.verdict)) {
                             span class={ "badge " (class) } { (suite.label()) }
+                            @if let Some(floor) = &suite.floor {
+                                " " span.floor { "— " (floor) }
+                            }
                         }
                         @for (_, f) in figures(suite, base) {
                             td data-sort=(f.sort) class=[f.tripped.then_some("tripped")] {
@@ -217,6 +220,9 @@ fn suite_section(
             details open[suite.verdict != VerdictKind::Passed] {
                 summary {
                     span class={ "badge " (class) } { (suite.label()) } " " h2 { (suite.name) }
+                    @if let Some(floor) = &suite.floor {
+                        " " span.floor { (floor) }
+                    }
                     span.sub {
                         (suite.runtime.as_str()) " · " (format_duration(suite.duration()))
                         " · " (suite.tags.join(", "))
