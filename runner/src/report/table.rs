@@ -5,6 +5,7 @@
 
 use super::export::Exporter;
 use super::model::{Report, SuiteReport, VerdictKind};
+use super::sites;
 use super::text::{self, Paint};
 use super::ReportError;
 use crate::model::Criterion;
@@ -131,11 +132,15 @@ pub fn render_findings(report: &Report, paint: Paint) -> String {
     out
 }
 
-/// Every non-successful suite: its reasons, log path and, for crashes, the
-/// last lines it printed. Empty when every suite succeeded.
+/// Every non-successful suite: its reasons, log path, where it leaked (its
+/// sites, when the run attributed) and, for crashes, the last lines it
+/// printed; a caught canary is listed too when it has sites, since where
+/// its leak is is the point of explaining it. Empty when every suite
+/// succeeded and none has sites.
 pub fn render_failures(report: &Report, paint: Paint) -> String {
     let mut out = String::new();
-    for suite in report.suites.iter().filter(|s| is_listed(s.verdict)) {
+    let listed = |s: &&SuiteReport| is_listed(s.verdict) || !s.sites.is_empty();
+    for suite in report.suites.iter().filter(listed) {
         out.push_str(&format!(
             "{} {} ({})\n",
             paint.verdict(suite.verdict, suite.label()),
@@ -146,6 +151,12 @@ pub fn render_failures(report: &Report, paint: Paint) -> String {
             out.push_str(&format!("  - {reason}\n"));
         }
         out.push_str(&format!("  log: {}\n", suite.log.display()));
+        if !suite.sites.is_empty() {
+            out.push_str("  where:\n");
+            for site in &suite.sites {
+                out.push_str(&format!("    {}\n", sites::site_line(site)));
+            }
+        }
         if suite.crashed() && !suite.log_tail.is_empty() {
             out.push_str("  last lines of output:\n");
             for line in &suite.log_tail {
@@ -274,5 +285,43 @@ mod tests {
         assert_eq!(render_failures(&report, Paint { enabled: false }), "");
         let summary = render_summary(&report, Paint { enabled: false });
         assert!(summary.ends_with("PASSED: 2 suites in 12.3s: 1 passed, 0 failed, 1 canary caught, 0 canaries missed\n"), "{summary}");
+    }
+
+    #[test]
+    fn a_suites_sites_are_listed_under_it_in_the_console() {
+        use crate::model::{Frame, Layer, Site, SiteSource};
+        let mut report = report_of(&mixed_outcomes());
+        let named = Frame {
+            function: Some("planted_leak".into()),
+            file: Some("/w/leak.c".into()),
+            line: Some(42),
+            object: None,
+        };
+        let site = Site {
+            layer: Layer::Native,
+            source: SiteSource::Valgrind,
+            bytes: 51_200,
+            blocks: 7,
+            frames: vec![named.clone()],
+            name: Some(named.label()),
+        };
+        let caught = report
+            .suites
+            .iter_mut()
+            .find(|s| s.verdict == VerdictKind::CanaryCaught)
+            .expect("a caught canary");
+        caught.sites = vec![site];
+        let name = caught.name.clone();
+        let text = render_failures(&report, Paint { enabled: false });
+        let block = text
+            .split("\n\n")
+            .find(|b| b.contains(&name))
+            .unwrap_or_else(|| panic!("{name} is listed: {text}"));
+        assert!(block.contains("  where:\n"), "{block}");
+        assert!(
+            block
+                .contains("native 51.2 KB in 7 blocks definitely lost at planted_leak (leak.c:42)"),
+            "{block}"
+        );
     }
 }
