@@ -12,11 +12,10 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openPage } from "./browser.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const html = resolve(root, process.env.MEMTEST_TREND_HTML ?? ".memtest/report/trend.html");
@@ -24,40 +23,14 @@ const json = resolve(root, process.env.MEMTEST_TREND_JSON ?? html.replace(/\.htm
 const shot = resolve(root, process.env.MEMTEST_TREND_SHOT ?? html.replace(/\.html$/, ".png"));
 const trend = JSON.parse(readFileSync(json, "utf8"));
 
-let context, page, profile;
-const problems = [];
-const requests = [];
+let page, problems, requests, close;
 
 before(async () => {
-  profile = mkdtempSync(join(tmpdir(), "memtest-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1360, height: 1000 },
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("request", (r) => {
-    if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) requests.push(r.url());
-  });
-  await page.goto(pathToFileURL(html).href, { waitUntil: "load" });
+  ({ page, problems, requests, close } = await openPage(html));
 });
 
 after(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await close?.();
 });
 
 test("the trend page loads with no console errors and no network requests", async () => {
