@@ -252,7 +252,7 @@ pub(super) fn run_adjusted(
 
 /// The library under test as stacks show it: every built variant's file,
 /// the rust suites' executables (they link the library), and its name as a
-/// function prefix (`pyjamaz` -> `pyjamaz_engine::...`, `intern` ->
+/// function prefix (`mylib` -> `mylib_engine::...`, `intern` ->
 /// `intern_put`).
 fn library_of(config: &Config, artifacts: &Artifacts) -> Library {
     let path = |p: &Path| p.display().to_string();

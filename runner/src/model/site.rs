@@ -141,8 +141,8 @@ pub struct Library {
     /// Paths of the built library (any variant); a frame's object matches
     /// one by the whole path or by its file name.
     pub objects: Vec<String>,
-    /// `pyjamaz` matches `pyjamaz::...`, `pyjamaz_engine::...` and
-    /// `pyjamaz_optimize`.
+    /// `mylib` matches `mylib::...`, `mylib_engine::...` and
+    /// `mylib_open`.
     pub prefixes: Vec<String>,
 }
 
