@@ -126,6 +126,7 @@ fn effective(c: &Config, profile: Option<&str>, wrapper: Option<&str>) -> Value 
         profile: profile.map(str::to_string),
         wrapper: wrapper.map(str::to_string),
         scale: None,
+        duration: None,
     };
     let mut out = Map::new();
     for suite in &c.suites {

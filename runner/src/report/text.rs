@@ -13,6 +13,13 @@ pub fn verdict_note(suite: &SuiteReport) -> Option<&'static str> {
             Some("canary passed: the suite did not catch the leak it was built to catch")
         }
         VerdictKind::Interrupted => Some("interrupted before it finished"),
+        VerdictKind::Incomplete => Some(match suite.verdict() {
+            crate::model::Verdict::Incomplete {
+                stopped: crate::model::Stopped::TimedOut,
+                ..
+            } => "soak incomplete: timed out before its duration was up; judged on the samples it left",
+            _ => "soak incomplete: interrupted before its duration was up; judged on the samples it left",
+        }),
         _ => None,
     }
 }
@@ -57,6 +64,9 @@ pub fn closing_line(report: &Report) -> String {
     }
     if t.interrupted > 0 {
         parts.push(format!("{} interrupted", t.interrupted));
+    }
+    if t.incomplete > 0 {
+        parts.push(format!("{} incomplete", t.incomplete));
     }
     format!(
         "{}: {} suite{} in {}: {}",
@@ -115,7 +125,7 @@ impl Paint {
     pub fn verdict(self, kind: VerdictKind, label: &str) -> String {
         match kind {
             VerdictKind::Passed | VerdictKind::CanaryCaught => self.green(label),
-            VerdictKind::Interrupted => self.yellow(label),
+            VerdictKind::Interrupted | VerdictKind::Incomplete => self.yellow(label),
             VerdictKind::Failed | VerdictKind::CanaryMissed => self.red(label),
         }
     }

@@ -10,8 +10,8 @@ pub mod criteria;
 pub mod series;
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Job, KnownFloor, Limits, Measured, Outcome, Sample,
-    Verdict,
+    Criterion, Exit, Expect, Failure, Figures, Job, KnownFloor, LimitSpec, Limits, Measured,
+    Outcome, Sample, SoakSlopes, Stopped, Verdict,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use criteria::Evidence;
@@ -50,10 +50,40 @@ pub struct Trends {
     pub growth_samples: usize,
     pub slope: Option<series::SlopeFit>,
     pub per_op: Option<series::PerOpFit>,
+    /// A soak by duration's fits over the whole measured run and over its
+    /// last [`series::SOAK_RECENT_WINDOW`]; `None` for other runs.
+    pub soak: Option<SoakFits>,
+}
+
+/// The two slope fits of a soak by duration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SoakFits {
+    pub whole: Option<series::SlopeFit>,
+    pub recent: Option<series::SlopeFit>,
+}
+
+impl SoakFits {
+    fn of(samples: &[Sample], start_ms: u64) -> SoakFits {
+        SoakFits {
+            whole: series::slope(samples, start_ms, 1.0),
+            recent: series::slope(samples, start_ms, series::SOAK_RECENT_WINDOW),
+        }
+    }
+
+    fn figures(&self) -> SoakSlopes {
+        let rate = |fit: Option<series::SlopeFit>| fit.map(|f| BytesPerSec(f.bytes_per_sec));
+        SoakSlopes {
+            whole: rate(self.whole),
+            recent: rate(self.recent),
+            recent_window: series::SOAK_RECENT_WINDOW,
+        }
+    }
 }
 
 impl Trends {
-    pub fn of(measured: &Measured, limits: &Limits) -> Trends {
+    /// `soak`: the run is a soak by duration, whose slope is fitted over
+    /// the whole run and its last window too.
+    pub fn of(measured: &Measured, limits: &Limits, soak: bool) -> Trends {
         let samples = &measured.samples;
         let start_ms = series::measured_from_ms(samples, limits.warmup, &measured.progress);
         Trends {
@@ -68,6 +98,7 @@ impl Trends {
                 start_ms,
                 limits.slope_window,
             ),
+            soak: soak.then(|| SoakFits::of(samples, start_ms)),
         }
     }
 }
@@ -94,6 +125,7 @@ pub fn figures(measured: &Measured, trends: &Trends) -> Figures {
         slope: trends.slope.map(|fit| BytesPerSec(fit.bytes_per_sec)),
         slope_per_op: trends.per_op.map(|fit| fit.bytes_per_op),
         native_leaks: reported_native_leaks(measured),
+        soak: trends.soak.map(|fits| fits.figures()),
     }
 }
 
@@ -188,6 +220,10 @@ pub fn failures(
         let Some(limit) = (spec.get)(&job.limits) else {
             continue;
         };
+        if let (Criterion::Slope, Some(fits)) = (criterion, &trends.soak) {
+            out.extend(soak_slope(spec, limit, fits));
+            continue;
+        }
         let evidence = evidence(criterion, measured, figures, trends, window, floor);
         out.extend(criteria::limit(criterion, spec, limit, evidence));
     }
@@ -210,6 +246,36 @@ pub fn failures(
     out
 }
 
+/// A soak's `slope` limit, judged by the leak rule on the whole run's fit
+/// and on the recent window's: the first that fails (a fit with too few
+/// samples is judged as any other would be).
+fn soak_slope(spec: &LimitSpec, limit: Value, fits: &SoakFits) -> Option<Failure> {
+    [fits.whole, fits.recent].into_iter().find_map(|fit| {
+        let evidence = Evidence {
+            value: fit.map(|f| Value::Rate(BytesPerSec(f.bytes_per_sec))),
+            rising_fraction: fit.map(|f| f.rising_fraction),
+            samples: fit.map_or(0, |f| f.samples),
+            needed: series::MIN_SLOPE_SAMPLES,
+            ..Evidence::default()
+        };
+        criteria::limit(Criterion::Slope, spec, limit.clone(), evidence)
+    })
+}
+
+/// Why a soak by duration did not finish, when it ran and was stopped:
+/// such a run is [`Verdict::Incomplete`]. A suite that never started (an
+/// interrupt before its turn) is plainly interrupted.
+fn soak_stopped(job: &Job, measured: &Measured) -> Option<Stopped> {
+    if job.duration.is_none() || measured.pid == 0 {
+        return None;
+    }
+    match measured.exit {
+        Exit::Interrupted => Some(Stopped::Interrupted),
+        Exit::TimedOut { .. } => Some(Stopped::TimedOut),
+        _ => None,
+    }
+}
+
 /// The detection-floor criterion alone, for `memtest floor`, which
 /// measures the floor rather than running the suite once: the failure a
 /// run with this floor would have on it, by the same rule and sentence.
@@ -227,7 +293,9 @@ pub fn judge_floor(limits: &Limits, floor: &KnownFloor) -> Option<Failure> {
 /// criterion of its limits, the baseline (when given) and the canary rule.
 /// `floor` is the suite's detection floor from a floors file: reported
 /// beside the verdict and judged against `max_floor`. An interrupted suite
-/// is `Interrupted` whatever it measured.
+/// is `Interrupted` whatever it measured; a soak by duration stopped
+/// before it finished is `Incomplete`, with the limits already over on
+/// what it showed.
 pub fn judge(
     job: &Job,
     measured: Measured,
@@ -235,9 +303,22 @@ pub fn judge(
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Outcome {
-    let trends = Trends::of(&measured, &job.limits);
+    let trends = Trends::of(&measured, &job.limits, job.duration.is_some());
     let figures = figures(&measured, &trends);
-    let verdict = if measured.exit == Exit::Interrupted {
+    let verdict = if let Some(stopped) = soak_stopped(job, &measured) {
+        // Exit status, marker and end-of-run figures are not there to
+        // judge; a limit already over is.
+        let seen = failures(
+            job, &measured, &figures, &trends, floor, baseline, tolerance,
+        );
+        Verdict::Incomplete {
+            stopped,
+            failures: seen
+                .into_iter()
+                .filter(|f| matches!(f, Failure::OverLimit(_)))
+                .collect(),
+        }
+    } else if measured.exit == Exit::Interrupted {
         Verdict::Interrupted
     } else {
         apply_expectation(
