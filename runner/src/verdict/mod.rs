@@ -8,13 +8,15 @@ pub mod baseline;
 pub mod canary;
 pub mod criteria;
 pub mod series;
+pub mod soak;
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Job, KnownFloor, LimitSpec, Limits, Measured,
-    Outcome, Sample, SoakSlopes, Stopped, Verdict,
+    Criterion, Exit, Expect, Failure, Figures, Job, KnownFloor, Limits, Measured, Outcome, Sample,
+    Verdict,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use criteria::Evidence;
+use soak::{soak_slope, soak_stopped, SoakFits};
 
 /// Applies the canary rule: a suite expected to fail turns its failures into
 /// `CanaryCaught` and a pass into `CanaryMissed`. A canary with `catches`
@@ -53,31 +55,6 @@ pub struct Trends {
     /// A soak by duration's fits over the whole measured run and over its
     /// last [`series::SOAK_RECENT_WINDOW`]; `None` for other runs.
     pub soak: Option<SoakFits>,
-}
-
-/// The two slope fits of a soak by duration.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SoakFits {
-    pub whole: Option<series::SlopeFit>,
-    pub recent: Option<series::SlopeFit>,
-}
-
-impl SoakFits {
-    fn of(samples: &[Sample], start_ms: u64) -> SoakFits {
-        SoakFits {
-            whole: series::slope(samples, start_ms, 1.0),
-            recent: series::slope(samples, start_ms, series::SOAK_RECENT_WINDOW),
-        }
-    }
-
-    fn figures(&self) -> SoakSlopes {
-        let rate = |fit: Option<series::SlopeFit>| fit.map(|f| BytesPerSec(f.bytes_per_sec));
-        SoakSlopes {
-            whole: rate(self.whole),
-            recent: rate(self.recent),
-            recent_window: series::SOAK_RECENT_WINDOW,
-        }
-    }
 }
 
 impl Trends {
@@ -244,36 +221,6 @@ pub fn failures(
         ));
     }
     out
-}
-
-/// A soak's `slope` limit, judged by the leak rule on the whole run's fit
-/// and on the recent window's: the first that fails (a fit with too few
-/// samples is judged as any other would be).
-fn soak_slope(spec: &LimitSpec, limit: Value, fits: &SoakFits) -> Option<Failure> {
-    [fits.whole, fits.recent].into_iter().find_map(|fit| {
-        let evidence = Evidence {
-            value: fit.map(|f| Value::Rate(BytesPerSec(f.bytes_per_sec))),
-            rising_fraction: fit.map(|f| f.rising_fraction),
-            samples: fit.map_or(0, |f| f.samples),
-            needed: series::MIN_SLOPE_SAMPLES,
-            ..Evidence::default()
-        };
-        criteria::limit(Criterion::Slope, spec, limit.clone(), evidence)
-    })
-}
-
-/// Why a soak by duration did not finish, when it ran and was stopped:
-/// such a run is [`Verdict::Incomplete`]. A suite that never started (an
-/// interrupt before its turn) is plainly interrupted.
-fn soak_stopped(job: &Job, measured: &Measured) -> Option<Stopped> {
-    if job.duration.is_none() || measured.pid == 0 {
-        return None;
-    }
-    match measured.exit {
-        Exit::Interrupted => Some(Stopped::Interrupted),
-        Exit::TimedOut { .. } => Some(Stopped::TimedOut),
-        _ => None,
-    }
 }
 
 /// The detection-floor criterion alone, for `memtest floor`, which
