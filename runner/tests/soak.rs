@@ -72,6 +72,10 @@ fn a_soak_runs_its_duration_and_reports_both_slopes() {
     let out = memtest(dir.path(), &args).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(started.elapsed() >= Duration::from_secs(3));
+    // The console line gives both slopes and the passes.
+    let console = text(&out);
+    assert!(console.contains("; soak of "), "{console}");
+    assert!(console.contains("over its last 25%"), "{console}");
     let report = read_report(dir.path());
     let suite = &report["suites"][0];
     assert_eq!(suite["verdict"], "passed", "{suite}");

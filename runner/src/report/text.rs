@@ -33,6 +33,24 @@ pub fn reasons(suite: &SuiteReport) -> Vec<String> {
         .collect()
 }
 
+/// A soak by duration's figures, as one phrase: "soak of 6 passes: slope
+/// +4 B/s over the run, +42 B/s over its last 25%".
+pub fn soak(suite: &SuiteReport) -> Option<String> {
+    let soak = suite.figures.soak.as_ref()?;
+    let fit =
+        |f: Option<crate::units::BytesPerSec>| f.map_or_else(|| "-".to_string(), |r| r.to_string());
+    let passes = suite
+        .reported
+        .get("soak_passes")
+        .map_or_else(String::new, |n| format!(" of {n} passes"));
+    Some(format!(
+        "soak{passes}: slope {} over the run, {} over its last {:.0}%",
+        fit(soak.whole),
+        fit(soak.recent),
+        soak.recent_window * 100.0
+    ))
+}
+
 /// What a wrapper (valgrind, heaptrack) found, as one sentence.
 pub fn findings(suite: &SuiteReport) -> Option<String> {
     let w = suite.wrapper.as_ref()?;

@@ -233,6 +233,7 @@ fn suite_section(
                     span.sub {
                         (suite.runtime.as_str()) " · " (format_duration(suite.duration()))
                         " · " (suite.tags.join(", "))
+                        @if let Some(soak) = text::soak(suite) { " · " (soak) }
                     }
                 }
                 div.body {
