@@ -90,6 +90,10 @@ fn a_soak_runs_its_duration_and_reports_both_slopes() {
         suite["figures"]["slope_per_op_bytes"].is_number(),
         "{suite}"
     );
+    // Its 3 s are no estimate of a plain run's length (longest first).
+    let durations = dir.path().join(".memtest/durations.json");
+    let kept = std::fs::read_to_string(&durations).unwrap_or_default();
+    assert!(!kept.contains("\"soak@"), "{kept}");
     // `show` says where the duration came from, and what it adds.
     let show = memtest(dir.path(), &["show", "--duration", "90s"])
         .output()
