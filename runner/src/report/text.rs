@@ -39,10 +39,12 @@ pub fn soak(suite: &SuiteReport) -> Option<String> {
     let soak = suite.figures.soak.as_ref()?;
     let fit =
         |f: Option<crate::units::BytesPerSec>| f.map_or_else(|| "-".to_string(), |r| r.to_string());
-    let passes = suite
-        .reported
-        .get("soak_passes")
-        .map_or_else(String::new, |n| format!(" of {n} passes"));
+    // A suite whose helpers know no duration runs its work once: say so,
+    // since such a soak soaked nothing.
+    let passes = suite.reported.get("soak_passes").map_or_else(
+        || " (the suite did not repeat its work: no soak_passes)".to_string(),
+        |n| format!(" of {n} passes"),
+    );
     Some(format!(
         "soak{passes}: slope {} over the run, {} over its last {:.0}%",
         fit(soak.whole),
