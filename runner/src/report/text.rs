@@ -43,7 +43,7 @@ pub fn soak(suite: &SuiteReport) -> Option<String> {
     // since such a soak soaked nothing.
     let passes = suite.reported.get("soak_passes").map_or_else(
         || " (the suite did not repeat its work: no soak_passes)".to_string(),
-        |n| format!(" of {n} passes"),
+        |n| format!(" of {n} {}", plural(*n as usize, "pass", "passes")),
     );
     Some(format!(
         "soak{passes}: slope {} over the run, {} over its last {:.0}%",
