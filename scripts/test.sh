@@ -6,6 +6,10 @@
 #   3. the fast tier of memory suites, canaries included, through the runner at the
 #      `ci` profile, writing JSON/JUnit/SVG/markdown/HTML reports to
 #      .memtest/report/, and the HTML page checked in headless Chromium
+#   3b. a soak by duration: 60 s of one real suite (python-ffi-memory at the
+#      `ci` scale, pass after pass), its report checked; a soak interrupted
+#      at half time and one past its timeout are tested in step 1
+#      (runner/tests/soak.rs)
 #   4. a foreign project under examples/ (a C library built by make), every
 #      canary included
 #   5. a stability run (scripts/repeat.sh: the fast tier 3 times in a row at
@@ -93,6 +97,24 @@ cargo run -p runner --quiet -- run --tag fast --profile ci \
   --json .memtest/report/fast.json --junit .memtest/report/fast.junit.xml \
   --plot .memtest/report/plots --summary .memtest/report/fast.md \
   --html .memtest/report/fast.html --history "$history"
+
+# Issue 23: a soak by duration of one real suite. Its JSON must say passed,
+# with more than one pass of the suite and both slopes (whole run, last 25%).
+step "soak: 60 s of python-ffi-memory by duration, pass after pass"
+cargo run -p runner --quiet -- run python-ffi-memory --profile ci --duration 60s \
+  --json .memtest/report/soak.json --html .memtest/report/soak.html
+python3 - .memtest/report/soak.json <<'EOF'
+import json, sys
+suite = json.load(open(sys.argv[1]))["suites"][0]
+passes = suite["reported"].get("soak_passes", 0)
+soak = suite["figures"].get("soak") or {}
+assert suite["verdict"] == "passed", suite["verdict"]
+assert passes >= 2, f"{passes} passes in 60 s"
+assert suite["duration_ms"] >= 60_000, suite["duration_ms"]
+assert soak.get("whole_bytes_per_sec") is not None and soak.get("recent_bytes_per_sec") is not None, soak
+print(f"soak: {passes:.0f} passes in {suite['duration_ms'] / 1000:.0f} s, slope {soak['whole_bytes_per_sec']:.0f} B/s "
+      f"over the run, {soak['recent_bytes_per_sec']:.0f} B/s over its last quarter")
+EOF
 
 step "the HTML report in headless Chromium"
 scripts/browser-test/run.sh

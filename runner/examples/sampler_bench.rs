@@ -75,6 +75,7 @@ mod linux {
             threads: 1,
             log_path: dir.join(format!("{suite}.log")),
             wrapper: None,
+            duration: None,
         }
     }
 

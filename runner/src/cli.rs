@@ -22,6 +22,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME")]
     pub wrapper: Option<String>,
 
+    /// Soak by duration: every suite repeats its work until this much time has passed (e.g. 60s, 30m, 24h); a soak stopped early is reported incomplete
+    #[arg(long, global = true, value_name = "D", value_parser = parse_soak_duration)]
+    pub duration: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub report: ReportArgs,
 
@@ -133,6 +137,14 @@ fn parse_size(s: &str) -> Result<u64, String> {
     match crate::units::Bytes::parse(s) {
         Ok(b) if b.0 >= 1 => Ok(b.0),
         Ok(_) => Err("a leak of at least 1 byte".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_soak_duration(s: &str) -> Result<std::time::Duration, String> {
+    match crate::units::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("a duration longer than zero, e.g. 30m".into()),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -66,7 +66,16 @@ const RENAMED: &[(&str, &str)] = &[
 /// its suite sets that the old file's hand-written list left out (the leaky
 /// core leaks a copy of every 0.6-2.4 MB input, which VMS sees as RSS does).
 /// Its derived catches are every memory criterion its suite is judged on.
+/// And the `soak` profile is a soak by duration (issue 23): every suite but
+/// the canaries (which run once) repeats its work for 24 h, so its timeout is
+/// a pass's, as before, plus the 24 h.
 fn as_intended(mut snapshot: Value) -> Value {
+    for suite in snapshot["soak"].as_object_mut().unwrap().values_mut() {
+        if suite["expect"] == "pass" {
+            let timeout = suite["timeout_ms"].as_u64().unwrap();
+            suite["timeout_ms"] = json!(timeout + 24 * 3600 * 1000);
+        }
+    }
     for suites in snapshot.as_object_mut().unwrap().values_mut() {
         let suites = suites.as_object_mut().unwrap();
         for (old, new) in RENAMED {
@@ -126,6 +135,7 @@ fn effective(c: &Config, profile: Option<&str>, wrapper: Option<&str>) -> Value 
         profile: profile.map(str::to_string),
         wrapper: wrapper.map(str::to_string),
         scale: None,
+        duration: None,
     };
     let mut out = Map::new();
     for suite in &c.suites {

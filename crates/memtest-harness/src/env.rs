@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 pub const FIXTURES_ENV: &str = "MEMTEST_FIXTURES";
 pub const SCALE_ENV: &str = "MEMTEST_SCALE";
+/// A soak by duration: the suite runs its tests again and again until this
+/// many milliseconds have passed.
+pub const DURATION_ENV: &str = "MEMTEST_DURATION_MS";
 
 /// Bounds on `MEMTEST_SCALE`: a scale outside them is a typo, not a wish.
 pub const MIN_SCALE: f64 = 0.001;
@@ -32,6 +35,8 @@ pub enum EnvError {
     FixtureNotLoaded { name: String },
     #[error("{SCALE_ENV}={value:?} is not a number between {MIN_SCALE} and {MAX_SCALE}")]
     BadScale { value: String },
+    #[error("{DURATION_ENV}={value:?} is not a positive whole number of milliseconds")]
+    BadDuration { value: String },
 }
 
 /// The fixtures a suite asked for, read into memory before any test takes its
@@ -98,6 +103,24 @@ pub fn scale_from_env() -> Result<f64, EnvError> {
     }
 }
 
+/// Parses `MEMTEST_DURATION_MS` (unset or empty: not a soak).
+pub fn duration_from_env() -> Result<Option<std::time::Duration>, EnvError> {
+    match std::env::var(DURATION_ENV) {
+        Err(_) => Ok(None),
+        Ok(text) if text.trim().is_empty() => Ok(None),
+        Ok(text) => parse_duration_ms(&text).map(Some),
+    }
+}
+
+fn parse_duration_ms(text: &str) -> Result<std::time::Duration, EnvError> {
+    match text.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms)),
+        _ => Err(EnvError::BadDuration {
+            value: text.to_string(),
+        }),
+    }
+}
+
 fn parse_scale(text: &str) -> Result<f64, EnvError> {
     match text.trim().parse::<f64>() {
         Ok(value) if (MIN_SCALE..=MAX_SCALE).contains(&value) => Ok(value),
@@ -132,6 +155,20 @@ mod tests {
             assert!(
                 matches!(parse_scale(bad), Err(EnvError::BadScale { .. })),
                 "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_soak_duration_parses_and_rejects_nonsense() {
+        assert_eq!(
+            parse_duration_ms(" 60000 ").unwrap(),
+            std::time::Duration::from_secs(60)
+        );
+        for bad in ["0", "-5", "1.5", "1m", ""] {
+            assert!(
+                matches!(parse_duration_ms(bad), Err(EnvError::BadDuration { .. })),
+                "{bad}"
             );
         }
     }

@@ -80,7 +80,9 @@ mod error;
 mod rss;
 mod run;
 
-pub use env::{scaled, EnvError, Fixtures, FIXTURES_ENV, MAX_SCALE, MIN_SCALE, SCALE_ENV};
+pub use env::{
+    scaled, EnvError, Fixtures, DURATION_ENV, FIXTURES_ENV, MAX_SCALE, MIN_SCALE, SCALE_ENV,
+};
 pub use error::{chain, Error, LeakTally, Leaks};
 pub use memtest_alloc::{self, CountingAlloc, Leak, LeakCheck, Snapshot};
 pub use rss::{current_rss_bytes, peak_rss_bytes};

@@ -122,6 +122,7 @@ impl Harness {
         P: std::error::Error + 'static,
         X: Extra,
     {
+        let started = Instant::now();
         // The first print allocates stdout's line buffer for good: do it
         // before any baseline.
         println!("{} {}: {} tests", self.label, suite.name, suite.tests.len());
@@ -157,27 +158,30 @@ impl Harness {
             return ExitCode::from(2);
         }
 
-        let mut failed = 0usize;
-        let mut leaked_allocations = 0u64;
-        let mut leaked_bytes = 0u64;
-        let mut checked = Vec::with_capacity(selected.len());
-        for test in &selected {
-            let started = Instant::now();
-            let (outcome, leaked, window) = run_one(test, &ctx);
-            checked.push(window);
-            let millis = started.elapsed().as_millis();
-            leaked_allocations += leaked.0;
-            leaked_bytes += leaked.1;
-            match outcome {
-                Ok(operations) => {
-                    println!("ok   {} ({operations} operations, {millis} ms)", test.name)
-                }
-                Err(failure) => {
-                    failed += 1;
-                    println!("FAIL {} ({millis} ms): {}", test.name, failure);
-                }
+        let soak = match env::duration_from_env() {
+            Ok(soak) => soak.map(|d| started + d),
+            Err(err) => {
+                println!("FAIL {}: {err}", suite.name);
+                return ExitCode::from(2);
+            }
+        };
+        let mut passed = Pass::default();
+        // A soak by duration: every test again, pass after pass, until the
+        // time is up or a test failed; what a pass leaves live counts.
+        for passes in 1u64.. {
+            passed.run(&selected, &ctx);
+            let Some(deadline) = soak else { break };
+            println!("MEMTEST soak_passes={passes}");
+            if passed.failed > 0 || Instant::now() >= deadline {
+                break;
             }
         }
+        let Pass {
+            failed,
+            leaked_allocations,
+            leaked_bytes,
+            checked,
+        } = passed;
 
         println!("MEMTEST native_leaks={leaked_allocations}");
         println!("MEMTEST native_leaked_bytes={leaked_bytes}");
@@ -234,6 +238,43 @@ impl Harness {
             extra,
             alloc: self.alloc,
         })
+    }
+}
+
+/// What the tests of a suite did, over every pass of a soak.
+#[derive(Default)]
+struct Pass {
+    failed: usize,
+    leaked_allocations: u64,
+    leaked_bytes: u64,
+    /// The allocation numbers of each checked body (from, to).
+    checked: Vec<(u64, u64)>,
+}
+
+impl Pass {
+    /// Runs each test once, printing its line.
+    fn run<P, X>(&mut self, selected: &[&Test<P, X>], ctx: &Ctx<X>)
+    where
+        P: std::error::Error + 'static,
+        X: Extra,
+    {
+        for test in selected {
+            let started = Instant::now();
+            let (outcome, leaked, window) = run_one(test, ctx);
+            self.checked.push(window);
+            let millis = started.elapsed().as_millis();
+            self.leaked_allocations += leaked.0;
+            self.leaked_bytes += leaked.1;
+            match outcome {
+                Ok(operations) => {
+                    println!("ok   {} ({operations} operations, {millis} ms)", test.name)
+                }
+                Err(failure) => {
+                    self.failed += 1;
+                    println!("FAIL {} ({millis} ms): {}", test.name, failure);
+                }
+            }
+        }
     }
 }
 

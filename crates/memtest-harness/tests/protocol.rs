@@ -176,6 +176,7 @@ fn child(mode: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Strin
         .env(MODE_ENV, mode)
         .env_remove("MEMTEST_FIXTURES")
         .env_remove("MEMTEST_SCALE")
+        .env_remove("MEMTEST_DURATION_MS")
         .env_remove(SETUP_ENV);
     for (key, value) in env {
         command.env(key, value);
@@ -253,4 +254,35 @@ fn parent() {
     // No fixtures listed: an empty MEMTEST_FIXTURES is no problem.
     let (code, out) = child("run", &["clean"], &[("MEMTEST_FIXTURES", "")]);
     assert_eq!(code, Some(0), "{out}");
+
+    // A soak by duration: every test again, pass after pass, until the time
+    // is up; a pass reported after each.
+    let started = std::time::Instant::now();
+    let (code, out) = child("run", &["clean"], &[("MEMTEST_DURATION_MS", "300")]);
+    assert_eq!(code, Some(0), "{out}");
+    let passes = out
+        .lines()
+        .filter(|l| l.starts_with("MEMTEST soak_passes="))
+        .count();
+    assert!(passes >= 2, "{out}");
+    assert!(has(&out, &format!("MEMTEST soak_passes={passes}")), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("ok   clean_rounds"))
+            .count(),
+        passes,
+        "{out}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    // ... and stops at the first pass with a failure.
+    let (code, out) = child("run", &["leaks"], &[("MEMTEST_DURATION_MS", "60000")]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(has(&out, "MEMTEST soak_passes=1"), "{out}");
+    assert!(!has(&out, "MEMTEST soak_passes=2"), "{out}");
+    let (code, out) = child("run", &["clean"], &[("MEMTEST_DURATION_MS", "soon")]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        has(&out, "FAIL protocol_child: MEMTEST_DURATION_MS=\"soon\""),
+        "{out}"
+    );
 }

@@ -19,6 +19,15 @@
  *       return memtest_finish("my_suite");
  *   }
  *
+ * A soak by duration (MEMTEST_DURATION_MS, `memtest run --duration`, the
+ * `soak` profile) needs the work wrapped in a loop, since C cannot run main
+ * again:
+ *
+ *       do { ...the work and its checks... } while (memtest_soak_next());
+ *
+ * memtest_soak_next() returns 0 at once when the run is not a soak, so the
+ * loop costs nothing then.
+ *
  * Every function is `static inline`, so an unused one costs nothing and
  * raises no warning.
  */
@@ -30,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__APPLE__)
 #include <mach/mach.h>
@@ -77,9 +87,57 @@ static inline void memtest_report(const char *name, double value) {
 
 /* Operations the measured loop has done so far ("MEMTEST progress=N"): memtest
  * times each line, so RSS can be judged per operation (`slope_per_op`). */
+static long memtest_progress_base_ = 0, memtest_progress_high_ = 0;
 static inline void memtest_progress(long operations) {
-    printf("MEMTEST progress=%ld\n", operations);
+    /* A soak's later passes count on from the last: one measured loop. */
+    long total = memtest_progress_base_ + operations;
+    if (total > memtest_progress_high_) memtest_progress_high_ = total;
+    printf("MEMTEST progress=%ld\n", total);
     fflush(stdout);
+}
+
+/* MEMTEST_DURATION_MS: a soak's duration in ms, or 0 when the run is not a
+ * soak by duration. A bad value ends the process (exit 2). */
+static inline long long memtest_duration_ms(void) {
+    const char *raw = getenv("MEMTEST_DURATION_MS");
+    char *end = NULL;
+    long long value;
+    if (raw == NULL || *raw == '\0') return 0;
+    value = strtoll(raw, &end, 10);
+    if (end == raw || *end != '\0' || value <= 0) {
+        fprintf(stderr, "MEMTEST_DURATION_MS must be a positive whole number, got '%s'\n", raw);
+        exit(2);
+    }
+    return value;
+}
+
+/* The soak's clock (whole seconds: C99 has no monotonic clock; a soak is
+ * long): from the process's start where the compiler runs constructors,
+ * else from the first memtest_soak_next(). */
+static time_t memtest_soak_started_ = 0;
+#if defined(__GNUC__)
+__attribute__((constructor)) static void memtest_soak_clock_(void) {
+    memtest_soak_started_ = time(NULL);
+}
+#endif
+
+/* Failed checks so far. One per translation unit: call the checks and
+ * memtest_finish() from the same file (a suite's main file). */
+static int memtest_failures_ = 0;
+
+/* After each pass of a soak's work: reports soak_passes=N and returns 1 while
+ * the duration is not up and no check failed, so the work runs again (its
+ * progress counting on); returns 0 at once when the run is not a soak. */
+static inline int memtest_soak_next(void) {
+    static long passes = 0;
+    long long ms = memtest_duration_ms();
+    if (ms == 0) return 0;
+    if (memtest_soak_started_ == 0) memtest_soak_started_ = time(NULL);
+    memtest_report("soak_passes", (double)++passes);
+    if (memtest_failures_ > 0) return 0;
+    if (difftime(time(NULL), memtest_soak_started_) * 1000.0 >= (double)ms) return 0;
+    memtest_progress_base_ = memtest_progress_high_;
+    return 1;
 }
 
 #if defined(__linux__)
@@ -128,10 +186,6 @@ static inline long long memtest_peak_rss_bytes(void) {
     return -1;
 #endif
 }
-
-/* Failed checks so far. One per translation unit: call the checks and
- * memtest_finish() from the same file (a suite's main file). */
-static int memtest_failures_ = 0;
 
 /* A soft assertion: prints "FAIL <file>:<line>: message" to stderr when the
  * condition is false and goes on, so one run shows every failed check. */

@@ -12,6 +12,12 @@
  *    `asan`), and the library path under the project's `lib_env`;
  *  - lines out: `MEMTEST name=value` figures, and `TEST PASSED` only after
  *    every assertion held (`run()` does that, and sets the exit status);
+ *  - a soak by duration (MEMTEST_DURATION_MS, set by `memtest run
+ *    --duration` or the `soak` profile): `run(main)` runs `main` again and
+ *    again until that much time has passed since the module loaded (or a
+ *    check fails), prints `MEMTEST soak_passes=N` after each pass, and
+ *    `progress` counts on across passes, so memtest sees one long measured
+ *    loop; a suite needs no change;
  *  - attribution mode (MEMTEST_EXPLAIN, set by `memtest explain`): a V8 heap
  *    snapshot at the first checkpoint (the first `Checkpoints.record` or
  *    `progress(0)`) and one when `main` has returned; `run()` prints the
@@ -63,6 +69,30 @@ function scale() {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`MEMTEST_SCALE must be a positive number, got '${raw}'`);
   return value;
+}
+
+const loaded = process.hrtime.bigint();
+
+/**
+ * MEMTEST_DURATION_MS: the soak's duration in milliseconds, or null when the
+ * run is not a soak by duration (the suite's work runs once).
+ */
+function durationMs() {
+  const raw = (process.env.MEMTEST_DURATION_MS || '').trim();
+  if (raw === '') return null;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`MEMTEST_DURATION_MS must be a positive whole number, got '${raw}'`);
+  }
+  return value;
+}
+
+/** Seconds left of a soak by duration, from the module's load (0 when not a soak, or the time is up). */
+function soakLeftS() {
+  const ms = durationMs();
+  if (ms === null) return 0;
+  const elapsedMs = Number((process.hrtime.bigint() - loaded) / 1000000n);
+  return Math.max(0, (ms - elapsedMs) / 1000);
 }
 
 /**
@@ -144,8 +174,13 @@ function progress(operations) {
     throw new Error(`progress is a count of operations, not ${operations}`);
   }
   if (operations === 0) heapSites.checkpoint();
-  process.stdout.write(`MEMTEST progress=${operations}\n`);
+  // A soak's later passes count on from the last: one measured loop.
+  const total = progressCount.base + operations;
+  progressCount.high = Math.max(progressCount.high, total);
+  process.stdout.write(`MEMTEST progress=${total}\n`);
 }
+
+const progressCount = { base: 0, high: 0 };
 
 /**
  * Passes on `MEMTEST` lines a library produced itself (e.g. its leak sites
@@ -503,8 +538,19 @@ async function run(main, name) {
   failed.length = 0;
   let aborted = false;
   const started = process.hrtime.bigint();
+  const soak = durationMs() !== null;
   try {
-    await main();
+    // A soak by duration: pass after pass until the time is up or a check
+    // failed. Each pass is the suite's whole work with its own checks; what
+    // one pass leaves behind the next ones pile up, and memtest's samples
+    // see it.
+    for (let passes = 1; ; passes++) {
+      await main();
+      if (!soak) break;
+      report('soak_passes', passes);
+      if (failed.length > 0 || soakLeftS() <= 0) break;
+      progressCount.base = progressCount.high;
+    }
   } catch (err) {
     if (err && err.code === 'ERR_ASSERTION') {
       failed.push(`assertion failed: ${err.message}`);
@@ -533,6 +579,8 @@ module.exports = {
   MARKER,
   scale,
   iterations,
+  durationMs,
+  soakLeftS,
   fixture,
   fixturePath,
   canary,

@@ -11,6 +11,12 @@ docs/protocol.md; in short:
   ``asan``), and the library path under the project's ``lib_env``;
 - lines out: ``MEMTEST name=value`` figures, and ``TEST PASSED`` only after
   every assertion held (``run()`` does that, and sets the exit status);
+- a soak by duration (MEMTEST_DURATION_MS, set by ``memtest run
+  --duration`` or the ``soak`` profile): ``run(main)`` runs ``main`` again
+  and again until that much time has passed since import (or a check
+  fails), prints ``MEMTEST soak_passes=N`` after each pass, and
+  ``progress`` counts on across passes, so memtest sees one long measured
+  loop; a suite needs no change;
 - attribution mode (MEMTEST_EXPLAIN, set by ``memtest explain``): tracemalloc
   traces from import on, a snapshot is taken at the first checkpoint (the
   first ``Checkpoints.record`` or ``progress(0)``) and at the last, and
@@ -56,7 +62,7 @@ __all__ = [
     "scale", "iterations", "fixture", "fixture_path", "canary", "expect", "wrapper", "lib_path",
     "report", "progress", "rss_bytes", "vms_bytes", "peak_rss_bytes", "collect", "mb",
     "Trend", "trend", "is_leaking", "Checkpoints", "check", "failures", "run",
-    "explain", "report_sites",
+    "explain", "report_sites", "duration_ms", "soak_left_s",
 ]
 
 MB = 1_000_000
@@ -86,6 +92,33 @@ def scale() -> float:
     if not (value > 0 and math.isfinite(value)):
         raise SystemExit(f"MEMTEST_SCALE must be a positive number, got {raw!r}")
     return value
+
+
+_IMPORTED = time.monotonic()
+
+
+def duration_ms() -> Optional[int]:
+    """MEMTEST_DURATION_MS: the soak's duration in milliseconds, or None
+    when the run is not a soak by duration (the suite's work runs once)."""
+    raw = os.environ.get("MEMTEST_DURATION_MS", "").strip()
+    if raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise SystemExit(f"MEMTEST_DURATION_MS must be a positive whole number, got {raw!r}")
+    return value
+
+
+def soak_left_s() -> float:
+    """Seconds left of a soak by duration, counted from this module's
+    import (0 when the run is not a soak, or its time is up)."""
+    ms = duration_ms()
+    if ms is None:
+        return 0.0
+    return max(0.0, _IMPORTED + ms / 1000 - time.monotonic())
 
 
 def iterations(seed: int, minimum: int = 1) -> int:
@@ -179,7 +212,15 @@ def progress(operations: int) -> None:
         raise ValueError(f"progress is a count of operations, not {operations!r}")
     if operations == 0:
         _sites.checkpoint(first_only=True)
-    print(f"MEMTEST progress={operations}", flush=True)
+    # A soak's later passes count on from the last: one measured loop.
+    global _progress_high
+    total = _progress_base + operations
+    _progress_high = max(_progress_high, total)
+    print(f"MEMTEST progress={total}", flush=True)
+
+
+_progress_base = 0
+_progress_high = 0
 
 
 # ------------------------------------------------------------------------ memory
@@ -446,12 +487,27 @@ def run(main: Callable[[], object], name: Optional[str] = None) -> None:
     assertion held; exit 0) or each failure on stderr and exit status 1 (a
     check or assertion failed) or 2 (``main`` raised anything else: the suite
     could not do its work). SystemExit and KeyboardInterrupt pass through."""
+    global _progress_base
     label = name or Path(sys.argv[0]).stem or getattr(main, "__name__", "suite")
     _failures.clear()
     aborted = False
     started = time.monotonic()
+    soak = duration_ms() is not None
     try:
-        main()
+        # A soak by duration: pass after pass until the time is up or a
+        # check failed. Each pass is the suite's whole work with its own
+        # checks; what one pass leaves behind the next ones pile up, and
+        # memtest's samples see it.
+        passes = 0
+        while True:
+            main()
+            passes += 1
+            if not soak:
+                break
+            report("soak_passes", passes)
+            if _failures or soak_left_s() <= 0:
+                break
+            _progress_base = _progress_high
     except AssertionError as err:
         _failures.append(f"assertion failed: {err}" if str(err) else
                          f"assertion failed:\n{traceback.format_exc()}")

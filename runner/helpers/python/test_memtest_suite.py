@@ -293,6 +293,52 @@ def test_run_sys_exit_passes_through_without_marker():
     assert p.returncode == 5 and "TEST PASSED" not in p.stdout
 
 
+def test_a_soak_repeats_main_until_its_duration_with_progress_counting_on():
+    p = run_suite("""
+        import time
+        def main():
+            m.progress(0)
+            time.sleep(0.05)
+            m.progress(10)
+            m.report("operations", 10)
+        m.run(main, name="soak")
+    """, env={"MEMTEST_DURATION_MS": "400"})
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    passes = [int(l.split("=")[1]) for l in lines if l.startswith("MEMTEST soak_passes=")]
+    assert len(passes) >= 4 and passes == list(range(1, len(passes) + 1)), passes
+    progress = [int(l.split("=")[1]) for l in lines if l.startswith("MEMTEST progress=")]
+    # One measured loop: a single progress=0, then on from each pass's last.
+    assert progress[:4] == [0, 10, 10, 20] and progress.count(0) == 1
+    assert progress == sorted(progress)
+    duration = next(int(l.split("=")[1]) for l in lines if l.startswith("MEMTEST duration_ms="))
+    assert 400 <= duration < 2000
+    assert lines[-1] == "TEST PASSED"
+
+
+def test_a_soak_stops_at_the_first_failed_pass():
+    p = run_suite("""
+        n = 0
+        def main():
+            global n
+            n += 1
+            m.check(n < 3, f"pass {n} leaked")
+        m.run(main, name="soak")
+    """, env={"MEMTEST_DURATION_MS": "60000"})
+    assert p.returncode == 1 and "TEST PASSED" not in p.stdout
+    assert "MEMTEST soak_passes=3" in p.stdout and "soak_passes=4" not in p.stdout
+    assert "FAIL soak: pass 3 leaked" in p.stderr
+
+
+def test_without_a_duration_main_runs_once():
+    p = run_suite("""
+        def main():
+            print("pass")
+        m.run(main)
+    """)
+    assert p.stdout.count("pass\n") == 1 and "soak_passes" not in p.stdout
+
+
 # ------------------------------------------------------------ attribution mode
 
 def run_file(tmp_path, body, env=None):

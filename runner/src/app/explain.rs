@@ -34,6 +34,7 @@ pub(super) fn explain(
     let ctx = Context {
         profile: ctx.profile.clone(),
         wrapper: wrapper.clone(),
+        duration: ctx.duration,
         report: ctx.report.clone(),
     };
     let filter = FilterArgs {

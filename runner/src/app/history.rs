@@ -38,7 +38,8 @@ pub fn save(config: &Config, outcomes: &[Outcome]) {
         .unwrap_or_default();
     for o in outcomes {
         let ran = matches!(o.measured.exit, Exit::Code { .. } | Exit::Signal { .. });
-        if ran {
+        // A soak lasts its duration, not what a plain run of the suite does.
+        if ran && o.job.duration.is_none() {
             let ms = o.measured.duration.as_millis() as u64;
             all.insert(key(&o.job.suite, o.job.scale), ms);
         }

@@ -143,6 +143,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
                 profile: Some("ci".into()),
                 wrapper: wrapper.map(str::to_string),
                 scale: None,
+                duration: None,
             };
             list_table(&c.resolve_all(&suites, &inv).unwrap(), width)
         };

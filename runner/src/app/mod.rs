@@ -181,6 +181,7 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
     let ctx = Context {
         profile: cli.profile.clone(),
         wrapper: cli.wrapper.clone(),
+        duration: cli.duration,
         report: cli.report.clone(),
     };
     match cli.command {
@@ -297,6 +298,8 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
 pub(crate) struct Context {
     pub(crate) profile: Option<String>,
     pub(crate) wrapper: Option<String>,
+    /// `--duration D`: a soak by duration.
+    pub(crate) duration: Option<std::time::Duration>,
     pub(crate) report: ReportArgs,
 }
 
@@ -313,6 +316,7 @@ impl Context {
             profile: self.profile.clone(),
             scale,
             wrapper: self.wrapper.clone(),
+            duration: self.duration,
         })
     }
 

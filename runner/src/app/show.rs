@@ -30,13 +30,16 @@ fn or_none<T: ToString>(value: &Option<T>) -> String {
 
 fn rows(s: &ResolvedSuite<'_>) -> Vec<Row> {
     let r = &s.settings;
-    let run_timeout_source = match &r.wrapper.value {
+    let mut run_timeout_source = match &r.wrapper.value {
         Some(w) => format!(
             "timeout x timeout_factor x wrapper {w}'s {}",
             r.wrapper_timeout_factor
         ),
         None => "timeout x timeout_factor".to_string(),
     };
+    if r.duration.value.is_some() {
+        run_timeout_source.push_str(" + duration");
+    }
     let mut out = vec![
         row(
             "timeout",
@@ -47,6 +50,13 @@ fn rows(s: &ResolvedSuite<'_>) -> Vec<Row> {
             "timeout_factor",
             r.timeout_factor.value,
             &r.timeout_factor.source,
+        ),
+        row(
+            "duration",
+            r.duration
+                .value
+                .map_or_else(|| "-".to_string(), format_duration),
+            &r.duration.source,
         ),
         Row {
             key: "run_timeout",
@@ -273,6 +283,7 @@ limits = { rss_growth = "64MB", max_floor = "1KB" }
             profile: Some("soak".into()),
             scale: Some(2.0),
             wrapper: Some("memcheck".into()),
+            duration: None,
         };
         let (v, _) = shown(&inv);
         assert_eq!(at(&v, "py-quick", "scale"), ("2", "command line"));
@@ -287,13 +298,23 @@ limits = { rss_growth = "64MB", max_floor = "1KB" }
             at(&v, "py-quick", "timeout_factor"),
             ("20", "profile soak (built-in)")
         );
-        // 2m x 20 (soak) x 30 (memcheck).
+        // 2m x 20 (soak) x 30 (memcheck), plus the soak's 24 h: the last
+        // pass may start just before the duration is up.
+        assert_eq!(
+            at(&v, "py-quick", "duration"),
+            ("1440m00s", "profile soak (built-in)")
+        );
         assert_eq!(
             at(&v, "py-quick", "run_timeout"),
             (
-                "1200m00s",
-                "timeout x timeout_factor x wrapper memcheck's 30"
+                "2640m00s",
+                "timeout x timeout_factor x wrapper memcheck's 30 + duration"
             )
+        );
+        // A canary only has to be caught: it runs once.
+        assert_eq!(
+            at(&v, "py-quick-canary-leaky", "duration"),
+            ("-", "a canary runs once, not for a duration")
         );
     }
 }

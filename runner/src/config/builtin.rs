@@ -11,8 +11,10 @@ use crate::model::{FindingsKind, RuntimeKind};
 use std::time::Duration;
 
 /// `ci`: a tenth of the iterations, sampled every 20 ms (a loaded CI box
-/// pays for each sample); `soak`: ten times the iterations, twenty times the
-/// time. docs/protocol.md promises these scales.
+/// pays for each sample); `soak`: every suite repeats its work for 24 hours
+/// (`duration`), each pass at ten times the iterations, and a pass may take
+/// twenty times the suite's timeout (the run's timeout is the duration plus
+/// one such pass). docs/protocol.md promises these scales.
 pub(super) fn profiles() -> Vec<(&'static str, SettingsPatch)> {
     vec![
         (
@@ -28,6 +30,7 @@ pub(super) fn profiles() -> Vec<(&'static str, SettingsPatch)> {
             SettingsPatch {
                 scale: Some(10.0),
                 timeout_factor: Some(20.0),
+                duration: Some(Duration::from_secs(24 * 3600)),
                 ..SettingsPatch::default()
             },
         ),

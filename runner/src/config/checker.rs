@@ -159,6 +159,7 @@ impl<'a> Checker<'a> {
             canary_scale: self.positive(&raw.canary_scale, "canary_scale"),
             timeout_factor: self.positive(&raw.timeout_factor, "timeout_factor"),
             threads: self.threads(raw.threads.as_ref()),
+            duration: self.duration(&raw.duration, "duration"),
             variant: None,
             wrapper: None,
             limits: self.limits(&limits),

@@ -213,9 +213,15 @@ fn the_builtin_profiles_exist_and_a_projects_own_merges_over_them() {
         }
     );
     let soak = resolved(&c, "py-fast", &profile("soak"));
+    // A soak repeats each suite's work for 24 h; a pass may take 20 times
+    // the suite's timeout, and the last starts before the 24 h are up.
     assert_eq!(
-        (soak.scale.value, soak.run_timeout),
-        (10.0, Duration::from_secs(120 * 20))
+        (soak.scale.value, soak.duration.value, soak.run_timeout),
+        (
+            10.0,
+            Some(Duration::from_secs(24 * 3600)),
+            Duration::from_secs(120 * 20 + 24 * 3600)
+        )
     );
     // The project's [profiles.ci] keeps what it does not set.
     let own = check(&format!("{BASE}\n[profiles.ci]\nscale = 1.0\n")).unwrap();

@@ -52,6 +52,7 @@ pub(super) fn check(
         canary_scale: c.positive(&o.canary_scale, "canary_scale"),
         timeout_factor: c.positive(&o.timeout_factor, "timeout_factor"),
         threads: c.threads(o.threads.as_ref()),
+        duration: None,
         variant: o.variant.as_ref().and_then(|v| c.variant(v, ctx.build)),
         wrapper: o.wrapper.as_ref().map(|w| {
             c.wrapper(w, ctx.wrappers);

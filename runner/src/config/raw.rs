@@ -113,6 +113,9 @@ pub struct RawSettings {
     pub canary_scale: Option<Spanned<f64>>,
     pub timeout_factor: Option<Spanned<f64>>,
     pub threads: Option<Spanned<u32>>,
+    /// A soak by duration ("30m", "24h"): the suites repeat their work until
+    /// it has passed.
+    pub duration: Option<Text>,
     /// `[defaults]` only: the canaries of every suite that declares none.
     pub canaries: Option<Spanned<Vec<Spanned<RawCanary>>>>,
     // The limits again, spelled out: serde's `flatten` would lose both the

@@ -25,6 +25,8 @@ pub struct Invocation {
     pub scale: Option<f64>,
     /// `--wrapper NAME`: over every suite's own.
     pub wrapper: Option<String>,
+    /// `--duration D`: a soak by duration.
+    pub duration: Option<Duration>,
 }
 
 /// Where an effective value came from.
@@ -53,6 +55,8 @@ pub enum Source {
     CanaryScale(Box<Source>),
     /// The wrapper the suite runs under (it clears RSS and VMS limits).
     Wrapper(String),
+    /// A canary runs its work once in a soak: it only has to be caught.
+    CanaryOnce,
 }
 
 impl fmt::Display for Source {
@@ -72,6 +76,7 @@ impl fmt::Display for Source {
             Source::Derived => f.write_str("derived from the limits"),
             Source::CanaryScale(at) => write!(f, "canary_scale, from {at}"),
             Source::Wrapper(name) => write!(f, "wrapper {name}"),
+            Source::CanaryOnce => f.write_str("a canary runs once, not for a duration"),
         }
     }
 }
@@ -99,8 +104,11 @@ pub struct Resolved {
     /// The wrapper's own factor (1 without a wrapper).
     pub wrapper_timeout_factor: f64,
     /// What the run allows: `timeout` times `timeout_factor` times the
-    /// wrapper's factor.
+    /// wrapper's factor, plus `duration` for a soak (the last pass starts
+    /// before the duration is up and may take a whole pass's time).
     pub run_timeout: Duration,
+    /// A soak by duration: the suite repeats its work until it is up.
+    pub duration: Sourced<Option<Duration>>,
     pub grace: Sourced<Duration>,
     pub sample_interval: Sourced<Duration>,
     /// MEMTEST_SCALE: a canary's held at `canary_scale`.
@@ -207,6 +215,7 @@ fn layers<'c>(
     let command_line = SettingsPatch {
         scale: inv.scale,
         wrapper: inv.wrapper.clone(),
+        duration: inv.duration,
         ..SettingsPatch::default()
     };
     out.push((Source::CommandLine, Cow::Owned(command_line)));
@@ -255,6 +264,7 @@ pub fn resolve(
     let mut scale = builtin(base.scale);
     let mut canary_scale = builtin(base.canary_scale);
     let mut threads = builtin(base.threads);
+    let mut duration = builtin(base.duration);
     let mut variant = builtin(DEFAULT_VARIANT.to_string());
     let mut wrapper: Sourced<Option<String>> = builtin(None);
     let mut limits = base.limits;
@@ -268,6 +278,7 @@ pub fn resolve(
         take(&mut scale, p.scale, &source);
         take(&mut canary_scale, p.canary_scale.map(Some), &source);
         take(&mut threads, p.threads, &source);
+        take(&mut duration, p.duration.map(Some), &source);
         take(&mut variant, p.variant.clone(), &source);
         take(&mut wrapper, p.wrapper.clone().map(Some), &source);
         apply_limits(&mut limits, &mut limit_sources, &p.limits, &source);
@@ -303,6 +314,12 @@ pub fn resolve(
             };
         }
     }
+    if expect == Expect::Fail && duration.value.is_some() {
+        duration = Sourced {
+            value: None,
+            source: Source::CanaryOnce,
+        };
+    }
     let wrapper_timeout_factor = wrapper_def.map_or(1.0, |w| w.timeout_factor);
     let mut judged_limits = limits.clone();
     if wrapper_def.is_some() {
@@ -322,7 +339,9 @@ pub fn resolve(
     Ok(Resolved {
         run_timeout: timeout
             .value
-            .mul_f64(timeout_factor.value * wrapper_timeout_factor),
+            .mul_f64(timeout_factor.value * wrapper_timeout_factor)
+            + duration.value.unwrap_or_default(),
+        duration,
         wrapper_timeout_factor,
         timeout,
         timeout_factor,

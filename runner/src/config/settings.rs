@@ -27,6 +27,9 @@ pub struct Settings {
     pub timeout_factor: f64,
     /// Threads the suite keeps busy (its share of `--jobs`).
     pub threads: u32,
+    /// A soak by duration: the suite repeats its work until this much time
+    /// has passed (`None`: its fixed count of iterations, once).
+    pub duration: Option<Duration>,
     pub limits: Limits,
 }
 
@@ -40,6 +43,7 @@ impl Default for Settings {
             canary_scale: None,
             timeout_factor: 1.0,
             threads: 1,
+            duration: None,
             limits: Limits::default(),
         }
     }
@@ -55,6 +59,8 @@ pub struct SettingsPatch {
     pub canary_scale: Option<f64>,
     pub timeout_factor: Option<f64>,
     pub threads: Option<u32>,
+    /// A soak by duration (`[defaults]`, profiles and the command line).
+    pub duration: Option<Duration>,
     /// The library variant (overrides, suites and canaries only).
     pub variant: Option<String>,
     /// The wrapper (overrides, suites and the command line only).
@@ -74,6 +80,7 @@ impl SettingsPatch {
             canary_scale: top.canary_scale.or(self.canary_scale),
             timeout_factor: top.timeout_factor.or(self.timeout_factor),
             threads: top.threads.or(self.threads),
+            duration: top.duration.or(self.duration),
             variant: top.variant.clone().or_else(|| self.variant.clone()),
             wrapper: top.wrapper.clone().or_else(|| self.wrapper.clone()),
             limits: self.limits.overlay(&top.limits),

@@ -19,6 +19,7 @@
 //! Unix only (Linux and macOS): process groups are what make clean-up exact;
 //! the OS side lives in `crate::process` and `crate::sample`.
 
+mod bounded;
 pub mod findings;
 mod output;
 pub mod schedule;

@@ -9,6 +9,7 @@
 //! `[stderr] ` prefix so the two can be told apart. The marker and `MEMTEST`
 //! lines are accepted on either stream (a test harness may print to stderr).
 
+use super::bounded::{Bounded, PROGRESS_OLD, PROGRESS_RECENT};
 use crate::model::{Progress, Site, Stream};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -71,9 +72,9 @@ pub struct OutputLog<W: Write> {
     tail: VecDeque<String>,
     reported: BTreeMap<String, f64>,
     /// When the suite was spawned: progress points are timed from it, as
-    /// samples are.
+    /// samples are. Bounded: a soak prints them for hours.
     started: Instant,
-    progress: Vec<Progress>,
+    progress: Bounded<Progress>,
     marker_seen: bool,
     sites: Vec<Site>,
     log_error: Option<std::io::Error>,
@@ -87,7 +88,7 @@ impl<W: Write> OutputLog<W> {
             tail: VecDeque::with_capacity(TAIL_LINES),
             reported: BTreeMap::new(),
             started,
-            progress: Vec::new(),
+            progress: Bounded::new(PROGRESS_RECENT, PROGRESS_OLD, |p: &Progress| p.operations),
             marker_seen: false,
             sites: Vec::new(),
             log_error: None,
@@ -143,7 +144,7 @@ impl<W: Write> OutputLog<W> {
         OutputSummary {
             tail: self.tail.into(),
             reported: self.reported,
-            progress: self.progress,
+            progress: self.progress.into_vec(),
             marker_seen: self.marker_seen,
             sites: self.sites,
             log_error: self.log_error,

@@ -4,6 +4,7 @@
 //! [`clean_up`] everything of it that is left, [`drain`] its output, and
 //! build the [`Measured`] the judge receives.
 
+use super::bounded::{Bounded, SAMPLES_OLD, SAMPLES_RECENT};
 use super::findings;
 use super::output::{OutputLog, OutputSummary};
 use super::ExecOptions;
@@ -238,7 +239,8 @@ async fn supervise(
     started: Instant,
 ) -> Watched {
     let pid = spawned.pid;
-    let mut samples: Vec<Sample> = Vec::new();
+    // Bounded: a soak by duration samples for hours (see `bounded`).
+    let mut samples = Bounded::new(SAMPLES_RECENT, SAMPLES_OLD, |s: &Sample| s.rss_bytes);
     let mut hwm_bytes: Option<u64> = None;
     let interval = job.sample_interval.max(Duration::from_millis(1));
     let mut ticker = tokio::time::interval(interval);
@@ -324,7 +326,7 @@ async fn supervise(
     Watched {
         status,
         stop,
-        samples,
+        samples: samples.into_vec(),
         hwm_bytes,
     }
 }

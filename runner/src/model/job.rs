@@ -74,6 +74,12 @@ pub struct Job {
     pub log_path: PathBuf,
     /// The wrapper (valgrind, heaptrack) the suite runs under, if any.
     pub wrapper: Option<WrapperRun>,
+    /// A soak by duration (`--duration`, the `soak` profile): the suite
+    /// repeats its work until this much time has passed
+    /// (`MEMTEST_DURATION_MS`), and a run stopped before it finished is
+    /// judged `Incomplete` on what it showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Duration>,
 }
 
 fn one() -> u32 {
@@ -106,6 +112,7 @@ impl Job {
             threads: 1,
             log_path: "s.log".into(),
             wrapper: None,
+            duration: None,
         }
     }
 }

@@ -126,6 +126,22 @@ pub struct Figures {
     /// Where growth and slope started measuring, ms into the run: after the
     /// warm-up, or at the suite's `progress=0` line if later.
     pub measured_from_ms: u64,
+    /// A soak by duration's two slope fits; `None` for other runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<SoakSlopes>,
+}
+
+/// A soak's RSS slope over the whole measured run and over its last
+/// `recent_window` share: a leak that starts late shows in the second, a
+/// slow steady one in the first. Each is `None` with too few samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SoakSlopes {
+    #[serde(rename = "whole_bytes_per_sec")]
+    pub whole: Option<BytesPerSec>,
+    #[serde(rename = "recent_bytes_per_sec")]
+    pub recent: Option<BytesPerSec>,
+    /// The share of the run the recent fit covers (0.25).
+    pub recent_window: f64,
 }
 
 impl Figures {

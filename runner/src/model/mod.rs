@@ -22,7 +22,7 @@ pub use criterion::{
 pub use event::{staged, staged_then, Event, Stage, Stream};
 pub use job::{Expect, FindingsKind, Job, RuntimeKind, WrapperRun};
 pub use limits::Limits;
-pub use measure::{Exit, Figures, Measured, Progress, Sample, WrapperFindings};
+pub use measure::{Exit, Figures, Measured, Progress, Sample, SoakSlopes, WrapperFindings};
 pub use metric::Metric;
-pub use outcome::{Failure, KnownFloor, Outcome, OverLimit, Verdict};
+pub use outcome::{Failure, KnownFloor, Outcome, OverLimit, Stopped, Verdict};
 pub use site::{Frame, Layer, Library, Site, SiteSource};

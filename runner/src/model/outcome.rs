@@ -173,6 +173,33 @@ pub enum Verdict {
     CanaryMissed,
     /// The user interrupted the run before the suite finished.
     Interrupted,
+    /// A soak by duration (`Job::duration`) stopped before its suite
+    /// finished: interrupted, or past its timeout. Judged on what it showed:
+    /// `failures` are the memory limits already over on the samples seen
+    /// (exit status, marker and the figures a suite prints at its end are
+    /// not there to judge). Never a success.
+    Incomplete {
+        stopped: Stopped,
+        failures: Vec<Failure>,
+    },
+}
+
+/// Why a soak is [`Verdict::Incomplete`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stopped {
+    Interrupted,
+    TimedOut,
+}
+
+impl Stopped {
+    /// "interrupted", "timed out": how reports say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stopped::Interrupted => "interrupted",
+            Stopped::TimedOut => "timed out",
+        }
+    }
 }
 
 impl Verdict {

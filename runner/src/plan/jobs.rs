@@ -141,6 +141,12 @@ fn plan_one(
         crate::model::Expect::Fail => "fail",
     };
     env.push(("MEMTEST_EXPECT".to_string(), expect.to_string()));
+    if let Some(duration) = resolved.duration.value {
+        env.push((
+            "MEMTEST_DURATION_MS".to_string(),
+            duration.as_millis().to_string(),
+        ));
+    }
     env.extend(runtime.env.iter().map(|(k, v)| (k.clone(), fill(v))));
     env.extend(suite.env.iter().map(|(k, v)| (k.clone(), fill(v))));
     if let Some(helpers) = opts.helpers {
@@ -207,6 +213,7 @@ fn plan_one(
         threads: resolved.threads.value,
         log_path: log_dir.join(format!("{}.log", suite.name)),
         wrapper,
+        duration: resolved.duration.value,
     })
 }
 
@@ -319,6 +326,7 @@ args = ["${fixtures}"]
             profile: profile.map(str::to_string),
             wrapper: wrapper.map(str::to_string),
             scale: None,
+            duration: None,
         };
         let opts = PlanOptions {
             interpreters: BTreeMap::from([("python".to_string(), "/real/python3".to_string())]),
@@ -414,7 +422,11 @@ args = ["${fixtures}"]
         let soak = jobs(&c, &a, Some("soak"), Some("memcheck"));
         let node = &soak[1];
         assert_eq!(env(node, "MEMTEST_SCALE"), "10");
-        assert_eq!(node.timeout, Duration::from_secs(30 * 20 * 30));
+        // The soak's 24 h go to the suite, and on top of its timeout.
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(env(node, "MEMTEST_DURATION_MS"), "86400000");
+        assert_eq!(node.duration, Some(day));
+        assert_eq!(node.timeout, Duration::from_secs(30 * 20 * 30) + day);
         assert_eq!(node.argv[0], "valgrind");
         assert_eq!(
             node.argv[1],

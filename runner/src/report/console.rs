@@ -204,6 +204,9 @@ pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
     if let Some(floor) = &suite.floor {
         line.push_str(&format!(" — {floor}"));
     }
+    if let Some(soak) = text::soak(suite) {
+        line.push_str(&format!("; {soak}"));
+    }
     let listed = table::is_listed(suite.verdict);
     let among_reasons = listed && suite.tripped(Criterion::Wrapper);
     if let Some(findings) = text::findings(suite).filter(|_| !among_reasons) {

@@ -354,3 +354,66 @@ fn a_known_floor_stands_beside_the_verdict_in_every_format() {
     assert_eq!(old.suites[0].floor, None);
     assert_eq!(old.suites[0].label_with_floor(), old.suites[0].label());
 }
+
+#[test]
+fn an_incomplete_soak_says_so_in_every_format_with_its_slopes() {
+    use crate::model::{SoakSlopes, Stopped, Verdict};
+    use crate::units::BytesPerSec;
+    let mut outcome = super::testdata::outcome(
+        "python-soak",
+        crate::model::RuntimeKind::Python,
+        Verdict::Incomplete {
+            stopped: Stopped::Interrupted,
+            failures: vec![],
+        },
+    );
+    outcome.job.duration = Some(Duration::from_secs(60));
+    outcome.measured.exit = Exit::Interrupted;
+    outcome.measured.reported.insert("soak_passes".into(), 4.0);
+    outcome.figures.soak = Some(SoakSlopes {
+        whole: Some(BytesPerSec(1_500.0)),
+        recent: Some(BytesPerSec(42_000.0)),
+        recent_window: 0.25,
+    });
+    let report = super::testdata::report_of(&[outcome]);
+    assert_eq!(report.totals.incomplete, 1);
+    assert!(!report.success);
+    for (format, text) in every_format(&report) {
+        assert!(
+            text.to_lowercase().contains("incomplete"),
+            "{format} does not say incomplete:\n{text}"
+        );
+    }
+    // The JSON reads back as the same verdict, its reason from the exit.
+    let suite = &report.suites[0];
+    assert_eq!(
+        suite.verdict(),
+        Verdict::Incomplete {
+            stopped: Stopped::Interrupted,
+            failures: vec![]
+        }
+    );
+    let json = super::json::render_json(&report);
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.suites[0].verdict(), suite.verdict());
+    assert_eq!(back.totals.incomplete, 1);
+    // Console and HTML give both slopes and the passes.
+    let soak = super::text::soak(suite).unwrap();
+    assert_eq!(
+        soak,
+        "soak of 4 passes: slope 1.5 KB/s over the run, 42.0 KB/s over its last 25%"
+    );
+    let html = every_format(&report)
+        .into_iter()
+        .find(|(f, _)| *f == "html")
+        .unwrap()
+        .1;
+    assert!(html.contains(&soak), "{html}");
+    assert!(html.contains("badge incomplete"));
+    // A suite whose helpers know no duration says that it did not repeat.
+    let mut once = suite.clone();
+    once.reported.clear();
+    assert!(super::text::soak(&once)
+        .unwrap()
+        .contains("did not repeat its work"));
+}

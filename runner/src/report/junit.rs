@@ -50,7 +50,8 @@ fn test_case(suite: &SuiteReport) -> TestCase {
         kind => {
             // A suite that could not finish is an error; one that finished and
             // broke a criterion is a failure.
-            let crashed = suite.crashed() || kind == VerdictKind::Interrupted;
+            let crashed = suite.crashed()
+                || matches!(kind, VerdictKind::Interrupted | VerdictKind::Incomplete);
             let mut status = TestCaseStatus::non_success(if crashed {
                 NonSuccessKind::Error
             } else {

@@ -6,7 +6,7 @@
 
 use crate::model::{
     Criterion, Exit, Expect, Failure, Figures, Judged, KnownFloor, Limits, Outcome, RuntimeKind,
-    Sample, Site, Verdict, WrapperFindings,
+    Sample, Site, SoakSlopes, Stopped, Verdict, WrapperFindings,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,14 @@ pub struct Totals {
     pub canary_caught: usize,
     pub canary_missed: usize,
     pub interrupted: usize,
+    /// Soaks by duration stopped before they finished; left out of the
+    /// JSON when none was.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub incomplete: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Totals {
@@ -78,6 +86,7 @@ impl Totals {
                 VerdictKind::CanaryCaught => totals.canary_caught += 1,
                 VerdictKind::CanaryMissed => totals.canary_missed += 1,
                 VerdictKind::Interrupted => totals.interrupted += 1,
+                VerdictKind::Incomplete => totals.incomplete += 1,
             }
         }
         totals
@@ -94,6 +103,8 @@ pub enum VerdictKind {
     CanaryCaught,
     CanaryMissed,
     Interrupted,
+    /// A soak by duration stopped before it finished (`Verdict::Incomplete`).
+    Incomplete,
 }
 
 impl VerdictKind {
@@ -105,6 +116,7 @@ impl VerdictKind {
             Verdict::CanaryCaught { .. } => VerdictKind::CanaryCaught,
             Verdict::CanaryMissed => VerdictKind::CanaryMissed,
             Verdict::Interrupted => VerdictKind::Interrupted,
+            Verdict::Incomplete { .. } => VerdictKind::Incomplete,
         }
     }
 
@@ -116,6 +128,7 @@ impl VerdictKind {
             VerdictKind::CanaryCaught => "CANARY OK",
             VerdictKind::CanaryMissed => "CANARY MISSED",
             VerdictKind::Interrupted => "INTERRUPTED",
+            VerdictKind::Incomplete => "INCOMPLETE",
         }
     }
 }
@@ -179,6 +192,9 @@ pub struct FiguresReport {
     /// reports older than the field: readers fall back to the warm-up share.
     #[serde(default)]
     pub measured_from_ms: Option<u64>,
+    /// A soak by duration's slopes over the whole run and its last window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<SoakSlopes>,
 }
 
 /// Limits with their units in their names; `null` = not checked. Each
@@ -324,7 +340,9 @@ impl SuiteReport {
         } = outcome;
         let kind = VerdictKind::of(verdict);
         let failures: &[Failure] = match verdict {
-            Verdict::Failed { failures } | Verdict::CanaryCaught { failures } => failures,
+            Verdict::Failed { failures }
+            | Verdict::CanaryCaught { failures }
+            | Verdict::Incomplete { failures, .. } => failures,
             Verdict::Passed | Verdict::CanaryMissed | Verdict::Interrupted => &[],
         };
         SuiteReport {
@@ -369,6 +387,14 @@ impl SuiteReport {
             },
             VerdictKind::CanaryMissed => Verdict::CanaryMissed,
             VerdictKind::Interrupted => Verdict::Interrupted,
+            // Why it stopped is how it exited.
+            VerdictKind::Incomplete => Verdict::Incomplete {
+                stopped: match self.exit {
+                    Exit::TimedOut { .. } => Stopped::TimedOut,
+                    _ => Stopped::Interrupted,
+                },
+                failures: failures(),
+            },
         }
     }
 
@@ -409,6 +435,7 @@ impl SuiteReport {
             slope_per_op: f.slope_per_op_bytes,
             native_leaks: f.native_leaks,
             measured_from_ms: f.measured_from_ms.unwrap_or(0),
+            soak: f.soak,
         }
     }
 
@@ -466,6 +493,7 @@ impl FiguresReport {
             slope_per_op_bytes: f.slope_per_op,
             native_leaks: f.native_leaks,
             measured_from_ms: Some(f.measured_from_ms),
+            soak: f.soak,
         }
     }
 }
@@ -556,6 +584,7 @@ mod tests {
                 canary_caught: 1,
                 canary_missed: 1,
                 interrupted: 0,
+                incomplete: 0,
             }
         );
         assert!(!report.success);

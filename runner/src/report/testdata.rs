@@ -37,6 +37,7 @@ pub fn job(name: &str, runtime: RuntimeKind, expect: Expect) -> Job {
         threads: 1,
         log_path: PathBuf::from(format!("/repo/.memtest/logs/{name}.log")),
         wrapper: None,
+        duration: None,
     }
 }
 
@@ -93,6 +94,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
             native_leaks: (runtime != RuntimeKind::Rust).then_some(if leaking { 3 } else { 0 }),
             // The warm-up share (0.2) of the 2.9 s the samples span.
             measured_from_ms: 580,
+            soak: None,
         },
         measured: Measured {
             pid: 4242,

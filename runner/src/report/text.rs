@@ -13,6 +13,13 @@ pub fn verdict_note(suite: &SuiteReport) -> Option<&'static str> {
             Some("canary passed: the suite did not catch the leak it was built to catch")
         }
         VerdictKind::Interrupted => Some("interrupted before it finished"),
+        VerdictKind::Incomplete => Some(match suite.verdict() {
+            crate::model::Verdict::Incomplete {
+                stopped: crate::model::Stopped::TimedOut,
+                ..
+            } => "soak incomplete: timed out before its duration was up; judged on the samples it left",
+            _ => "soak incomplete: interrupted before its duration was up; judged on the samples it left",
+        }),
         _ => None,
     }
 }
@@ -24,6 +31,26 @@ pub fn reasons(suite: &SuiteReport) -> Vec<String> {
         .into_iter()
         .chain(suite.failures.iter().map(|f| f.text.clone()))
         .collect()
+}
+
+/// A soak by duration's figures, as one phrase: "soak of 6 passes: slope
+/// +4 B/s over the run, +42 B/s over its last 25%".
+pub fn soak(suite: &SuiteReport) -> Option<String> {
+    let soak = suite.figures.soak.as_ref()?;
+    let fit =
+        |f: Option<crate::units::BytesPerSec>| f.map_or_else(|| "-".to_string(), |r| r.to_string());
+    // A suite whose helpers know no duration runs its work once: say so,
+    // since such a soak soaked nothing.
+    let passes = suite.reported.get("soak_passes").map_or_else(
+        || " (the suite did not repeat its work: no soak_passes)".to_string(),
+        |n| format!(" of {n} {}", plural(*n as usize, "pass", "passes")),
+    );
+    Some(format!(
+        "soak{passes}: slope {} over the run, {} over its last {:.0}%",
+        fit(soak.whole),
+        fit(soak.recent),
+        soak.recent_window * 100.0
+    ))
 }
 
 /// What a wrapper (valgrind, heaptrack) found, as one sentence.
@@ -57,6 +84,9 @@ pub fn closing_line(report: &Report) -> String {
     }
     if t.interrupted > 0 {
         parts.push(format!("{} interrupted", t.interrupted));
+    }
+    if t.incomplete > 0 {
+        parts.push(format!("{} incomplete", t.incomplete));
     }
     format!(
         "{}: {} suite{} in {}: {}",
@@ -115,7 +145,7 @@ impl Paint {
     pub fn verdict(self, kind: VerdictKind, label: &str) -> String {
         match kind {
             VerdictKind::Passed | VerdictKind::CanaryCaught => self.green(label),
-            VerdictKind::Interrupted => self.yellow(label),
+            VerdictKind::Interrupted | VerdictKind::Incomplete => self.yellow(label),
             VerdictKind::Failed | VerdictKind::CanaryMissed => self.red(label),
         }
     }

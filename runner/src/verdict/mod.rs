@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod canary;
 pub mod criteria;
 pub mod series;
+pub mod soak;
 
 use crate::model::{
     Criterion, Exit, Expect, Failure, Figures, Job, KnownFloor, Limits, Measured, Outcome, Sample,
@@ -15,6 +16,7 @@ use crate::model::{
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use criteria::Evidence;
+use soak::{soak_slope, soak_stopped, SoakFits};
 
 /// Applies the canary rule: a suite expected to fail turns its failures into
 /// `CanaryCaught` and a pass into `CanaryMissed`. A canary with `catches`
@@ -50,10 +52,15 @@ pub struct Trends {
     pub growth_samples: usize,
     pub slope: Option<series::SlopeFit>,
     pub per_op: Option<series::PerOpFit>,
+    /// A soak by duration's fits over the whole measured run and over its
+    /// last [`series::SOAK_RECENT_WINDOW`]; `None` for other runs.
+    pub soak: Option<SoakFits>,
 }
 
 impl Trends {
-    pub fn of(measured: &Measured, limits: &Limits) -> Trends {
+    /// `soak`: the run is a soak by duration, whose slope is fitted over
+    /// the whole run and its last window too.
+    pub fn of(measured: &Measured, limits: &Limits, soak: bool) -> Trends {
         let samples = &measured.samples;
         let start_ms = series::measured_from_ms(samples, limits.warmup, &measured.progress);
         Trends {
@@ -68,6 +75,7 @@ impl Trends {
                 start_ms,
                 limits.slope_window,
             ),
+            soak: soak.then(|| SoakFits::of(samples, start_ms)),
         }
     }
 }
@@ -94,6 +102,7 @@ pub fn figures(measured: &Measured, trends: &Trends) -> Figures {
         slope: trends.slope.map(|fit| BytesPerSec(fit.bytes_per_sec)),
         slope_per_op: trends.per_op.map(|fit| fit.bytes_per_op),
         native_leaks: reported_native_leaks(measured),
+        soak: trends.soak.map(|fits| fits.figures()),
     }
 }
 
@@ -188,6 +197,10 @@ pub fn failures(
         let Some(limit) = (spec.get)(&job.limits) else {
             continue;
         };
+        if let (Criterion::Slope, Some(fits)) = (criterion, &trends.soak) {
+            out.extend(soak_slope(spec, limit, fits));
+            continue;
+        }
         let evidence = evidence(criterion, measured, figures, trends, window, floor);
         out.extend(criteria::limit(criterion, spec, limit, evidence));
     }
@@ -227,7 +240,9 @@ pub fn judge_floor(limits: &Limits, floor: &KnownFloor) -> Option<Failure> {
 /// criterion of its limits, the baseline (when given) and the canary rule.
 /// `floor` is the suite's detection floor from a floors file: reported
 /// beside the verdict and judged against `max_floor`. An interrupted suite
-/// is `Interrupted` whatever it measured.
+/// is `Interrupted` whatever it measured; a soak by duration stopped
+/// before it finished is `Incomplete`, with the limits already over on
+/// what it showed.
 pub fn judge(
     job: &Job,
     measured: Measured,
@@ -235,9 +250,22 @@ pub fn judge(
     baseline: Option<&baseline::BaselineEntry>,
     tolerance: f64,
 ) -> Outcome {
-    let trends = Trends::of(&measured, &job.limits);
+    let trends = Trends::of(&measured, &job.limits, job.duration.is_some());
     let figures = figures(&measured, &trends);
-    let verdict = if measured.exit == Exit::Interrupted {
+    let verdict = if let Some(stopped) = soak_stopped(job, &measured) {
+        // Exit status, marker and end-of-run figures are not there to
+        // judge; a limit already over is.
+        let seen = failures(
+            job, &measured, &figures, &trends, floor, baseline, tolerance,
+        );
+        Verdict::Incomplete {
+            stopped,
+            failures: seen
+                .into_iter()
+                .filter(|f| matches!(f, Failure::OverLimit(_)))
+                .collect(),
+        }
+    } else if measured.exit == Exit::Interrupted {
         Verdict::Interrupted
     } else {
         apply_expectation(

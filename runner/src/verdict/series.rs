@@ -25,6 +25,10 @@ pub const CHECKPOINTS: usize = 10;
 pub const MIN_GROWTH_SAMPLES: usize = 5;
 /// Samples needed in the slope window before a fit means anything.
 pub const MIN_SLOPE_SAMPLES: usize = 10;
+/// The share of a soak by duration its recent slope is fitted over: the
+/// last quarter (of a 24 h soak, the last 6 h), where a leak that began
+/// late shows before it moves the whole run's fit.
+pub const SOAK_RECENT_WINDOW: f64 = 0.25;
 
 /// A fitted slope and how consistently the series rose.
 #[derive(Debug, Clone, Copy, PartialEq)]

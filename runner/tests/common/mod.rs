@@ -89,6 +89,7 @@ pub fn job(dir: &Path, suite: &str, argv: &[&str]) -> Job {
         threads: 1,
         log_path: dir.join("logs/nested").join(format!("{suite}.log")),
         wrapper: None,
+        duration: None,
     }
 }
 
@@ -126,6 +127,7 @@ pub fn wrapped_job(
         threads: 1,
         log_path: dir.join(format!("{name}.log")),
         wrapper: Some(wrapper),
+        duration: None,
     }
 }
 

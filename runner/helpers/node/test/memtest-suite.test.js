@@ -214,6 +214,39 @@ test('run passes: marker last, exit 0, figures', () => {
   assert.ok(lines.some((l) => l.startsWith('MEMTEST peak_rss_bytes=')));
 });
 
+test('a soak repeats main until its duration, progress counting on across passes', () => {
+  const p = runSuite(
+    `m.run(async () => { m.progress(0); await new Promise((r) => setTimeout(r, 50)); m.progress(10); });`,
+    { MEMTEST_DURATION_MS: '400' },
+  );
+  assert.equal(p.status, 0, p.stderr);
+  const lines = p.stdout.trim().split('\n');
+  const values = (name) => lines.filter((l) => l.startsWith(`MEMTEST ${name}=`)).map((l) => Number(l.split('=')[1]));
+  const passes = values('soak_passes');
+  assert.ok(passes.length >= 4, `${passes}`);
+  assert.deepEqual(passes, passes.map((_, i) => i + 1));
+  const progress = values('progress');
+  assert.deepEqual(progress.slice(0, 4), [0, 10, 10, 20]);
+  assert.equal(progress.filter((v) => v === 0).length, 1);
+  const duration = values('duration_ms')[0];
+  assert.ok(duration >= 400 && duration < 2000, `${duration}`);
+  assert.equal(lines.at(-1), 'TEST PASSED');
+});
+
+test('a soak stops at the first failed pass; without a duration main runs once', () => {
+  const p = runSuite(
+    `let n = 0; m.run(() => { n += 1; m.check(n < 3, \`pass \${n} leaked\`); }, 'soak');`,
+    { MEMTEST_DURATION_MS: '60000' },
+  );
+  assert.equal(p.status, 1);
+  assert.match(p.stdout, /MEMTEST soak_passes=3\n/);
+  assert.ok(!p.stdout.includes('soak_passes=4'));
+  assert.match(p.stderr, /FAIL soak: pass 3 leaked/);
+  const once = runSuite(`m.run(() => { console.log('pass'); });`);
+  assert.equal(once.stdout.split('pass\n').length - 1, 1);
+  assert.ok(!once.stdout.includes('soak_passes'));
+});
+
 test('run with a failed check: exit 1, every failure, no marker', () => {
   const p = runSuite(`m.run(() => { m.check(false, 'native live allocations 3 above baseline, limit 0'); m.check(false, 'second'); }, 'leaky');`);
   assert.equal(p.status, 1);

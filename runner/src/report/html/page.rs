@@ -40,6 +40,7 @@ fn verdict_class(kind: VerdictKind) -> &'static str {
         VerdictKind::CanaryCaught => "caught",
         VerdictKind::CanaryMissed => "missed",
         VerdictKind::Interrupted => "interrupted",
+        VerdictKind::Incomplete => "incomplete",
     }
 }
 
@@ -49,8 +50,9 @@ fn verdict_rank(kind: VerdictKind) -> u8 {
         VerdictKind::Failed => 0,
         VerdictKind::CanaryMissed => 1,
         VerdictKind::Interrupted => 2,
-        VerdictKind::CanaryCaught => 3,
-        VerdictKind::Passed => 4,
+        VerdictKind::Incomplete => 3,
+        VerdictKind::CanaryCaught => 4,
+        VerdictKind::Passed => 5,
     }
 }
 
@@ -112,13 +114,17 @@ pub fn render(report: &Report, baseline: Option<&Comparison>) -> Result<String, 
     // The closing line starts with the result, already shown big above.
     let closing = text::closing_line(report);
     let counts = closing.split_once(": ").map_or("", |(_, counts)| counts);
-    let totals = [
+    let mut totals = vec![
         (t.passed, "passed", "passed"),
         (t.failed, "failed", "failed"),
         (t.canary_caught, "canaries caught", "caught"),
         (t.canary_missed, "canaries missed", "missed"),
         (t.interrupted, "interrupted", "interrupted"),
     ];
+    // Only soaks by duration can be incomplete: the count is shown when one was.
+    if t.incomplete > 0 {
+        totals.push((t.incomplete, "incomplete", "incomplete"));
+    }
     let sections = report
         .suites
         .iter()
@@ -210,6 +216,7 @@ fn suite_section(
     let heading = match suite.verdict {
         VerdictKind::CanaryCaught => "caught, as a canary must be, by",
         VerdictKind::CanaryMissed => "missed",
+        VerdictKind::Incomplete => "over a limit in what it showed",
         _ => "failed criteria",
     };
     let series = baseline.and_then(|b| b.series.get(&suite.name));
@@ -226,6 +233,7 @@ fn suite_section(
                     span.sub {
                         (suite.runtime.as_str()) " · " (format_duration(suite.duration()))
                         " · " (suite.tags.join(", "))
+                        @if let Some(soak) = text::soak(suite) { " · " (soak) }
                     }
                 }
                 div.body {
