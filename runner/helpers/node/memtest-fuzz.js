@@ -284,7 +284,7 @@ async function main(target, name) {
   }
   process.stdout.write(`FUZZ engine=builtin seed=${run.seed} dir=${run.dir} oracle=${run.oracle ? 'on' : 'off'}\n`);
   const scale = envNumber('MEMTEST_SCALE', 1);
-  const deadline = startedMs + 1000 * envNumber('MEMTEST_FUZZ_TIME', Math.max(3, 30 * scale));
+  const deadline = startedMs + 1000 * envNumber('MEMTEST_FUZZ_TIME', Math.max(10, 30 * scale));
   const runs = envNumber('MEMTEST_FUZZ_RUNS', 0);
   const mutator = new Mutator(seeds, run.seed, run.maxLen);
   const judge = async (data) => {

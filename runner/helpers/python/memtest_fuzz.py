@@ -35,7 +35,7 @@ atheris when importable, else builtin). ``MEMTEST_FUZZ_ORACLE=0`` runs the
 same loop without the allocation check (the benchmark's baseline).
 
 Environment in: MEMTEST_FUZZ_TIME (seconds; default 30 x MEMTEST_SCALE, at
-least 3), MEMTEST_FUZZ_RUNS (stop after N inputs instead), MEMTEST_FUZZ_SEED
+least 10), MEMTEST_FUZZ_RUNS (stop after N inputs instead), MEMTEST_FUZZ_SEED
 (default 0), MEMTEST_FUZZ_DIR (default ``.memtest/fuzz/<script>``),
 MEMTEST_FUZZ_INPUT_TIMEOUT (seconds, default 10), MEMTEST_FUZZ_RSS_BYTES
 (growth bound, default 256 MB), MEMTEST_FUZZ_MAX_LEN (default 4096),
@@ -240,7 +240,7 @@ class _Run:
 
 def _budget() -> float:
     scale = _env_float("MEMTEST_SCALE", 1.0)
-    return _env_float("MEMTEST_FUZZ_TIME", max(3.0, 30.0 * scale))
+    return _env_float("MEMTEST_FUZZ_TIME", max(10.0, 30.0 * scale))
 
 
 def _engine() -> str:
