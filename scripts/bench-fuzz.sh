@@ -62,7 +62,8 @@ def main(one_input, live, seeds=(), name=None):
     atheris.Fuzz()
 PY
 
-rate() { grep -o 'fuzz_execs_per_s=[0-9.]*' | tail -1 | cut -d= -f2; }
+# The rate, and any finding on stderr (a clean core should have none).
+rate() { tee -a "$out/log" | grep -o 'fuzz_execs_per_s=[0-9.]*' | tail -1 | cut -d= -f2; }
 run_py() { PYTHONPATH=$helpers_py MEMTEST_FUZZ_ENGINE=$1 MEMTEST_FUZZ_ORACLE=$2 "$py" -u suites/python/fuzz_optimize.py 2>/dev/null | rate; }
 run_node() { MEMTEST_FUZZ_ORACLE=$1 "$node" --expose-gc suites/node/fuzz_optimize.js 2>/dev/null | rate; }
 has_atheris=$("$py" -c 'import atheris' 2>/dev/null && echo 1 || echo 0)
@@ -83,3 +84,4 @@ else
 fi
 row "node, builtin loop" "$(run_node 1)" "$(run_node 0)"
 echo "| node, jazzer.js | does not load here (glibc 2.36 < 2.38) | | |"
+grep '^FUZZ finding' "$out/log" >&2 || true

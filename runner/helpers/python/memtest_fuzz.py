@@ -147,6 +147,7 @@ class _Run:
         self._statm = os.open("/proc/self/statm", os.O_RDONLY) if Path("/proc/self/statm").exists() else None
         self._page = os.sysconf("SC_PAGE_SIZE") if self._statm is not None else 0
         self.rss_start = 0
+        self.t0 = time.monotonic()
 
     def rss(self) -> int:
         if self._statm is None:
@@ -215,7 +216,7 @@ class _Run:
                 started = self.started_at
                 if started is not None and time.monotonic() - started > self.input_timeout:
                     self.save("hang", self.current, round(self.input_timeout, 3), "seconds (per-input timeout)")
-                    self.summary(0.0)
+                    self.summary(time.monotonic() - self.t0)
                     os._exit(1)
         threading.Thread(target=watch, daemon=True, name="memtest-fuzz-watchdog").start()
 
@@ -272,7 +273,7 @@ def main(one_input: Callable[[bytes], object], live: Callable[[], int],
     run.rss_start = run.rss()
     run.watchdog()
     replay = os.environ.get("MEMTEST_FUZZ_REPLAY")
-    started = time.monotonic()
+    started = run.t0 = time.monotonic()
     if replay:
         _replay(run, Path(replay), started)
     engine = _engine()
