@@ -67,6 +67,12 @@ script = "target.js"
 env = { PLANT = "leak" }
 
 [[suite]]
+name = "js-hang"
+runtime = "node"
+script = "target.js"
+env = { PLANT = "hang", MEMTEST_FUZZ_INPUT_TIMEOUT = "1" }
+
+[[suite]]
 name = "js-clean"
 runtime = "node"
 script = "target.js"
@@ -107,7 +113,9 @@ const blocks = new Set();
 function oneInput(data) {
   const block = {};
   blocks.add(block);
-  if (plant === 'leak' && data.length >= 3 && data[0] === 0x7f && data[2] % 5 === 1) return 'kept';
+  const shape = data.length >= 3 && data[0] === 0x7f && data[2] % 5 === 1;
+  if (shape && plant === 'leak') return 'kept';
+  if (shape && plant === 'hang') for (;;);
   blocks.delete(block);
   return data.length % 3;
 }
@@ -235,6 +243,14 @@ fn an_input_that_hangs_is_saved_with_the_per_input_timeout() {
         (rec["kind"].as_str(), rec["figure"].as_f64()),
         (Some("hang"), Some(1.0))
     );
+}
+
+#[test]
+fn a_node_input_that_hangs_is_saved_once_as_a_hang_not_also_as_a_crash() {
+    let p = project();
+    let hang = finds(p.path(), "js-hang", &[]);
+    assert_planted_shape(&std::fs::read(&hang).unwrap());
+    assert_eq!(record(&hang)["kind"], "hang");
 }
 
 #[test]

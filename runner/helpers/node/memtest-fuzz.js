@@ -123,6 +123,8 @@ setInterval(() => {
     fs.writeFileSync(file + '.json', JSON.stringify({ kind: 'hang', figure: timeoutMs / 1000, unit: 'seconds (per-input timeout)', seed, bytes: data.length, suite: process.env.MEMTEST_FUZZ_SUITE || null, variant: process.env.MEMTEST_FUZZ_VARIANT || null }, null, 1) + '\\n');
     fs.writeSync(1, 'FUZZ finding hang: ' + timeoutMs / 1000 + ' s: ' + file + '\\nMEMTEST fuzz_findings=1\\n');
     fs.writeSync(2, 'FAIL fuzz: an input ran longer than ' + timeoutMs / 1000 + ' s: ' + file + '\\n');
+    // Saved as a hang: no .current left for memtest to save as a crash.
+    fs.rmSync(dir + '/.current', { force: true });
     process.kill(process.pid, 'SIGKILL');
   }
 }, 50);

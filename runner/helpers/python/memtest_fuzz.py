@@ -328,12 +328,14 @@ def _atheris(run: _Run, seeds: List[bytes], started: float, deadline: float, run
         if _judge(run, data) or (runs and run.execs >= runs) or time.monotonic() >= deadline:
             run.finish(started)
 
-    # -runs/-max_total_time stay with us; libFuzzer's own timeout and RSS
-    # limit are off (ours save the input and the figure). New coverage it
+    # -runs/-max_total_time stay with us; libFuzzer's RSS limit is off and
+    # its timeout is twice ours, so our watchdog, which saves the input and
+    # the figure, fires first (-timeout=0 did not switch it off: atheris
+    # still ended a run on "Timeout: 1s elapsed, timeout=0s"). New coverage it
     # finds is kept in memory only (no corpus dir argument but the seeds'
     # copy, read once): nothing written into the project.
     args = [sys.argv[0], f"-seed={run.seed + 1}", f"-max_len={max_len}",
-            "-timeout=0", "-rss_limit_mb=0", "-print_final_stats=0", "-close_fd_mask=0",
+            f"-timeout={int(run.input_timeout) * 2 + 1}", "-rss_limit_mb=0", "-print_final_stats=0", "-close_fd_mask=0",
             str(corpus)]
     # Coverage of the target's own code (its input decoding) guides the
     # mutator; the native library is not instrumented.
