@@ -14,6 +14,7 @@
 #                    memtest_fuzz module that hands it to atheris.Setup with
 #                    no oracle, no watchdog, no .current file
 #   node builtin     memtest's seeded mutation loop, oracle on / off
+#   rust builtin     suites/rust/tests/fuzz.rs's loop, oracle on / off
 # (@jazzer.js/core installs but its addon does not load here: glibc < 2.38;
 # see docs/fuzzing.md.) Prints the markdown table of docs/benchmarks/fuzz.md.
 set -euo pipefail
@@ -84,4 +85,10 @@ else
 fi
 row "node, builtin loop" "$(run_node 1)" "$(run_node 0)"
 echo "| node, jazzer.js | does not load here (glibc 2.36 < 2.38) | | |"
+rust=$root/.memtest/bin/default/fuzz
+if [ -x "$rust" ]; then
+  row "rust API, builtin loop" "$(MEMTEST_FUZZ_ORACLE=1 "$rust" 2>/dev/null | rate)" "$(MEMTEST_FUZZ_ORACLE=0 "$rust" 2>/dev/null | rate)"
+else
+  echo "| rust API | not built: run 'cargo run -p runner -- fuzz rust-fuzz --time 1s' | | |"
+fi
 grep '^FUZZ finding' "$out/log" >&2 || true

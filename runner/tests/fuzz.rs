@@ -6,7 +6,7 @@
 //! - A project of its own (no build): Python and Node targets whose
 //!   "library" is a list of live blocks in the script, leaking, hanging or
 //!   aborting on one input shape. Seconds each.
-//! - The repository's own fuzz suites against the core built with
+//! - The repository's own fuzz suites (Python, Node, the Rust API) against the core built with
 //!   canary-rare-leak (a PNG with alpha whose width % 61 == 7 leaks) and the
 //!   clean core: `#[ignore]`d (a minute per binding, and a build);
 //!   scripts/test.sh --full runs them: `cargo test -p runner --test fuzz --
@@ -342,4 +342,10 @@ fn python_fuzz_finds_the_rare_input_leak_and_nothing_on_the_clean_core() {
 #[ignore = "a build and a minute per binding (scripts/test.sh --full runs it)"]
 fn node_fuzz_finds_the_rare_input_leak_and_nothing_on_the_clean_core() {
     rare_leak_found_and_clean_core_clean("node-fuzz");
+}
+
+#[test]
+#[ignore = "a build and a minute per binding (scripts/test.sh --full runs it)"]
+fn rust_fuzz_finds_the_rare_input_leak_and_nothing_on_the_clean_core() {
+    rare_leak_found_and_clean_core_clean("rust-fuzz");
 }

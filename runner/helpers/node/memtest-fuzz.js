@@ -85,10 +85,12 @@ class Mutator {
     const r = this.r;
     if (d.length === 0) return [r.below(256)];
     const i = r.below(d.length);
-    switch (r.below(7)) {
+    switch (r.below(8)) {
       case 0: d[i] ^= 1 << r.below(8); return d;
       case 1: d[i] = r.below(256); return d;
       case 2: d[i] = r.pick(INTERESTING); return d;
+      // Arithmetic: a length, a dimension, a count one step off.
+      case 7: d[i] = (d[i] + (r.below(2) ? 1 : -1) * (1 + r.below(16))) & 0xff; return d;
       case 3: {
         const ins = Array.from({ length: 1 + r.below(8) }, () => r.below(256));
         return d.slice(0, i).concat(ins, d.slice(i));

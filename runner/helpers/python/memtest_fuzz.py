@@ -29,7 +29,7 @@ it as a ``crash-`` reproducer).
 
 Engines (MEMTEST_FUZZ_ENGINE): ``atheris`` (libFuzzer's mutator with
 coverage feedback, when the module imports), ``builtin`` (a seeded mutation
-loop: byte flips, interesting values, inserts, deletes, splices, with the
+loop: byte flips, interesting values, small additions, inserts, deletes, splices, with the
 labels ``one_input`` returns as its only feedback), ``auto`` (default:
 atheris when importable, else builtin). ``MEMTEST_FUZZ_ORACLE=0`` runs the
 same loop without the allocation check (the benchmark's baseline).
@@ -101,7 +101,7 @@ class Mutator:
 
     def _mutate(self, data: bytearray) -> None:
         rng = self.rng
-        op = rng.randrange(7)
+        op = rng.randrange(8)
         if not data:
             data.append(rng.randrange(256))
             return
@@ -112,6 +112,9 @@ class Mutator:
             data[i] = rng.randrange(256)
         elif op == 2:
             data[i] = rng.choice(INTERESTING)
+        elif op == 7:
+            # Arithmetic: a length, a dimension, a count one step off.
+            data[i] = (data[i] + rng.choice((-1, 1)) * rng.randint(1, 16)) & 0xFF
         elif op == 3:
             data[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
         elif op == 4 and len(data) > 1:
@@ -336,6 +339,9 @@ def _atheris(run: _Run, seeds: List[bytes], started: float, deadline: float, run
     # copy, read once): nothing written into the project.
     args = [sys.argv[0], f"-seed={run.seed + 1}", f"-max_len={max_len}",
             f"-timeout={int(run.input_timeout) * 2 + 1}", "-rss_limit_mb=0", "-print_final_stats=0", "-close_fd_mask=0",
+            # libFuzzer's own crash/timeout files go beside ours, not into
+            # the project's folder.
+            f"-artifact_prefix={run.dir}/libfuzzer-",
             str(corpus)]
     # Coverage of the target's own code (its input decoding) guides the
     # mutator; the native library is not instrumented.

@@ -132,9 +132,13 @@ pub(super) fn fuzz(
     std::fs::create_dir_all(&dir).map_err(AppError::ReportIo)?;
     let env = fuzz_env(args, &dir, &name, &variant, replay.as_ref());
     let timeout = args.time + STARTUP_ALLOWANCE;
+    let replaying = replay.is_some();
     let adjust = move |job: &mut Job| {
         job.env.extend(env.iter().cloned());
         job.timeout = job.timeout.max(timeout);
+        if replaying {
+            one_input_limits(job);
+        }
     };
     let started = SystemTime::now();
     let Ran { status, outcomes } =
@@ -154,6 +158,17 @@ pub(super) fn fuzz(
         print!("{}", summary(&dir, outcome, started));
     }
     Ok(status)
+}
+
+/// A replay runs one input: judged on the exact count, its exit and
+/// marker, and the peak RSS ceiling; growth and slope need a run long
+/// enough to sample (a Rust replay ends in milliseconds).
+fn one_input_limits(job: &mut Job) {
+    let limits = &mut job.limits;
+    limits.rss_growth = None;
+    limits.vms_growth = None;
+    limits.slope = None;
+    limits.slope_per_op = None;
 }
 
 fn check_variant(config: &Config, v: String) -> Result<String, AppError> {
@@ -384,6 +399,18 @@ mod tests {
         let orphan = write(root.path(), "leak-3", b"a", None);
         assert_eq!(Replay::of(&orphan).unwrap().suite, None);
         assert!(Replay::of(&root.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn a_replay_is_judged_without_growth_and_slope() {
+        let mut job = Job::example();
+        job.limits.rss_growth = Some(crate::units::Bytes(1));
+        job.limits.slope = Some(crate::units::BytesPerSec(1.0));
+        job.limits.peak_rss = Some(crate::units::Bytes(50_000_000));
+        one_input_limits(&mut job);
+        assert_eq!((job.limits.rss_growth, job.limits.slope), (None, None));
+        assert_eq!(job.limits.peak_rss, Some(crate::units::Bytes(50_000_000)));
+        assert_eq!(job.limits.native_leaks, Some(0), "the exact check stays");
     }
 
     #[test]
