@@ -10,6 +10,8 @@
 #      `ci` scale, pass after pass), its report checked; a soak interrupted
 #      at half time and one past its timeout are tested in step 1
 #      (runner/tests/soak.rs)
+#   3c. the fuzz suites (memtest fuzz's targets, docs/fuzzing.md) on the clean
+#      core and their canaries on the rare-leaky one, at the `ci` scale
 #   4. a foreign project under examples/ (a C library built by make), every
 #      canary included
 #   5. a stability run (scripts/repeat.sh: the fast tier 3 times in a row at
@@ -121,10 +123,10 @@ EOF
 step "the HTML report in headless Chromium"
 scripts/browser-test/run.sh
 
-step "fuzz suites: each binding fuzzed 10 s on the clean core, and their canaries (a leak on one rare input shape) caught"
+step "fuzz suites: python, node and the rust API fuzzed on the clean core, and their canaries (a leak on one rare input shape) caught"
 # Issue 23: runner/tests/fuzz.rs (step 1) plants leaks, hangs and crashes;
-# this is the repository's own python-fuzz and node-fuzz at the ci scale
-# (~20 s). --full adds a 60 s run of each below.
+# this is the repository's own python-fuzz, node-fuzz (10 s) and rust-fuzz
+# (20 s) at the ci scale, ~26 s in all. --full adds a 60 s run of each below.
 cargo run -p runner --quiet -- run --tag fuzz --profile ci \
   --json .memtest/report/fuzz.json
 
