@@ -10,6 +10,8 @@
 #      `ci` scale, pass after pass), its report checked; a soak interrupted
 #      at half time and one past its timeout are tested in step 1
 #      (runner/tests/soak.rs)
+#   3c. the fuzz suites (memtest fuzz's targets, docs/fuzzing.md) on the clean
+#      core and their canaries on the rare-leaky one, at the `ci` scale
 #   4. a foreign project under examples/ (a C library built by make), every
 #      canary included
 #   5. a stability run (scripts/repeat.sh: the fast tier 3 times in a row at
@@ -27,7 +29,9 @@
 # memtest as a user installs it (`cargo install --path runner` into a temp
 # folder, then that binary on copies of the C example: runner/tests/install.rs,
 # its build kept warm in target/install-test), and a bounded fuzz run of the C
-# ABI over the seed corpus (a third, sanitizer build of the core).
+# ABI over the seed corpus (a third, sanitizer build of the core), and
+# `memtest fuzz` of each binding for 60 s on the rare-leaky and the clean
+# core (runner/tests/fuzz.rs's ignored tests).
 # MEMTEST_STABILITY_RUNS and MEMTEST_FUZZ_SECONDS override either.
 # The memtest runs here use the debug runner (`cargo run -p runner`, the README's
 # own command): it shares the test build's dependencies, where a release
@@ -119,6 +123,13 @@ EOF
 step "the HTML report in headless Chromium"
 scripts/browser-test/run.sh
 
+step "fuzz suites: python, node and the rust API fuzzed on the clean core, and their canaries (a leak on one rare input shape) caught"
+# Issue 23: runner/tests/fuzz.rs (step 1) plants leaks, hangs and crashes;
+# this is the repository's own python-fuzz, node-fuzz (10 s) and rust-fuzz
+# (20 s) at the ci scale, ~26 s in all. --full adds a 60 s run of each below.
+cargo run -p runner --quiet -- run --tag fuzz --profile ci \
+  --json .memtest/report/fuzz.json
+
 step "memtest explain names the leaky core and the retained results (the fast tier's build)"
 cargo test --quiet -p runner --test explain -- --ignored
 
@@ -169,6 +180,11 @@ fi
 
 fuzz_seconds="${MEMTEST_FUZZ_SECONDS:-$([ "$full" = 1 ] && echo 60 || echo 0)}"
 if [ "$fuzz_seconds" != 0 ]; then
+  # Issue 23: per binding, the rare-input leak found within the budget and
+  # its reproducer failing --replay; the clean core runs the budget clean.
+  step "leak-aware fuzzing of the bindings, ${fuzz_seconds}s per binding and core"
+  MEMTEST_FUZZ_SECONDS="$fuzz_seconds" cargo test --quiet -p runner --test fuzz -- --ignored --test-threads 1
+
   step "bounded fuzz run of the C ABI"
   if cargo +nightly fuzz --version >/dev/null 2>&1; then
     fuzz/run-bounded.sh "$fuzz_seconds"

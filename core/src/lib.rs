@@ -38,6 +38,14 @@
 //! concurrent suites' canaries can prove that such a leak is caught, and the
 //! single-threaded suites show that they cannot see it. Never enable it
 //! outside those canaries.
+//!
+//! # The `canary-rare-leak` feature
+//!
+//! **Deliberately leaks memory, on one rare input shape only.** Forwards to
+//! the engine's `canary-rare-leak`: a PNG with alpha whose width % 61 == 7
+//! leaks a row buffer per call, any other input nothing. The fuzz suites'
+//! canaries prove that leak-aware fuzzing finds it. Never enable it outside
+//! those canaries.
 
 pub mod alloc;
 pub mod ffi;

@@ -67,6 +67,44 @@ pub enum Command {
     Trend(TrendArgs),
     /// Search the smallest per-call leak each suite catches (its detection floor)
     Floor(FloorArgs),
+    /// Fuzz a fuzz suite's binding for a while, judging each input by the library's live allocation count; or --replay one saved input
+    Fuzz(FuzzArgs),
+}
+
+/// `memtest fuzz`: which fuzz suite, for how long, on which build.
+#[derive(Debug, Clone, Args)]
+pub struct FuzzArgs {
+    /// The fuzz suite (a suite whose script runs memtest_fuzz / memtest-fuzz) [default with --replay: the folder the reproducer is in]
+    #[arg(value_name = "NAME", required_unless_present = "replay")]
+    pub name: Option<String>,
+    /// How long to fuzz
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub time: std::time::Duration,
+    /// The mutation seed: the same seed gives the same inputs
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// Fuzz this library variant (a [build.variants.NAME]) [default: the suite's own; with --replay, the one the reproducer was found on]
+    #[arg(long, value_name = "V")]
+    pub variant: Option<String>,
+    /// Run one saved input again; exit 1 while it still fails
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// The engine (MEMTEST_FUZZ_ENGINE): auto, builtin or atheris (python)
+    #[arg(long, value_name = "E", default_value = "auto")]
+    pub engine: String,
+    /// Run without the allocation check (how fast the plain fuzzer is)
+    #[arg(long)]
+    pub no_oracle: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    match crate::units::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("a duration above zero, e.g. 60s".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]

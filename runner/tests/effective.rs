@@ -116,16 +116,23 @@ fn limits_json(l: &Limits) -> Value {
 
 /// Suites added since the snapshot, each on purpose: the concurrency block
 /// (its suites, their canaries on the thread-leaky core, and the
-/// single-threaded suites shown blind to that leak).
+/// single-threaded suites shown blind to that leak), and the fuzz suites
+/// with their canaries on the rare-leaky core.
 const ADDED: &[&str] = &[
     "node-concurrency",
     "node-concurrency-canary-thread-leaky",
     "node-ffi-memory-on-thread-leaky",
+    "node-fuzz",
+    "node-fuzz-canary-rare-leaky",
     "python-concurrency",
     "python-concurrency-canary-thread-leaky",
     "python-ffi-memory-on-thread-leaky",
+    "python-fuzz",
+    "python-fuzz-canary-rare-leaky",
     "rust-concurrency",
     "rust-concurrency-canary-thread-leaky",
+    "rust-fuzz",
+    "rust-fuzz-canary-rare-leaky",
     "rust-memory-leak-on-thread-leaky",
 ];
 

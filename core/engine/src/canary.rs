@@ -222,6 +222,41 @@ pub(crate) fn stage_in_thread_scratch(input: &[u8]) {
     });
 }
 
+/// The rare shape: a PNG whose decoded image has alpha and whose width is
+/// 61k + 7 pixels. 1 in 61 widths, alpha color types only, PNG only: the
+/// twelve fixtures and the suites' generated images never have it.
+#[cfg(feature = "canary-rare-leak")]
+pub(crate) fn is_rare_shape(format: crate::Format, width: u32, has_alpha: bool) -> bool {
+    format == crate::Format::Png && has_alpha && width % 61 == 7
+}
+
+/// Leaks one row buffer (width x 4 bytes, filled) when `image` has the rare
+/// shape: the bug of an alpha path that forgets a scratch row on one width
+/// class, which no fixed input reaches.
+#[cfg(feature = "canary-rare-leak")]
+pub(crate) fn leak_on_rare_shape(format: crate::Format, image: &image::DynamicImage) {
+    if is_rare_shape(format, image.width(), image.color().has_alpha()) {
+        let row = vec![0x5Au8; image.width() as usize * 4 + 1];
+        // See leak_input: the block must escape, or LLVM may drop it.
+        std::hint::black_box(Box::leak(row.into_boxed_slice()));
+    }
+}
+
+#[cfg(all(test, feature = "canary-rare-leak"))]
+mod rare_tests {
+    use super::is_rare_shape;
+    use crate::Format;
+
+    #[test]
+    fn only_alpha_pngs_of_one_width_class_are_rare() {
+        assert!(is_rare_shape(Format::Png, 7, true));
+        assert!(is_rare_shape(Format::Png, 68, true));
+        assert!(!is_rare_shape(Format::Png, 68, false));
+        assert!(!is_rare_shape(Format::Png, 69, true));
+        assert!(!is_rare_shape(Format::Jpeg, 7, true));
+    }
+}
+
 #[cfg(all(test, feature = "canary-leak"))]
 mod tests {
     use super::*;

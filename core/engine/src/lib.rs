@@ -40,7 +40,20 @@
 //! and ends. The concurrent suites must catch it; the single-threaded ones,
 //! by construction, cannot. Never enable it outside those canaries.
 
-#[cfg(any(feature = "canary-leak", feature = "canary-thread-leak"))]
+//!
+//! # The `canary-rare-leak` feature
+//!
+//! **Deliberately leaks memory, on one rare input shape only.** A PNG whose
+//! decoded image has an alpha channel and a width of 61k + 7 pixels leaks one
+//! row buffer per call; every other input is clean. The fixed-input suites
+//! never feed that shape; memtest's fuzz suites must find it. Never enable it
+//! outside those canaries.
+
+#[cfg(any(
+    feature = "canary-leak",
+    feature = "canary-thread-leak",
+    feature = "canary-rare-leak"
+))]
 mod canary;
 pub mod decode;
 mod deflate_alloc;

@@ -124,6 +124,8 @@ pub fn optimize(input: &[u8], options: &Options) -> Result<Output, Error> {
     }
     let source_format = format::sniff(input).ok_or(Error::UnknownFormat)?;
     let image = decode::decode(source_format, input)?;
+    #[cfg(feature = "canary-rare-leak")]
+    crate::canary::leak_on_rare_shape(source_format, &image);
 
     let allowed: &[Format] = if options.formats.is_empty() {
         &Format::ENCODABLE

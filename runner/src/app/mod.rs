@@ -9,6 +9,7 @@
 mod bisect;
 mod explain;
 mod floor;
+mod fuzz;
 mod git;
 mod history;
 mod hook;
@@ -279,6 +280,7 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
         }
         Command::Bisect(args) => bisect::bisect(&load()?, &ctx, &args, opts),
         Command::Trend(args) => trend::trend(&load, &ctx, &args, opts),
+        Command::Fuzz(args) => fuzz::fuzz(&load()?, &ctx, &args, opts),
         Command::Hook(command) => {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
             let done = match command {

@@ -16,6 +16,14 @@ const FILES: &[(&str, &str)] = &[
         "node/memtest-suite.js",
         include_str!("../../helpers/node/memtest-suite.js"),
     ),
+    (
+        "python/memtest_fuzz.py",
+        include_str!("../../helpers/python/memtest_fuzz.py"),
+    ),
+    (
+        "node/memtest-fuzz.js",
+        include_str!("../../helpers/node/memtest-fuzz.js"),
+    ),
     ("c/memtest.h", include_str!("../../helpers/c/memtest.h")),
 ];
 

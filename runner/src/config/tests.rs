@@ -468,15 +468,16 @@ fn every_problem_is_reported_at_once() {
 fn the_repository_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../memtest.toml");
     let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    // 18 memory suites, their 18 canaries, and 3 single-threaded suites run
-    // against the thread-leaky core (no canaries: theirs run on the originals).
-    assert_eq!(c.suites.len(), 39);
+    // 18 memory suites, their 18 canaries, 3 single-threaded suites run
+    // against the thread-leaky core (no canaries: theirs run on the
+    // originals), and 3 fuzz suites with their canaries.
+    assert_eq!(c.suites.len(), 45);
     let canaries: Vec<&Suite> = c
         .suites
         .iter()
         .filter(|s| s.expect == Expect::Fail)
         .collect();
-    assert_eq!(canaries.len(), 18, "one canary per memory suite");
+    assert_eq!(canaries.len(), 21, "one canary per memory suite");
     for canary in canaries {
         let of = canary.canary_of.as_deref().unwrap();
         assert_eq!(
