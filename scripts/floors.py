@@ -5,6 +5,7 @@ fresh search agrees with them within 2x.
 
   floors.py table [--write README | --check README]
   floors.py compare FRESH_DIR SAVED_DIR PROFILE PART...
+  floors.py selftest
 """
 import json
 import os
@@ -51,6 +52,8 @@ def cell(f):
         return f"none up to {size(f['missed_bytes_per_call'])}{every}", ""
     if r == "clean_failed":
         return "clean run failed", ", ".join(f["reasons"])
+    if r == "interrupted":
+        return "not measured (search stopped)", ""
     return r.replace("_", " "), ""
 
 
@@ -117,7 +120,36 @@ def compare(fresh_root, saved_root, profile, parts):
     return 1 if bad else 0
 
 
+def selftest():
+    """The 2x rule and the cells on planted searches (scripts/test.sh)."""
+    def floor(b, missed=None, every=1):
+        return {"result": "floor", "bytes_per_call": b, "missed_bytes_per_call": missed,
+                "caught_by": ["rss_growth"], "every": every, "bytes_per_run": None}
+    blind = {"result": "blind", "missed_bytes_per_call": 1 << 26, "every": 1}
+    stopped = {"result": "interrupted", "every": 1}
+    table = [
+        (floor(512, 304), floor(304, 181), True),
+        (floor(1024, 512), floor(512, 304), True),
+        (floor(2435, 1448), floor(6889, 4096), False),
+        (floor(1), floor(1), True),
+        (blind, blind, True),
+        (blind, floor(1 << 26), False),
+        (stopped, floor(1), False),
+    ]
+    for fresh, saved, want in table:
+        assert within_2x(fresh, saved) == want and within_2x(saved, fresh) == want, (fresh, saved)
+    assert cell(floor(1)) == ("<= 1 B", "rss_growth")
+    assert cell(floor(861, 512, every=1000)) == ("861 B (1 call in 1000)", "rss_growth")
+    assert cell(blind) == ("none up to 67.1 MB", "")
+    assert cell(None) == ("not measured", "")
+    assert cell(stopped)[0] == "not measured (search stopped)"
+    print("floors.py: the 2x rule and the table's cells hold")
+    return 0
+
+
 def main(argv):
+    if argv[:1] == ["selftest"]:
+        return selftest()
     if argv[:1] == ["table"]:
         rendered = table()
         if argv[1:2] == ["--write"]:

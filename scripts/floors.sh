@@ -10,6 +10,7 @@
 #   scripts/floors.sh table [--write]       the table from docs/floors/ (--write:
 #                                           into README.md between its markers)
 #   scripts/floors.sh readme                README.md's table is the one docs/floors/ makes
+#                                           (and the 2x rule's self-test)
 #   scripts/floors.sh check PROFILE PART... a fresh search of the parts, each
 #                                           suite's floor within 2x of docs/floors/
 #
@@ -113,6 +114,6 @@ case $cmd in
     else
       python3 scripts/floors.py table
     fi ;;
-  readme) python3 scripts/floors.py table --check README.md ;;
+  readme) python3 scripts/floors.py selftest && python3 scripts/floors.py table --check README.md ;;
   *) echo "usage: scripts/floors.sh [search|check PROFILE PART... | table [--write] | readme]" >&2; exit 2 ;;
 esac
