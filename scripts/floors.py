@@ -16,7 +16,8 @@ FLOORS = os.path.join(ROOT, "docs", "floors")
 PROFILES = ("default", "ci")
 # project -> (parts with the library heap's leak, parts with malloc's)
 PROJECTS = (
-    ("pyjamaz", ("fast", "rest", "concurrency"), ("fast-c", "rest-c", "concurrency-c")),
+    ("pyjamaz", ("fast", "rest", "concurrency", "fuzz"),
+     ("fast-c", "rest-c", "concurrency-c", "fuzz-c")),
     ("c-library", ("c-library",), ("c-library-c",)),
     ("zig-library", ("zig-library",), ("zig-library-c",)),
 )
