@@ -20,7 +20,9 @@
 #   6. the trend of the fast tier's runs (they append to
 #      .memtest/report/history.jsonl) as a page, checked in headless Chromium;
 #      bisection and drift are tested in step 1 (runner/tests/bisect.rs, on
-#      throw-away repositories, ~20 s)
+#      throw-away repositories, ~20 s; with valgrind, bisect --sites ~30 s)
+#   7. the README's detection-floor table against docs/floors/ (instant; with
+#      --full, a fresh floor search of the fast tier within 2x of it, ~4 min)
 # `scripts/test.sh --full` (what CI runs, via .ci/run) adds what costs minutes
 # on a fresh machine: the stability run 10 times instead of 3, 30 interruption
 # trials with CPU hogs beside them, a type check of
@@ -176,6 +178,16 @@ if [ "$full" = 1 ]; then
   step "interruption trials under load (30, two busy threads beside)"
   MEMTEST_TRIALS="${MEMTEST_TRIALS:-30}" MEMTEST_TRIAL_LOAD=2 \
     cargo test --quiet -p runner --test interrupt_trials
+fi
+
+# Issue 22: the README's floor table is the one its JSON (docs/floors/) makes
+# (instant); with --full, a fresh search of the fast tier at the ci profile
+# (~4 min on 2 busy cores) must find every floor within 2x of it.
+step "the README's detection-floor table is docs/floors/'s"
+scripts/floors.sh readme
+if [ "$full" = 1 ]; then
+  step "detection floors: a fresh search of the fast tier (ci) within 2x of the table"
+  scripts/floors.sh check ci fast
 fi
 
 fuzz_seconds="${MEMTEST_FUZZ_SECONDS:-$([ "$full" = 1 ] && echo 60 || echo 0)}"

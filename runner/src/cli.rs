@@ -310,6 +310,9 @@ pub struct BisectArgs {
     /// The lead (good runs over bad, or bad over good) that settles a commit
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub margin: u32,
+    /// Once found, run the bad suites in attribution mode (`explain`) at the last good and the first bad commit, and show the leak sites that grew
+    #[arg(long)]
+    pub sites: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

@@ -182,6 +182,57 @@ fn bisect_names_the_leaking_commit_through_noise_and_a_broken_build() {
     assert_nothing_left(&repo, &head);
 }
 
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+/// `--sites`: the bad suite runs in attribution mode (valgrind memcheck,
+/// explain's choice for a make-built library) at the last good and the first
+/// bad commit, and the one site that grew is the function the leaking
+/// commit added.
+#[test]
+fn bisect_sites_names_the_function_the_leaking_commit_added() {
+    if !["valgrind", "make", "cc"].iter().all(|p| on_path(p)) {
+        eprintln!("skipped: needs valgrind, make and cc");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), "leak", None);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let leak = commit_named(&repo, "cache: keep every block for reuse");
+    let before = git(&repo, &["rev-parse", &format!("{leak}~1")]);
+    let out = memtest(&["bisect", "--good", "HEAD~10", "--sites"], &repo);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let log = json(&repo.join(".memtest/bisect/bisect.json"));
+    assert_eq!(log["outcome"]["first_bad"]["id"], leak.as_str(), "{stdout}");
+    let sites = &log["sites"];
+    assert_eq!(sites["last_good"]["id"], before.as_str());
+    assert_eq!(sites["first_bad"]["id"], leak.as_str());
+    assert_eq!(sites["suites"], serde_json::json!(["work-memory"]));
+    assert!(sites.get("error").is_none(), "{sites:#}");
+    let grown = sites["grown"].as_array().unwrap();
+    assert_eq!(grown.len(), 1, "only the planted site grew: {sites:#}");
+    let site = &grown[0];
+    let name = site["name"].as_str().unwrap();
+    assert!(name.starts_with("cache_keep (lib.c:"), "{sites:#}");
+    assert_eq!(site["new"], true);
+    assert_eq!(site["source"], "valgrind");
+    // Every call of the run leaked its 256 KiB block there.
+    let blocks = site["bad_blocks"].as_u64().unwrap();
+    assert!(blocks >= 100, "{sites:#}");
+    assert_eq!(site["bad_bytes"].as_u64().unwrap(), blocks * 256 * 1024);
+    assert!(
+        stdout.contains("sites grown from")
+            && stdout.contains(&format!("work-memory  {name}  +"))
+            && stdout.contains("definitely lost (new)"),
+        "{stdout}"
+    );
+    assert_nothing_left(&repo, &head);
+}
+
 #[test]
 fn ctrl_c_during_a_bisection_leaves_no_worktree_process_or_state() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 //! interrupted bisection leaves what it learned, and the events the
 //! bisection reporter prints as they happen.
 
+use super::sites::SitesDiff;
 use super::{Decision, Observation, Oracle, Reference, Rule, RunClass};
 use crate::history::Commit;
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,10 @@ pub struct Log {
     pub reference: Option<Reference>,
     pub steps: Vec<Step>,
     pub outcome: Option<Outcome>,
+    /// `--sites`: the leak sites that grew between the last good and the
+    /// first bad commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sites: Option<SitesDiff>,
     pub duration_ms: u64,
 }
 
@@ -123,8 +128,16 @@ pub enum Event {
     },
     Ran(RunLog),
     Decided(Step),
+    /// `--sites`: the last good and the first bad commit run in
+    /// attribution mode.
+    Explaining {
+        last_good: Commit,
+        first_bad: Commit,
+        suites: Vec<String>,
+    },
     Finished {
         outcome: Outcome,
+        sites: Option<Box<SitesDiff>>,
         log: PathBuf,
     },
 }

@@ -12,6 +12,7 @@
 
 pub mod log;
 pub mod search;
+pub mod sites;
 
 use crate::model::{Criterion, Metric};
 use crate::verdict::baseline::allowed;

@@ -3,11 +3,14 @@
 //! and figures, good or bad) and what they settled on, and the answer.
 //! Figures go through `Metric::value` (crate::units).
 
+use super::sites::{source_name, unit_of};
 use super::text::Paint;
 use crate::bisect::log::{Event, Log, Outcome, Role, RunLog, Step};
+use crate::bisect::sites::SitesDiff;
 use crate::bisect::{Decision, Observation, RunClass};
 use crate::history::Commit;
 use crate::model::Metric;
+use crate::units::Bytes;
 use std::io::Write;
 use std::path::Path;
 
@@ -88,9 +91,26 @@ impl<W: Write> BisectReporter<W> {
             }
             Event::Ran(run) => self.run_line(run),
             Event::Decided(step) => self.decision_line(step),
-            Event::Finished { outcome, log } => {
-                format!("\n{}\nlog: {}\n", self.outcome(outcome), log.display())
-            }
+            Event::Explaining {
+                last_good,
+                first_bad,
+                suites,
+            } => format!(
+                "\nexplaining {} at {} (last good) and {} (first bad): where they leak\n",
+                suites.join(", "),
+                last_good.short(),
+                first_bad.short()
+            ),
+            Event::Finished {
+                outcome,
+                sites,
+                log,
+            } => format!(
+                "\n{}\n{}log: {}\n",
+                self.outcome(outcome),
+                sites.as_ref().map(|d| self.sites(d)).unwrap_or_default(),
+                log.display()
+            ),
         }
     }
 
@@ -185,6 +205,58 @@ impl<W: Write> BisectReporter<W> {
     }
 }
 
+impl<W: Write> BisectReporter<W> {
+    /// The grown sites, largest first, one line each: "work-memory
+    /// cache_keep (lib.c:9)  +51.2 MB native in 200 blocks definitely lost
+    /// (new)".
+    fn sites(&self, diff: &SitesDiff) -> String {
+        let head = format!(
+            "sites grown from {} to {}:",
+            diff.last_good.short(),
+            diff.first_bad.short()
+        );
+        if let Some(error) = &diff.error {
+            return format!("{} {error}\n", self.paint.yellow("sites not compared:"));
+        }
+        if diff.grown.is_empty() {
+            return format!("{head} none (explained: {})\n", diff.suites.join(", "));
+        }
+        let width = diff.grown.iter().map(|g| g.name.len()).max().unwrap_or(0);
+        let lines: Vec<String> = diff
+            .grown
+            .iter()
+            .map(|g| {
+                let count = |n: u64| {
+                    let unit = unit_of(g.layer);
+                    format!(
+                        "{n} {}",
+                        if n == 1 {
+                            &unit[..unit.len() - 1]
+                        } else {
+                            unit
+                        }
+                    )
+                };
+                let was = if g.new {
+                    "new".to_string()
+                } else {
+                    format!("was {} in {}", Bytes(g.good_bytes), count(g.good_blocks))
+                };
+                format!(
+                    "  {}  {:<width$}  {} {} in {} {} ({was})",
+                    g.suite,
+                    g.name,
+                    self.paint.red(&format!("+{}", Bytes(g.grown_bytes()))),
+                    g.layer.as_str(),
+                    count(g.bad_blocks),
+                    source_name(g.source),
+                )
+            })
+            .collect();
+        format!("{head}\n{}\n", lines.join("\n"))
+    }
+}
+
 fn subject(c: &Commit) -> String {
     format!("\"{}\"", c.subject)
 }
@@ -265,6 +337,7 @@ mod tests {
                 first_bad: first,
                 last_good: commit("dddddddddddd", "tune"),
             },
+            sites: None,
             log: "/b.json".into(),
         });
         let text = String::from_utf8(out).unwrap();
@@ -278,6 +351,88 @@ mod tests {
              -> bad (0 good, 2 bad of 2)\n\
              \nfirst bad commit: cccccccccccc  \"leak: keep every buffer\"\n  \
              last good: dddddddddd  \"tune\"\nlog: /b.json\n"
+        );
+    }
+
+    #[test]
+    fn the_grown_sites_follow_the_answer_largest_first() {
+        use crate::bisect::sites::GrownSite;
+        use crate::model::{Layer, SiteSource};
+        let (good, bad) = (
+            commit("dddddddddddd", "tune"),
+            commit("cccccccccccc", "leak"),
+        );
+        let site = |name: &str, good_bytes: u64, bad_bytes: u64, new: bool| GrownSite {
+            suite: "work-memory".into(),
+            layer: Layer::Native,
+            source: SiteSource::Valgrind,
+            name: name.into(),
+            good_bytes,
+            good_blocks: u64::from(!new),
+            bad_bytes,
+            bad_blocks: 200,
+            new,
+        };
+        let diff = SitesDiff {
+            last_good: good.clone(),
+            first_bad: bad.clone(),
+            suites: vec!["work-memory".into()],
+            grown: vec![
+                site("cache_keep (lib.c:9)", 0, 52_428_800, true),
+                site("work (lib.c:14)", 64, 128, false),
+            ],
+            error: None,
+        };
+        let mut out = Vec::new();
+        let mut r = BisectReporter::new(&mut out, false);
+        r.on_event(&Event::Explaining {
+            last_good: good.clone(),
+            first_bad: bad.clone(),
+            suites: diff.suites.clone(),
+        });
+        let outcome = Outcome::Found {
+            first_bad: bad,
+            last_good: good,
+        };
+        r.on_event(&Event::Finished {
+            outcome: outcome.clone(),
+            sites: Some(Box::new(diff.clone())),
+            log: "/b.json".into(),
+        });
+        let none = SitesDiff {
+            grown: vec![],
+            ..diff.clone()
+        };
+        let failed = SitesDiff {
+            error: Some("explain at dddddddddd ended with exit 3: build failed".into()),
+            ..none.clone()
+        };
+        for d in [none, failed] {
+            r.on_event(&Event::Finished {
+                outcome: outcome.clone(),
+                sites: Some(Box::new(d)),
+                log: "/b.json".into(),
+            });
+        }
+        let text = String::from_utf8(out).unwrap();
+        let found =
+            "\nfirst bad commit: cccccccccccc  \"leak\"\n  last good: dddddddddd  \"tune\"\n";
+        assert_eq!(
+            text,
+            format!(
+                "\nexplaining work-memory at dddddddddd (last good) and cccccccccc (first bad): where they leak\n\
+                 {found}\
+                 sites grown from dddddddddd to cccccccccc:\n  \
+                 work-memory  cache_keep (lib.c:9)  +52.4 MB native in 200 blocks definitely lost (new)\n  \
+                 work-memory  work (lib.c:14)       +64 B native in 200 blocks definitely lost (was 64 B in 1 block)\n\
+                 log: /b.json\n\
+                 {found}\
+                 sites grown from dddddddddd to cccccccccc: none (explained: work-memory)\n\
+                 log: /b.json\n\
+                 {found}\
+                 sites not compared: explain at dddddddddd ended with exit 3: build failed\n\
+                 log: /b.json\n"
+            )
         );
     }
 }

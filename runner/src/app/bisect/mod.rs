@@ -15,12 +15,14 @@
 //! the worktree's guard removes the checkout. No `git bisect` state is ever
 //! made: the user's HEAD, index and work tree are not touched.
 
+mod sites;
 mod tester;
 
 use super::git;
 use super::{AppError, Context, ExitStatus};
 use crate::bisect::log::{self, Event, Log, Outcome, Role, Step};
 use crate::bisect::search::{Answer, Mark, Search};
+use crate::bisect::sites::SitesDiff;
 use crate::bisect::{Decision, Observation, Oracle, Reference, Rule};
 use crate::cli::{BisectArgs, FigureArg};
 use crate::config::Config;
@@ -101,6 +103,7 @@ pub(super) fn bisect(
         reference: None,
         steps: Vec::new(),
         outcome: None,
+        sites: None,
         duration_ms: 0,
     };
     let log_path = ctx
@@ -121,7 +124,37 @@ pub(super) fn bisect(
         Err(AppError::Interrupted { .. }) => Outcome::Interrupted,
         Err(e) => return Err(e),
     };
-    session.finish(outcome.clone())?;
+    let sites = match &outcome {
+        Outcome::Found {
+            first_bad,
+            last_good,
+        } if args.sites => {
+            let suites = session
+                .log
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.commit.id == first_bad.id)
+                .map(|step| sites::bad_suites(&tester, step))
+                .unwrap_or_default();
+            let emit = &mut |e| session.reporter.on_event(&e);
+            Some(sites::compare(
+                &mut tester,
+                last_good,
+                first_bad,
+                suites,
+                emit,
+            )?)
+        }
+        _ => None,
+    };
+    session.finish(outcome.clone(), sites)?;
+    if interrupt.is_set() {
+        return Ok(match interrupt.signal() {
+            Some(libc::SIGTERM) => ExitStatus::Terminated,
+            _ => ExitStatus::Interrupted,
+        });
+    }
     Ok(match outcome {
         Outcome::Found { .. } => ExitStatus::Passed,
         Outcome::Among { .. } => ExitStatus::Inconclusive,
@@ -240,11 +273,13 @@ impl Session<'_> {
         crate::report::bisect::write_log(self.path, self.log).map_err(AppError::ReportIo)
     }
 
-    fn finish(&mut self, outcome: Outcome) -> Result<(), AppError> {
+    fn finish(&mut self, outcome: Outcome, sites: Option<SitesDiff>) -> Result<(), AppError> {
         self.log.outcome = Some(outcome.clone());
+        self.log.sites = sites.clone();
         self.write()?;
         self.emit(Event::Finished {
             outcome,
+            sites: sites.map(Box::new),
             log: self.path.to_owned(),
         });
         Ok(())

@@ -77,7 +77,7 @@ impl Tester<'_> {
         }
     }
 
-    fn interrupted(&self) -> Result<(), AppError> {
+    pub(super) fn interrupted(&self) -> Result<(), AppError> {
         if self.interrupt.is_set() {
             return Err(AppError::Interrupted {
                 during: "the bisection",
@@ -190,7 +190,8 @@ impl Tester<'_> {
         let json = runs_dir.join(format!("{}-{run}.json", commit.short()));
         let output = runs_dir.join(format!("{}-{run}.log", commit.short()));
         let _ = std::fs::remove_file(&json);
-        let code = self.child(tree, config, &json, &output, run)?;
+        let argv = self.child_args(config, &json, run);
+        let code = self.child(tree, argv, &output)?;
         let says = || last_error(&output);
         Ok(match code {
             Some(0 | 1) => {
@@ -232,20 +233,18 @@ impl Tester<'_> {
 
     /// Starts the child memtest and waits for it, passing an interrupt on;
     /// its exit code (`None`: a signal ended it).
-    fn child(
+    pub(super) fn child(
         &mut self,
         tree: &Path,
-        config: &Path,
-        json: &Path,
+        argv: Vec<OsString>,
         output: &Path,
-        run: usize,
     ) -> Result<Option<i32>, AppError> {
         self.marks += 1;
         let mark = format!("{}.bisect.{}", std::process::id(), self.marks);
         let log = std::fs::File::create(output).map_err(AppError::ReportIo)?;
         let err = log.try_clone().map_err(AppError::ReportIo)?;
         let mut cmd = Command::new(&self.exe);
-        cmd.args(self.child_args(config, json, run))
+        cmd.args(argv)
             .current_dir(tree)
             .stdin(Stdio::null())
             .stdout(log)
@@ -281,7 +280,9 @@ impl Tester<'_> {
         }
     }
 
-    fn child_args(&self, config: &Path, json: &Path, run: usize) -> Vec<OsString> {
+    /// `--config CONFIG [--profile P] [--wrapper W]`: what every child
+    /// memtest is given before its command.
+    pub(super) fn global_args(&self, config: &Path) -> Vec<OsString> {
         let ctx = self.ctx;
         let mut a: Vec<OsString> = vec!["--config".into(), config.into()];
         for (flag, value) in [("--profile", &ctx.profile), ("--wrapper", &ctx.wrapper)] {
@@ -289,9 +290,13 @@ impl Tester<'_> {
                 a.extend([flag.into(), v.into()]);
             }
         }
-        a.push("run".into());
-        a.extend(filter_args(self.args));
-        a.extend(["--json".into(), json.into()]);
+        a
+    }
+
+    /// `--json FILE` and the execution flags passed on (--jobs, --scale,
+    /// --sampler).
+    pub(super) fn exec_args(&self, json: &Path) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec!["--json".into(), json.into()];
         let exec = &self.args.exec;
         if let Some(jobs) = exec.jobs {
             a.extend(["--jobs".into(), jobs.to_string().into()]);
@@ -302,6 +307,15 @@ impl Tester<'_> {
         if let Some(sampler) = exec.sampler {
             a.extend(["--sampler".into(), sampler.name().into()]);
         }
+        a
+    }
+
+    fn child_args(&self, config: &Path, json: &Path, run: usize) -> Vec<OsString> {
+        let ctx = self.ctx;
+        let mut a = self.global_args(config);
+        a.push("run".into());
+        a.extend(filter_args(self.args));
+        a.extend(self.exec_args(json));
         if run > 1 {
             a.push("--no-build".into());
         }
@@ -354,7 +368,7 @@ fn sweep(mark: &str) {
 /// The child's error in a line: memtest's `error:` and its `caused by:`
 /// lines, and the first error the tool under them printed (a compiler's
 /// `file:line: error: ...` from the build log's tail); else its last line.
-fn last_error(output: &Path) -> String {
+pub(super) fn last_error(output: &Path) -> String {
     let text = std::fs::read_to_string(output).unwrap_or_default();
     let lines: Vec<&str> = text
         .lines()
