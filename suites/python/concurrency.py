@@ -64,6 +64,8 @@ MIN_PAUSE_S = 0.001
 # beside a released one only while the OS runs something else on its core
 # (0.11-0.12 there). Over half of the call means the GIL was held.
 FROZEN_LIMIT = 0.5
+# Tries of the GIL measurement while its control cannot tell (see check_parallel).
+GIL_ATTEMPTS = 3
 # The throughput figure: THREADS x PARALLEL_CALLS calls on the full path
 # (every format, SSIM: ~25 ms each), through the binding and with the GIL
 # held, PARALLEL_REPEATS times each, alternated.
@@ -203,8 +205,22 @@ def threads_wall(call, data):
 def check_parallel(gil_input, parallel_input):
     binding = lambda d: pyjamaz.optimize(d, **GIL_OPTIONS)  # noqa: E731
     held_call = gil_holding_optimize()
-    frozen, call_s = frozen_during_calls(binding, gil_input)
-    frozen_held, _ = frozen_during_calls(lambda d: held_call(d, b"none", b"jpeg"), gil_input)
+    # The control (the same call through PyDLL, GIL held) shows the method
+    # can tell held from released. On a machine loaded far past its cores
+    # (load 18 on 2 seen in a floor search) the OS stalls the caller between
+    # its timestamp and the call and the control read 47%: then both are
+    # measured again, as when the binding's reading is high (the OS kept the
+    # spinning loop off its core). A binding that holds the GIL reads high on
+    # every try, so trying again cannot let it pass.
+    for attempt in range(1, GIL_ATTEMPTS + 1):
+        frozen, call_s = frozen_during_calls(binding, gil_input)
+        frozen_held, _ = frozen_during_calls(lambda d: held_call(d, b"none", b"jpeg"), gil_input)
+        if frozen_held > FROZEN_LIMIT and frozen <= FROZEN_LIMIT:
+            break
+        if attempt < GIL_ATTEMPTS:
+            print(f"GIL: try {attempt} of {GIL_ATTEMPTS}: the loop stood still for {frozen * 100:.0f}% of a "
+                  f"call through the binding and {frozen_held * 100:.0f}% with the GIL held (a busy machine "
+                  "blurs the two); measuring again", flush=True)
     t.report("python_frozen_share", round(frozen, 3))
     t.report("python_frozen_share_gil_held", round(frozen_held, 3))
 
