@@ -374,6 +374,7 @@ mod tests {
         Outcome {
             job,
             floor: None,
+            cause: None,
             measured: Measured {
                 pid: 1,
                 exit: Exit::Code { code: 0 },
@@ -386,6 +387,7 @@ mod tests {
                 log_tail: vec![],
                 findings: None,
                 sites: Vec::new(),
+                checkpoints: Vec::new(),
             },
             figures: Figures::default(),
             verdict,

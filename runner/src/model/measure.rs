@@ -3,7 +3,7 @@
 //! (the verdict's input), and the [`Figures`] the verdict derives from them.
 //! Nothing here is judged.
 
-use super::Site;
+use super::{Checkpoint, Site};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,6 +84,10 @@ pub struct Measured {
     /// suite (`MEMTEST site=` lines) and read from the wrapper's findings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sites: Vec<Site>,
+    /// The suite's checkpoints in attribution mode (`MEMTEST checkpoint=`
+    /// lines): live and allocator figures, and memtest's smaps reading.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<Checkpoint>,
 }
 
 /// A wrapper's report on one suite.

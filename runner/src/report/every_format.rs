@@ -102,6 +102,7 @@ fn leaking_run() -> Measured {
         log_tail: vec![],
         findings: None,
         sites: Vec::new(),
+        checkpoints: Vec::new(),
     }
 }
 

@@ -5,8 +5,8 @@
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Judged, KnownFloor, Limits, Outcome, RuntimeKind,
-    Sample, Site, SoakSlopes, Stopped, Verdict, WrapperFindings,
+    Criterion, Diagnosis, Exit, Expect, Failure, Figures, Judged, KnownFloor, Limits, Outcome,
+    RuntimeKind, Sample, Site, SoakSlopes, Stopped, Verdict, WrapperFindings,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use serde::{Deserialize, Serialize};
@@ -311,6 +311,10 @@ pub struct SuiteReport {
     /// the run had no floors file or the file holds none for the suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<KnownFloor>,
+    /// Leak or allocator? The cause of its RSS growth and the figures that
+    /// decided it, when `memtest explain` looked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Diagnosis>,
 }
 
 fn unit_scale() -> f64 {
@@ -337,6 +341,7 @@ impl SuiteReport {
             figures,
             floor,
             verdict,
+            cause,
         } = outcome;
         let kind = VerdictKind::of(verdict);
         let failures: &[Failure] = match verdict {
@@ -371,6 +376,7 @@ impl SuiteReport {
             samples: Series::from_samples(&measured.samples),
             sites: kept_sites(&measured.sites),
             floor: floor.clone(),
+            cause: cause.clone(),
         }
     }
 

@@ -83,6 +83,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
     Outcome {
         job,
         floor: None,
+        cause: None,
         figures: Figures {
             peak_rss_sampled: Bytes(50_000_000 + rise),
             peak_rss_exact: (runtime == RuntimeKind::Rust).then_some(Bytes(51_000_000 + rise)),
@@ -111,6 +112,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
             ],
             findings: None,
             sites: Vec::new(),
+            checkpoints: Vec::new(),
         },
         verdict,
     }

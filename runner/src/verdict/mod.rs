@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod canary;
+pub mod cause;
 pub mod criteria;
 pub mod series;
 pub mod soak;
@@ -282,6 +283,7 @@ pub fn judge(
         figures,
         floor: floor.cloned(),
         verdict,
+        cause: None,
     }
 }
 
@@ -364,6 +366,7 @@ mod tests {
             log_tail: vec![],
             findings: None,
             sites: Vec::new(),
+            checkpoints: Vec::new(),
         }
     }
 
