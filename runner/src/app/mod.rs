@@ -7,6 +7,7 @@
 //! report.
 
 mod bisect;
+mod cause;
 mod explain;
 mod floor;
 mod fuzz;
