@@ -66,14 +66,15 @@ fn figure(list: &Value, figure: &str, key: (&str, &str), field: &str) -> Option<
         .and_then(|e| e[field].as_i64())
 }
 
-#[test]
-fn fragmentation_is_allocator_retention_and_the_same_growth_leaked_is_a_leak() {
+/// A project with `toml` and the fixture built in it; `None` where the
+/// test cannot run.
+fn project(toml: &str) -> Option<tempfile::TempDir> {
     if !cfg!(target_os = "linux") || !on_path("cc") {
         eprintln!("skipped: needs Linux (glibc) and cc");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("memtest.toml"), PROJECT).unwrap();
+    std::fs::write(dir.path().join("memtest.toml"), toml).unwrap();
     let helpers = repo().join("runner/helpers/c");
     let built = std::process::Command::new("cc")
         .args(["-O1", "-pthread", "-I"])
@@ -84,6 +85,12 @@ fn fragmentation_is_allocator_retention_and_the_same_growth_leaked_is_a_leak() {
         .status()
         .unwrap();
     assert!(built.success());
+    Some(dir)
+}
+
+#[test]
+fn fragmentation_is_allocator_retention_and_the_same_growth_leaked_is_a_leak() {
+    let Some(dir) = project(PROJECT) else { return };
     let json = dir.path().join("explain.json");
     let out = memtest(
         &[
@@ -167,6 +174,63 @@ fn fragmentation_is_allocator_retention_and_the_same_growth_leaked_is_a_leak() {
     .unwrap();
     assert!(trim_growth * 10 >= leak_rss * 9, "{leaked}");
     assert!(text.contains("cause: leak: live bytes +"), "{text}");
+}
+
+const RUN_PROJECT: &str = r#"
+[runtimes.native]
+kind = "command"
+
+[[suite]]
+name = "limited"
+runtime = "native"
+command = ["./fragment"]
+env = { LEAK = "1" }
+limits = { rss_growth = "8MB" }
+
+[[suite]]
+name = "small"
+runtime = "native"
+command = ["./fragment"]
+env = { ROUNDS = "3" }
+limits = { rss_growth = "32MB" }
+canaries = [{ mode = "leak", env = { LEAK = "1", ROUNDS = "10" } }]
+"#;
+
+#[test]
+fn run_explain_explains_the_failed_suite_and_the_caught_canary_only() {
+    let Some(dir) = project(RUN_PROJECT) else {
+        return;
+    };
+    let json = dir.path().join("run.json");
+    let out = memtest(
+        &["--json", json.to_str().unwrap(), "run", "--explain"],
+        dir.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the run's status stands:\n{text}\n{err}"
+    );
+    for explained in ["limited", "small-canary-leak"] {
+        let head = format!("Where: {explained} (");
+        let block: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with(&head))
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert!(
+            block
+                .iter()
+                .any(|l| l.starts_with("  cause: leak: live bytes +")),
+            "{explained}:\n{text}\n{err}"
+        );
+    }
+    assert!(!text.contains("Where: small ("), "it passed:\n{text}");
+    // The report file is the run's, every suite in it.
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["suites"].as_array().unwrap().len(), 3, "{report}");
 }
 
 #[test]

@@ -18,7 +18,7 @@
 use super::cause::diagnose_suites;
 use super::run::{run_adjusted, Adjust, Ran};
 use super::{AppError, Context, ExitStatus};
-use crate::cli::{ExecArgs, ExplainArgs, FilterArgs};
+use crate::cli::{ExecArgs, ExplainArgs, FilterArgs, RunArgs, DEFAULT_TOP};
 use crate::config::{BuildForm, Config};
 use crate::model::{FindingsKind, Job, Outcome, RuntimeKind, Site};
 use crate::report::sites::{render, SuiteSites};
@@ -36,6 +36,61 @@ pub(super) fn explain(
     opts: &ReportOptions,
 ) -> Result<ExitStatus, AppError> {
     explain_names(config, ctx, &args.names, args.top, &args.exec, opts)
+}
+
+/// `run --explain`: the run, then `explain` of every suite that failed and
+/// every canary that was caught, against the run's build. The run's exit
+/// status stands; its report files hold the run (the explanation is
+/// printed).
+pub(super) fn run_then_explain(
+    config: &Config,
+    ctx: &Context,
+    args: &RunArgs,
+    opts: &ReportOptions,
+) -> Result<ExitStatus, AppError> {
+    let Ran { status, outcomes } = run_adjusted(config, ctx, &args.filter, &args.exec, opts, None)?;
+    let names = to_explain(&outcomes);
+    if names.is_empty() || matches!(status, ExitStatus::Interrupted | ExitStatus::Terminated) {
+        return Ok(status);
+    }
+    let exec = ExecArgs {
+        no_build: true,
+        ..args.exec.clone()
+    };
+    let printed = ReportOptions {
+        json: None,
+        junit: None,
+        plot_dir: None,
+        html: None,
+        summary: None,
+        step_summary: None,
+        github: false,
+        ..opts.clone()
+    };
+    let mut report = ctx.report.clone();
+    report.history = None;
+    let quiet = Context {
+        profile: ctx.profile.clone(),
+        wrapper: ctx.wrapper.clone(),
+        report,
+    };
+    explain_names(config, &quiet, &names, DEFAULT_TOP, &exec, &printed)?;
+    Ok(status)
+}
+
+/// The suites a run should explain: those that failed, and the canaries it
+/// caught (where the leak they plant is, and what it is).
+fn to_explain(outcomes: &[Outcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.verdict,
+                crate::model::Verdict::Failed { .. } | crate::model::Verdict::CanaryCaught { .. }
+            )
+        })
+        .map(|o| o.job.suite.clone())
+        .collect()
 }
 
 /// Diagnoses the cause of each suite's growth, then re-runs the suites in

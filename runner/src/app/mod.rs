@@ -188,6 +188,9 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
     };
     match cli.command {
         Command::All(exec) => run::run_suites(&load()?, &ctx, &FilterArgs::default(), &exec, opts),
+        Command::Run(args) if args.explain => {
+            explain::run_then_explain(&load()?, &ctx, &args, opts)
+        }
         Command::Run(args) => run::run_suites(&load()?, &ctx, &args.filter, &args.exec, opts),
         Command::Explain(args) => explain::explain(&load()?, &ctx, &args, opts),
         Command::List(args) => {
