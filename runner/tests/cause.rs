@@ -233,6 +233,55 @@ fn run_explain_explains_the_failed_suite_and_the_caught_canary_only() {
     assert_eq!(report["suites"].as_array().unwrap().len(), 3, "{report}");
 }
 
+const LIVE_PROJECT: &str = r#"
+[runtimes.native]
+kind = "command"
+
+[[suite]]
+name = "retained"
+runtime = "native"
+command = ["./fragment"]
+limits = { live_growth = "4MB" }
+
+[[suite]]
+name = "leaked"
+runtime = "native"
+command = ["./fragment"]
+env = { LEAK = "1" }
+limits = { live_growth = "4MB" }
+"#;
+
+#[test]
+fn a_suite_judged_by_live_bytes_passes_on_retention_and_fails_on_a_leak() {
+    let Some(dir) = project(LIVE_PROJECT) else {
+        return;
+    };
+    let json = dir.path().join("run.json");
+    let out = memtest(&["--json", json.to_str().unwrap(), "run"], dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let suite = |name: &str| {
+        report["suites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // Both grew RSS by tens of MB; only the leak grew live bytes.
+    let retained = suite("retained");
+    assert_eq!(retained["verdict"], "passed", "{retained}");
+    assert!(retained["figures"]["live_growth_bytes"].as_i64().unwrap() < MB);
+    assert!(retained["figures"]["rss_growth_bytes"].as_i64().unwrap() > 10 * MB);
+    let leaked = suite("leaked");
+    assert_eq!(leaked["verdict"], "failed", "{leaked}");
+    let failure = &leaked["failures"][0];
+    assert_eq!(failure["criterion"], "live_growth", "{leaked}");
+    assert!(failure["measured"].as_i64().unwrap() > 40 * MB, "{leaked}");
+}
+
 #[test]
 #[ignore = "needs the repository's last build (scripts/test.sh runs it after the fast tier)"]
 fn the_leaky_core_canary_is_called_a_leak() {

@@ -127,6 +127,10 @@ pub struct Figures {
     /// reported its progress.
     pub slope_per_op: Option<f64>,
     pub native_leaks: Option<u64>,
+    /// Growth of live bytes over the suite's checkpoints (the largest of
+    /// its live figures), when it recorded any.
+    #[serde(default)]
+    pub live_growth: Option<ByteDelta>,
     /// Where growth and slope started measuring, ms into the run: after the
     /// warm-up, or at the suite's `progress=0` line if later.
     pub measured_from_ms: u64,

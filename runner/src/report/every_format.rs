@@ -74,8 +74,8 @@ fn written(unit: Unit) -> &'static str {
 }
 
 /// A run that breaks every limit `written` gives: RSS and VMS climb 30 MB
-/// over 5 s in 1,000 operations, 5 native allocations are left, and the
-/// marker is never printed.
+/// over 5 s in 1,000 operations, live bytes 20 MB over its checkpoints, 5
+/// native allocations are left, and the marker is never printed.
 fn leaking_run() -> Measured {
     let samples = (0..500u64)
         .map(|i| Sample {
@@ -102,7 +102,14 @@ fn leaking_run() -> Measured {
         log_tail: vec![],
         findings: None,
         sites: Vec::new(),
-        checkpoints: Vec::new(),
+        checkpoints: (0..=10u64)
+            .map(|i| crate::model::Checkpoint {
+                t_ms: i * 500,
+                x: (i * 100) as f64,
+                malloc_in_use_bytes: Some(1_000_000 + i * 2_000_000),
+                ..crate::model::Checkpoint::default()
+            })
+            .collect(),
     }
 }
 

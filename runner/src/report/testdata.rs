@@ -93,6 +93,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
             // Node suites here report their progress: 1,000 operations.
             slope_per_op: (runtime == RuntimeKind::Node).then_some(rise as f64 / 1e3),
             native_leaks: (runtime != RuntimeKind::Rust).then_some(if leaking { 3 } else { 0 }),
+            live_growth: None,
             // The warm-up share (0.2) of the 2.9 s the samples span.
             measured_from_ms: 580,
             soak: None,

@@ -80,6 +80,16 @@ fn growth(checkpoints: &[Checkpoint], figure: impl Fn(&Checkpoint) -> Option<u64
     Some(last as i64 - first as i64)
 }
 
+/// The growth of live bytes over `checkpoints`: the largest growth of the
+/// live figures they report (`None` when they report none). What the
+/// `live_growth` limit judges.
+pub fn live_growth(checkpoints: &[Checkpoint]) -> Option<i64> {
+    SOURCES
+        .iter()
+        .filter_map(|&s| growth(checkpoints, |c| c.live(s)))
+        .max()
+}
+
 const SOURCES: [LiveSource; 3] = [
     LiveSource::MallocInUse,
     LiveSource::Tracemalloc,

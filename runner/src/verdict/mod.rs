@@ -104,6 +104,7 @@ pub fn figures(measured: &Measured, trends: &Trends) -> Figures {
         slope_per_op: trends.per_op.map(|fit| fit.bytes_per_op),
         native_leaks: reported_native_leaks(measured),
         soak: trends.soak.map(|fits| fits.figures()),
+        live_growth: cause::live_growth(&measured.checkpoints).map(ByteDelta),
     }
 }
 
@@ -163,6 +164,12 @@ pub fn evidence(
                 .map(|f| (Value::PerOp(f.bytes_per_op), f.rising_fraction)),
         ),
         Criterion::NativeLeaks => figure(figures.native_leaks.map(Value::Count)),
+        Criterion::LiveGrowth => Evidence {
+            value: figures.live_growth.map(Value::Delta),
+            samples: measured.checkpoints.len(),
+            needed: 2,
+            ..Evidence::default()
+        },
         Criterion::Floor => figure(floor.map(KnownFloor::value)),
         Criterion::ExitCode
         | Criterion::Signal
