@@ -74,6 +74,7 @@ pub fn checkpoint_of(figures: &[(String, f64)], t_ms: u64) -> Option<Checkpoint>
         let bytes = Some(value.max(0.0) as u64);
         match name.as_str() {
             "rss_bytes" => cp.rss_bytes = bytes,
+            "native_live_bytes" => cp.native_live_bytes = bytes,
             "malloc_in_use_bytes" => cp.malloc_in_use_bytes = bytes,
             "malloc_free_bytes" => cp.malloc_free_bytes = bytes,
             "malloc_trimmed_bytes" => cp.malloc_trimmed_bytes = bytes,

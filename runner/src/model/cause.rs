@@ -71,7 +71,8 @@ impl Probe {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LiveSource {
-    /// The library's exact count (`native_leaked_bytes`).
+    /// The library's exact count (`native_live_bytes` at checkpoints, or
+    /// `native_leaked_bytes` at the end).
     NativeCount,
     /// The allocator's in-use bytes (`mallinfo2`: uordblks + hblkhd).
     MallocInUse,
@@ -115,6 +116,9 @@ pub struct Checkpoint {
     pub x: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_bytes: Option<u64>,
+    /// The library's exact live bytes (a counting allocator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_live_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub malloc_in_use_bytes: Option<u64>,
     /// Free bytes the allocator holds (`mallinfo2` fordblks).
@@ -135,7 +139,7 @@ impl Checkpoint {
     /// The live figure of `source` at this checkpoint, where reported here.
     pub fn live(&self, source: LiveSource) -> Option<u64> {
         match source {
-            LiveSource::NativeCount => None,
+            LiveSource::NativeCount => self.native_live_bytes,
             LiveSource::MallocInUse => self.malloc_in_use_bytes,
             LiveSource::Tracemalloc => self.tracemalloc_bytes,
             LiveSource::V8Heap => self.js_heap_used_bytes,

@@ -90,15 +90,17 @@ pub fn live_growth(checkpoints: &[Checkpoint]) -> Option<i64> {
         .max()
 }
 
-const SOURCES: [LiveSource; 3] = [
+const SOURCES: [LiveSource; 4] = [
+    LiveSource::NativeCount,
     LiveSource::MallocInUse,
     LiveSource::Tracemalloc,
     LiveSource::V8Heap,
 ];
 
 /// Each live figure's growth over the plain run, largest first, and
-/// over its last third; the library's exact count (`native_leaked_bytes`,
-/// end minus baseline) is a growth of its own.
+/// over its last third; the library's exact count at the end
+/// (`native_leaked_bytes`, end minus baseline) stands in for its
+/// checkpoint records where it printed none.
 fn live_growths(plain: &Run, native_leaked_bytes: Option<u64>) -> Vec<(LiveSource, i64, i64)> {
     let n = plain.checkpoints.len();
     let tail = &plain.checkpoints[n.saturating_sub(n / 3 + 1)..];
@@ -109,7 +111,8 @@ fn live_growths(plain: &Run, native_leaked_bytes: Option<u64>) -> Vec<(LiveSourc
             Some((s, whole, growth(tail, |c| c.live(s)).unwrap_or(whole)))
         })
         .collect();
-    if let Some(b) = native_leaked_bytes {
+    let counted = out.iter().any(|l| l.0 == LiveSource::NativeCount);
+    if let (Some(b), false) = (native_leaked_bytes, counted) {
         out.push((LiveSource::NativeCount, b as i64, b as i64));
     }
     out.sort_by_key(|&(s, g, _)| (std::cmp::Reverse(g), s));
@@ -365,6 +368,33 @@ mod tests {
         let live: &[u64] = &[1, 5, 9, 13, 17, 21, 25, 29, 33];
         let d = diagnose(&run(Probe::Plain, PLATEAU, live, None), None, &[]);
         assert_eq!(d.cause, Cause::Leak, "{d}");
+    }
+
+    #[test]
+    fn the_librarys_count_at_checkpoints_decides_before_its_end_figure() {
+        let mut plain = run(Probe::Plain, GROWING, FLAT, None);
+        for (i, c) in plain.checkpoints.iter_mut().enumerate() {
+            c.native_live_bytes = Some(i as u64 * 3 * MB);
+        }
+        let d = diagnose(&plain, Some(MB), &[]);
+        assert_eq!(
+            d.to_string(),
+            "leak: live bytes +24.0 MB (the library's count), RSS +32.0 MB"
+        );
+        let natives = d
+            .other
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Evidence::LiveGrowth {
+                        source: LiveSource::NativeCount,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(natives, 0, "one native figure, deciding: {:?}", d.other);
     }
 
     #[test]
