@@ -74,9 +74,10 @@ impl Run {
 
 /// Last minus first of a figure over the checkpoints that report it.
 fn growth(checkpoints: &[Checkpoint], figure: impl Fn(&Checkpoint) -> Option<u64>) -> Option<i64> {
-    let mut values = checkpoints.iter().filter_map(figure);
-    let first = values.next()?;
-    let last = values.last()?;
+    // Two readings at least: one is no growth.
+    checkpoints.iter().filter_map(&figure).nth(1)?;
+    let first = checkpoints.iter().find_map(&figure)?;
+    let last = checkpoints.iter().rev().find_map(&figure)?;
     Some(last as i64 - first as i64)
 }
 
