@@ -282,6 +282,9 @@ pub struct ExplainArgs {
     /// Leak sites shown per suite
     #[arg(long, value_name = "N", default_value_t = DEFAULT_TOP)]
     pub top: usize,
+    /// Leave out the runs that tell a leak from allocator retention (sites only)
+    #[arg(long)]
+    pub no_cause: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

@@ -6,8 +6,8 @@
 //!   live bytes flat, `malloc_trim` gives the growth back;
 //! - the same program leaking the same RSS growth (`LEAK=1`) is a **leak**:
 //!   malloc's in-use bytes grow with RSS, and a trim gives nothing back;
-//! - one of the repository's own canaries (the leaky core under Python) is
-//!   a leak too: `#[ignore]`d, it reuses the last build (scripts/test.sh runs
+//! - one of the repository's own canaries (the leaky core under Rust's
+//!   memtest-harness) is a leak too: `#[ignore]`d, it reuses the last build (scripts/test.sh runs
 //!   it after the fast tier).
 
 mod common;
@@ -285,7 +285,7 @@ fn a_suite_judged_by_live_bytes_passes_on_retention_and_fails_on_a_leak() {
 #[test]
 #[ignore = "needs the repository's last build (scripts/test.sh runs it after the fast tier)"]
 fn the_leaky_core_canary_is_called_a_leak() {
-    let suite = "python-ffi-memory-canary-leaky";
+    let suite = "rust-memory-leak-canary-leaky";
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("explain.json");
     let out = memtest(

@@ -35,7 +35,8 @@ pub(super) fn explain(
     args: &ExplainArgs,
     opts: &ReportOptions,
 ) -> Result<ExitStatus, AppError> {
-    explain_names(config, ctx, &args.names, args.top, &args.exec, opts)
+    let cause = !args.no_cause;
+    explain_names(config, ctx, &args.names, args.top, cause, &args.exec, opts)
 }
 
 /// `run --explain`: the run, then `explain` of every suite that failed and
@@ -74,7 +75,7 @@ pub(super) fn run_then_explain(
         wrapper: ctx.wrapper.clone(),
         report,
     };
-    explain_names(config, &quiet, &names, DEFAULT_TOP, &exec, &printed)?;
+    explain_names(config, &quiet, &names, DEFAULT_TOP, true, &exec, &printed)?;
     Ok(status)
 }
 
@@ -93,20 +94,27 @@ fn to_explain(outcomes: &[Outcome]) -> Vec<String> {
         .collect()
 }
 
-/// Diagnoses the cause of each suite's growth, then re-runs the suites in
-/// attribution mode and prints where they leak, with the cause under each.
+/// Diagnoses the cause of each suite's growth (unless `cause` is false),
+/// then re-runs the suites in attribution mode and prints where they leak,
+/// with the cause under each.
 pub(super) fn explain_names(
     config: &Config,
     ctx: &Context,
     names: &[String],
     top: usize,
+    cause: bool,
     exec: &ExecArgs,
     opts: &ReportOptions,
 ) -> Result<ExitStatus, AppError> {
-    let causes = diagnose_suites(config, ctx, names, exec)?;
-    let exec = ExecArgs {
-        no_build: true,
-        ..exec.clone()
+    let (causes, exec) = if cause {
+        let causes = diagnose_suites(config, ctx, names, exec)?;
+        let reuse = ExecArgs {
+            no_build: true,
+            ..exec.clone()
+        };
+        (causes, reuse)
+    } else {
+        (Default::default(), exec.clone())
     };
     let (config, wrapper) = with_attribution_wrapper(config, ctx.wrapper.as_deref());
     let ctx = Context {
