@@ -12,7 +12,7 @@
 //! explained), write no report file and leave no history.
 
 use super::run::{run_adjusted, Adjust, Ran};
-use super::{AppError, Context};
+use super::{AppError, Context, ExitStatus};
 use crate::cli::{ExecArgs, FilterArgs};
 use crate::config::Config;
 use crate::model::{Diagnosis, Job, Outcome, Probe};
@@ -46,6 +46,13 @@ pub(super) fn jemalloc() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// What the probe runs came to: each suite's diagnosis, or the status of
+/// a run the user stopped (nothing after it runs).
+pub(super) enum Diagnosed {
+    Causes(BTreeMap<String, Diagnosis>),
+    Stopped(ExitStatus),
+}
+
 /// The diagnosis of each of `names`, by suite name. `exec.no_build` is
 /// honoured by the first run; the probes reuse its build.
 pub(super) fn diagnose_suites(
@@ -53,8 +60,11 @@ pub(super) fn diagnose_suites(
     ctx: &Context,
     names: &[String],
     exec: &ExecArgs,
-) -> Result<BTreeMap<String, Diagnosis>, AppError> {
-    let plain = probe_run(config, ctx, names, exec, Probe::Plain)?;
+) -> Result<Diagnosed, AppError> {
+    let plain = match probe_run(config, ctx, names, exec, Probe::Plain)? {
+        Ok(outcomes) => outcomes,
+        Err(stopped) => return Ok(Diagnosed::Stopped(stopped)),
+    };
     let grown: Vec<String> = plain
         .iter()
         .filter(|o| run_of(o, Probe::Plain).rss_growth() >= GROWTH_FLOOR)
@@ -71,33 +81,39 @@ pub(super) fn diagnose_suites(
             kinds.push(Probe::Jemalloc);
         }
         for probe in kinds {
-            probes.extend(probe_run(config, ctx, &grown, &reuse, probe)?);
+            match probe_run(config, ctx, &grown, &reuse, probe)? {
+                Ok(outcomes) => probes.extend(outcomes),
+                Err(stopped) => return Ok(Diagnosed::Stopped(stopped)),
+            }
         }
     }
-    Ok(plain
-        .iter()
-        .map(|o| {
-            let runs: Vec<Run> = probes
-                .iter()
-                .filter(|p| p.job.suite == o.job.suite)
-                .map(|p| run_of(p, probe_of(&p.job)))
-                .collect();
-            let native = o.measured.reported.get("native_leaked_bytes");
-            let native = native.map(|b| b.max(0.0) as u64);
-            let d = diagnose(&run_of(o, Probe::Plain), native, &runs);
-            (o.job.suite.clone(), d)
-        })
-        .collect())
+    Ok(Diagnosed::Causes(
+        plain
+            .iter()
+            .map(|o| {
+                let runs: Vec<Run> = probes
+                    .iter()
+                    .filter(|p| p.job.suite == o.job.suite)
+                    .map(|p| run_of(p, probe_of(&p.job)))
+                    .collect();
+                let native = o.measured.reported.get("native_leaked_bytes");
+                let native = native.map(|b| b.max(0.0) as u64);
+                let d = diagnose(&run_of(o, Probe::Plain), native, &runs);
+                (o.job.suite.clone(), d)
+            })
+            .collect(),
+    ))
 }
 
-/// One run of the suites in cause mode under `probe`.
+/// One run of the suites in cause mode under `probe`: their outcomes, or
+/// the status of a run the user interrupted.
 fn probe_run(
     config: &Config,
     ctx: &Context,
     names: &[String],
     exec: &ExecArgs,
     probe: Probe,
-) -> Result<Vec<Outcome>, AppError> {
+) -> Result<Result<Vec<Outcome>, ExitStatus>, AppError> {
     let mut report = ctx.report.clone();
     report.history = None;
     let quiet = Context {
@@ -120,8 +136,12 @@ fn probe_run(
         job: &set,
         causes: BTreeMap::new(),
     };
-    let Ran { outcomes, .. } = run_adjusted(config, &quiet, &filter, exec, &opts, Some(&adjust))?;
-    Ok(outcomes)
+    let Ran { status, outcomes } =
+        run_adjusted(config, &quiet, &filter, exec, &opts, Some(&adjust))?;
+    Ok(match status {
+        ExitStatus::Interrupted | ExitStatus::Terminated => Err(status),
+        _ => Ok(outcomes),
+    })
 }
 
 /// The environment variable that tells which probe a run was.

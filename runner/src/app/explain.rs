@@ -15,7 +15,7 @@
 //! RSS limits are not judged here (tracking costs memory and time): the
 //! run is for its sites, and its verdicts are shown for what they are.
 
-use super::cause::diagnose_suites;
+use super::cause::{diagnose_suites, Diagnosed};
 use super::run::{run_adjusted, Adjust, Ran};
 use super::{AppError, Context, ExitStatus};
 use crate::cli::{ExecArgs, ExplainArgs, FilterArgs, RunArgs, DEFAULT_TOP};
@@ -107,7 +107,10 @@ pub(super) fn explain_names(
     opts: &ReportOptions,
 ) -> Result<ExitStatus, AppError> {
     let (causes, exec) = if cause {
-        let causes = diagnose_suites(config, ctx, names, exec)?;
+        let causes = match diagnose_suites(config, ctx, names, exec)? {
+            Diagnosed::Causes(causes) => causes,
+            Diagnosed::Stopped(status) => return Ok(status),
+        };
         let reuse = ExecArgs {
             no_build: true,
             ..exec.clone()
