@@ -45,6 +45,8 @@ mod glibc {
 pub fn checkpoint_line(x: f64, alloc: &CountingAlloc) -> String {
     let mut line = format!("MEMTEST checkpoint={x}");
     let _ = write!(line, " native_live_bytes={}", alloc.snapshot().live_bytes);
+    // Reassigned after a trim, where glibc is.
+    #[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(unused_mut))]
     let mut rss = current_rss_bytes();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
