@@ -118,6 +118,7 @@ fn probe_run(
     report.history = None;
     let quiet = Context {
         profile: ctx.profile.clone(),
+        duration: ctx.duration,
         wrapper: None,
         report,
     };

@@ -72,6 +72,7 @@ pub(super) fn run_then_explain(
     report.history = None;
     let quiet = Context {
         profile: ctx.profile.clone(),
+        duration: ctx.duration,
         wrapper: ctx.wrapper.clone(),
         report,
     };
