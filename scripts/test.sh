@@ -135,6 +135,9 @@ cargo run -p runner --quiet -- run --tag fuzz --profile ci \
 step "memtest explain names the leaky core and the retained results (the fast tier's build)"
 cargo test --quiet -p runner --test explain -- --ignored
 
+step "memtest explain calls the leaky core's canary a leak, not allocator retention (the fast tier's build)"
+cargo test --quiet -p runner --test cause -- --ignored
+
 step "example: a C library (make), canaries included"
 cargo run -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \
   --json .memtest/report/c-library.json

@@ -266,7 +266,13 @@ pub struct RunArgs {
     pub filter: FilterArgs,
     #[command(flatten)]
     pub exec: ExecArgs,
+    /// Then explain every suite that failed and every canary caught: leak sites, and leak or allocator
+    #[arg(long)]
+    pub explain: bool,
 }
+
+/// Leak sites `explain` (and `run --explain`) shows per suite by default.
+pub const DEFAULT_TOP: usize = 5;
 
 #[derive(Debug, Clone, Args)]
 pub struct ExplainArgs {
@@ -274,8 +280,11 @@ pub struct ExplainArgs {
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
     /// Leak sites shown per suite
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TOP)]
     pub top: usize,
+    /// Leave out the runs that tell a leak from allocator retention (sites only)
+    #[arg(long)]
+    pub no_cause: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

@@ -75,11 +75,13 @@
 //! library to load, a server to reach) loads it in [`Suite::setup`] as an
 //! [`Extra`] that tests read as `ctx.extra`. Pyjamaz's `memsuite` does both.
 
+mod cause;
 mod env;
 mod error;
 mod rss;
 mod run;
 
+pub use cause::{cause_mode, checkpoint_line};
 pub use env::{
     scaled, EnvError, Fixtures, DURATION_ENV, FIXTURES_ENV, MAX_SCALE, MIN_SCALE, SCALE_ENV,
 };

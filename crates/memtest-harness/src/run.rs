@@ -85,6 +85,13 @@ impl<X> Ctx<X> {
         self.alloc
     }
 
+    /// A checkpoint of a test's loop at `x` (operations or rounds done): in
+    /// cause mode (`MEMTEST_CAUSE`) it prints the allocator's figures and
+    /// the exact live count; nothing otherwise.
+    pub fn checkpoint(&self, x: f64) {
+        crate::cause::checkpoint(x, self.alloc);
+    }
+
     /// Starts a leak check against the global allocator.
     pub fn leak_check(&self, name: impl Into<Cow<'static, str>>) -> LeakCheck<'static> {
         self.alloc.leak_check(name)
@@ -262,6 +269,8 @@ impl Pass {
             let started = Instant::now();
             let (outcome, leaked, window) = run_one(test, ctx);
             self.checked.push(window);
+            // One record after each test's checked body, in cause mode.
+            ctx.checkpoint(self.checked.len() as f64);
             let millis = started.elapsed().as_millis();
             self.leaked_allocations += leaked.0;
             self.leaked_bytes += leaked.1;

@@ -7,7 +7,11 @@
  *   env in:   MEMTEST_SCALE (iteration multiplier), MEMTEST_FIXTURES,
  *             MEMTEST_CANARY (a canary's mode), MEMTEST_EXPECT, <lib_env>;
  *   lines out: "MEMTEST name=value" figures, and "TEST PASSED" only after
- *             every check held, exit status 0 (memtest_finish() does both).
+ *             every check held, exit status 0 (memtest_finish() does both);
+ *             in attribution mode (MEMTEST_CAUSE, set by `memtest explain`)
+ *             memtest_checkpoint(x) prints the allocator's figures
+ *             ("MEMTEST checkpoint=x rss_bytes=.. malloc_in_use_bytes=.."),
+ *             after malloc_trim(0) when MEMTEST_MALLOC_TRIM is set.
  *
  *   #include "memtest.h"
  *   int main(void) {
@@ -40,6 +44,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #if defined(__APPLE__)
 #include <mach/mach.h>
@@ -185,6 +193,47 @@ static inline long long memtest_peak_rss_bytes(void) {
 #else
     return -1;
 #endif
+}
+
+/* An environment flag: set, non-empty and not "0". */
+static inline int memtest_flag_(const char *name) {
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+/* A checkpoint of the measured loop at `x` (operations or rounds done). In
+ * attribution mode (MEMTEST_CAUSE, set by `memtest explain` to tell a leak
+ * from memory the allocator keeps) it prints one line with RSS and glibc's
+ * in-use and free bytes (mallinfo2); with MEMTEST_MALLOC_TRIM it first calls
+ * malloc_trim(0) and reports the RSS that gave back. Otherwise it does
+ * nothing. Call it from one thread, after the checkpoint's frees. */
+static inline void memtest_checkpoint(double x) {
+    long long rss;
+    if (!memtest_flag_("MEMTEST_CAUSE")) return;
+    rss = memtest_rss_bytes();
+    printf("MEMTEST checkpoint=%.17g", x);
+#if defined(__GLIBC__)
+    if (memtest_flag_("MEMTEST_MALLOC_TRIM")) {
+        long long after;
+        malloc_trim(0);
+        after = memtest_rss_bytes();
+        printf(" malloc_trimmed_bytes=%lld", rss > after ? rss - after : 0LL);
+        rss = after;
+    }
+    {
+#if __GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33)
+        struct mallinfo2 mi = mallinfo2();
+#else
+        struct mallinfo mi = mallinfo(); /* int fields: wraps past 2 GB */
+#endif
+        printf(" malloc_in_use_bytes=%llu malloc_free_bytes=%llu",
+               (unsigned long long)mi.uordblks + (unsigned long long)mi.hblkhd,
+               (unsigned long long)mi.fordblks);
+    }
+#endif
+    if (rss >= 0) printf(" rss_bytes=%lld", rss);
+    printf("\n");
+    fflush(stdout);
 }
 
 /* A soft assertion: prints "FAIL <file>:<line>: message" to stderr when the

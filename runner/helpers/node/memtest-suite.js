@@ -23,7 +23,12 @@
  *    `progress(0)`) and one when `main` has returned; `run()` prints the
  *    constructors whose objects grew in between, each with a shortest
  *    retainer path, as `MEMTEST site={json}` lines (`reportSites` passes on
- *    a native library's own site lines).
+ *    a native library's own site lines);
+ *  - cause mode (MEMTEST_CAUSE, set by `memtest explain` to tell a leak from
+ *    memory the allocator keeps): every `Checkpoints.record` prints
+ *    `MEMTEST checkpoint=X` with RSS, V8's used heap and, where the suite has
+ *    koffi, glibc's in-use and free bytes (`mallinfo2`), after
+ *    `malloc_trim(0)` when MEMTEST_MALLOC_TRIM is set.
  *
  * A minimal suite (run with `node --expose-gc`):
  *
@@ -460,6 +465,61 @@ function isLeaking(xs, ys, slopeLimit, window = 0.5) {
  *   await quiesce(); cps.record(opsDone);   // at each checkpoint
  *   cps.checkNoLeak({ limit: 500, unit: 'bytes per op' });
  */
+/** Set, non-empty and not "0". */
+function flag(name) {
+  const v = process.env[name];
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+/**
+ * glibc's mallinfo2 and malloc_trim through koffi, when the suite has koffi
+ * (resolved from its own folder or the working directory); null otherwise.
+ */
+function loadLibc() {
+  if (process.platform !== 'linux') return null;
+  try {
+    const paths = [process.cwd()];
+    if (require.main && require.main.filename) paths.unshift(path.dirname(require.main.filename));
+    const koffi = require(require.resolve('koffi', { paths }));
+    const libc = koffi.load('libc.so.6');
+    const fields = ['arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks',
+      'uordblks', 'fordblks', 'keepcost'];
+    const MallInfo2 = koffi.struct('memtest_mallinfo2', Object.fromEntries(fields.map((f) => [f, 'size_t'])));
+    return {
+      mallinfo2: libc.func('mallinfo2', MallInfo2, []),
+      mallocTrim: libc.func('malloc_trim', 'int', ['size_t']),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Cause mode's figures at each checkpoint (see the header). */
+const cause = {
+  on: flag('MEMTEST_CAUSE'),
+  libc: undefined,
+  checkpoint(x) {
+    if (!this.on) return;
+    if (this.libc === undefined) this.libc = loadLibc();
+    const pairs = [['checkpoint', x]];
+    let rss = rssBytes();
+    if (flag('MEMTEST_MALLOC_TRIM') && this.libc) {
+      this.libc.mallocTrim(0);
+      const after = rssBytes();
+      pairs.push(['malloc_trimmed_bytes', Math.max(rss - after, 0)]);
+      rss = after;
+    }
+    pairs.push(['rss_bytes', rss]);
+    if (this.libc) {
+      const mi = this.libc.mallinfo2();
+      pairs.push(['malloc_in_use_bytes', Number(mi.uordblks) + Number(mi.hblkhd)]);
+      pairs.push(['malloc_free_bytes', Number(mi.fordblks)]);
+    }
+    pairs.push(['js_heap_used_bytes', process.memoryUsage().heapUsed]);
+    process.stdout.write(`MEMTEST ${pairs.map(([n, v]) => `${n}=${v}`).join(' ')}\n`);
+  },
+};
+
 class Checkpoints {
   constructor({ reading = rssBytes, window = 0.5, what = 'RSS' } = {}) {
     this.reading = reading;
@@ -471,6 +531,7 @@ class Checkpoints {
 
   record(x, value) {
     heapSites.checkpoint();
+    cause.checkpoint(x);
     const y = value === undefined ? this.reading() : value;
     this.xs.push(x);
     this.ys.push(y);

@@ -22,7 +22,12 @@ docs/protocol.md; in short:
   first ``Checkpoints.record`` or ``progress(0)``) and at the last, and
   ``run()`` prints the lines whose memory grew in between as
   ``MEMTEST site={json}`` lines, largest first (``report_sites`` passes on a
-  native library's own site lines).
+  native library's own site lines);
+- cause mode (MEMTEST_CAUSE, set by ``memtest explain`` to tell a leak from
+  memory the allocator keeps): every ``Checkpoints.record`` prints
+  ``MEMTEST checkpoint=X`` with RSS, tracemalloc's total and glibc's in-use
+  and free bytes (``mallinfo2`` through ctypes), after ``malloc_trim(0)``
+  when MEMTEST_MALLOC_TRIM is set.
 
 A minimal suite::
 
@@ -44,6 +49,7 @@ A minimal suite::
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import math
@@ -313,7 +319,8 @@ class _Sites:
             tracemalloc.start(self.DEPTH)
 
     def checkpoint(self, first_only: bool = False) -> None:
-        if not tracemalloc.is_tracing():
+        # Cause mode traces too (for its totals), but takes no snapshots.
+        if not (explain() and tracemalloc.is_tracing()):
             return
         if self.first is None:
             self.first = self._snapshot()
@@ -362,6 +369,62 @@ class _Sites:
 
 
 _sites = _Sites()
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+
+class _Cause:
+    """Cause mode: the live and allocator figures at each checkpoint, from
+    which memtest tells a leak (live bytes grow) from allocator retention
+    (live bytes flat, freed memory held)."""
+
+    def __init__(self) -> None:
+        self.on = _flag("MEMTEST_CAUSE")
+        self.trim = _flag("MEMTEST_MALLOC_TRIM")
+        self.mallinfo2 = self.malloc_trim = None
+        if not self.on:
+            return
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(1)  # totals only: one frame is the cheapest
+        try:
+            libc = ctypes.CDLL(None)
+            self.mallinfo2 = libc.mallinfo2
+            self.mallinfo2.restype = _MallInfo2
+            self.malloc_trim = libc.malloc_trim
+            self.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            pass  # not glibc (or older than 2.33): RSS and tracemalloc only
+
+    def checkpoint(self, x: float) -> None:
+        if not self.on:
+            return
+        pairs = [("checkpoint", x)]
+        rss = rss_bytes()
+        if self.trim and self.malloc_trim is not None:
+            self.malloc_trim(0)
+            after = rss_bytes()
+            pairs.append(("malloc_trimmed_bytes", max(rss - after, 0)))
+            rss = after
+        pairs.append(("rss_bytes", rss))
+        if self.mallinfo2 is not None:
+            mi = self.mallinfo2()
+            pairs.append(("malloc_in_use_bytes", mi.uordblks + mi.hblkhd))
+            pairs.append(("malloc_free_bytes", mi.fordblks))
+        if tracemalloc.is_tracing():
+            pairs.append(("tracemalloc_bytes", tracemalloc.get_traced_memory()[0]))
+        text = " ".join(f"{n}={int(v) if float(v).is_integer() else float(v)!r}" for n, v in pairs)
+        print(f"MEMTEST {text}", flush=True)
+
+
+_cause = _Cause()
 
 
 # ---------------------------------------------------------------- the leak rule
@@ -429,6 +492,7 @@ class Checkpoints:
 
     def record(self, x: float, value: Optional[float] = None) -> float:
         _sites.checkpoint()
+        _cause.checkpoint(x)
         y = self.reading() if value is None else value
         self.xs.append(x)
         self.ys.append(y)

@@ -416,3 +416,45 @@ def test_explain_survives_a_suite_that_stops_tracemalloc(tmp_path):
     """, {"MEMTEST_EXPLAIN": "1"})
     assert p.returncode == 0, p.stderr
     assert sites_of(p.stdout) == []
+
+
+def checkpoints_of(stdout):
+    out = []
+    for line in stdout.splitlines():
+        if line.startswith("MEMTEST checkpoint="):
+            out.append({k: float(v) for k, v in (p.split("=") for p in line.split()[1:])})
+    return out
+
+
+KEEPS_A_MB_A_STEP = """
+    kept = []
+    def main():
+        cps = m.Checkpoints()
+        for i in range(4):
+            kept.append(bytearray(1_000_000))
+            cps.record(i)
+    m.run(main, name="cause")
+"""
+
+
+def test_cause_mode_reports_live_and_allocator_figures_at_each_checkpoint():
+    p = run_suite(KEEPS_A_MB_A_STEP, env={"MEMTEST_CAUSE": "1"})
+    assert p.returncode == 0, p.stderr
+    cps = checkpoints_of(p.stdout)
+    assert [c["checkpoint"] for c in cps] == [0, 1, 2, 3]
+    # tracemalloc sees the kept megabytes; so does glibc, where this is glibc.
+    assert cps[-1]["tracemalloc_bytes"] - cps[0]["tracemalloc_bytes"] >= 2_900_000
+    if "malloc_in_use_bytes" in cps[0]:
+        assert cps[-1]["malloc_in_use_bytes"] - cps[0]["malloc_in_use_bytes"] >= 2_900_000
+        assert cps[0]["malloc_free_bytes"] >= 0
+    assert all("malloc_trimmed_bytes" not in c for c in cps)
+    assert "MEMTEST site=" not in p.stdout, "cause mode takes no snapshots"
+
+
+def test_cause_mode_trims_when_asked_and_is_silent_otherwise():
+    p = run_suite(KEEPS_A_MB_A_STEP, env={"MEMTEST_CAUSE": "1", "MEMTEST_MALLOC_TRIM": "1"})
+    cps = checkpoints_of(p.stdout)
+    if sys.platform.startswith("linux") and "malloc_in_use_bytes" in cps[0]:
+        assert all(c["malloc_trimmed_bytes"] >= 0 for c in cps), p.stdout
+    plain = run_suite(KEEPS_A_MB_A_STEP)
+    assert checkpoints_of(plain.stdout) == []

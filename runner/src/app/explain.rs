@@ -7,12 +7,18 @@
 //! around the suite when it is installed: the wrapper memtest.toml defines
 //! for valgrind, or the stock one. `--wrapper NAME` chooses instead.
 //!
+//! Before it, each suite is asked whether its RSS growth is a leak at all
+//! (`app/cause.rs`: live and allocator figures, runs with memory given
+//! back); the diagnosis is shown under its sites, in the terminal and in
+//! every report of the attribution run.
+//!
 //! RSS limits are not judged here (tracking costs memory and time): the
 //! run is for its sites, and its verdicts are shown for what they are.
 
-use super::run::{run_adjusted, Ran};
+use super::cause::{diagnose_suites, Diagnosed};
+use super::run::{run_adjusted, Adjust, Ran};
 use super::{AppError, Context, ExitStatus};
-use crate::cli::{ExplainArgs, FilterArgs};
+use crate::cli::{ExecArgs, ExplainArgs, FilterArgs, RunArgs, DEFAULT_TOP};
 use crate::config::{BuildForm, Config};
 use crate::model::{FindingsKind, Job, Outcome, RuntimeKind, Site};
 use crate::report::sites::{render, SuiteSites};
@@ -22,7 +28,6 @@ use crate::report::ReportOptions;
 /// a stack walk per native allocation, tracemalloc, two heap snapshots.
 const ATTRIBUTION_TIMEOUT_FACTOR: u32 = 5;
 
-/// The stock valgrind wrapper, for projects whose memtest.toml has none.
 /// `memtest explain`.
 pub(super) fn explain(
     config: &Config,
@@ -30,6 +35,91 @@ pub(super) fn explain(
     args: &ExplainArgs,
     opts: &ReportOptions,
 ) -> Result<ExitStatus, AppError> {
+    let cause = !args.no_cause;
+    explain_names(config, ctx, &args.names, args.top, cause, &args.exec, opts)
+}
+
+/// `run --explain`: the run, then `explain` of every suite that failed and
+/// every canary that was caught, against the run's build. The run's exit
+/// status stands; its report files hold the run (the explanation is
+/// printed).
+pub(super) fn run_then_explain(
+    config: &Config,
+    ctx: &Context,
+    args: &RunArgs,
+    opts: &ReportOptions,
+) -> Result<ExitStatus, AppError> {
+    let Ran { status, outcomes } = run_adjusted(config, ctx, &args.filter, &args.exec, opts, None)?;
+    let names = to_explain(&outcomes);
+    if names.is_empty() || matches!(status, ExitStatus::Interrupted | ExitStatus::Terminated) {
+        return Ok(status);
+    }
+    let exec = ExecArgs {
+        no_build: true,
+        ..args.exec.clone()
+    };
+    let printed = ReportOptions {
+        json: None,
+        junit: None,
+        plot_dir: None,
+        html: None,
+        summary: None,
+        step_summary: None,
+        github: false,
+        ..opts.clone()
+    };
+    let mut report = ctx.report.clone();
+    report.history = None;
+    let quiet = Context {
+        profile: ctx.profile.clone(),
+        duration: ctx.duration,
+        wrapper: ctx.wrapper.clone(),
+        report,
+    };
+    explain_names(config, &quiet, &names, DEFAULT_TOP, true, &exec, &printed)?;
+    Ok(status)
+}
+
+/// The suites a run should explain: those that failed, and the canaries it
+/// caught (where the leak they plant is, and what it is).
+fn to_explain(outcomes: &[Outcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.verdict,
+                crate::model::Verdict::Failed { .. } | crate::model::Verdict::CanaryCaught { .. }
+            )
+        })
+        .map(|o| o.job.suite.clone())
+        .collect()
+}
+
+/// Diagnoses the cause of each suite's growth (unless `cause` is false),
+/// then re-runs the suites in attribution mode and prints where they leak,
+/// with the cause under each.
+pub(super) fn explain_names(
+    config: &Config,
+    ctx: &Context,
+    names: &[String],
+    top: usize,
+    cause: bool,
+    exec: &ExecArgs,
+    opts: &ReportOptions,
+) -> Result<ExitStatus, AppError> {
+    let (causes, exec) = if cause {
+        let causes = match diagnose_suites(config, ctx, names, exec)? {
+            Diagnosed::Causes(causes) => causes,
+            Diagnosed::Stopped(status) => return Ok(status),
+        };
+        let reuse = ExecArgs {
+            no_build: true,
+            ..exec.clone()
+        };
+        (causes, reuse)
+    } else {
+        (Default::default(), exec.clone())
+    };
     let (config, wrapper) = with_attribution_wrapper(config, ctx.wrapper.as_deref());
     let ctx = Context {
         profile: ctx.profile.clone(),
@@ -38,22 +128,20 @@ pub(super) fn explain(
         report: ctx.report.clone(),
     };
     let filter = FilterArgs {
-        names: args.names.clone(),
+        names: names.to_vec(),
         ..FilterArgs::default()
     };
-    let Ran { status, outcomes } = run_adjusted(
-        &config,
-        &ctx,
-        &filter,
-        &args.exec,
-        opts,
-        Some(&attribution_mode),
-    )?;
+    let adjust = Adjust {
+        job: &attribution_mode,
+        causes,
+    };
+    let Ran { status, outcomes } =
+        run_adjusted(&config, &ctx, &filter, &exec, opts, Some(&adjust))?;
     let explained: Vec<SuiteSites> = outcomes
         .iter()
         .map(|o| {
             let method = method_of(&config, wrapper.as_deref(), o.job.runtime);
-            suite_sites(o, &method, args.top)
+            suite_sites(o, &method, top)
         })
         .collect();
     print!("{}", render(&explained));
@@ -149,6 +237,7 @@ fn suite_sites(outcome: &Outcome, method: &str, top: usize) -> SuiteSites {
         method: method.into(),
         hidden: total - sites.len(),
         sites,
+        cause: outcome.cause.clone(),
     }
 }
 

@@ -12,7 +12,7 @@
 //! the reproducers the run left with the figure that failed. `--replay` runs
 //! one reproducer through the same check, on the variant it was found on.
 
-use super::run::{run_adjusted, Ran};
+use super::run::{run_adjusted, Adjust, Ran};
 use super::{AppError, Context, ExitStatus};
 use crate::cli::{FilterArgs, FuzzArgs};
 use crate::config::{Config, SettingsPatch, Source, DEFAULT_VARIANT};
@@ -139,6 +139,10 @@ pub(super) fn fuzz(
         if replaying {
             one_input_limits(job);
         }
+    };
+    let adjust = Adjust {
+        job: &adjust,
+        causes: Default::default(),
     };
     let started = SystemTime::now();
     let Ran { status, outcomes } =

@@ -7,6 +7,7 @@
 //! report.
 
 mod bisect;
+mod cause;
 mod explain;
 mod floor;
 mod fuzz;
@@ -187,6 +188,9 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
     };
     match cli.command {
         Command::All(exec) => run::run_suites(&load()?, &ctx, &FilterArgs::default(), &exec, opts),
+        Command::Run(args) if args.explain => {
+            explain::run_then_explain(&load()?, &ctx, &args, opts)
+        }
         Command::Run(args) => run::run_suites(&load()?, &ctx, &args.filter, &args.exec, opts),
         Command::Explain(args) => explain::explain(&load()?, &ctx, &args, opts),
         Command::List(args) => {
@@ -374,6 +378,7 @@ mod tests {
         Outcome {
             job,
             floor: None,
+            cause: None,
             measured: Measured {
                 pid: 1,
                 exit: Exit::Code { code: 0 },
@@ -386,6 +391,7 @@ mod tests {
                 log_tail: vec![],
                 findings: None,
                 sites: Vec::new(),
+                checkpoints: Vec::new(),
             },
             figures: Figures::default(),
             verdict,

@@ -14,7 +14,7 @@ use crate::exec::{self, schedule, Budget, ExecOptions, Judge};
 use crate::floor::FloorsFile;
 use crate::model::site::{name_sites, Library};
 use crate::model::Artifacts;
-use crate::model::{staged, staged_then, Event, Job, Outcome, Stage, Verdict};
+use crate::model::{staged, staged_then, Diagnosis, Event, Job, Outcome, Stage, Verdict};
 use crate::plan::{self, PlanOptions};
 use crate::process::Interrupt;
 use crate::report::{self, ReportOptions, Reporter};
@@ -174,6 +174,14 @@ pub(super) struct Ran {
     pub(super) outcomes: Vec<Outcome>,
 }
 
+/// How `explain` changes a run: each planned job before it runs (its
+/// attribution and cause modes), and the causes already diagnosed, which
+/// every report of the run shows beside the suites' sites.
+pub(super) struct Adjust<'a> {
+    pub(super) job: &'a dyn Fn(&mut Job),
+    pub(super) causes: BTreeMap<String, Diagnosis>,
+}
+
 /// Every stage, with each planned job changed by `adjust` before it runs
 /// (`explain`'s attribution mode); such a run's durations are not history.
 pub(super) fn run_adjusted(
@@ -182,7 +190,7 @@ pub(super) fn run_adjusted(
     filter: &FilterArgs,
     exec_args: &ExecArgs,
     opts: &ReportOptions,
-    adjust: Option<&dyn Fn(&mut Job)>,
+    adjust: Option<&Adjust<'_>>,
 ) -> Result<Ran, AppError> {
     let req = prepare(config, ctx, filter, exec_args)?;
     // The interrupt is caught from here on, for every stage.
@@ -204,7 +212,7 @@ pub(super) fn run_adjusted(
     };
     let mut jobs = plan::plan(config, &req.suites, &prepared.artifacts, &plan_opts)?;
     if let Some(adjust) = adjust {
-        jobs.iter_mut().for_each(adjust);
+        jobs.iter_mut().for_each(adjust.job);
     }
     let history = history::load(config, &jobs);
     schedule::longest_first(&mut jobs, &history);
@@ -218,13 +226,17 @@ pub(super) fn run_adjusted(
     let judge = judge(req.baseline, req.floors, req.tolerance);
     let started = std::time::SystemTime::now();
     let library = library_of(config, &prepared.artifacts);
+    let named = Named {
+        library,
+        causes: adjust.map(|a| a.causes.clone()).unwrap_or_default(),
+    };
     let outcomes = execute(
         runtime,
         &interrupt,
         jobs,
         exec_opts,
         judge,
-        &library,
+        &named,
         &mut reporters,
     );
     // Only a plain run's durations say how long the next plain run takes.
@@ -317,6 +329,23 @@ fn unless_interrupted<T>(
     result
 }
 
+/// What every outcome gets before any report sees it: its sites named after
+/// the library, and the cause `explain` diagnosed for its suite.
+#[derive(Clone)]
+struct Named {
+    library: Library,
+    causes: BTreeMap<String, Diagnosis>,
+}
+
+impl Named {
+    fn apply(&self, outcome: &mut Outcome) {
+        name_sites(&mut outcome.measured.sites, &self.library);
+        if let Some(d) = self.causes.get(&outcome.job.suite) {
+            outcome.cause = Some(d.clone());
+        }
+    }
+}
+
 /// Hands the jobs to the executor on the run's tokio runtime while a plain
 /// thread feeds its events to the reporters (reporters may block on their
 /// output; the executor's sampling must not).
@@ -326,18 +355,18 @@ fn execute(
     jobs: Vec<Job>,
     opts: ExecOptions,
     judge: Judge,
-    library: &Library,
+    named: &Named,
     reporters: &mut Vec<Box<dyn Reporter>>,
 ) -> Vec<Outcome> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let mut moved = std::mem::take(reporters);
-    let naming = library.clone();
+    let naming = named.clone();
     let feeder = std::thread::spawn(move || {
         while let Some(mut event) = rx.blocking_recv() {
             // Sites are named once, here, so every report shows the same
             // frame for each.
             if let Event::SuiteFinished { outcome } = &mut event {
-                name_sites(&mut outcome.measured.sites, &naming);
+                naming.apply(outcome);
             }
             for r in moved.iter_mut() {
                 r.on_event(&event);
@@ -360,7 +389,7 @@ fn execute(
     outcomes
         .into_iter()
         .map(|mut o| {
-            name_sites(&mut o.measured.sites, library);
+            named.apply(&mut o);
             o
         })
         .collect()

@@ -131,6 +131,7 @@ pub struct RawSettings {
     pub native_leaks: Option<Written>,
     pub marker: Option<Written>,
     pub max_floor: Option<Written>,
+    pub live_growth: Option<Written>,
 }
 
 impl RawSettings {
@@ -147,6 +148,7 @@ impl RawSettings {
             ("native_leaks", self.native_leaks.take()),
             ("marker", self.marker.take()),
             ("max_floor", self.max_floor.take()),
+            ("live_growth", self.live_growth.take()),
         ];
         let entries = fields
             .into_iter()

@@ -4,13 +4,16 @@
 //! each `progress=N` among them a timestamped [`Progress`] point; the pass
 //! marker is detected. `MEMTEST site={json}` lines (attribution mode) are
 //! leak sites: parsed into [`Site`] records and kept out of the tail.
+//! `MEMTEST checkpoint=X name=value...` lines (attribution mode) are a
+//! suite's live and allocator figures at one checkpoint: a timed
+//! [`Checkpoint`] each, kept out of the figures and the tail.
 //!
 //! Both streams go to one log file in arrival order; stderr lines carry a
 //! `[stderr] ` prefix so the two can be told apart. The marker and `MEMTEST`
 //! lines are accepted on either stream (a test harness may print to stderr).
 
 use super::bounded::{Bounded, PROGRESS_OLD, PROGRESS_RECENT};
-use crate::model::{Progress, Site, Stream};
+use crate::model::{Checkpoint, Progress, Site, Smaps, Stream};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::time::Instant;
@@ -25,6 +28,9 @@ pub const PROGRESS: &str = "progress";
 /// Leak sites kept per suite; a producer prints its largest first, so what
 /// is cut is the small end.
 pub const MAX_SITES: usize = 500;
+
+/// Checkpoint records kept per suite.
+pub const MAX_CHECKPOINTS: usize = 10_000;
 
 /// The site of a `MEMTEST site={json}` line (see docs/protocol.md), `None`
 /// for any other line; `Some(Err)` for a site line that does not parse.
@@ -52,6 +58,34 @@ pub fn parse_memtest_line(line: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// The figure that makes a `MEMTEST` line a checkpoint record.
+pub const CHECKPOINT: &str = "checkpoint";
+
+/// A checkpoint record from a line's figures (`None` without
+/// `checkpoint=X`), timed `t_ms`. Names it does not know are ignored.
+pub fn checkpoint_of(figures: &[(String, f64)], t_ms: u64) -> Option<Checkpoint> {
+    let x = figures.iter().find(|(n, _)| n == CHECKPOINT)?.1;
+    let mut cp = Checkpoint {
+        t_ms,
+        x,
+        ..Checkpoint::default()
+    };
+    for (name, value) in figures {
+        let bytes = Some(value.max(0.0) as u64);
+        match name.as_str() {
+            "rss_bytes" => cp.rss_bytes = bytes,
+            "native_live_bytes" => cp.native_live_bytes = bytes,
+            "malloc_in_use_bytes" => cp.malloc_in_use_bytes = bytes,
+            "malloc_free_bytes" => cp.malloc_free_bytes = bytes,
+            "malloc_trimmed_bytes" => cp.malloc_trimmed_bytes = bytes,
+            "tracemalloc_bytes" => cp.tracemalloc_bytes = bytes,
+            "js_heap_used_bytes" => cp.js_heap_used_bytes = bytes,
+            _ => {}
+        }
+    }
+    Some(cp)
+}
+
 /// What the output of a run amounted to.
 #[derive(Debug, Default)]
 pub struct OutputSummary {
@@ -61,6 +95,8 @@ pub struct OutputSummary {
     pub marker_seen: bool,
     /// Leak sites the suite printed, in order.
     pub sites: Vec<Site>,
+    /// Checkpoint records, in order.
+    pub checkpoints: Vec<Checkpoint>,
     /// The first error writing the log, if any (the run goes on without it).
     pub log_error: Option<std::io::Error>,
 }
@@ -77,6 +113,7 @@ pub struct OutputLog<W: Write> {
     progress: Bounded<Progress>,
     marker_seen: bool,
     sites: Vec<Site>,
+    checkpoints: Vec<Checkpoint>,
     log_error: Option<std::io::Error>,
 }
 
@@ -91,11 +128,14 @@ impl<W: Write> OutputLog<W> {
             progress: Bounded::new(PROGRESS_RECENT, PROGRESS_OLD, |p: &Progress| p.operations),
             marker_seen: false,
             sites: Vec::new(),
+            checkpoints: Vec::new(),
             log_error: None,
         }
     }
 
-    pub fn line(&mut self, stream: Stream, line: &str) {
+    /// Takes one line; true when it was a checkpoint record (memtest then
+    /// reads the process's smaps for it, [`OutputLog::attach_smaps`]).
+    pub fn line(&mut self, stream: Stream, line: &str) -> bool {
         let prefix = match stream {
             Stream::Stdout => "",
             Stream::Stderr => "[stderr] ",
@@ -111,9 +151,18 @@ impl<W: Write> OutputLog<W> {
             if let (Ok(site), true) = (site, self.sites.len() < MAX_SITES) {
                 self.sites.push(site);
             }
-            return;
+            return false;
         }
         let figures = parse_memtest_line(line);
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        if let Some(cp) = checkpoint_of(&figures, now_ms) {
+            // Bounded like sites: a suite printing one per operation must
+            // not grow memtest without end.
+            if self.checkpoints.len() < MAX_CHECKPOINTS {
+                self.checkpoints.push(cp);
+            }
+            return true;
+        }
         // Progress lines come by the hundred (a wrapped suite's slowed loop
         // prints nothing else): the tail is for what explains a failure.
         if !figures.iter().any(|(name, _)| name == PROGRESS) {
@@ -135,6 +184,14 @@ impl<W: Write> OutputLog<W> {
             }
             self.reported.insert(name, value);
         }
+        false
+    }
+
+    /// memtest's smaps reading for the last checkpoint record.
+    pub fn attach_smaps(&mut self, smaps: Smaps) {
+        if let Some(cp) = self.checkpoints.last_mut() {
+            cp.smaps = Some(smaps);
+        }
     }
 
     pub fn finish(mut self) -> OutputSummary {
@@ -147,6 +204,7 @@ impl<W: Write> OutputLog<W> {
             progress: self.progress.into_vec(),
             marker_seen: self.marker_seen,
             sites: self.sites,
+            checkpoints: self.checkpoints,
             log_error: self.log_error,
         }
     }
@@ -260,6 +318,34 @@ mod tests {
             log.contains("MEMTEST site={not json"),
             "every line is logged"
         );
+    }
+
+    #[test]
+    fn checkpoint_lines_become_timed_records_not_figures() {
+        let mut c = OutputLog::new(Vec::new(), None, Instant::now());
+        assert!(c.line(
+            Stream::Stdout,
+            "MEMTEST checkpoint=40 rss_bytes=5e6 malloc_in_use_bytes=1000 malloc_free_bytes=2000 odd=1",
+        ));
+        c.attach_smaps(Smaps {
+            heap_bytes: 7,
+            anon_bytes: 8,
+            file_bytes: 9,
+        });
+        assert!(!c.line(Stream::Stdout, "MEMTEST operations=3"));
+        let got = c.finish();
+        assert_eq!(got.checkpoints.len(), 1);
+        let cp = got.checkpoints[0];
+        assert_eq!(cp.x, 40.0);
+        assert_eq!(cp.rss_bytes, Some(5_000_000));
+        assert_eq!(
+            (cp.malloc_in_use_bytes, cp.malloc_free_bytes),
+            (Some(1000), Some(2000))
+        );
+        assert_eq!(cp.malloc_trimmed_bytes, None);
+        assert_eq!(cp.smaps.map(|s| s.anon_bytes), Some(8));
+        assert_eq!(got.reported.len(), 1, "{:?}", got.reported);
+        assert_eq!(got.tail, ["MEMTEST operations=3"]);
     }
 
     #[test]

@@ -87,6 +87,7 @@ fn measured_without_process(exit: Exit, duration: Duration) -> Measured {
         log_tail: Vec::new(),
         findings: None,
         sites: Vec::new(),
+        checkpoints: Vec::new(),
     }
 }
 
@@ -316,7 +317,14 @@ async fn supervise(
             }
             line = spawned.lines.recv(), if lines_open => match line {
                 Some((stream, line)) => {
-                    spawned.log.line(stream, &line);
+                    // A checkpoint: the suite has just measured itself, so
+                    // its mappings are read now, as close to it as memtest
+                    // can.
+                    if spawned.log.line(stream, &line) {
+                        if let Some(smaps) = crate::sample::smaps::read(pid) {
+                            spawned.log.attach_smaps(smaps);
+                        }
+                    }
                     ctx.output(job, stream, &line);
                 }
                 None => lines_open = false,
@@ -395,6 +403,7 @@ async fn finish(
         progress,
         marker_seen,
         mut sites,
+        checkpoints,
         log_error,
     } = summary;
     if let Some(Stop::Ceiling {
@@ -449,6 +458,7 @@ async fn finish(
         log_tail: tail,
         findings,
         sites,
+        checkpoints,
     }
 }
 

@@ -31,6 +31,7 @@ pub fn detects(criterion: Criterion) -> bool {
         | Criterion::Slope
         | Criterion::SlopePerOp
         | Criterion::NativeLeaks
+        | Criterion::LiveGrowth
         | Criterion::Wrapper => true,
         Criterion::Signal
         | Criterion::TimedOut

@@ -40,6 +40,10 @@ pub enum Criterion {
     Slope,
     SlopePerOp,
     NativeLeaks,
+    /// Live bytes (the allocator's in-use bytes, tracemalloc, V8's heap)
+    /// grew: what a suite whose RSS growth is allocator retention is judged
+    /// by instead.
+    LiveGrowth,
     /// The detection floor over `max_floor`: the suite cannot see a leak
     /// that small.
     Floor,
@@ -175,7 +179,7 @@ fn growth(b: Option<crate::units::Bytes>) -> Option<Value> {
 
 /// The table, in [`Criterion`] order (which is also the order failures are
 /// listed in and columns shown in).
-pub const SPECS: [Spec; 16] = [
+pub const SPECS: [Spec; 17] = [
     plain(Criterion::ExitCode, "exit_code", "exit code"),
     plain(Criterion::Signal, "signal", "signal"),
     Spec {
@@ -338,6 +342,25 @@ pub const SPECS: [Spec; 16] = [
         ..plain(Criterion::NativeLeaks, "native_leaks", "native leaks")
     },
     Spec {
+        // Measured from the helpers' checkpoint records, which a suite with
+        // this limit prints (memtest sets MEMTEST_CAUSE for it).
+        limit: Some(LimitSpec {
+            key: "live_growth",
+            json: "live_growth_bytes",
+            unit: Unit::Growth,
+            can_switch_off: false,
+            wrapper_clears: true,
+            rule: Rule::AtMost,
+            failure: "live bytes grew {measured}, limit {limit}",
+            unmeasured_hint: Some(
+                "does the suite record checkpoints with the helpers (Checkpoints.record, memtest_checkpoint)?",
+            ),
+            get: |l| growth(l.live_growth),
+            set: |l, v| l.live_growth = v.and_then(|v| v.bytes()),
+        }),
+        ..plain(Criterion::LiveGrowth, "live_growth", "live growth")
+    },
+    Spec {
         // Judged only when the floor is known (a floors file): a run does
         // not measure it, `memtest floor` does.
         limit: Some(LimitSpec {
@@ -385,7 +408,7 @@ fn peak(f: &Figures) -> Value {
 
 impl Criterion {
     /// Every criterion, in the order failures are reported.
-    pub const ALL: [Criterion; 16] = [
+    pub const ALL: [Criterion; 17] = [
         Criterion::ExitCode,
         Criterion::Signal,
         Criterion::TimedOut,
@@ -397,6 +420,7 @@ impl Criterion {
         Criterion::Slope,
         Criterion::SlopePerOp,
         Criterion::NativeLeaks,
+        Criterion::LiveGrowth,
         Criterion::Floor,
         Criterion::Regression,
         Criterion::TooFewSamples,

@@ -37,6 +37,11 @@ pub struct Limits {
     /// suite too blind to trust fails like a missed canary.
     #[serde(default)]
     pub max_floor: Option<Bytes>,
+    /// Largest allowed growth of live bytes over the suite's checkpoints:
+    /// judged instead of RSS growth by a suite whose RSS growth `explain`
+    /// called allocator retention.
+    #[serde(default)]
+    pub live_growth: Option<Bytes>,
 }
 
 impl Default for Limits {
@@ -63,6 +68,7 @@ impl Limits {
             native_leaks: None,
             marker: None,
             max_floor: None,
+            live_growth: None,
         }
     }
 }

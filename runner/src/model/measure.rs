@@ -3,7 +3,7 @@
 //! (the verdict's input), and the [`Figures`] the verdict derives from them.
 //! Nothing here is judged.
 
-use super::Site;
+use super::{Checkpoint, Site};
 use crate::units::{ByteDelta, Bytes, BytesPerSec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,6 +84,10 @@ pub struct Measured {
     /// suite (`MEMTEST site=` lines) and read from the wrapper's findings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sites: Vec<Site>,
+    /// The suite's checkpoints in attribution mode (`MEMTEST checkpoint=`
+    /// lines): live and allocator figures, and memtest's smaps reading.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<Checkpoint>,
 }
 
 /// A wrapper's report on one suite.
@@ -123,6 +127,10 @@ pub struct Figures {
     /// reported its progress.
     pub slope_per_op: Option<f64>,
     pub native_leaks: Option<u64>,
+    /// Growth of live bytes over the suite's checkpoints (the largest of
+    /// its live figures), when it recorded any.
+    #[serde(default)]
+    pub live_growth: Option<ByteDelta>,
     /// Where growth and slope started measuring, ms into the run: after the
     /// warm-up, or at the suite's `progress=0` line if later.
     pub measured_from_ms: u64,

@@ -5,6 +5,7 @@
 //! upwards (config <- plan <- build/exec <- verdict <- report; app wires them).
 
 mod artifacts;
+pub mod cause;
 mod criterion;
 mod event;
 mod job;
@@ -15,6 +16,7 @@ mod outcome;
 pub mod site;
 
 pub use artifacts::Artifacts;
+pub use cause::{Cause, Checkpoint, Diagnosis, Evidence, LiveSource, Probe, Smaps};
 pub use criterion::{
     Column, Criterion, Judged, LimitError, LimitSpec, Panel, PlotLine, Rule, Spec,
     UnknownCriterion, SPECS,

@@ -1,7 +1,7 @@
 //! How a suite ended up: the [`Failure`]s of its criteria, its closed
 //! [`Verdict`] and the whole [`Outcome`]. The verdict module computes these; reporters read them.
 
-use super::{Criterion, Figures, Job, LimitSpec, Measured, Metric};
+use super::{Criterion, Diagnosis, Figures, Job, LimitSpec, Measured, Metric};
 use crate::units::{Bytes, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -220,6 +220,10 @@ pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<KnownFloor>,
     pub verdict: Verdict,
+    /// Leak or allocator? The cause of its RSS growth, when `memtest
+    /// explain` (or `run --explain`) looked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Diagnosis>,
 }
 
 /// A suite's detection floor as measured by `memtest floor` (and read from

@@ -147,6 +147,11 @@ fn plan_one(
             duration.as_millis().to_string(),
         ));
     }
+    // `live_growth` is measured from the helpers' checkpoint records, which
+    // they print in cause mode.
+    if resolved.judged_limits.live_growth.is_some() {
+        env.push(("MEMTEST_CAUSE".to_string(), "1".to_string()));
+    }
     env.extend(runtime.env.iter().map(|(k, v)| (k.clone(), fill(v))));
     env.extend(suite.env.iter().map(|(k, v)| (k.clone(), fill(v))));
     if let Some(helpers) = opts.helpers {

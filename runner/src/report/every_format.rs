@@ -74,8 +74,8 @@ fn written(unit: Unit) -> &'static str {
 }
 
 /// A run that breaks every limit `written` gives: RSS and VMS climb 30 MB
-/// over 5 s in 1,000 operations, 5 native allocations are left, and the
-/// marker is never printed.
+/// over 5 s in 1,000 operations, live bytes 20 MB over its checkpoints, 5
+/// native allocations are left, and the marker is never printed.
 fn leaking_run() -> Measured {
     let samples = (0..500u64)
         .map(|i| Sample {
@@ -102,6 +102,14 @@ fn leaking_run() -> Measured {
         log_tail: vec![],
         findings: None,
         sites: Vec::new(),
+        checkpoints: (0..=10u64)
+            .map(|i| crate::model::Checkpoint {
+                t_ms: i * 500,
+                x: (i * 100) as f64,
+                malloc_in_use_bytes: Some(1_000_000 + i * 2_000_000),
+                ..crate::model::Checkpoint::default()
+            })
+            .collect(),
     }
 }
 
@@ -416,4 +424,56 @@ fn an_incomplete_soak_says_so_in_every_format_with_its_slopes() {
     assert!(super::text::soak(&once)
         .unwrap()
         .contains("did not repeat its work"));
+}
+
+#[test]
+fn a_suites_cause_shows_beside_its_sites_in_every_file_format() {
+    use crate::model::{Cause, Diagnosis, Evidence, LiveSource, Probe};
+    let mut outcomes = super::testdata::mixed_outcomes();
+    let failed = outcomes
+        .iter_mut()
+        .find(|o| !o.verdict.is_success())
+        .expect("a failed suite");
+    failed.cause = Some(Diagnosis {
+        cause: Cause::AllocatorRetention,
+        deciding: vec![
+            Evidence::Trimmed { bytes: 38_000_000 },
+            Evidence::LiveGrowth {
+                source: LiveSource::MallocInUse,
+                growth_bytes: 12_000,
+            },
+            Evidence::RssGrowth {
+                probe: Probe::Plain,
+                growth_bytes: 40_000_000,
+            },
+        ],
+        other: vec![Evidence::FreeHeld { bytes: 39_000_000 }],
+    });
+    let report = super::testdata::report_of(&outcomes);
+    let phrase = "allocator retention: malloc_trim returned 38.0 MB, \
+                  live bytes +12.0 KB (malloc in use), RSS +40.0 MB";
+    for (format, text) in every_format(&report) {
+        match format {
+            "json" => {
+                let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let suite = json["suites"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s.get("cause").is_some())
+                    .expect("a suite with its cause");
+                let cause = &suite["cause"];
+                assert_eq!(cause["cause"], "allocator_retention", "{cause}");
+                assert_eq!(cause["deciding"][0]["figure"], "trimmed", "{cause}");
+                assert_eq!(cause["deciding"][0]["bytes"], 38_000_000, "{cause}");
+                assert_eq!(cause["other"][0]["figure"], "free_held", "{cause}");
+                let back: Report = serde_json::from_value(json).unwrap();
+                assert_eq!(back, report, "the cause reads back");
+            }
+            "junit" | "markdown" | "html" | "summary" => {
+                assert!(text.contains(phrase), "{format} lacks {phrase:?}\n{text}")
+            }
+            _ => {}
+        }
+    }
 }

@@ -101,14 +101,17 @@ fn test_case(suite: &SuiteReport) -> TestCase {
 
 /// "where:" and one line per leak site, when the suite has any.
 fn where_lines(suite: &SuiteReport) -> Option<String> {
-    if suite.sites.is_empty() {
+    if suite.sites.is_empty() && suite.cause.is_none() {
         return None;
     }
-    let lines: Vec<String> = suite
+    let mut lines: Vec<String> = suite
         .sites
         .iter()
         .map(|s| format!("  {}", site_line(s)))
         .collect();
+    if let Some(cause) = &suite.cause {
+        lines.push(format!("  cause: {cause}"));
+    }
     Some(format!("where:\n{}", lines.join("\n")))
 }
 

@@ -113,7 +113,7 @@ fn where_section(report: &Report, out: &mut String) {
     let with_sites: Vec<_> = report
         .suites
         .iter()
-        .filter(|s| !s.sites.is_empty())
+        .filter(|s| !s.sites.is_empty() || s.cause.is_some())
         .collect();
     if !with_sites.is_empty() {
         out.push_str("\n### Where\n");
@@ -122,6 +122,9 @@ fn where_section(report: &Report, out: &mut String) {
         out.push_str(&format!("\n**{}** `{}`\n\n", suite.label(), suite.name));
         for site in &suite.sites {
             out.push_str(&format!("- {}\n", cell(&site_line(site)).replace('`', "'")));
+        }
+        if let Some(cause) = &suite.cause {
+            out.push_str(&format!("- cause: {}\n", cell(&cause.to_string())));
         }
     }
 }

@@ -5,8 +5,8 @@
 //! bump [`SCHEMA_VERSION`] on any change that is not a pure addition.
 
 use crate::model::{
-    Criterion, Exit, Expect, Failure, Figures, Judged, KnownFloor, Limits, Outcome, RuntimeKind,
-    Sample, Site, SoakSlopes, Stopped, Verdict, WrapperFindings,
+    Criterion, Diagnosis, Exit, Expect, Failure, Figures, Judged, KnownFloor, Limits, Outcome,
+    RuntimeKind, Sample, Site, SoakSlopes, Stopped, Verdict, WrapperFindings,
 };
 use crate::units::{ByteDelta, Bytes, BytesPerSec, Value};
 use serde::{Deserialize, Serialize};
@@ -187,6 +187,9 @@ pub struct FiguresReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slope_per_op_bytes: Option<f64>,
     pub native_leaks: Option<u64>,
+    /// Growth of live bytes over the suite's checkpoints (`live_growth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_growth_bytes: Option<i64>,
     /// Where growth and slope started measuring, ms into the run (after the
     /// warm-up, or at the suite's `progress=0` line if later). Absent in
     /// reports older than the field: readers fall back to the warm-up share.
@@ -311,6 +314,10 @@ pub struct SuiteReport {
     /// the run had no floors file or the file holds none for the suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<KnownFloor>,
+    /// Leak or allocator? The cause of its RSS growth and the figures that
+    /// decided it, when `memtest explain` looked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Diagnosis>,
 }
 
 fn unit_scale() -> f64 {
@@ -337,6 +344,7 @@ impl SuiteReport {
             figures,
             floor,
             verdict,
+            cause,
         } = outcome;
         let kind = VerdictKind::of(verdict);
         let failures: &[Failure] = match verdict {
@@ -371,6 +379,7 @@ impl SuiteReport {
             samples: Series::from_samples(&measured.samples),
             sites: kept_sites(&measured.sites),
             floor: floor.clone(),
+            cause: cause.clone(),
         }
     }
 
@@ -434,6 +443,7 @@ impl SuiteReport {
             slope: f.slope_bytes_per_sec.map(BytesPerSec),
             slope_per_op: f.slope_per_op_bytes,
             native_leaks: f.native_leaks,
+            live_growth: f.live_growth_bytes.map(ByteDelta),
             measured_from_ms: f.measured_from_ms.unwrap_or(0),
             soak: f.soak,
         }
@@ -492,6 +502,7 @@ impl FiguresReport {
             slope_bytes_per_sec: f.slope.map(|s| s.0),
             slope_per_op_bytes: f.slope_per_op,
             native_leaks: f.native_leaks,
+            live_growth_bytes: f.live_growth.map(|g| g.0),
             measured_from_ms: Some(f.measured_from_ms),
             soak: f.soak,
         }

@@ -6,7 +6,7 @@
 //! HTML) show the same records one line each, by [`site_line`].
 
 use crate::model::site::is_plumbing;
-use crate::model::{Frame, Layer, Site, SiteSource};
+use crate::model::{Diagnosis, Frame, Layer, Site, SiteSource};
 use crate::units::Bytes;
 use std::fmt::Write as _;
 
@@ -26,6 +26,8 @@ pub struct SuiteSites {
     pub sites: Vec<Site>,
     /// Sites left out: below the noise floor, or past the number shown.
     pub hidden: usize,
+    /// Leak or allocator? The cause of its RSS growth, when diagnosed.
+    pub cause: Option<Diagnosis>,
 }
 
 /// The whole explanation, one block per suite.
@@ -47,8 +49,21 @@ pub fn render(suites: &[SuiteSites]) -> String {
                 if s.hidden == 1 { "" } else { "s" }
             );
         }
+        // Under the sites: the block's first line stays the top site.
+        if let Some(d) = &s.cause {
+            render_cause(&mut out, d);
+        }
     }
     out
+}
+
+/// The cause line, and the other figures gathered on the next.
+fn render_cause(out: &mut String, d: &Diagnosis) {
+    let _ = writeln!(out, "  cause: {d}");
+    if !d.other.is_empty() {
+        let other: Vec<String> = d.other.iter().map(|e| e.to_string()).collect();
+        let _ = writeln!(out, "    also: {}", other.join("; "));
+    }
 }
 
 /// One site on one line, for the file reports: "native 51.2 KB in 2560
@@ -232,6 +247,20 @@ mod tests {
                 method: "valgrind memcheck".into(),
                 sites: native,
                 hidden: 1,
+                cause: Some(Diagnosis {
+                    cause: crate::model::Cause::Leak,
+                    deciding: vec![
+                        crate::model::Evidence::LiveGrowth {
+                            source: crate::model::LiveSource::MallocInUse,
+                            growth_bytes: 51_200,
+                        },
+                        crate::model::Evidence::RssGrowth {
+                            probe: crate::model::Probe::Plain,
+                            growth_bytes: 180_000,
+                        },
+                    ],
+                    other: vec![crate::model::Evidence::Trimmed { bytes: 0 }],
+                }),
             },
             SuiteSites {
                 suite: "node-planted".into(),
@@ -239,6 +268,7 @@ mod tests {
                 method: "V8 heap snapshots".into(),
                 sites: vec![js],
                 hidden: 0,
+                cause: None,
             },
             SuiteSites {
                 suite: "clean".into(),
@@ -246,6 +276,7 @@ mod tests {
                 method: "memtest-alloc tracker".into(),
                 sites: vec![],
                 hidden: 0,
+                cause: None,
             },
         ]);
         insta::assert_snapshot!(text);

@@ -139,7 +139,8 @@ pub fn render_findings(report: &Report, paint: Paint) -> String {
 /// succeeded and none has sites.
 pub fn render_failures(report: &Report, paint: Paint) -> String {
     let mut out = String::new();
-    let listed = |s: &&SuiteReport| is_listed(s.verdict) || !s.sites.is_empty();
+    let listed =
+        |s: &&SuiteReport| is_listed(s.verdict) || !s.sites.is_empty() || s.cause.is_some();
     for suite in report.suites.iter().filter(listed) {
         out.push_str(&format!(
             "{} {} ({})\n",
@@ -156,6 +157,9 @@ pub fn render_failures(report: &Report, paint: Paint) -> String {
             for site in &suite.sites {
                 out.push_str(&format!("    {}\n", sites::site_line(site)));
             }
+        }
+        if let Some(cause) = &suite.cause {
+            out.push_str(&format!("  cause: {cause}\n"));
         }
         if suite.crashed() && !suite.log_tail.is_empty() {
             out.push_str("  last lines of output:\n");

@@ -83,6 +83,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
     Outcome {
         job,
         floor: None,
+        cause: None,
         figures: Figures {
             peak_rss_sampled: Bytes(50_000_000 + rise),
             peak_rss_exact: (runtime == RuntimeKind::Rust).then_some(Bytes(51_000_000 + rise)),
@@ -92,6 +93,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
             // Node suites here report their progress: 1,000 operations.
             slope_per_op: (runtime == RuntimeKind::Node).then_some(rise as f64 / 1e3),
             native_leaks: (runtime != RuntimeKind::Rust).then_some(if leaking { 3 } else { 0 }),
+            live_growth: None,
             // The warm-up share (0.2) of the 2.9 s the samples span.
             measured_from_ms: 580,
             soak: None,
@@ -111,6 +113,7 @@ pub fn outcome(name: &str, runtime: RuntimeKind, verdict: Verdict) -> Outcome {
             ],
             findings: None,
             sites: Vec::new(),
+            checkpoints: Vec::new(),
         },
         verdict,
     }

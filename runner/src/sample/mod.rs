@@ -21,6 +21,7 @@ use std::collections::HashSet;
 pub mod portable;
 #[cfg(target_os = "linux")]
 pub mod procfs;
+pub mod smaps;
 
 /// One reading of a process tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

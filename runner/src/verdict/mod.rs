@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod canary;
+pub mod cause;
 pub mod criteria;
 pub mod series;
 pub mod soak;
@@ -103,6 +104,7 @@ pub fn figures(measured: &Measured, trends: &Trends) -> Figures {
         slope_per_op: trends.per_op.map(|fit| fit.bytes_per_op),
         native_leaks: reported_native_leaks(measured),
         soak: trends.soak.map(|fits| fits.figures()),
+        live_growth: cause::live_growth(&measured.checkpoints).map(ByteDelta),
     }
 }
 
@@ -162,6 +164,12 @@ pub fn evidence(
                 .map(|f| (Value::PerOp(f.bytes_per_op), f.rising_fraction)),
         ),
         Criterion::NativeLeaks => figure(figures.native_leaks.map(Value::Count)),
+        Criterion::LiveGrowth => Evidence {
+            value: figures.live_growth.map(Value::Delta),
+            samples: measured.checkpoints.len(),
+            needed: 2,
+            ..Evidence::default()
+        },
         Criterion::Floor => figure(floor.map(KnownFloor::value)),
         Criterion::ExitCode
         | Criterion::Signal
@@ -282,6 +290,7 @@ pub fn judge(
         figures,
         floor: floor.cloned(),
         verdict,
+        cause: None,
     }
 }
 
@@ -364,6 +373,7 @@ mod tests {
             log_tail: vec![],
             findings: None,
             sites: Vec::new(),
+            checkpoints: Vec::new(),
         }
     }
 

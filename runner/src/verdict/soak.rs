@@ -103,6 +103,7 @@ mod tests {
             log_tail: vec![],
             findings: None,
             sites: Vec::new(),
+            checkpoints: Vec::new(),
         }
     }
 

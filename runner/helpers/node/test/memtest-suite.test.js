@@ -330,3 +330,20 @@ test('reportSites passes on MEMTEST lines only', () => {
   const p = runSuite(`m.reportSites('MEMTEST site={"layer":"native"}\\nnoise\\nMEMTEST native_sites_untracked_blocks=3\\n');`);
   assert.deepEqual(p.stdout.trim().split('\n'), ['MEMTEST site={"layer":"native"}', 'MEMTEST native_sites_untracked_blocks=3']);
 });
+
+test('cause mode: a checkpoint record at each record(), V8 heap included; silent otherwise', () => {
+  const body = `const kept = [];
+m.run(async () => {
+  const cps = new m.Checkpoints();
+  for (let i = 0; i < 4; i++) { kept.push(new Array(250000).fill(i)); cps.record(i); }
+});`;
+  const records = (out) => out.split('\n').filter((l) => l.startsWith('MEMTEST checkpoint='))
+    .map((l) => Object.fromEntries(l.split(' ').slice(1).map((p) => p.split('=')).map(([k, v]) => [k, Number(v)])));
+  const p = runSuite(body, { MEMTEST_CAUSE: '1' });
+  assert.equal(p.status, 0, p.stderr);
+  const cps = records(p.stdout);
+  assert.deepEqual(cps.map((c) => c.checkpoint), [0, 1, 2, 3]);
+  assert.ok(cps[3].js_heap_used_bytes - cps[0].js_heap_used_bytes > 4 * m.MB, p.stdout);
+  assert.ok(cps.every((c) => c.rss_bytes > 0));
+  assert.deepEqual(records(runSuite(body).stdout), []);
+});

@@ -263,6 +263,9 @@ fn suite_section(
                         }
                     }
                     @if !suite.sites.is_empty() { (sites_table(suite)) }
+                    @if let Some(cause) = &suite.cause {
+                        p.cause { strong { "cause: " } (cause) }
+                    }
                     details.log open[suite.crashed()] {
                         summary {
                             "last " (suite.log_tail.len()) " lines of the log "
