@@ -143,6 +143,7 @@ fn effective(c: &Config, profile: Option<&str>, wrapper: Option<&str>) -> Value 
         wrapper: wrapper.map(str::to_string),
         scale: None,
         duration: None,
+        ..Invocation::default()
     };
     let mut out = Map::new();
     for suite in &c.suites {

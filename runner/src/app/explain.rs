@@ -35,6 +35,7 @@ pub(super) fn explain(
         profile: ctx.profile.clone(),
         wrapper: wrapper.clone(),
         duration: ctx.duration,
+        corpus: ctx.corpus.clone(),
         report: ctx.report.clone(),
     };
     let filter = FilterArgs {
