@@ -75,6 +75,7 @@
 //! library to load, a server to reach) loads it in [`Suite::setup`] as an
 //! [`Extra`] that tests read as `ctx.extra`. Pyjamaz's `memsuite` does both.
 
+pub mod corpus;
 mod env;
 mod error;
 mod rss;
