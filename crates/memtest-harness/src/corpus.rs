@@ -30,7 +30,11 @@ pub enum CorpusError {
         source: io::Error,
     },
     #[error("{leaks} leaks and {crashes} crashes in {files} corpus files, limit 0")]
-    Failed { leaks: u64, crashes: u64, files: u64 },
+    Failed {
+        leaks: u64,
+        crashes: u64,
+        files: u64,
+    },
 }
 
 /// The folder in `MEMTEST_CORPUS`.
@@ -76,7 +80,12 @@ impl Iterator for CorpusFiles {
             let read = |path: PathBuf| move |source| CorpusError::Read { path, source };
             let entry = match entry {
                 Ok(entry) => entry,
-                Err(source) => return Some(Err(CorpusError::Read { path: PathBuf::new(), source })),
+                Err(source) => {
+                    return Some(Err(CorpusError::Read {
+                        path: PathBuf::new(),
+                        source,
+                    }))
+                }
             };
             let path = entry.path();
             let kind = match entry.file_type() {
@@ -108,7 +117,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::DecodeError, Outcome::Leak, Outcome::Crash];
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::DecodeError,
+        Outcome::Leak,
+        Outcome::Crash,
+    ];
 
     /// The figure counting it.
     pub fn figure(self) -> &'static str {
@@ -171,7 +185,10 @@ impl Tally {
         if shown <= self.named {
             println!("corpus {}: {}: {detail}", outcome.name(), path.display());
         } else if shown == self.named + 1 {
-            println!("corpus: more leaks and crashes than {}; counting the rest", self.named);
+            println!(
+                "corpus: more leaks and crashes than {}; counting the rest",
+                self.named
+            );
         }
     }
 
@@ -182,7 +199,11 @@ impl Tally {
             println!("MEMTEST {}={}", outcome.figure(), self.count(outcome));
         }
         let seconds = self.started.elapsed().as_secs_f64();
-        let rate = if seconds > 0.0 { self.files() as f64 / seconds } else { 0.0 };
+        let rate = if seconds > 0.0 {
+            self.files() as f64 / seconds
+        } else {
+            0.0
+        };
         println!("MEMTEST corpus_files_per_s={rate:.1}");
     }
 

@@ -5,6 +5,7 @@
 //! upwards (config <- plan <- build/exec <- verdict <- report; app wires them).
 
 mod artifacts;
+pub mod corpus;
 mod criterion;
 mod event;
 mod job;

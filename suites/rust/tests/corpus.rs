@@ -73,7 +73,10 @@ fn warm_up(ctx: &Ctx) -> Result<(), TestError> {
         optimize(ctx.fixture(name)?);
     }
     let dir = corpus_dir().map_err(corpus_error)?;
-    for path in CorpusFiles::new(&dir).map_err(corpus_error)?.take(WARM_UP_FILES) {
+    for path in CorpusFiles::new(&dir)
+        .map_err(corpus_error)?
+        .take(WARM_UP_FILES)
+    {
         optimize(&read(&path.map_err(corpus_error)?)?);
     }
     Ok(())
