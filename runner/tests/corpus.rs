@@ -167,3 +167,98 @@ fn every_file_of_a_generated_corpus_gets_its_outcome_and_the_leaky_core_fails_ev
         "{clean_counts:?}"
     );
 }
+
+/// The C helper's walk and tally, compiled with the system's cc.
+#[test]
+fn the_c_helper_walks_nested_folders_lazily_and_reports_the_counts() {
+    let on_path = |p: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
+    };
+    if !on_path("cc") {
+        eprintln!("skipped: no cc");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("corpus");
+    for f in ["top.png", "a/one.jpg", "a/b/two.gif", "a/b/three.bin"] {
+        let path = root.join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, f).unwrap();
+    }
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    std::os::unix::fs::symlink(root.join("a"), root.join("link")).unwrap();
+    let program = r#"
+#include "memtest.h"
+#include "memtest_corpus.h"
+int main(void) {
+    memtest_corpus_walk walk;
+    memtest_corpus_tally tally = {{0}};
+    const char *path;
+    MEMTEST_CHECK(memtest_corpus_open(&walk, memtest_corpus_dir()) == 0, "no corpus");
+    while ((path = memtest_corpus_next(&walk)) != NULL) {
+        int outcome = strstr(path, ".bin") ? MEMTEST_CORPUS_DECODE_ERROR
+                    : strstr(path, ".gif") ? MEMTEST_CORPUS_LEAK : MEMTEST_CORPUS_OK;
+        printf("file %s\n", path);
+        memtest_corpus_record(&tally, path, outcome, "planted");
+    }
+    memtest_corpus_close(&walk);
+    memtest_corpus_report(&tally);
+    MEMTEST_CHECK(memtest_corpus_failed(&tally) == 0, "%lu files leaked or crashed", memtest_corpus_failed(&tally));
+    return memtest_finish("corpus");
+}
+"#;
+    let source = dir.path().join("walk.c");
+    std::fs::write(&source, program).unwrap();
+    let exe = dir.path().join("walk");
+    let helpers = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/c");
+    let built = Command::new("cc")
+        .args(["-std=c99", "-D_DEFAULT_SOURCE", "-Wall", "-Werror", "-I"])
+        .arg(&helpers)
+        .arg(&source)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-lm")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let run = Command::new(&exe)
+        .env("MEMTEST_CORPUS", &root)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    let mut files: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("file "))
+        .map(|p| p.strip_prefix(root.to_str().unwrap()).unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["/a/b/three.bin", "/a/b/two.gif", "/a/one.jpg", "/top.png"],
+        "{out}"
+    );
+    for line in [
+        "MEMTEST corpus_files=4",
+        "MEMTEST corpus_ok=2",
+        "MEMTEST corpus_decode_errors=1",
+        "MEMTEST corpus_leaks=1",
+        "MEMTEST corpus_crashes=0",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line} in {out}");
+    }
+    assert!(
+        out.contains("corpus leak: ") && out.contains("two.gif: planted"),
+        "{out}"
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "a leaking file fails the suite: {out}"
+    );
+    assert!(!out.contains("TEST PASSED"), "{out}");
+}

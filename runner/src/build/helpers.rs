@@ -33,6 +33,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../helpers/node/memtest-corpus.js"),
     ),
     ("c/memtest.h", include_str!("../../helpers/c/memtest.h")),
+    (
+        "c/memtest_corpus.h",
+        include_str!("../../helpers/c/memtest_corpus.h"),
+    ),
 ];
 
 /// Writes every helper under `state_dir/helpers` (only files whose contents

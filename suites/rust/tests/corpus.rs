@@ -22,6 +22,8 @@ use std::process::ExitCode;
 /// made on first use are not a file's leak.
 const WARM_UP_FILES: usize = 50;
 const PROGRESS_EVERY: u64 = 20;
+/// The counts so far, so that a suite killed later has delivered them.
+const CHECKPOINT_EVERY: u64 = 500;
 
 static SUITE: Suite = Suite {
     name: "corpus",
@@ -104,6 +106,9 @@ fn every_file(ctx: &Ctx) -> Result<u64, TestError> {
         tally.record(&path, outcome, &detail);
         if tally.files() % PROGRESS_EVERY == 0 {
             println!("MEMTEST progress={}", tally.files());
+        }
+        if tally.files() % CHECKPOINT_EVERY == 0 {
+            tally.report();
         }
     }
     println!("MEMTEST progress={}", tally.files());
