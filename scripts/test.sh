@@ -12,6 +12,8 @@
 #      (runner/tests/soak.rs)
 #   3c. the fuzz suites (memtest fuzz's targets, docs/fuzzing.md) on the clean
 #      core and their canaries on the rare-leaky one, at the `ci` scale
+#   3d. corpus mode: a generated corpus of 200 images through the three corpus
+#      suites, each file's outcome counted (runner/tests/corpus.rs)
 #   4. a foreign project under examples/ (a C library built by make), every
 #      canary included
 #   5. a stability run (scripts/repeat.sh: the fast tier 3 times in a row at
@@ -137,6 +139,11 @@ cargo test --quiet -p runner --test explain -- --ignored
 
 step "memtest explain calls the leaky core's canary a leak, not allocator retention (the fast tier's build)"
 cargo test --quiet -p runner --test cause -- --ignored
+
+step "corpus mode: 200 generated files through the Rust API, Node and Python, outcomes counted, the leaky core caught per file"
+# ~20-30 s warm (runner/tests/corpus.rs); the 10,000-file run is the
+# benchmark's (scripts/bench-corpus.sh), not a test.
+cargo test --quiet -p runner --test corpus -- --ignored
 
 step "example: a C library (make), canaries included"
 cargo run -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \

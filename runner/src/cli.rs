@@ -25,6 +25,9 @@ pub struct Cli {
     /// Soak by duration: every suite repeats its work until this much time has passed (e.g. 60s, 30m, 24h); a soak stopped early is reported incomplete
     #[arg(long, global = true, value_name = "D", value_parser = parse_soak_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Stream this folder of inputs through every selected suite that takes a corpus (MEMTEST_CORPUS; over each suite's `corpus`)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
 
     #[command(flatten)]
     pub report: ReportArgs,

@@ -116,21 +116,27 @@ fn limits_json(l: &Limits) -> Value {
 
 /// Suites added since the snapshot, each on purpose: the concurrency block
 /// (its suites, their canaries on the thread-leaky core, and the
-/// single-threaded suites shown blind to that leak), and the fuzz suites
-/// with their canaries on the rare-leaky core.
+/// single-threaded suites shown blind to that leak), the fuzz suites with
+/// their canaries on the rare-leaky core, and the corpus suites with theirs.
 const ADDED: &[&str] = &[
     "node-concurrency",
     "node-concurrency-canary-thread-leaky",
+    "node-corpus",
+    "node-corpus-canary-leaky",
     "node-ffi-memory-on-thread-leaky",
     "node-fuzz",
     "node-fuzz-canary-rare-leaky",
     "python-concurrency",
     "python-concurrency-canary-thread-leaky",
+    "python-corpus",
+    "python-corpus-canary-leaky",
     "python-ffi-memory-on-thread-leaky",
     "python-fuzz",
     "python-fuzz-canary-rare-leaky",
     "rust-concurrency",
     "rust-concurrency-canary-thread-leaky",
+    "rust-corpus",
+    "rust-corpus-canary-leaky",
     "rust-fuzz",
     "rust-fuzz-canary-rare-leaky",
     "rust-memory-leak-on-thread-leaky",
@@ -143,6 +149,7 @@ fn effective(c: &Config, profile: Option<&str>, wrapper: Option<&str>) -> Value 
         wrapper: wrapper.map(str::to_string),
         scale: None,
         duration: None,
+        ..Invocation::default()
     };
     let mut out = Map::new();
     for suite in &c.suites {

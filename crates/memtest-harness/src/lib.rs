@@ -76,6 +76,7 @@
 //! [`Extra`] that tests read as `ctx.extra`. Pyjamaz's `memsuite` does both.
 
 mod cause;
+pub mod corpus;
 mod env;
 mod error;
 mod rss;

@@ -125,6 +125,7 @@ pub(super) fn explain_names(
         profile: ctx.profile.clone(),
         wrapper: wrapper.clone(),
         duration: ctx.duration,
+        corpus: ctx.corpus.clone(),
         report: ctx.report.clone(),
     };
     let filter = FilterArgs {

@@ -144,6 +144,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
                 wrapper: wrapper.map(str::to_string),
                 scale: None,
                 duration: None,
+                corpus: None,
             };
             list_table(&c.resolve_all(&suites, &inv).unwrap(), width)
         };

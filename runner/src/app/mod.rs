@@ -184,6 +184,7 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
         profile: cli.profile.clone(),
         wrapper: cli.wrapper.clone(),
         duration: cli.duration,
+        corpus: cli.corpus.clone(),
         report: cli.report.clone(),
     };
     match cli.command {
@@ -306,6 +307,8 @@ pub(crate) struct Context {
     pub(crate) wrapper: Option<String>,
     /// `--duration D`: a soak by duration.
     pub(crate) duration: Option<std::time::Duration>,
+    /// `--corpus DIR`, as given (relative to the current directory).
+    pub(crate) corpus: Option<PathBuf>,
     pub(crate) report: ReportArgs,
 }
 
@@ -318,11 +321,23 @@ impl Context {
                 "--scale {scale}: give a positive multiplier, e.g. 0.5"
             )));
         }
+        // Relative to where memtest was started, as a user typed it; the
+        // suite runs in another folder.
+        let corpus = match &self.corpus {
+            None => None,
+            Some(dir) => Some(
+                std::path::absolute(dir)
+                    .map_err(|e| AppError::Usage(format!("--corpus {}: {e}", dir.display())))?
+                    .display()
+                    .to_string(),
+            ),
+        };
         Ok(Invocation {
             profile: self.profile.clone(),
             scale,
             wrapper: self.wrapper.clone(),
             duration: self.duration,
+            corpus,
         })
     }
 

@@ -79,6 +79,10 @@ fn rows(s: &ResolvedSuite<'_>) -> Vec<Row> {
         row("variant", &r.variant.value, &r.variant.source),
         row("wrapper", or_none(&r.wrapper.value), &r.wrapper.source),
     ];
+    // Only where set: most suites take no corpus.
+    if let Some(corpus) = &r.corpus.value {
+        out.push(row("corpus", corpus, &r.corpus.source));
+    }
     let set = limit_entries(&r.limits);
     let judged = limit_entries(&r.judged_limits);
     for ((key, value), (_, judged_value)) in set.into_iter().zip(judged) {
@@ -284,6 +288,7 @@ limits = { rss_growth = "64MB", max_floor = "1KB" }
             scale: Some(2.0),
             wrapper: Some("memcheck".into()),
             duration: None,
+            ..Invocation::default()
         };
         let (v, _) = shown(&inv);
         assert_eq!(at(&v, "py-quick", "scale"), ("2", "command line"));

@@ -13,6 +13,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../helpers/python/memtest_suite.py"),
     ),
     (
+        "python/memtest_corpus.py",
+        include_str!("../../helpers/python/memtest_corpus.py"),
+    ),
+    (
         "node/memtest-suite.js",
         include_str!("../../helpers/node/memtest-suite.js"),
     ),
@@ -24,7 +28,15 @@ const FILES: &[(&str, &str)] = &[
         "node/memtest-fuzz.js",
         include_str!("../../helpers/node/memtest-fuzz.js"),
     ),
+    (
+        "node/memtest-corpus.js",
+        include_str!("../../helpers/node/memtest-corpus.js"),
+    ),
     ("c/memtest.h", include_str!("../../helpers/c/memtest.h")),
+    (
+        "c/memtest_corpus.h",
+        include_str!("../../helpers/c/memtest_corpus.h"),
+    ),
 ];
 
 /// Writes every helper under `state_dir/helpers` (only files whose contents

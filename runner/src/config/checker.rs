@@ -162,6 +162,7 @@ impl<'a> Checker<'a> {
             duration: self.duration(&raw.duration, "duration"),
             variant: None,
             wrapper: None,
+            corpus: None,
             limits: self.limits(&limits),
         }
     }

@@ -428,6 +428,8 @@ impl Config {
 }
 
 #[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
 mod layer_tests;
 #[cfg(test)]
 mod tests;

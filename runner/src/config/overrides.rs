@@ -58,6 +58,8 @@ pub(super) fn check(
             c.wrapper(w, ctx.wrappers);
             w.get_ref().clone()
         }),
+        // A corpus belongs to the suite that streams it (or the command line).
+        corpus: None,
         limits: c.limits(&o.limits),
     };
     let canaries = o

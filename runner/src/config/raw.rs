@@ -295,6 +295,10 @@ pub struct RawSuite {
     pub variant: Option<Text>,
     #[serde(default)]
     pub wrapper: Option<Text>,
+    /// A folder of inputs the suite streams (MEMTEST_CORPUS), relative to
+    /// memtest.toml; `${fixtures}` and `${root}` are filled in.
+    #[serde(default)]
+    pub corpus: Option<Text>,
     #[serde(default)]
     pub description: Option<String>,
     /// `None`: the canaries of the last override or `[defaults]` that has

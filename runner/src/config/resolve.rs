@@ -27,6 +27,8 @@ pub struct Invocation {
     pub wrapper: Option<String>,
     /// `--duration D`: a soak by duration.
     pub duration: Option<Duration>,
+    /// `--corpus DIR` (made absolute by the caller): over every suite's own.
+    pub corpus: Option<String>,
 }
 
 /// Where an effective value came from.
@@ -118,6 +120,9 @@ pub struct Resolved {
     /// The build variant it runs against, composed with the wrapper's.
     pub variant: Sourced<String>,
     pub wrapper: Sourced<Option<String>>,
+    /// The folder of inputs the suite streams (MEMTEST_CORPUS), as written:
+    /// relative to memtest.toml, a template; `None`: the suite takes none.
+    pub corpus: Sourced<Option<String>>,
     /// The limits as set, before a wrapper clears RSS and VMS ones.
     pub limits: Limits,
     /// Where each limit key's value came from.
@@ -216,6 +221,7 @@ fn layers<'c>(
         scale: inv.scale,
         wrapper: inv.wrapper.clone(),
         duration: inv.duration,
+        corpus: inv.corpus.clone(),
         ..SettingsPatch::default()
     };
     out.push((Source::CommandLine, Cow::Owned(command_line)));
@@ -267,6 +273,7 @@ pub fn resolve(
     let mut duration = builtin(base.duration);
     let mut variant = builtin(DEFAULT_VARIANT.to_string());
     let mut wrapper: Sourced<Option<String>> = builtin(None);
+    let mut corpus: Sourced<Option<String>> = builtin(None);
     let mut limits = base.limits;
     let mut limit_sources: BTreeMap<&'static str, Source> = BTreeMap::new();
     for (source, patch) in layers(config, suite, inv)? {
@@ -281,6 +288,7 @@ pub fn resolve(
         take(&mut duration, p.duration.map(Some), &source);
         take(&mut variant, p.variant.clone(), &source);
         take(&mut wrapper, p.wrapper.clone().map(Some), &source);
+        take(&mut corpus, p.corpus.clone().map(Some), &source);
         apply_limits(&mut limits, &mut limit_sources, &p.limits, &source);
     }
     let wrapper_def = match &wrapper.value {
@@ -352,6 +360,7 @@ pub fn resolve(
         threads,
         variant,
         wrapper,
+        corpus,
         limits,
         limit_sources,
         judged_limits,

@@ -65,6 +65,9 @@ pub struct SettingsPatch {
     pub variant: Option<String>,
     /// The wrapper (overrides, suites and the command line only).
     pub wrapper: Option<String>,
+    /// The folder of inputs (MEMTEST_CORPUS) as written: relative to
+    /// memtest.toml, a template (suites and the command line only).
+    pub corpus: Option<String>,
     pub limits: LimitsPatch,
 }
 
@@ -83,6 +86,7 @@ impl SettingsPatch {
             duration: top.duration.or(self.duration),
             variant: top.variant.clone().or_else(|| self.variant.clone()),
             wrapper: top.wrapper.clone().or_else(|| self.wrapper.clone()),
+            corpus: top.corpus.clone().or_else(|| self.corpus.clone()),
             limits: self.limits.overlay(&top.limits),
         }
     }

@@ -68,6 +68,7 @@ pub(super) fn check_suite(
         threads: c.threads(s.threads.as_ref()),
         variant,
         wrapper: s.wrapper.map(Spanned::into_inner),
+        corpus: s.corpus.map(Spanned::into_inner),
         limits,
         ..SettingsPatch::default()
     };

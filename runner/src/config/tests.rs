@@ -470,14 +470,14 @@ fn the_repository_config_is_valid() {
     let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
     // 18 memory suites, their 18 canaries, 3 single-threaded suites run
     // against the thread-leaky core (no canaries: theirs run on the
-    // originals), and 3 fuzz suites with their canaries.
-    assert_eq!(c.suites.len(), 45);
+    // originals), 3 fuzz suites and 3 corpus suites with their canaries.
+    assert_eq!(c.suites.len(), 51);
     let canaries: Vec<&Suite> = c
         .suites
         .iter()
         .filter(|s| s.expect == Expect::Fail)
         .collect();
-    assert_eq!(canaries.len(), 21, "one canary per memory suite");
+    assert_eq!(canaries.len(), 24, "one canary per memory suite");
     for canary in canaries {
         let of = canary.canary_of.as_deref().unwrap();
         assert_eq!(

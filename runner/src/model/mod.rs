@@ -6,6 +6,7 @@
 
 mod artifacts;
 pub mod cause;
+pub mod corpus;
 mod criterion;
 mod event;
 mod job;

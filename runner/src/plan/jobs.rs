@@ -9,6 +9,9 @@ use crate::model::{Artifacts, Job, RuntimeKind, WrapperRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The folder of inputs a corpus suite streams (`corpus`, `--corpus`).
+pub const CORPUS_ENV: &str = "MEMTEST_CORPUS";
+
 /// Run-wide choices that shape every job.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlanOptions<'a> {
@@ -136,6 +139,11 @@ fn plan_one(
     }
     let scale = resolved.scale.value;
     env.push(("MEMTEST_SCALE".to_string(), scale.to_string()));
+    if let Some(corpus) = &resolved.corpus.value {
+        // Joining an absolute path (the command line's) keeps it as it is.
+        let dir = config.root.join(fill(corpus));
+        env.push((CORPUS_ENV.to_string(), dir.display().to_string()));
+    }
     let expect = match suite.expect {
         crate::model::Expect::Pass => "pass",
         crate::model::Expect::Fail => "fail",
@@ -332,6 +340,7 @@ args = ["${fixtures}"]
             wrapper: wrapper.map(str::to_string),
             scale: None,
             duration: None,
+            corpus: None,
         };
         let opts = PlanOptions {
             interpreters: BTreeMap::from([("python".to_string(), "/real/python3".to_string())]),

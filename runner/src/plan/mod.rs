@@ -7,5 +7,8 @@
 pub mod jobs;
 pub mod select;
 
-pub use jobs::{plan, PlanError, PlanOptions};
+pub use jobs::{plan, PlanError, PlanOptions, CORPUS_ENV};
 pub use select::{matrix, select, Filter, GroupBy, Matrix, Partition, SelectError};
+
+#[cfg(test)]
+mod corpus_tests;

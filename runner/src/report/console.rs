@@ -11,6 +11,7 @@ use super::model::{Report, SuiteReport};
 use super::table::{self, SummaryExporter};
 use super::text::{self, Paint};
 use super::{ReportError, ReportOptions, Reporter};
+use crate::model::corpus::CorpusCounts;
 use crate::model::{Criterion, Event, Stage};
 use crate::units::format_duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
@@ -206,6 +207,9 @@ pub(crate) fn suite_line(suite: &SuiteReport, paint: Paint) -> String {
     }
     if let Some(soak) = text::soak(suite) {
         line.push_str(&format!("; {soak}"));
+    }
+    if let Some(corpus) = CorpusCounts::from_reported(&suite.reported) {
+        line.push_str(&format!(", {corpus}"));
     }
     let listed = table::is_listed(suite.verdict);
     let among_reasons = listed && suite.tripped(Criterion::Wrapper);

@@ -10,6 +10,7 @@ use super::sites::site_line;
 use super::table;
 use super::text;
 use super::ReportError;
+use crate::model::corpus::CorpusCounts;
 use crate::model::Criterion;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,6 +75,17 @@ pub fn render(report: &Report, plots: &BTreeMap<String, String>) -> String {
     for suite in wrapped {
         let findings = text::findings(suite).unwrap_or_default();
         out.push_str(&format!("- `{}`: {}\n", suite.name, cell(&findings)));
+    }
+    let corpora: Vec<_> = report
+        .suites
+        .iter()
+        .filter_map(|s| Some((s, CorpusCounts::from_reported(&s.reported)?)))
+        .collect();
+    if !corpora.is_empty() {
+        out.push_str("\n### Corpus files\n\n");
+    }
+    for (suite, counts) in corpora {
+        out.push_str(&format!("- `{}`: {counts}\n", suite.name));
     }
     let failing: Vec<_> = report
         .suites
@@ -192,5 +204,46 @@ mod tests {
         let md = render(&report, &BTreeMap::new());
         assert!(md.starts_with("## memtest: passed\n"));
         assert!(!md.contains("plot") && !md.contains("Not passing"), "{md}");
+    }
+
+    #[test]
+    fn corpus_suites_show_their_file_counts_in_markdown_and_on_the_console() {
+        use crate::model::corpus;
+        let mut outcomes = mixed_outcomes()[..2].to_vec();
+        let figures = [
+            (corpus::FILES, 200.0),
+            (corpus::OK, 170.0),
+            (corpus::DECODE_ERRORS, 28.0),
+            (corpus::LEAKS, 2.0),
+        ];
+        for (name, value) in figures {
+            outcomes[1]
+                .measured
+                .reported
+                .insert(name.to_string(), value);
+        }
+        let report = report_of(&outcomes);
+        let md = render(&report, &BTreeMap::new());
+        let suite = report
+            .suites
+            .iter()
+            .find(|s| s.reported.contains_key(corpus::FILES))
+            .unwrap();
+        let line = format!(
+            "### Corpus files\n\n- `{}`: corpus 200 files: 170 ok, 28 decode errors, 2 leaks, 0 crashes\n",
+            suite.name
+        );
+        assert!(md.contains(&line), "{md}");
+        assert_eq!(
+            md.matches("corpus 200 files").count(),
+            1,
+            "only the corpus suite: {md}"
+        );
+        let console =
+            super::super::console::suite_line(suite, super::super::text::Paint { enabled: false });
+        assert!(
+            console.contains(", corpus 200 files: 170 ok, 28 decode errors, 2 leaks, 0 crashes"),
+            "{console}"
+        );
     }
 }
