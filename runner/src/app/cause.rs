@@ -119,6 +119,8 @@ fn probe_run(
     let quiet = Context {
         profile: ctx.profile.clone(),
         duration: ctx.duration,
+        corpus: ctx.corpus.clone(),
+        once: Some("explain"),
         wrapper: None,
         report,
     };

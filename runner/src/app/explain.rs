@@ -73,6 +73,8 @@ pub(super) fn run_then_explain(
     let quiet = Context {
         profile: ctx.profile.clone(),
         duration: ctx.duration,
+        corpus: ctx.corpus.clone(),
+        once: Some("explain"),
         wrapper: ctx.wrapper.clone(),
         report,
     };
@@ -126,6 +128,7 @@ pub(super) fn explain_names(
         wrapper: wrapper.clone(),
         duration: ctx.duration,
         corpus: ctx.corpus.clone(),
+        once: Some("explain"),
         report: ctx.report.clone(),
     };
     let filter = FilterArgs {

@@ -185,6 +185,12 @@ fn dispatch(cli: Cli, opts: &ReportOptions) -> Result<ExitStatus, AppError> {
         wrapper: cli.wrapper.clone(),
         duration: cli.duration,
         corpus: cli.corpus.clone(),
+        once: match &cli.command {
+            Command::Floor(_) => Some("floor"),
+            Command::Explain(_) => Some("explain"),
+            Command::Fuzz(_) => Some("fuzz"),
+            _ => None,
+        },
         report: cli.report.clone(),
     };
     match cli.command {
@@ -309,6 +315,9 @@ pub(crate) struct Context {
     pub(crate) duration: Option<std::time::Duration>,
     /// `--corpus DIR`, as given (relative to the current directory).
     pub(crate) corpus: Option<PathBuf>,
+    /// The command runs each suite's work once, whatever the duration
+    /// (`floor`, `explain`, `fuzz`; [`Invocation::once`]).
+    pub(crate) once: Option<&'static str>,
     pub(crate) report: ReportArgs,
 }
 
@@ -338,6 +347,7 @@ impl Context {
             wrapper: self.wrapper.clone(),
             duration: self.duration,
             corpus,
+            once: self.once,
         })
     }
 

@@ -223,6 +223,23 @@ fn the_builtin_profiles_exist_and_a_projects_own_merges_over_them() {
             Duration::from_secs(120 * 20 + 24 * 3600)
         )
     );
+    // floor, explain and fuzz run each suite's work once, soak profile or not.
+    let once = resolved(
+        &c,
+        "py-fast",
+        &Invocation {
+            once: Some("floor"),
+            ..profile("soak")
+        },
+    );
+    assert_eq!(
+        (once.duration.value, &once.duration.source, once.run_timeout),
+        (
+            None,
+            &Source::CommandOnce("floor"),
+            Duration::from_secs(120 * 20)
+        )
+    );
     // The project's [profiles.ci] keeps what it does not set.
     let own = check(&format!("{BASE}\n[profiles.ci]\nscale = 1.0\n")).unwrap();
     let ci = resolved(&own, "py-fast", &profile("ci"));

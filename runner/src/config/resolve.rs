@@ -29,6 +29,9 @@ pub struct Invocation {
     pub duration: Option<Duration>,
     /// `--corpus DIR` (made absolute by the caller): over every suite's own.
     pub corpus: Option<String>,
+    /// The command runs each suite's work once (`floor`, `explain`, `fuzz`):
+    /// a duration from a profile or the command line does not apply.
+    pub once: Option<&'static str>,
 }
 
 /// Where an effective value came from.
@@ -59,6 +62,8 @@ pub enum Source {
     Wrapper(String),
     /// A canary runs its work once in a soak: it only has to be caught.
     CanaryOnce,
+    /// The command (`floor`, `explain`, `fuzz`) runs each suite's work once.
+    CommandOnce(&'static str),
 }
 
 impl fmt::Display for Source {
@@ -79,6 +84,12 @@ impl fmt::Display for Source {
             Source::CanaryScale(at) => write!(f, "canary_scale, from {at}"),
             Source::Wrapper(name) => write!(f, "wrapper {name}"),
             Source::CanaryOnce => f.write_str("a canary runs once, not for a duration"),
+            Source::CommandOnce(command) => {
+                write!(
+                    f,
+                    "memtest {command} runs a suite's work once, not for a duration"
+                )
+            }
         }
     }
 }
@@ -326,6 +337,12 @@ pub fn resolve(
         duration = Sourced {
             value: None,
             source: Source::CanaryOnce,
+        };
+    }
+    if let (Some(command), Some(_)) = (inv.once, duration.value) {
+        duration = Sourced {
+            value: None,
+            source: Source::CommandOnce(command),
         };
     }
     let wrapper_timeout_factor = wrapper_def.map_or(1.0, |w| w.timeout_factor);
