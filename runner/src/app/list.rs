@@ -142,9 +142,7 @@ canaries = [{ mode = "retain", catches = ["exit_code"] }]
             let inv = Invocation {
                 profile: Some("ci".into()),
                 wrapper: wrapper.map(str::to_string),
-                scale: None,
-                duration: None,
-                corpus: None,
+                ..Invocation::default()
             };
             list_table(&c.resolve_all(&suites, &inv).unwrap(), width)
         };

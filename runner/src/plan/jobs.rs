@@ -338,9 +338,7 @@ args = ["${fixtures}"]
         let inv = Invocation {
             profile: profile.map(str::to_string),
             wrapper: wrapper.map(str::to_string),
-            scale: None,
-            duration: None,
-            corpus: None,
+            ..Invocation::default()
         };
         let opts = PlanOptions {
             interpreters: BTreeMap::from([("python".to_string(), "/real/python3".to_string())]),
