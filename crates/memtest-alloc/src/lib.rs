@@ -48,6 +48,8 @@
 mod leak;
 #[cfg(feature = "sites")]
 pub mod sites;
+#[cfg(feature = "sites")]
+mod walk;
 
 pub use leak::{check_leaks, Leak, LeakCheck};
 #[cfg(feature = "sites")]

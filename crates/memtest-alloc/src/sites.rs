@@ -23,8 +23,9 @@
 //! counts stay what the program itself allocated.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 
@@ -72,6 +73,44 @@ fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
     let _reset = Reset;
     Some(f())
 }
+
+/// The tables' hash: keys are addresses and stacks of addresses, hashed on
+/// every allocation and free; SipHash's flooding resistance buys nothing
+/// here and costs a third of a table update (FxHash's mix, as in rustc).
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 #[derive(Clone, Copy)]
 struct Block {
@@ -159,27 +198,7 @@ impl Tracker {
             let mut depth = 0;
             let full = self.tracked.load(Relaxed) >= MAX_TRACKED_BLOCKS;
             if !full {
-                let own = own_object();
-                let mut seen_own = false;
-                let mut outside = 0;
-                // SAFETY: `trace_unsynchronized` requires no concurrent
-                // unsynchronized trace on platforms whose unwinder is not
-                // thread-safe (Windows' dbghelp); this feature is for the
-                // Unix unwinders (libgcc's, libunwind), which are.
-                unsafe {
-                    backtrace::trace_unsynchronized(|frame| {
-                        let ip = frame.ip() as usize;
-                        ips[depth] = ip;
-                        depth += 1;
-                        if own.contains(&ip) {
-                            seen_own = true;
-                            outside = 0;
-                        } else if seen_own {
-                            outside += 1;
-                        }
-                        depth < MAX_FRAMES && outside < CALLER_FRAMES
-                    });
-                }
+                depth = crate::walk::walk(&mut ips, &own_object(), CALLER_FRAMES);
             }
             let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
             let table = guard.get_or_insert_with(Table::default);
@@ -246,7 +265,7 @@ impl Tracker {
                 let Some(table) = guard.as_ref() else {
                     return String::new();
                 };
-                let mut by_stack: HashMap<u32, (u64, u64)> = HashMap::new();
+                let mut by_stack: HashMap<u32, (u64, u64)> = HashMap::default();
                 for block in table.blocks.values().filter(|b| keep(b.seq)) {
                     let t = by_stack.entry(block.stack).or_default();
                     t.0 += block.size;
