@@ -1,13 +1,13 @@
 //! Leak sites from Zig's own leak check: `std.testing.allocator` and
-//! `std.heap.DebugAllocator` log every block still allocated at `deinit` as
-//! `memory address 0x… leaked:` followed by the stack that allocated it,
-//! one `FILE:LINE:COL: 0xADDR in FUNCTION (MODULE)` line per frame (each
-//! followed by its source line and a caret). Those are exact (the block is
-//! live when the allocator is torn down), so a Zig suite names its leak
-//! with no wrapper: the same site records valgrind's output becomes.
-//!
-//! The log carries no size, so a site is counted in blocks only; blocks
-//! with the same stack are one site.
+//! `std.heap.DebugAllocator` log every block still allocated at `deinit`
+//! (Zig 0.17: `leaked [addr: 7f…, len: 3 (0x3) align: 1] allocated at:`;
+//! before: `memory address 0x… leaked:`, with no size) followed by the
+//! stack that allocated it, one `FILE:LINE:COL: 0xADDR in FUNCTION
+//! (MODULE)` line per frame (each followed by its source line and a
+//! caret). Those are exact (the block is live when the allocator is torn
+//! down), so a Zig suite names its leak with no wrapper: the same site
+//! records valgrind's output becomes. Blocks with the same stack are one
+//! site.
 
 use crate::model::{Frame, Layer, Site, SiteSource};
 
@@ -18,10 +18,11 @@ const GAP_LINES: usize = 3;
 /// Collects Zig leak reports from a suite's output, line by line.
 #[derive(Debug, Default)]
 pub struct ZigLeaks {
-    /// The stack being read, and how many lines since its last frame.
-    current: Option<(Vec<Frame>, usize)>,
-    /// Distinct stacks with their block counts, in first-seen order.
-    stacks: Vec<(Vec<Frame>, u64)>,
+    /// The stack being read, its block's size, and how many lines since
+    /// its last frame.
+    current: Option<(Vec<Frame>, u64, usize)>,
+    /// Distinct stacks with their blocks and bytes, in first-seen order.
+    stacks: Vec<(Vec<Frame>, u64, u64)>,
 }
 
 impl ZigLeaks {
@@ -29,12 +30,12 @@ impl ZigLeaks {
         // ANSI colours, when the build runner passes a terminal's output on.
         let clean = strip_ansi(line);
         let line = clean.trim();
-        if is_header(line) {
+        if let Some(bytes) = header(line) {
             self.close();
-            self.current = Some((Vec::new(), 0));
+            self.current = Some((Vec::new(), bytes, 0));
             return;
         }
-        let Some((frames, gap)) = self.current.as_mut() else {
+        let Some((frames, _, gap)) = self.current.as_mut() else {
             return;
         };
         if let Some(frame) = parse_frame(line) {
@@ -49,40 +50,55 @@ impl ZigLeaks {
     }
 
     fn close(&mut self) {
-        let Some((frames, _)) = self.current.take() else {
+        let Some((frames, bytes, _)) = self.current.take() else {
             return;
         };
         if frames.is_empty() {
             return;
         }
-        match self.stacks.iter_mut().find(|(f, _)| *f == frames) {
-            Some((_, blocks)) => *blocks += 1,
-            None => self.stacks.push((frames, 1)),
+        match self.stacks.iter_mut().find(|(f, _, _)| *f == frames) {
+            Some((_, blocks, total)) => {
+                *blocks += 1;
+                *total += bytes;
+            }
+            None => self.stacks.push((frames, 1, bytes)),
         }
     }
 
-    /// The sites read, most blocks first.
+    /// The sites read, largest first.
     pub fn finish(mut self) -> Vec<Site> {
         self.close();
         let mut sites: Vec<Site> = self
             .stacks
             .into_iter()
-            .map(|(frames, blocks)| Site {
+            .map(|(frames, blocks, bytes)| Site {
                 layer: Layer::Native,
                 source: SiteSource::ZigAllocator,
-                bytes: 0,
+                bytes,
                 blocks,
                 frames,
                 name: None,
             })
             .collect();
-        sites.sort_by(|a, b| b.blocks.cmp(&a.blocks));
+        sites.sort_by(|a, b| (b.bytes, b.blocks).cmp(&(a.bytes, a.blocks)));
         sites
     }
 }
 
-fn is_header(line: &str) -> bool {
-    line.contains("memory address 0x") && line.trim_end().ends_with("leaked:")
+/// The size of the block a leak report's first line announces (0 when it
+/// gives none), or `None` for any other line.
+fn header(line: &str) -> Option<u64> {
+    if let Some(at) = line.find("leaked [addr:") {
+        let rest = &line[at..];
+        if !rest.trim_end().ends_with("allocated at:") {
+            return None;
+        }
+        let len = rest
+            .split_once("len: ")
+            .and_then(|(_, r)| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok());
+        return Some(len.unwrap_or(0));
+    }
+    (line.contains("memory address 0x") && line.trim_end().ends_with("leaked:")).then_some(0)
 }
 
 /// `FILE:LINE:COL: 0xADDR in FUNCTION (MODULE)`; `???:?:?` when unknown.
@@ -177,6 +193,36 @@ All 5 tests passed.
         );
         // A frame nothing could resolve says so, and no more.
         assert_eq!(sites[1].frames, [Frame::default()]);
+    }
+
+    #[test]
+    fn zig_0_17_reports_give_each_blocks_size() {
+        let log = "\
+error: 'zfreq.test.counts words across calls' leaked 2 allocations:
+       [SafeAllocator] (err): leaked [addr: 7f669f2aa5f8, len: 3 (0x3) align: 1] allocated at: 
+       /z/lib/std/mem/Allocator.zig:481:40: 0x106b8ee in dupe__func_98 (std.zig)
+           const new_buf = try allocator.alloc(T, m.len);
+                                              ^
+       /w/src/zfreq.zig:153:43: 0x12517b9 in addWord (zfreq.zig)
+                   const copy = try self.gpa.dupe(u8, word);
+                                                 ^
+       [SafeAllocator] (err): leaked [addr: 7f669f2aa568, len: 5 (0x5) align: 1] allocated at: 
+       /z/lib/std/mem/Allocator.zig:481:40: 0x106b8ee in dupe__func_98 (std.zig)
+           const new_buf = try allocator.alloc(T, m.len);
+                                              ^
+       /w/src/zfreq.zig:153:43: 0x12517b9 in addWord (zfreq.zig)
+                   const copy = try self.gpa.dupe(u8, word);
+                                                 ^
+error: 'zfreq.test.C ABI round trip returns every block' failed:
+";
+        let mut z = ZigLeaks::default();
+        for line in log.lines() {
+            z.line(line);
+        }
+        let sites = z.finish();
+        assert_eq!(sites.len(), 1, "{sites:#?}");
+        assert_eq!((sites[0].bytes, sites[0].blocks), (8, 2));
+        assert_eq!(sites[0].frames[1].label(), "addWord (zfreq.zig:153)");
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub enum SiteSource {
     /// The Node helper's V8 heap snapshots (growth between two).
     HeapSnapshot,
     /// Zig's leak check (`std.testing.allocator`, `DebugAllocator`): blocks
-    /// still allocated at its deinit, with their stacks and no sizes.
+    /// still allocated at its deinit, with their stacks (and sizes, from
+    /// Zig 0.17).
     ZigAllocator,
     /// A producer this memtest does not know (a newer helper).
     #[serde(other)]
