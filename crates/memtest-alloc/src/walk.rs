@@ -72,7 +72,7 @@ fn frame_pointers(ips: &mut [usize], own: &Range<usize>) -> usize {
     let mut depth = 0;
     while depth < ips.len() {
         let plausible = fp > low
-            && fp % std::mem::align_of::<usize>() == 0
+            && fp.is_multiple_of(std::mem::align_of::<usize>())
             && fp - low <= MAX_FRAME_BYTES
             && stack
                 .as_ref()

@@ -80,7 +80,7 @@ impl ZigLeaks {
                 name: None,
             })
             .collect();
-        sites.sort_by(|a, b| (b.bytes, b.blocks).cmp(&(a.bytes, a.blocks)));
+        sites.sort_by_key(|s| std::cmp::Reverse((s.bytes, s.blocks)));
         sites
     }
 }

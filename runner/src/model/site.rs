@@ -217,8 +217,9 @@ pub fn is_allocator_function(func: &str) -> bool {
 /// (Zig's `CountingAllocator.alloc`, `mem.Allocator.dupe`). Its caller is
 /// the code that wanted the memory.
 fn is_allocator_wrapper(func: &str) -> bool {
-    // Zig names generic instances `name__anon_123`.
+    // Zig names generic instances `name__anon_123` (0.17: `name__func_98`).
     let func = func.split("__anon_").next().unwrap_or(func);
+    let func = func.split("__func_").next().unwrap_or(func);
     let mut segments = func.rsplit(['.', ':']).filter(|s| !s.is_empty());
     let last = segments.next().unwrap_or("").to_ascii_lowercase();
     let wraps_libc = ["malloc", "calloc", "realloc", "strdup", "strndup"]
@@ -239,7 +240,10 @@ fn is_allocator_wrapper(func: &str) -> bool {
         "dupez",
         "create",
     ];
-    wraps_libc || (owner_is_allocator && METHODS.contains(&last.as_str()))
+    // Zig's `Allocator` spells its entry points allocWithSizeAndAlignment,
+    // allocBytesAligned, allocAdvancedWithRetAddr...
+    let allocates = last.starts_with("alloc") || METHODS.contains(&last.as_str());
+    wraps_libc || (owner_is_allocator && allocates)
 }
 
 /// A frame that is never the code to blame: the allocator and libc, a
@@ -589,6 +593,10 @@ mod tests {
         assert_eq!(naming_frame(Layer::Native, &z, &zlib), Some(4));
         // Std's own short names, as the Zig test runner prints them.
         assert!(is_allocator_wrapper("mem.Allocator.create__anon_12"));
+        assert!(is_allocator_wrapper("mem.Allocator.dupe__func_98"));
+        assert!(is_allocator_wrapper(
+            "mem.Allocator.allocWithSizeAndAlignment__func_101"
+        ));
         assert!(!is_allocator_wrapper("zfreq.Freq.addWord"));
         assert!(!is_allocator_wrapper("pyjamaz_engine::canary::leak_input"));
     }
