@@ -115,6 +115,9 @@ impl Hasher for FxHasher {
 
 type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// A site's stack and its caller label, copied out of the table.
+type SiteStack = (Box<[usize]>, Option<Box<str>>);
+
 #[derive(Clone, Copy)]
 struct Block {
     size: u64,
@@ -305,7 +308,7 @@ impl Tracker {
                     by_stack.into_iter().map(|(s, (b, n))| (s, b, n)).collect();
                 totals.sort_by(|a, b| (b.1, b.2, a.0).cmp(&(a.1, a.2, b.0)));
                 totals.truncate(max_sites);
-                let stacks: Vec<(Box<[usize]>, Option<Box<str>>)> = totals
+                let stacks: Vec<SiteStack> = totals
                     .iter()
                     .map(|((s, c), _, _)| {
                         let caller = c.checked_sub(1).map(|i| table.callers[i as usize].clone());
