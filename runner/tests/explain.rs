@@ -385,7 +385,14 @@ fn the_thread_leaky_canaries_are_named_at_the_thread_scratch() {
         "python-concurrency-canary-thread-leaky",
         "node-concurrency-canary-thread-leaky",
     ];
-    let mut args = vec!["explain", "--profile", "ci", "--scale", "0.05"];
+    let mut args = vec![
+        "explain",
+        "--no-cause",
+        "--profile",
+        "ci",
+        "--scale",
+        "0.05",
+    ];
     args.extend_from_slice(&suites);
     let out = memtest(&args, &repo());
     let text = stdout(&out);
@@ -422,6 +429,7 @@ fn the_c_examples_leaky_canaries_are_named_at_the_forgotten_index() {
         "--config",
         config.to_str().unwrap(),
         "explain",
+        "--no-cause",
         "--scale",
         "0.02",
     ];
@@ -465,6 +473,7 @@ fn the_zig_examples_canaries_are_named_at_the_lost_copy() {
         "--config",
         config.to_str().unwrap(),
         "explain",
+        "--no-cause",
         // valgrind runs the Python suite ~50x slower: the smallest scale.
         "--scale",
         "0.02",
