@@ -121,6 +121,7 @@ fn probe_run(
         duration: ctx.duration,
         wrapper: None,
         report,
+        corpus: ctx.corpus.clone(),
     };
     let filter = FilterArgs {
         names: names.to_vec(),

@@ -75,6 +75,7 @@ pub(super) fn run_then_explain(
         duration: ctx.duration,
         wrapper: ctx.wrapper.clone(),
         report,
+        corpus: ctx.corpus.clone(),
     };
     explain_names(config, &quiet, &names, DEFAULT_TOP, true, &exec, &printed)?;
     Ok(status)
