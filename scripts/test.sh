@@ -134,8 +134,8 @@ step "fuzz suites: python, node and the rust API fuzzed on the clean core, and t
 cargo run -p runner --quiet -- run --tag fuzz --profile ci \
   --json .memtest/report/fuzz.json
 
-step "memtest explain names the leaky core and the retained results (the fast tier's build)"
-cargo test --quiet -p runner --test explain -- --ignored
+step "memtest explain names every leaky canary of the core and the retained results (the fast tier's build)"
+cargo test --quiet -p runner --test explain -- --ignored --skip thread_leaky --skip zig_examples --skip c_examples
 
 step "memtest explain calls the leaky core's canary a leak, not allocator retention (the fast tier's build)"
 cargo test --quiet -p runner --test cause -- --ignored
@@ -155,9 +155,18 @@ if [ "$full" = 1 ]; then
   if python3 -m ziglang version >/dev/null 2>&1; then
     cargo run -p runner --quiet -- --config examples/zig-library/memtest.toml all --profile ci \
       --json .memtest/report/zig-library.json
+    step "memtest explain names the Zig example's leak (Zig's leak check; valgrind)"
+    cargo test --quiet -p runner --test explain -- --ignored zig_examples
   else
     echo "skipped: python3 -m ziglang (pip install 'ziglang>=0.17,<0.18'; .ci/run installs it)"
   fi
+fi
+
+if [ "$full" = 1 ]; then
+  # Builds the thread-leaky core (the concurrency tier's variant); valgrind
+  # runs the C example's Python and Node suites for minutes.
+  step "memtest explain names the thread-leaky canaries and the C example's leaky ones"
+  cargo test --quiet -p runner --test explain -- --ignored thread_leaky c_examples
 fi
 
 if [ "$full" = 1 ]; then

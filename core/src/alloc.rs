@@ -35,6 +35,12 @@ pub fn site_lines(since: u64, max_sites: usize) -> memtest_alloc::SiteLines {
     crate::GLOBAL.site_lines(since, max_sites)
 }
 
+/// Labels this thread's allocations with the line of the binding's caller
+/// (see memtest-alloc's `CountingAlloc::set_site_caller`).
+pub fn set_site_caller(label: Option<&str>) {
+    crate::GLOBAL.set_site_caller(label);
+}
+
 /// Turns site tracking on or off whatever `MEMTEST_EXPLAIN` says, for the
 /// benchmark that measures its cost within one binary.
 #[doc(hidden)]

@@ -241,6 +241,26 @@ pub unsafe extern "C" fn pyjamaz_alloc_stats(out: *mut PyjamazAllocStats) -> i32
     ErrorCode::Ok.as_i32()
 }
 
+/// Names the caller of the calls this thread makes next (`"file.py:42"`, the
+/// binding's caller; NULL clears it): in attribution mode each leak site's
+/// stack then ends with that line, so the Python line that called the core
+/// and the native site show together. Does nothing unless the library was
+/// loaded with `MEMTEST_EXPLAIN` set.
+///
+/// # Safety
+///
+/// `label` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn pyjamaz_alloc_sites_caller(label: *const c_char) {
+    if label.is_null() {
+        crate::alloc::set_site_caller(None);
+        return;
+    }
+    // SAFETY: the caller passes a NUL-terminated string.
+    let label = unsafe { std::ffi::CStr::from_ptr(label) }.to_string_lossy();
+    crate::alloc::set_site_caller(Some(&label));
+}
+
 /// Most sites `pyjamaz_alloc_sites` prints: the largest; the rest are the
 /// small end of what is live.
 const MAX_SITES: usize = 50;

@@ -174,6 +174,7 @@ async function mainThread() {
 
   const leaks = native1.allocations - native0.allocations;
   t.report('native_leaks', leaks);
+  t.reportNativeSites();
   t.report('native_leaked_bytes', native1.bytes - native0.bytes);
   t.report('operations', calls);
   t.report('workers_started', ROUNDS * WORKERS);

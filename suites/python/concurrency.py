@@ -340,6 +340,7 @@ def main():
 
     leaks = live1 - live0
     t.report("native_leaks", leaks)
+    t.report_native_sites()
     t.report("native_leaked_bytes", bytes1 - bytes0)
     t.report("operations", ROUNDS * THREADS * CALLS)
     t.report("threads_started", ROUNDS * THREADS)

@@ -11,6 +11,8 @@ and every view of its data are unreachable.
 from __future__ import annotations
 
 import ctypes
+import os
+import sys
 import weakref
 from dataclasses import dataclass
 from typing import Iterable, Optional
@@ -97,6 +99,21 @@ def alloc_sites(since: int = 0) -> str:
         size = need + 1
 
 
+# memtest's attribution mode: each call into the core names the Python line
+# that made it, so a native leak site shows the caller's line too.
+_EXPLAIN = os.environ.get("MEMTEST_EXPLAIN", "") not in ("", "0")
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _name_caller(lib) -> None:
+    """Tells the core which line outside this package called it."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR:
+        frame = frame.f_back
+    if frame is not None and lib.alloc_sites_caller is not None:
+        lib.alloc_sites_caller(f"{frame.f_code.co_filename}:{frame.f_lineno}".encode())
+
+
 def _call(data, max_bytes, max_diff, metric, formats, concurrency):
     """Validates, calls the core and returns the raw result pointer (owned by the caller)."""
     check_input(data)
@@ -107,6 +124,8 @@ def _call(data, max_bytes, max_diff, metric, formats, concurrency):
         ptr, length, checked.max_bytes, checked.max_diff, checked.metric, checked.formats,
         checked.concurrency,
     )
+    if _EXPLAIN:
+        _name_caller(lib)
     result = lib.optimize(ctypes.byref(opts))
     del keepalive  # the core has returned; the input may go
     return lib, result
@@ -225,6 +244,8 @@ def _optimize_raw(opts: PyjamazOptions) -> OptimizeResult:
     """The raw C call, for tests that must reach the core's own validation
     (the public functions reject bad options before the FFI). Always frees."""
     lib = native()
+    if _EXPLAIN:
+        _name_caller(lib)
     result = lib.optimize(ctypes.byref(opts))
     try:
         res = result.contents

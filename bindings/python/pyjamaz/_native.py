@@ -90,6 +90,11 @@ class Library:
         self.alloc_stats = lib.pyjamaz_alloc_stats
         self.alloc_stats.restype = ctypes.c_int32
         self.alloc_stats.argtypes = [ctypes.POINTER(PyjamazAllocStats)]
+        # Newer than ABI 1's first release: absent from an older core.
+        self.alloc_sites_caller = getattr(lib, "pyjamaz_alloc_sites_caller", None)
+        if self.alloc_sites_caller is not None:
+            self.alloc_sites_caller.restype = None
+            self.alloc_sites_caller.argtypes = [ctypes.c_char_p]
         self.alloc_sites = lib.pyjamaz_alloc_sites
         self.alloc_sites.restype = ctypes.c_size_t
         self.alloc_sites.argtypes = [ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]

@@ -48,6 +48,8 @@
 mod leak;
 #[cfg(feature = "sites")]
 pub mod sites;
+#[cfg(feature = "sites")]
+mod walk;
 
 pub use leak::{check_leaks, Leak, LeakCheck};
 #[cfg(feature = "sites")]
@@ -243,6 +245,16 @@ impl CountingAlloc {
     #[cfg(feature = "sites")]
     pub fn track_sites(&self, on: bool) {
         self.sites.set(on);
+    }
+
+    /// Labels the allocations this thread makes from now on with the
+    /// interpreter line that called the library (`"file.py:42"`; `None`
+    /// clears it): each site's stack then ends with it, so a binding's
+    /// caller and the native site show together. Does nothing while sites
+    /// are not tracked.
+    #[cfg(feature = "sites")]
+    pub fn set_site_caller(&self, label: Option<&str>) {
+        self.sites.set_caller(label);
     }
 
     /// Whether leak sites are tracked (`MEMTEST_EXPLAIN`, or

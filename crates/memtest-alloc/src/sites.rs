@@ -23,8 +23,9 @@
 //! counts stay what the program itself allocated.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 
@@ -47,6 +48,9 @@ const ON: u8 = 2;
 thread_local! {
     /// Set while this thread runs tracker code (see the module docs).
     static BUSY: Cell<bool> = const { Cell::new(false) };
+    /// The interned caller label of this thread's allocations (0: none),
+    /// see [`Tracker::set_caller`].
+    static CALLER: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Whether this thread is inside the tracker: its allocations are the
@@ -73,6 +77,47 @@ fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
     Some(f())
 }
 
+/// The tables' hash: keys are addresses and stacks of addresses, hashed on
+/// every allocation and free; SipHash's flooding resistance buys nothing
+/// here and costs a third of a table update (FxHash's mix, as in rustc).
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A site's stack and its caller label, copied out of the table.
+type SiteStack = (Box<[usize]>, Option<Box<str>>);
+
 #[derive(Clone, Copy)]
 struct Block {
     size: u64,
@@ -81,6 +126,8 @@ struct Block {
     /// baseline.
     seq: u64,
     stack: u32,
+    /// The caller label set on its thread when it was made (0: none).
+    caller: u32,
 }
 
 #[derive(Default)]
@@ -88,6 +135,9 @@ struct Table {
     blocks: HashMap<usize, Block>,
     stacks: Vec<Box<[usize]>>,
     stack_ids: HashMap<Box<[usize]>, u32>,
+    /// Caller labels; label `i` has id `i + 1`.
+    callers: Vec<Box<str>>,
+    caller_ids: HashMap<Box<str>, u32>,
     untracked: u64,
 }
 
@@ -148,6 +198,26 @@ impl Tracker {
         }
     }
 
+    /// Labels this thread's allocations from now on with `label` (an
+    /// interpreter's `file:line` that called into the library; `None`
+    /// clears it): a site's stack then ends with that frame, so the native
+    /// site and the line of the binding's caller show together. Interned
+    /// (a suite calls from a few lines), one lock per call; nothing while
+    /// tracking is off.
+    pub(crate) fn set_caller(&self, label: Option<&str>) {
+        let id = match label {
+            Some(label) if self.on() => guarded(|| {
+                let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
+                guard
+                    .get_or_insert_with(Table::default)
+                    .intern_caller(label)
+            })
+            .unwrap_or(0),
+            _ => 0,
+        };
+        let _ = CALLER.try_with(|c| c.set(id));
+    }
+
     /// A block the program allocated (and the allocator counted).
     #[inline]
     pub(crate) fn allocated(&self, ptr: *mut u8, size: usize, seq: u64) {
@@ -159,27 +229,7 @@ impl Tracker {
             let mut depth = 0;
             let full = self.tracked.load(Relaxed) >= MAX_TRACKED_BLOCKS;
             if !full {
-                let own = own_object();
-                let mut seen_own = false;
-                let mut outside = 0;
-                // SAFETY: `trace_unsynchronized` requires no concurrent
-                // unsynchronized trace on platforms whose unwinder is not
-                // thread-safe (Windows' dbghelp); this feature is for the
-                // Unix unwinders (libgcc's, libunwind), which are.
-                unsafe {
-                    backtrace::trace_unsynchronized(|frame| {
-                        let ip = frame.ip() as usize;
-                        ips[depth] = ip;
-                        depth += 1;
-                        if own.contains(&ip) {
-                            seen_own = true;
-                            outside = 0;
-                        } else if seen_own {
-                            outside += 1;
-                        }
-                        depth < MAX_FRAMES && outside < CALLER_FRAMES
-                    });
-                }
+                depth = crate::walk::walk(&mut ips, &own_object(), CALLER_FRAMES);
             }
             let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
             let table = guard.get_or_insert_with(Table::default);
@@ -188,12 +238,14 @@ impl Tracker {
                 return;
             }
             let stack = table.intern(&ips[..depth]);
+            let caller = CALLER.try_with(Cell::get).unwrap_or(0);
             table.blocks.insert(
                 ptr as usize,
                 Block {
                     size: size as u64,
                     seq,
                     stack,
+                    caller,
                 },
             );
             self.tracked.store(table.blocks.len(), Relaxed);
@@ -246,26 +298,35 @@ impl Tracker {
                 let Some(table) = guard.as_ref() else {
                     return String::new();
                 };
-                let mut by_stack: HashMap<u32, (u64, u64)> = HashMap::new();
+                let mut by_stack: HashMap<(u32, u32), (u64, u64)> = HashMap::default();
                 for block in table.blocks.values().filter(|b| keep(b.seq)) {
-                    let t = by_stack.entry(block.stack).or_default();
+                    let t = by_stack.entry((block.stack, block.caller)).or_default();
                     t.0 += block.size;
                     t.1 += 1;
                 }
-                let mut totals: Vec<(u32, u64, u64)> =
+                let mut totals: Vec<((u32, u32), u64, u64)> =
                     by_stack.into_iter().map(|(s, (b, n))| (s, b, n)).collect();
                 totals.sort_by(|a, b| (b.1, b.2, a.0).cmp(&(a.1, a.2, b.0)));
                 totals.truncate(max_sites);
-                let stacks: Vec<Box<[usize]>> = totals
+                let stacks: Vec<SiteStack> = totals
                     .iter()
-                    .map(|(s, _, _)| table.stacks[*s as usize].clone())
+                    .map(|((s, c), _, _)| {
+                        let caller = c.checked_sub(1).map(|i| table.callers[i as usize].clone());
+                        (table.stacks[*s as usize].clone(), caller)
+                    })
                     .collect();
                 (totals, stacks, table.untracked)
             };
             let mut symbols = Symbols::default();
             let mut out = String::new();
-            for ((_, bytes, blocks), ips) in totals.drain(..).zip(stacks.iter()) {
-                out.push_str(&site_line(bytes, blocks, ips, &mut symbols));
+            for ((_, bytes, blocks), (ips, caller)) in totals.drain(..).zip(stacks.iter()) {
+                out.push_str(&site_line(
+                    bytes,
+                    blocks,
+                    ips,
+                    caller.as_deref(),
+                    &mut symbols,
+                ));
                 out.push('\n');
             }
             if untracked > 0 {
@@ -294,6 +355,16 @@ impl Table {
         let id = self.stacks.len() as u32;
         self.stacks.push(ips.into());
         self.stack_ids.insert(ips.into(), id);
+        id
+    }
+
+    fn intern_caller(&mut self, label: &str) -> u32 {
+        if let Some(id) = self.caller_ids.get(label) {
+            return *id;
+        }
+        self.callers.push(label.into());
+        let id = self.callers.len() as u32;
+        self.caller_ids.insert(label.into(), id);
         id
     }
 }
@@ -467,7 +538,13 @@ fn is_walker(frame: &FrameInfo) -> bool {
     by_name || by_file
 }
 
-fn site_line(bytes: u64, blocks: u64, ips: &[usize], symbols: &mut Symbols) -> String {
+fn site_line(
+    bytes: u64,
+    blocks: u64,
+    ips: &[usize],
+    caller: Option<&str>,
+    symbols: &mut Symbols,
+) -> String {
     let mut frames: Vec<FrameInfo> = Vec::new();
     for ip in ips {
         frames.extend(symbols.resolve(*ip).iter().cloned());
@@ -475,6 +552,18 @@ fn site_line(bytes: u64, blocks: u64, ips: &[usize], symbols: &mut Symbols) -> S
     // The end of a walk may leave an address nothing resolves (no object,
     // no symbol): it says nothing.
     frames.retain(|f| f.function.is_some() || f.file.is_some() || f.object.is_some());
+    // The interpreter's line that called the library, outermost.
+    if let Some(label) = caller {
+        let (file, line) = match label.rsplit_once(':') {
+            Some((file, line)) if line.parse::<u32>().is_ok() => (file, line.parse().ok()),
+            _ => (label, None),
+        };
+        frames.push(FrameInfo {
+            file: Some(file.to_string()),
+            line,
+            ..FrameInfo::default()
+        });
+    }
     let start = frames.iter().take_while(|f| is_walker(f)).count();
     let mut line = format!(
         "MEMTEST site={{\"layer\":\"native\",\"source\":\"memtest-alloc\",\"bytes\":{bytes},\"blocks\":{blocks},\"frames\":["

@@ -334,17 +334,22 @@ class _Sites:
         gc.collect()
         return tracemalloc.take_snapshot()
 
-    @staticmethod
-    def _own(snapshot: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
-        """Without tracemalloc's, the helper's and the import system's own
-        allocations (by the innermost frame)."""
-        return snapshot.filter_traces((
-            tracemalloc.Filter(False, tracemalloc.__file__),
-            tracemalloc.Filter(False, __file__),
-            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
-            tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
-            tracemalloc.Filter(False, "<unknown>"),
-        ))
+    # Allocations made by tracemalloc, this helper and the import system
+    # (by the innermost frame) are not the suite's.
+    _NOT_OWN = frozenset((
+        tracemalloc.__file__,
+        __file__,
+        "<frozen importlib._bootstrap>",
+        "<frozen importlib._bootstrap_external>",
+        "<unknown>",
+    ))
+
+    @classmethod
+    def _own(cls, diff: "tracemalloc.StatisticDiff") -> bool:
+        # Tracebacks run from the oldest frame to the newest; filtering
+        # the grouped differences, not every trace with filter_traces
+        # (fnmatch per trace per filter: 3 of a 14 s tracked run).
+        return not diff.traceback or diff.traceback[-1].filename not in cls._NOT_OWN
 
     def lines(self) -> List[str]:
         """The site lines, after a last snapshot now if no checkpoint after
@@ -354,13 +359,16 @@ class _Sites:
         if self.last is None and not tracemalloc.is_tracing():
             # The suite stopped tracemalloc itself (stop() drops every trace).
             return []
-        last = self._own(self.last or self._snapshot())
-        first = self._own(self.first)
+        last = self.last or self._snapshot()
+        first = self.first
         self.first = self.last = None
         out = []
-        for diff in last.compare_to(first, "traceback")[: self.TOP]:
-            if diff.size_diff < self.FLOOR:
+        for diff in last.compare_to(first, "traceback"):
+            # Sorted by the size of the change, shrinking ones included.
+            if abs(diff.size_diff) < self.FLOOR or len(out) == self.TOP:
                 break
+            if diff.size_diff < self.FLOOR or not self._own(diff):
+                continue
             frames = [{"file": f.filename, "line": f.lineno} for f in reversed(diff.traceback)]
             site = {"layer": "python", "source": "tracemalloc", "bytes": diff.size_diff,
                     "blocks": max(diff.count_diff, 0), "frames": frames}

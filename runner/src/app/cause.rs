@@ -123,6 +123,7 @@ fn probe_run(
         once: Some("explain"),
         wrapper: None,
         report,
+        corpus: ctx.corpus.clone(),
     };
     let filter = FilterArgs {
         names: names.to_vec(),

@@ -24,6 +24,7 @@ pub mod findings;
 mod output;
 pub mod schedule;
 mod suite;
+mod zig_leaks;
 
 #[cfg(test)]
 pub(crate) use output::OutputLog;

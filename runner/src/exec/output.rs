@@ -6,13 +6,16 @@
 //! leak sites: parsed into [`Site`] records and kept out of the tail.
 //! `MEMTEST checkpoint=X name=value...` lines (attribution mode) are a
 //! suite's live and allocator figures at one checkpoint: a timed
-//! [`Checkpoint`] each, kept out of the figures and the tail.
+//! [`Checkpoint`] each, kept out of the figures and the tail. The stacks
+//! of Zig's leak check (see [`super::zig_leaks`]) become [`Site`] records
+//! too, and stay in the tail.
 //!
 //! Both streams go to one log file in arrival order; stderr lines carry a
 //! `[stderr] ` prefix so the two can be told apart. The marker and `MEMTEST`
 //! lines are accepted on either stream (a test harness may print to stderr).
 
 use super::bounded::{Bounded, PROGRESS_OLD, PROGRESS_RECENT};
+use super::zig_leaks::ZigLeaks;
 use crate::model::{Checkpoint, Progress, Site, Smaps, Stream};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -114,6 +117,7 @@ pub struct OutputLog<W: Write> {
     marker_seen: bool,
     sites: Vec<Site>,
     checkpoints: Vec<Checkpoint>,
+    zig: ZigLeaks,
     log_error: Option<std::io::Error>,
 }
 
@@ -129,6 +133,7 @@ impl<W: Write> OutputLog<W> {
             marker_seen: false,
             sites: Vec::new(),
             checkpoints: Vec::new(),
+            zig: ZigLeaks::default(),
             log_error: None,
         }
     }
@@ -145,6 +150,7 @@ impl<W: Write> OutputLog<W> {
                 self.log_error = Some(e);
             }
         }
+        self.zig.line(line);
         if let Some(site) = parse_site_line(line) {
             // Malformed ones stay in the log only; a run is not failed by
             // its explanation.
@@ -198,6 +204,8 @@ impl<W: Write> OutputLog<W> {
         if let Err(e) = self.log.flush() {
             self.log_error.get_or_insert(e);
         }
+        let room = MAX_SITES.saturating_sub(self.sites.len());
+        self.sites.extend(self.zig.finish().into_iter().take(room));
         OutputSummary {
             tail: self.tail.into(),
             reported: self.reported,

@@ -44,6 +44,10 @@ pub enum SiteSource {
     Tracemalloc,
     /// The Node helper's V8 heap snapshots (growth between two).
     HeapSnapshot,
+    /// Zig's leak check (`std.testing.allocator`, `DebugAllocator`): blocks
+    /// still allocated at its deinit, with their stacks (and sizes, from
+    /// Zig 0.17).
+    ZigAllocator,
     /// A producer this memtest does not know (a newer helper).
     #[serde(other)]
     Other,
@@ -116,7 +120,10 @@ impl SiteSource {
     pub fn is_exact(self) -> bool {
         matches!(
             self,
-            SiteSource::MemtestAlloc | SiteSource::Valgrind | SiteSource::Sanitizer
+            SiteSource::MemtestAlloc
+                | SiteSource::Valgrind
+                | SiteSource::Sanitizer
+                | SiteSource::ZigAllocator
         )
     }
 }
@@ -196,11 +203,47 @@ pub fn is_allocator_function(func: &str) -> bool {
         "allocate_zeroed",
     ];
     ENTRY.contains(&func)
+        || is_allocator_wrapper(func)
         || func.starts_with("operator new")
         || func.starts_with("operator delete")
         || ["__rust_", "__rg_", "__rdl_", "GlobalAlloc"]
             .iter()
             .any(|p| func.contains(p))
+}
+
+/// A library's own allocator layer, by the names such code is given: a
+/// function named after the libc entry it wraps (`counted_malloc`,
+/// `xrealloc`, `g_strdup`), or an allocation method of an allocator type
+/// (Zig's `CountingAllocator.alloc`, `mem.Allocator.dupe`). Its caller is
+/// the code that wanted the memory.
+fn is_allocator_wrapper(func: &str) -> bool {
+    // Zig names generic instances `name__anon_123` (0.17: `name__func_98`).
+    let func = func.split("__anon_").next().unwrap_or(func);
+    let func = func.split("__func_").next().unwrap_or(func);
+    let mut segments = func.rsplit(['.', ':']).filter(|s| !s.is_empty());
+    let last = segments.next().unwrap_or("").to_ascii_lowercase();
+    let wraps_libc = ["malloc", "calloc", "realloc", "strdup", "strndup"]
+        .iter()
+        .any(|e| last.ends_with(e));
+    let owner_is_allocator = segments
+        .next()
+        .is_some_and(|owner| owner.contains("Alloc") || owner.contains("alloc"));
+    const METHODS: &[&str] = &[
+        "alloc",
+        "rawalloc",
+        "alignedalloc",
+        "allocsentinel",
+        "realloc",
+        "resize",
+        "remap",
+        "dupe",
+        "dupez",
+        "create",
+    ];
+    // Zig's `Allocator` spells its entry points allocWithSizeAndAlignment,
+    // allocBytesAligned, allocAdvancedWithRetAddr...
+    let allocates = last.starts_with("alloc") || METHODS.contains(&last.as_str());
+    wraps_libc || (owner_is_allocator && allocates)
 }
 
 /// A frame that is never the code to blame: the allocator and libc, a
@@ -285,6 +328,7 @@ fn is_native_plumbing(frame: &Frame) -> bool {
         || file.starts_with("/rustc/")
         || file.contains("libsanitizer")
         || file.contains("compiler-rt")
+        || is_zig_std(file)
         || MEMTEST_SOURCES.iter().any(|m| file.contains(m))
     {
         return true;
@@ -299,6 +343,23 @@ fn is_native_plumbing(frame: &Frame) -> bool {
         || STD.iter().any(|p| func.starts_with(p))
         || MEMTEST.iter().any(|p| func.starts_with(p))
         || SANITIZER.iter().any(|p| func.starts_with(p))
+}
+
+/// A file of Zig's standard library (`…/lib/std/…` or `…/lib/zig/std/…`
+/// of its installation): its allocators, containers and test runner.
+fn is_zig_std(file: &str) -> bool {
+    file.ends_with(".zig") && (file.contains("/lib/std/") || file.contains("/lib/zig/std/"))
+}
+
+/// The interpreter line that called into the library, which a native
+/// tracker may add as a site's outermost frame (memtest-alloc's
+/// `set_site_caller`): a file and line with no function and no object,
+/// which no native frame is.
+pub fn is_caller_line(layer: Layer, frame: &Frame) -> bool {
+    layer == Layer::Native
+        && frame.function.is_none()
+        && frame.object.is_none()
+        && frame.file.is_some()
 }
 
 /// The index of the frame that names a site: the first frame, innermost
@@ -480,6 +541,64 @@ mod tests {
         // A prefix is a whole word: `pyjamazzle` is not `pyjamaz`.
         let other = [frame(Some("pyjamazzle::f"), None, None)];
         assert!(!lib.contains(&other[0]));
+    }
+
+    #[test]
+    fn a_librarys_own_allocator_wrappers_and_zigs_std_are_skipped() {
+        let lib = Library {
+            objects: vec!["/w/build/leaky/libintern.so".into()],
+            prefixes: vec!["intern".into()],
+        };
+        let so = Some("/w/build/leaky/libintern.so");
+        // valgrind, inlined frames of a C library that counts its blocks.
+        let c = [
+            frame(
+                Some("malloc"),
+                None,
+                Some("/usr/libexec/valgrind/vgpreload_memcheck-amd64-linux.so"),
+            ),
+            frame(Some("counted_malloc"), Some("intern.c"), so),
+            frame(Some("grow_slots"), Some("intern.c"), so),
+            frame(Some("intern_put"), Some("intern.c"), so),
+        ];
+        assert_eq!(naming_frame(Layer::Native, &c, &lib), Some(2));
+        // A Zig library over the C heap: std's allocator interface and the
+        // library's own counting allocator lead to the function that leaked.
+        let zig = Some("/w/zig-out/leaky/lib/libzfreq.so");
+        let std_file = "/py/site-packages/ziglang/lib/std/mem/Allocator.zig";
+        let z = [
+            frame(
+                Some("malloc"),
+                None,
+                Some("/usr/libexec/valgrind/vgpreload_memcheck-amd64-linux.so"),
+            ),
+            frame(
+                Some("heap.CAllocator.alloc"),
+                Some("/py/site-packages/ziglang/lib/std/heap.zig"),
+                zig,
+            ),
+            frame(
+                Some("zfreq.CountingAllocator.alloc"),
+                Some("/w/src/zfreq.zig"),
+                zig,
+            ),
+            frame(Some("mem.Allocator.dupe__anon_3045"), Some(std_file), zig),
+            frame(Some("zfreq.Freq.addWord"), Some("/w/src/zfreq.zig"), zig),
+            frame(Some("zfreq_add_text"), Some("/w/src/zfreq.zig"), zig),
+        ];
+        let zlib = Library {
+            objects: vec!["/w/zig-out/leaky/lib/libzfreq.so".into()],
+            prefixes: vec!["zfreq".into()],
+        };
+        assert_eq!(naming_frame(Layer::Native, &z, &zlib), Some(4));
+        // Std's own short names, as the Zig test runner prints them.
+        assert!(is_allocator_wrapper("mem.Allocator.create__anon_12"));
+        assert!(is_allocator_wrapper("mem.Allocator.dupe__func_98"));
+        assert!(is_allocator_wrapper(
+            "mem.Allocator.allocWithSizeAndAlignment__func_101"
+        ));
+        assert!(!is_allocator_wrapper("zfreq.Freq.addWord"));
+        assert!(!is_allocator_wrapper("pyjamaz_engine::canary::leak_input"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! [`crate::model::site::name_sites`]). The exporters (JUnit, markdown,
 //! HTML) show the same records one line each, by [`site_line`].
 
-use crate::model::site::is_plumbing;
+use crate::model::site::{is_caller_line, is_plumbing};
 use crate::model::{Diagnosis, Frame, Layer, Site, SiteSource};
 use crate::units::Bytes;
 use std::fmt::Write as _;
@@ -99,6 +99,7 @@ pub fn source_name(source: SiteSource) -> &'static str {
         SiteSource::MemtestAlloc => "still live",
         SiteSource::Valgrind => "definitely lost",
         SiteSource::Sanitizer => "direct leak",
+        SiteSource::ZigAllocator => "leaked",
         SiteSource::Tracemalloc | SiteSource::HeapSnapshot => "grown",
         SiteSource::Other => "reported",
     }
@@ -144,11 +145,22 @@ fn render_stack(out: &mut String, site: &Site) {
     let mut shown_after = 0;
     for (i, frame) in site.frames.iter().enumerate() {
         let after_named = named.is_some_and(|n| i > n);
+        let caller = site.frames.last().filter(|f| is_caller_line(site.layer, f));
         if after_named && shown_after == CALLERS_SHOWN {
-            let rest = site.frames.len() - i;
+            let rest = site.frames.len() - i - usize::from(caller.is_some());
             flush_folded(out, &mut folded);
-            let _ = writeln!(out, "         ... {rest} more frames");
+            if rest > 0 {
+                let _ = writeln!(out, "         ... {rest} more frames");
+            }
+            if let Some(caller) = caller {
+                let _ = writeln!(out, "         called from {}", caller.label());
+            }
             return;
+        }
+        if i + 1 == site.frames.len() && caller.is_some() {
+            flush_folded(out, &mut folded);
+            let _ = writeln!(out, "         called from {}", frame.label());
+            continue;
         }
         if Some(i) != named && is_plumbing(site.layer, frame) {
             folded += 1;
@@ -280,5 +292,49 @@ mod tests {
             },
         ]);
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn the_interpreter_line_that_called_the_library_closes_the_stack() {
+        let caller = Frame {
+            file: Some("/w/suites/test_memory.py".into()),
+            line: Some(47),
+            ..Frame::default()
+        };
+        let stack = |callers: usize| {
+            let mut frames = vec![
+                frame("malloc", None, 0),
+                frame("grow", Some("/w/src/intern.c"), 9),
+            ];
+            frames.extend(
+                (0..callers).map(|i| frame("intern_put", Some("/w/src/intern.c"), i as u32)),
+            );
+            frames.push(frame("ffi_call", None, 0));
+            frames.push(caller.clone());
+            let mut sites = vec![Site {
+                layer: Layer::Native,
+                source: SiteSource::MemtestAlloc,
+                bytes: 64,
+                blocks: 1,
+                frames,
+                name: None,
+            }];
+            name_sites(&mut sites, &Library::default());
+            let mut out = String::new();
+            render_stack(&mut out, &sites[0]);
+            out
+        };
+        // Short: every frame shown, the caller last.
+        let short = stack(1);
+        assert!(
+            short.ends_with("         called from test_memory.py:47\n"),
+            "{short}"
+        );
+        // Long: the middle is counted, the caller still shown.
+        let long = stack(6);
+        assert!(
+            long.contains("more frames\n         called from test_memory.py:47\n"),
+            "{long}"
+        );
     }
 }

@@ -62,6 +62,7 @@ pub type AbiVersionFn = unsafe extern "C" fn() -> u32;
 pub type OptimizeFn = unsafe extern "C" fn(*const PyjamazOptions) -> *mut PyjamazResult;
 pub type FreeResultFn = unsafe extern "C" fn(*mut PyjamazResult);
 pub type AllocStatsFn = unsafe extern "C" fn(*mut PyjamazAllocStats) -> i32;
+pub type AllocSitesFn = unsafe extern "C" fn(u64, *mut std::ffi::c_char, usize) -> usize;
 
 /// The library and the entry points copied out of it; the function pointers
 /// stay valid as long as `_library` is alive, which is as long as `Api` is.
@@ -72,6 +73,7 @@ pub struct Api {
     pub optimize: OptimizeFn,
     pub free_result: FreeResultFn,
     pub alloc_stats: AllocStatsFn,
+    pub alloc_sites: AllocSitesFn,
     _library: Library,
 }
 
@@ -103,6 +105,9 @@ impl Api {
                 alloc_stats: *library
                     .get::<AllocStatsFn>(b"pyjamaz_alloc_stats\0")
                     .map_err(|e| ffi("pyjamaz_alloc_stats missing", e))?,
+                alloc_sites: *library
+                    .get::<AllocSitesFn>(b"pyjamaz_alloc_sites\0")
+                    .map_err(|e| ffi("pyjamaz_alloc_sites missing", e))?,
                 _library: library,
             })
         }
@@ -115,5 +120,24 @@ impl Api {
         let code = unsafe { (self.alloc_stats)(&mut stats) };
         assert_eq!(code, PYJAMAZ_OK, "pyjamaz_alloc_stats failed");
         stats
+    }
+
+    /// The library's leak sites since allocation number `since`
+    /// (`pyjamaz_alloc_sites`): `MEMTEST site=` lines, empty unless it was
+    /// loaded in attribution mode (`MEMTEST_EXPLAIN`).
+    pub fn sites(&self, since: u64) -> String {
+        // SAFETY: a NULL buffer of capacity 0 asks for the length only.
+        let mut need = unsafe { (self.alloc_sites)(since, std::ptr::null_mut(), 0) };
+        loop {
+            let mut buf = vec![0u8; need + 1];
+            // SAFETY: `buf` is writable for its whole length.
+            let len = unsafe { (self.alloc_sites)(since, buf.as_mut_ptr().cast(), buf.len()) };
+            if len < buf.len() {
+                buf.truncate(len);
+                return String::from_utf8_lossy(&buf).into_owned();
+            }
+            // It grew in between (another thread allocating): ask again.
+            need = len;
+        }
     }
 }
