@@ -123,7 +123,6 @@ fn probe_run(
         once: Some("explain"),
         wrapper: None,
         report,
-        corpus: ctx.corpus.clone(),
     };
     let filter = FilterArgs {
         names: names.to_vec(),

@@ -77,7 +77,6 @@ pub(super) fn run_then_explain(
         once: Some("explain"),
         wrapper: ctx.wrapper.clone(),
         report,
-        corpus: ctx.corpus.clone(),
     };
     explain_names(config, &quiet, &names, DEFAULT_TOP, true, &exec, &printed)?;
     Ok(status)
