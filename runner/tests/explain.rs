@@ -403,7 +403,9 @@ fn the_thread_leaky_canaries_are_named_at_the_thread_scratch() {
     );
     let canary_rs = repo().join("core/engine/src/canary.rs");
     let block = line_of(&canary_rs, "let block = vec![0xA5u8; SCRATCH_BYTES]");
-    let wanted = [format!("stage_in_thread_scratch (canary.rs:{block})")];
+    let wanted = [format!(
+        "stage_in_thread_scratch::{{closure#0}} (canary.rs:{block})"
+    )];
     for suite in suites {
         assert_named(&text, suite, &wanted);
     }

@@ -114,16 +114,7 @@ fn probe_run(
     exec: &ExecArgs,
     probe: Probe,
 ) -> Result<Result<Vec<Outcome>, ExitStatus>, AppError> {
-    let mut report = ctx.report.clone();
-    report.history = None;
-    let quiet = Context {
-        profile: ctx.profile.clone(),
-        duration: ctx.duration,
-        corpus: ctx.corpus.clone(),
-        once: Some("explain"),
-        wrapper: None,
-        report,
-    };
+    let quiet = ctx.for_explain(None, false);
     let filter = FilterArgs {
         names: names.to_vec(),
         ..FilterArgs::default()

@@ -68,16 +68,7 @@ pub(super) fn run_then_explain(
         github: false,
         ..opts.clone()
     };
-    let mut report = ctx.report.clone();
-    report.history = None;
-    let quiet = Context {
-        profile: ctx.profile.clone(),
-        duration: ctx.duration,
-        corpus: ctx.corpus.clone(),
-        once: Some("explain"),
-        wrapper: ctx.wrapper.clone(),
-        report,
-    };
+    let quiet = ctx.for_explain(ctx.wrapper.clone(), false);
     explain_names(config, &quiet, &names, DEFAULT_TOP, true, &exec, &printed)?;
     Ok(status)
 }
@@ -123,14 +114,7 @@ pub(super) fn explain_names(
         (Default::default(), exec.clone())
     };
     let (config, wrapper) = with_attribution_wrapper(config, ctx.wrapper.as_deref());
-    let ctx = Context {
-        profile: ctx.profile.clone(),
-        wrapper: wrapper.clone(),
-        duration: ctx.duration,
-        corpus: ctx.corpus.clone(),
-        once: Some("explain"),
-        report: ctx.report.clone(),
-    };
+    let ctx = ctx.for_explain(wrapper.clone(), true);
     let filter = FilterArgs {
         names: names.to_vec(),
         ..FilterArgs::default()

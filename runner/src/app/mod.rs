@@ -322,6 +322,24 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// The context of explain's own runs (attribution, cause probes, and
+    /// `run --explain`'s): each suite's work once, under `wrapper`, and
+    /// appended to the history only when `keep_history`.
+    pub(crate) fn for_explain(&self, wrapper: Option<String>, keep_history: bool) -> Context {
+        let mut report = self.report.clone();
+        if !keep_history {
+            report.history = None;
+        }
+        Context {
+            profile: self.profile.clone(),
+            wrapper,
+            duration: self.duration,
+            corpus: self.corpus.clone(),
+            once: Some("explain"),
+            report,
+        }
+    }
+
     /// The command line's part in every suite's settings (`--scale` given
     /// to this command, if it takes one).
     pub(crate) fn invocation(&self, scale: Option<f64>) -> Result<Invocation, AppError> {

@@ -5,7 +5,7 @@
 
 use super::*;
 
-const TOML: &str = r#"
+pub(crate) const TOML: &str = r#"
 [build]
 command = ["make"]
 artifact = "libx.so"
@@ -23,7 +23,7 @@ script = "s/a.py"
 canaries = []
 "#;
 
-fn config(dir: &Path) -> Config {
+pub(crate) fn config(dir: &Path) -> Config {
     std::fs::create_dir_all(dir.join("s")).unwrap();
     std::fs::write(dir.join("s/a.py"), "").unwrap();
     parse(TOML, &dir.join("memtest.toml"), dir).unwrap()

@@ -428,7 +428,7 @@ impl Config {
 }
 
 #[cfg(test)]
-mod corpus_tests;
+pub(crate) mod corpus_tests;
 #[cfg(test)]
 mod layer_tests;
 #[cfg(test)]

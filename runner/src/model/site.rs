@@ -154,6 +154,11 @@ pub struct Library {
 }
 
 impl Library {
+    /// Whether anything identifies the library (else every frame is outside).
+    fn is_known(&self) -> bool {
+        !self.objects.is_empty() || !self.prefixes.is_empty()
+    }
+
     fn contains(&self, frame: &Frame) -> bool {
         let by_object = frame.object.as_deref().is_some_and(|o| {
             self.objects
@@ -379,15 +384,50 @@ pub fn naming_frame(layer: Layer, frames: &[Frame], library: &Library) -> Option
         })
 }
 
-/// Names every site by [`naming_frame`] and orders them largest first
-/// (bytes, then blocks, then name, so the order is stable).
+/// The name of the site whose naming frame is `frames[i]`: its label, and
+/// for a closure (inlined frames carry short names: `{closure#0}`) the
+/// function around it, the next frame outward in the same file that has a
+/// name of its own: `stage_scratch::{closure#0} (canary.rs:211)`.
+fn site_name(frames: &[Frame], i: usize) -> String {
+    let frame = &frames[i];
+    let label = frame.label();
+    let Some(closure) = frame
+        .function
+        .as_deref()
+        .filter(|f| f.starts_with("{closure"))
+    else {
+        return label;
+    };
+    let outer = frames[i + 1..].iter().find_map(|f| {
+        let function = f.function.as_deref()?;
+        (f.file.is_some() && f.file == frame.file && !function.starts_with('{')).then_some(function)
+    });
+    match outer {
+        Some(outer) => label.replacen(closure, &format!("{outer}::{closure}"), 1),
+        None => label,
+    }
+}
+
+/// Names every site by [`naming_frame`] and orders them: native sites with
+/// a frame inside the library under test before those without one (a
+/// runtime's or an FFI's own lost blocks, e.g. koffi's under valgrind, say
+/// nothing about the library), then largest first (bytes, then blocks, then
+/// name, so the order is stable).
 pub fn name_sites(sites: &mut [Site], library: &Library) {
     for site in sites.iter_mut() {
-        site.name = naming_frame(site.layer, &site.frames, library).map(|i| site.frames[i].label());
+        site.name =
+            naming_frame(site.layer, &site.frames, library).map(|i| site_name(&site.frames, i));
     }
+    // Only a whole-process tool's stacks can lie outside: the tracker and
+    // Zig's allocator live inside the library.
+    let outside = |s: &Site| {
+        library.is_known()
+            && matches!(s.source, SiteSource::Valgrind | SiteSource::Sanitizer)
+            && !s.frames.iter().any(|f| library.contains(f))
+    };
     sites.sort_by(|a, b| {
-        (b.bytes, b.blocks)
-            .cmp(&(a.bytes, a.blocks))
+        (outside(a), b.bytes, b.blocks)
+            .cmp(&(outside(b), a.bytes, a.blocks))
             .then_with(|| a.name.cmp(&b.name))
     });
 }
@@ -659,6 +699,81 @@ mod tests {
         name_sites(&mut sites, &Library::default());
         let names: Vec<_> = sites.iter().map(|s| s.name.as_deref().unwrap()).collect();
         assert_eq!(names, ["big", "a_small", "small"]);
+    }
+
+    #[test]
+    fn a_whole_process_tools_sites_outside_the_library_come_after_its_own() {
+        // valgrind around node: koffi's own lost blocks outweigh the
+        // library's leak, which is still the one to show first.
+        let site = |bytes, object: &str, function: &str| Site {
+            layer: Layer::Native,
+            source: SiteSource::Valgrind,
+            bytes,
+            blocks: 1,
+            frames: vec![
+                frame(
+                    Some("malloc"),
+                    None,
+                    Some("/usr/libexec/valgrind/vgpreload_memcheck.so"),
+                ),
+                frame(Some(function), None, Some(object)),
+            ],
+            name: None,
+        };
+        let library = Library {
+            objects: vec!["/p/.memtest/lib/leaky/libintern.so".into()],
+            prefixes: vec![],
+        };
+        let mut sites = vec![
+            site(3_500_000, "/p/node_modules/koffi/koffi.node", "koffi_call"),
+            site(600_000, "/p/.memtest/lib/leaky/libintern.so", "grow_slots"),
+        ];
+        name_sites(&mut sites, &library);
+        let names: Vec<_> = sites.iter().map(|s| s.name.as_deref().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["grow_slots (libintern.so)", "koffi_call (koffi.node)"]
+        );
+        // Without a library to tell by, largest first.
+        name_sites(&mut sites, &Library::default());
+        assert_eq!(sites[0].bytes, 3_500_000);
+    }
+
+    #[test]
+    fn a_closure_is_named_with_the_function_around_it() {
+        let at = |function: &str, line| Frame {
+            function: Some(function.into()),
+            file: Some("/w/core/engine/src/canary.rs".into()),
+            line: Some(line),
+            object: Some("/w/libpyjamaz.so".into()),
+        };
+        let frames = vec![
+            frame(
+                Some("alloc"),
+                Some("/rustc/5980/library/alloc/src/alloc.rs"),
+                None,
+            ),
+            at("{closure#0}", 211),
+            frame(
+                Some("with<u8>"),
+                Some("/rustc/5980/library/std/src/thread/local.rs"),
+                None,
+            ),
+            at("stage_in_thread_scratch", 206),
+        ];
+        let mut sites = vec![Site {
+            layer: Layer::Native,
+            source: SiteSource::MemtestAlloc,
+            bytes: 1,
+            blocks: 1,
+            frames,
+            name: None,
+        }];
+        name_sites(&mut sites, &Library::default());
+        assert_eq!(
+            sites[0].name.as_deref(),
+            Some("stage_in_thread_scratch::{closure#0} (canary.rs:211)")
+        );
     }
 
     #[test]

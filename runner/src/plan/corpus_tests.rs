@@ -3,33 +3,11 @@
 //! none for a suite without one.
 
 use super::jobs::{plan, PlanOptions, CORPUS_ENV};
-use crate::config::{self, Config, Invocation, Suite};
+// The same memtest.toml as the resolver's corpus tests.
+use crate::config::corpus_tests::config;
+use crate::config::{Config, Invocation, Suite};
 use crate::model::Artifacts;
 use std::path::Path;
-
-const TOML: &str = r#"
-[build]
-command = ["make"]
-artifact = "libx.so"
-lib_env = "X_LIB"
-[build.variants.leaky]
-args = ["LEAK=1"]
-[fixtures]
-dir = "fx"
-[suites.py-corpus]
-script = "s/a.py"
-corpus = "${fixtures}/corpus"
-canaries = [{ variant = "leaky" }]
-[suites.py-plain]
-script = "s/a.py"
-canaries = []
-"#;
-
-fn config(dir: &Path) -> Config {
-    std::fs::create_dir_all(dir.join("s")).unwrap();
-    std::fs::write(dir.join("s/a.py"), "").unwrap();
-    config::parse(TOML, &dir.join("memtest.toml"), dir).unwrap()
-}
 
 fn corpus_env(c: &Config, inv: &Invocation) -> Vec<(String, Option<String>)> {
     let suites: Vec<&Suite> = c.suites.iter().collect();
