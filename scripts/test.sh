@@ -164,7 +164,7 @@ fi
 
 if [ "$full" = 1 ]; then
   # Builds the thread-leaky core (the concurrency tier's variant); valgrind
-  # runs the C example's Python and Node suites for minutes.
+  # runs the C example's C and Python suites for minutes.
   step "memtest explain names the thread-leaky canaries and the C example's leaky ones"
   cargo test --quiet -p runner --test explain -- --ignored thread_leaky c_examples
 fi
