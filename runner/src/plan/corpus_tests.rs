@@ -7,7 +7,6 @@ use super::jobs::{plan, PlanOptions, CORPUS_ENV};
 use crate::config::corpus_tests::config;
 use crate::config::{Config, Invocation, Suite};
 use crate::model::Artifacts;
-use std::path::Path;
 
 fn corpus_env(c: &Config, inv: &Invocation) -> Vec<(String, Option<String>)> {
     let suites: Vec<&Suite> = c.suites.iter().collect();
