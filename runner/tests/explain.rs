@@ -231,6 +231,28 @@ fn a_library_without_a_counter_leaking_through_strndup_is_named_by_its_own_funct
     assert_clean(&text, "c-memory");
 }
 
+/// An example's canaries explained (sites only) at the smallest scale:
+/// valgrind runs a Python or Node suite ~50x slower.
+fn explain_example(config: &Path, suites: &[&str]) -> String {
+    let mut args = vec![
+        "--config",
+        config.to_str().unwrap(),
+        "explain",
+        "--no-cause",
+        "--scale",
+        "0.02",
+    ];
+    args.extend_from_slice(suites);
+    let out = memtest(&args, &repo());
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// The repository's own canaries, against the last build.
 fn explain_repo(suites: &[&str]) -> String {
     explain_repo_with(&["--no-build"], suites)
@@ -435,22 +457,7 @@ fn the_c_examples_leaky_canaries_are_named_at_the_forgotten_index() {
     // leaks"). The Pyjamaz Node suites name their sites through the
     // library's own tracker, which walks only the library's frames.
     let suites = ["c-memory-canary-leaky", "c-python-memory-canary-leaky"];
-    let mut args = vec![
-        "--config",
-        config.to_str().unwrap(),
-        "explain",
-        "--no-cause",
-        "--scale",
-        "0.02",
-    ];
-    args.extend_from_slice(&suites);
-    let out = memtest(&args, &repo());
-    let text = stdout(&out);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = explain_example(&config, &suites);
     // The old index is lost where grow_slots replaces it; the counted
     // allocator it came through is folded, not named.
     let intern_c = repo().join("examples/c-library/src/intern.c");
@@ -479,23 +486,7 @@ fn the_zig_examples_canaries_are_named_at_the_lost_copy() {
     // zig-tests: Zig's own leak check prints each lost block's stack;
     // zig-python-memory: valgrind memcheck around the Python suite.
     let suites = ["zig-tests-canary-leaky", "zig-python-memory-canary-leaky"];
-    let mut args = vec![
-        "--config",
-        config.to_str().unwrap(),
-        "explain",
-        "--no-cause",
-        // valgrind runs the Python suite ~50x slower: the smallest scale.
-        "--scale",
-        "0.02",
-    ];
-    args.extend_from_slice(&suites);
-    let out = memtest(&args, &repo());
-    let text = stdout(&out);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = explain_example(&config, &suites);
     let zfreq = repo().join("examples/zig-library/src/zfreq.zig");
     let dupe = line_of(&zfreq, "const copy = try self.gpa.dupe(u8, word);");
     // Zig's trace (a debug build) points at the dupe itself; valgrind's
