@@ -6,8 +6,7 @@
 //!   planting a leak in its own language.
 //! - The C example's library built without its counter, leaking the copies
 //!   strndup made: under valgrind, the site is intern_put; and its leaky
-//!   canaries (C, Python) named at grow_slots, not counted_malloc (not the
-//!   Node one: valgrind cannot unwind across koffi's own call stack).
+//!   canaries (C, Python, Node) named at grow_slots, not counted_malloc.
 //! - The repository's own canaries (leaky core: every rust, python and node
 //!   suite's; the retain canaries): `#[ignore]`d, they reuse the last build
 //!   (`--no-build`), so scripts/test.sh runs them after the fast tier built
@@ -450,13 +449,15 @@ fn the_c_examples_leaky_canaries_are_named_at_the_forgotten_index() {
         return;
     }
     let config = repo().join("examples/c-library/memtest.toml");
-    // Not c-node-memory's canary: koffi runs native calls on a stack of its
-    // own (heap memory), and valgrind cannot unwind from malloc back across
-    // it: the leak's stack reads malloc, three frames with no address
-    // valgrind can map, then koffi.node (seen 2026-12-07; README, "Where it
-    // leaks"). The Pyjamaz Node suites name their sites through the
-    // library's own tracker, which walks only the library's frames.
-    let suites = ["c-memory-canary-leaky", "c-python-memory-canary-leaky"];
+    // The Node one too: koffi has closed the library by the time valgrind
+    // reports, and without --keep-debuginfo (the memcheck wrapper's) its
+    // frames were bare addresses and the site read koffi.node (seen
+    // 2026-12-07).
+    let suites = [
+        "c-memory-canary-leaky",
+        "c-python-memory-canary-leaky",
+        "c-node-memory-canary-leaky",
+    ];
     let text = explain_example(&config, &suites);
     // The old index is lost where grow_slots replaces it; the counted
     // allocator it came through is folded, not named.

@@ -42,7 +42,9 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 /// valgrind's memcheck, failing the suite (exit 97) on definite leaks and
-/// writing its findings as XML; heaptrack recording every allocation. A
+/// writing its findings as XML, with the symbols of unloaded code kept (an
+/// FFI such as koffi may close the library before valgrind reports, which
+/// left its frames as bare addresses); heaptrack recording every allocation. A
 /// wrapped suite starts its interpreter's real executable (not a pyenv or
 /// nvm shim, which the tool would check instead).
 pub(super) fn wrappers() -> Vec<Wrapper> {
@@ -54,6 +56,7 @@ pub(super) fn wrappers() -> Vec<Wrapper> {
                 "--tool=memcheck",
                 "--error-exitcode=97",
                 "--leak-check=full",
+                "--keep-debuginfo=yes",
                 "--errors-for-leak-kinds=definite",
                 "--show-leak-kinds=definite",
                 "--xml=yes",
