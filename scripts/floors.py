@@ -16,8 +16,8 @@ FLOORS = os.path.join(ROOT, "docs", "floors")
 PROFILES = ("default", "ci")
 # project -> (parts with the library heap's leak, parts with malloc's)
 PROJECTS = (
-    ("pyjamaz", ("fast", "rest", "concurrency", "fuzz"),
-     ("fast-c", "rest-c", "concurrency-c", "fuzz-c")),
+    ("pyjamaz", ("fast", "rest", "concurrency", "fuzz", "corpus"),
+     ("fast-c", "rest-c", "concurrency-c", "fuzz-c", "corpus-c")),
     ("c-library", ("c-library",), ("c-library-c",)),
     ("zig-library", ("zig-library",), ("zig-library-c",)),
 )

@@ -14,7 +14,7 @@
 #   scripts/floors.sh check PROFILE PART... a fresh search of the parts, each
 #                                           suite's floor within 2x of docs/floors/
 #
-# PART: fast, rest (medium and long tiers), concurrency, fuzz, each also with `-c`
+# PART: fast, rest (medium and long tiers), concurrency, fuzz, corpus, each also with `-c`
 # (the leak from malloc: RSS only), and c-library, c-library-c, zig-library,
 # zig-library-c. The JSON of each search (every probe) is kept, one file a
 # part, in docs/floors/PROFILE/PART.json (committed: the table's source), and
@@ -27,7 +27,7 @@
 # profile (scale 1) ten times the calls.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-all_parts="fast concurrency c-library c-library-c zig-library zig-library-c fast-c concurrency-c rest rest-c fuzz fuzz-c"
+all_parts="fast concurrency c-library c-library-c zig-library zig-library-c fast-c concurrency-c rest rest-c fuzz fuzz-c corpus corpus-c"
 jobs=${MEMTEST_FLOOR_JOBS:-2}
 # MEMTEST_BIN: a memtest binary to use as it is (no build).
 memtest=${MEMTEST_BIN:-target/debug/memtest}
@@ -50,6 +50,8 @@ part_args() {
     # The fuzz suites' canaries use the rare-leaky core (its leak is not
     # graded): the graded leak is the leaky core's, on every fuzzed call.
     fuzz) echo floor --tag fuzz --variant leaky "${heap[@]}" ;;
+    # The corpus suites over the fixture folder's corpus (200 files).
+    corpus) echo floor --tag corpus --variant leaky "${heap[@]}" ;;
     # The examples call their library millions of times a run: a leak on
     # every call is caught at 1 byte by every criterion (or stops the suite
     # at its ceiling first), so they leak on one call in 1000. c-memory has
