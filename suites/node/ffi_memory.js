@@ -4,9 +4,10 @@
  * images through the FFI, sync and async, and checks:
  *  - the core's live allocations end exactly at baseline (the exact test:
  *    one leaked allocation fails it);
- *  - RSS grows by less than 0.5 MB per 1000 operations after warm-up (the
- *    independent, coarse test), judged by DESIGN's leak rule: fitted slope
- *    over the limit and rising on at least two thirds of the checkpoints.
+ *  - RSS grows by less than 0.5 MB per 1000 operations after warm-up, or
+ *    4 MB over the run in a short one (the independent, coarse test), judged
+ *    by DESIGN's leak rule: fitted slope over the limit and rising on at
+ *    least two thirds of the checkpoints.
  *
  * Canary: the same script against the core built with `canary-leak` (leaks a
  * copy of the input per call) must fail on both.
@@ -23,7 +24,18 @@ const OPS = t.iterations(15_000, 40);
 // the scale; measuring only after that keeps short ci runs honest.
 const WARMUP = Math.min(OPS, 1_500);
 const CHECKPOINTS = 20;
-const LIMIT_BYTES_PER_OP = (0.5 * t.MB) / 1000; // 0.5 MB per 1000 operations
+// 0.5 MB per 1000 operations, or what the run can tell from Node's own RSS
+// swings, whichever is larger. After warm-up a clean run still moves RSS by
+// up to ~3 MB in steps of 128 KB-1 MB (seen 2026-12-07 at the ci scale:
+// 1.1-1.9 KB/op over 1500 ops, rising on 10-50% of checkpoints, once 70%;
+// malloc's in-use bytes and the V8 heap flat, malloc's free bytes growing
+// with RSS, and malloc_trim at every checkpoint still leaving 0.3-1 MB of
+// growth: no live memory grows, it is where freed memory lands). 500 B/op
+// over 1500 ops is 0.75 MB, under that noise: one clean run in ten failed.
+// At scale 1 (15,000 ops) the limit is 500 B/op; at the ci scale 2.7 KB/op,
+// and the exact native count above still sees one leaked allocation.
+const RSS_NOISE_BYTES = 4 * t.MB;
+const LIMIT_BYTES_PER_OP = Math.round(Math.max((0.5 * t.MB) / 1000, RSS_NOISE_BYTES / OPS));
 
 t.run(async () => {
   // Small inputs of each decoder, restricted to one or two encoders so the
