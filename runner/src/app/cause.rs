@@ -119,9 +119,11 @@ fn probe_run(
         names: names.to_vec(),
         ..FilterArgs::default()
     };
+    // Each probe's suite lines, not its summary: explain's own follows.
     let opts = ReportOptions {
         github: false,
         step_summary: None,
+        brief: true,
         ..ReportOptions::from_env()
     };
     let jemalloc = jemalloc();

@@ -40,6 +40,8 @@ pub struct ConsoleReporter {
     /// The status line's template now (set only when it changes).
     template: &'static str,
     finished: bool,
+    /// Print the summary table at the end (not for a brief run).
+    summary: bool,
 }
 
 impl ConsoleReporter {
@@ -84,6 +86,7 @@ impl ConsoleReporter {
             staging: false,
             template: IDLE,
             finished: false,
+            summary: !opts.brief,
         }
     }
 
@@ -138,6 +141,9 @@ impl Reporter for ConsoleReporter {
         self.finished = true;
         if let Some(bar) = &self.status {
             bar.finish_and_clear();
+        }
+        if !self.summary {
+            return self.out.flush();
         }
         let summary = SummaryExporter { paint: self.paint }
             .export(&self.builder.report())
@@ -483,6 +489,22 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches(" | TEST PASSED").count(), 5);
+    }
+
+    #[test]
+    fn a_brief_run_prints_its_suites_but_no_summary() {
+        let full = run(&ReportOptions::default(), false);
+        let brief = run(
+            &ReportOptions {
+                brief: true,
+                ..ReportOptions::default()
+            },
+            false,
+        );
+        // The same progress lines, then nothing: no table, no closing line.
+        let progress = full.split("\n\n").next().unwrap();
+        assert_eq!(brief.trim_end(), progress.trim_end());
+        assert!(full.contains("╭") && !brief.contains("╭"), "{brief}");
     }
 
     #[test]

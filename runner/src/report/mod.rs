@@ -87,6 +87,10 @@ pub struct ReportOptions {
     pub color: bool,
     /// stderr is a terminal: redraw a status line in place.
     pub tty: bool,
+    /// The console prints each suite's line but no summary table: a run
+    /// that serves another (explain's cause probes), whose own summary
+    /// follows.
+    pub brief: bool,
 }
 
 impl ReportOptions {
