@@ -20,7 +20,7 @@ use super::run::{run_adjusted, Adjust, Ran};
 use super::{AppError, Context, ExitStatus};
 use crate::cli::{ExecArgs, ExplainArgs, FilterArgs, RunArgs, DEFAULT_TOP};
 use crate::config::{BuildForm, Config};
-use crate::model::{FindingsKind, Job, Outcome, RuntimeKind, Site};
+use crate::model::{FindingsKind, Job, Outcome, RuntimeKind, Site, SiteSource};
 use crate::report::sites::{render, SuiteSites};
 use crate::report::ReportOptions;
 
@@ -194,39 +194,55 @@ fn method_of(config: &Config, wrapper: Option<&str>, runtime: RuntimeKind) -> St
     let tool = wrapper
         .and_then(|w| config.wrappers.get(w))
         .map(|w| match w.findings {
-            FindingsKind::ValgrindXml => "valgrind memcheck",
-            FindingsKind::Sanitizer => "LeakSanitizer",
+            FindingsKind::ValgrindXml => SiteSource::Valgrind.label(),
+            FindingsKind::Sanitizer => SiteSource::Sanitizer.label(),
             FindingsKind::Heaptrack => "heaptrack (no sites)",
         });
     let native = tool.unwrap_or(match config.build.as_ref().map(|b| &b.form) {
-        Some(BuildForm::Cargo { .. }) => "memtest-alloc tracker",
+        Some(BuildForm::Cargo { .. }) => SiteSource::MemtestAlloc.label(),
         Some(_) => "no native tracker (valgrind not found)",
         None => "no library built",
     });
     match runtime {
-        RuntimeKind::Python => format!("{native}; tracemalloc"),
-        RuntimeKind::Node => format!("{native}; V8 heap snapshots"),
+        RuntimeKind::Python => format!("{native}; {}", SiteSource::Tracemalloc.label()),
+        RuntimeKind::Node => format!("{native}; {}", SiteSource::HeapSnapshot.label()),
         RuntimeKind::Rust | RuntimeKind::Command => native.to_string(),
     }
 }
 
 /// The suite's sites, already named by the run: above the noise floor,
-/// the `top` largest.
-fn suite_sites(outcome: &Outcome, method: &str, top: usize) -> SuiteSites {
+/// the `top` largest. With sites, the method is the tools that found them
+/// (a Zig suite run under valgrind names its sites from Zig's own leak
+/// check); without, the tools that looked.
+fn suite_sites(outcome: &Outcome, looked_with: &str, top: usize) -> SuiteSites {
     let mut sites: Vec<Site> = outcome.measured.sites.clone();
     let total = sites.len();
     sites.retain(Site::above_noise_floor);
     sites.truncate(top);
+    let method = found_by(&sites).unwrap_or_else(|| looked_with.to_string());
     SuiteSites {
         suite: outcome.job.suite.clone(),
         verdict: crate::report::VerdictKind::of(&outcome.verdict)
             .label()
             .into(),
-        method: method.into(),
+        method,
         hidden: total - sites.len(),
         sites,
         cause: outcome.cause.clone(),
     }
+}
+
+/// The tools that found `sites`, in the order they first appear; `None`
+/// for no sites.
+fn found_by(sites: &[Site]) -> Option<String> {
+    let mut sources: Vec<SiteSource> = Vec::new();
+    for site in sites {
+        if !sources.contains(&site.source) {
+            sources.push(site.source);
+        }
+    }
+    let labels: Vec<&str> = sources.into_iter().map(SiteSource::label).collect();
+    (!labels.is_empty()).then(|| labels.join("; "))
 }
 
 #[cfg(test)]
@@ -244,5 +260,29 @@ mod tests {
         assert_eq!((job.limits.peak_rss, job.limits.rss_growth), (None, None));
         assert_eq!(job.limits.native_leaks, Some(0), "exact checks stay");
         assert_eq!(job.timeout, timeout * ATTRIBUTION_TIMEOUT_FACTOR);
+    }
+
+    #[test]
+    fn the_method_is_the_tools_that_found_the_sites() {
+        let site = |source| Site {
+            layer: crate::model::Layer::Native,
+            source,
+            bytes: 64,
+            blocks: 1,
+            frames: Vec::new(),
+            name: None,
+        };
+        assert_eq!(found_by(&[]), None, "no sites: the tools that looked");
+        let zig = [site(SiteSource::ZigAllocator), site(SiteSource::ZigAllocator)];
+        assert_eq!(found_by(&zig).as_deref(), Some("Zig's leak check"));
+        let mixed = [
+            site(SiteSource::Valgrind),
+            site(SiteSource::Tracemalloc),
+            site(SiteSource::Valgrind),
+        ];
+        assert_eq!(
+            found_by(&mixed).as_deref(),
+            Some("valgrind memcheck; tracemalloc")
+        );
     }
 }

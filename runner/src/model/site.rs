@@ -115,6 +115,19 @@ pub struct Site {
 pub const GROWTH_NOISE_FLOOR_BYTES: u64 = 64 * 1024;
 
 impl SiteSource {
+    /// The tool's name as reports show it ("where: ... (valgrind memcheck)").
+    pub fn label(self) -> &'static str {
+        match self {
+            SiteSource::MemtestAlloc => "memtest-alloc tracker",
+            SiteSource::Valgrind => "valgrind memcheck",
+            SiteSource::Sanitizer => "LeakSanitizer",
+            SiteSource::Tracemalloc => "tracemalloc",
+            SiteSource::HeapSnapshot => "V8 heap snapshots",
+            SiteSource::ZigAllocator => "Zig's leak check",
+            SiteSource::Other => "another tool",
+        }
+    }
+
     /// Sources that report blocks still live at the end (exact: a clean
     /// suite has none), as opposed to growth between two snapshots.
     pub fn is_exact(self) -> bool {
