@@ -200,6 +200,12 @@ int main(void) {
         int outcome = strstr(path, ".bin") ? MEMTEST_CORPUS_DECODE_ERROR
                     : strstr(path, ".gif") ? MEMTEST_CORPUS_LEAK : MEMTEST_CORPUS_OK;
         printf("file %s\n", path);
+        {
+            char said[4096] = "";
+            FILE *f = fopen(getenv("MEMTEST_INPUT_FILE"), "r");
+            if (f) { if (!fgets(said, sizeof said, f)) said[0] = 0; fclose(f); }
+            printf("said %s", said);
+        }
         memtest_corpus_record(&tally, path, outcome, "planted");
     }
     memtest_corpus_close(&walk);
@@ -226,11 +232,27 @@ int main(void) {
         "{}",
         String::from_utf8_lossy(&built.stderr)
     );
+    let said = dir.path().join("walk.input");
     let run = Command::new(&exe)
         .env("MEMTEST_CORPUS", &root)
+        .env("MEMTEST_INPUT_FILE", &said)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    for pair in lines.windows(2) {
+        if let Some(file) = pair[0].strip_prefix("file ") {
+            assert_eq!(
+                pair[1],
+                format!("said {file}"),
+                "each file said before it is worked on: {out}"
+            );
+        }
+    }
+    assert!(
+        !said.exists(),
+        "memtest_corpus_close removes the input file"
+    );
     let mut files: Vec<&str> = out
         .lines()
         .filter_map(|l| l.strip_prefix("file "))
@@ -261,4 +283,143 @@ int main(void) {
         "a leaking file fails the suite: {out}"
     );
     assert!(!out.contains("TEST PASSED"), "{out}");
+}
+
+const KILLED_PROJECT: &str = r#"
+[runtimes.python]
+kind = "python"
+program = "python3"
+flags = ["-u"]
+
+[runtimes.node]
+kind = "node"
+program = "node"
+flags = ["--expose-gc"]
+
+[[suite]]
+name = "py-segv"
+runtime = "python"
+script = "walk.py"
+corpus = "corpus"
+env = { PLANT = "segv" }
+
+[[suite]]
+name = "py-hang"
+runtime = "python"
+script = "walk.py"
+corpus = "corpus"
+timeout = "3s"
+env = { PLANT = "hang" }
+
+[[suite]]
+name = "js-segv"
+runtime = "node"
+script = "walk.js"
+corpus = "corpus"
+env = { PLANT = "segv" }
+
+[[suite]]
+name = "py-clean"
+runtime = "python"
+script = "walk.py"
+corpus = "corpus"
+"#;
+
+/// Walks the corpus with the helper and dies on b.bin as PLANT says.
+const WALK_PY: &str = r#"import os, signal, time
+import memtest_suite as m
+import memtest_corpus as mc
+
+PLANT = os.environ.get("PLANT", "")
+
+def main():
+    tally = mc.Tally()
+    for path in mc.corpus_files(mc.corpus_dir()):
+        if path.name == "b.bin" and PLANT == "segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if path.name == "b.bin" and PLANT == "hang":
+            time.sleep(3600)
+        tally.record(path, "ok", "")
+    tally.report()
+    tally.check()
+
+m.run(main)
+"#;
+
+const WALK_JS: &str = r#"const path = require('node:path');
+const m = require('memtest-suite');
+const mc = require('memtest-corpus');
+m.run(() => {
+  const tally = new mc.Tally();
+  for (const file of mc.corpusFiles(mc.corpusDir())) {
+    if (path.basename(file) === 'b.bin') process.kill(process.pid, 'SIGSEGV');
+    tally.record(file, 'ok', '');
+  }
+  tally.report();
+  tally.check();
+});
+"#;
+
+/// A suite killed by a signal, or for its timeout, is reported with the
+/// corpus file it was on (the helpers' walks write it to MEMTEST_INPUT_FILE
+/// before each file); a walk that ends leaves no such file behind.
+#[test]
+fn a_killed_corpus_suite_is_reported_with_the_file_it_was_on() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("memtest.toml", KILLED_PROJECT),
+        ("walk.py", WALK_PY),
+        ("walk.js", WALK_JS),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for f in ["a.png", "b.bin", "c.jpg"] {
+        std::fs::write(corpus.join(f), f).unwrap();
+    }
+    let out = memtest(&["run", "--jobs", "2"], dir.path());
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let said = format!(
+        "the suite was on {} when it ended",
+        corpus.join("b.bin").display()
+    );
+    assert_eq!(
+        all.matches(&said).count(),
+        3,
+        "py-segv, py-hang, js-segv: {all}"
+    );
+    assert!(all.contains("killed by signal 11 (SIGSEGV)"), "{all}");
+    assert!(all.contains("timed out after 3.0s"), "{all}");
+    assert!(all.contains("PASS") && all.contains("py-clean"), "{all}");
+    let left: Vec<_> = walkdir(&dir.path().join(".memtest"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "input"))
+        .collect();
+    assert!(
+        left.iter()
+            .all(|p| !p.to_string_lossy().contains("py-clean")),
+        "the clean walk removed its input file: {left:?}"
+    );
+}
+
+fn walkdir(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
 }

@@ -5,7 +5,9 @@
 //! [`CorpusFiles`] yields every regular file below a folder, depth first,
 //! holding one open `read_dir` per level of depth and never a list of the
 //! folder's paths, so a folder of a million files costs what a folder of ten
-//! does. [`Tally`] counts each file's [`Outcome`] and names the first few
+//! does; before yielding a file it writes its path to `MEMTEST_INPUT_FILE`,
+//! so a suite killed by a signal or its timeout is reported with the file it
+//! was on. [`Tally`] counts each file's [`Outcome`] and names the first few
 //! leaks and crashes; [`Tally::report`] prints the counts as `MEMTEST
 //! corpus_*` figures, [`Tally::finish`] fails on any leak or crash (decode
 //! errors of broken files are expected: counted, never failed).
@@ -16,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub const CORPUS_ENV: &str = "MEMTEST_CORPUS";
+/// The file memtest reads the input a killed suite was on from.
+pub const INPUT_FILE_ENV: &str = "MEMTEST_INPUT_FILE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
@@ -50,18 +54,54 @@ pub fn corpus_dir() -> Result<PathBuf, CorpusError> {
 }
 
 /// Every regular file below a folder, depth first, in the order the file
-/// system lists them; symbolic links are not followed.
+/// system lists them; symbolic links are not followed. Each file's path is
+/// written to `MEMTEST_INPUT_FILE` (when memtest set it) before it is
+/// yielded, and that file removed when the walk is dropped.
 pub struct CorpusFiles {
     stack: Vec<ReadDir>,
+    input_file: Option<PathBuf>,
 }
 
 impl CorpusFiles {
     pub fn new(root: &Path) -> Result<CorpusFiles, CorpusError> {
+        let input_file = std::env::var_os(INPUT_FILE_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        Self::saying_input_to(root, input_file)
+    }
+
+    /// A walk that writes each file's path to `input_file` (or nowhere).
+    pub fn saying_input_to(
+        root: &Path,
+        input_file: Option<PathBuf>,
+    ) -> Result<CorpusFiles, CorpusError> {
         let top = std::fs::read_dir(root).map_err(|source| CorpusError::Read {
             path: root.to_path_buf(),
             source,
         })?;
-        Ok(CorpusFiles { stack: vec![top] })
+        Ok(CorpusFiles {
+            stack: vec![top],
+            input_file,
+        })
+    }
+
+    /// Overwrites the input file with `path`: done before the file is
+    /// worked on, so a crash of the library cannot undo it. Saying where the
+    /// suite was is a courtesy: a failed write does not stop the walk.
+    fn say_input(&self, path: &Path) {
+        if let Some(file) = &self.input_file {
+            let mut line = path.as_os_str().as_encoded_bytes().to_vec();
+            line.push(b'\n');
+            let _ = std::fs::write(file, line);
+        }
+    }
+}
+
+impl Drop for CorpusFiles {
+    fn drop(&mut self) {
+        if let Some(file) = &self.input_file {
+            let _ = std::fs::remove_file(file);
+        }
     }
 }
 
@@ -98,6 +138,7 @@ impl Iterator for CorpusFiles {
                     Err(e) => return Some(Err(read(path)(e))),
                 }
             } else if kind.is_file() {
+                self.say_input(&path);
                 return Some(Ok(path));
             }
         }
@@ -241,6 +282,27 @@ mod tests {
             .collect();
         found.sort();
         assert_eq!(found, ["a/b/three", "a/b/two", "a/one", "top"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn each_file_is_said_before_it_is_yielded_and_the_saying_goes_with_the_walk() {
+        let dir = std::env::temp_dir().join(format!("memtest-corpus-say-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("in")).unwrap();
+        for f in ["in/one", "in/two"] {
+            std::fs::write(dir.join(f), f).unwrap();
+        }
+        let said = dir.join("current.input");
+        let mut walk = CorpusFiles::saying_input_to(&dir.join("in"), Some(said.clone())).unwrap();
+        for _ in 0..2 {
+            let path = walk.next().unwrap().unwrap();
+            let text = std::fs::read_to_string(&said).unwrap();
+            assert_eq!(text, format!("{}\n", path.display()));
+        }
+        assert!(walk.next().is_none());
+        drop(walk);
+        assert!(!said.exists(), "a finished walk leaves no input behind");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

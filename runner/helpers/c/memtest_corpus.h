@@ -4,7 +4,10 @@
  * folder of inputs in MEMTEST_CORPUS; this walks it lazily, one directory
  * entry at a time (one open DIR per level of depth, at most
  * MEMTEST_CORPUS_MAX_DEPTH, never a list of the folder's paths), and tallies
- * what each file did.
+ * what each file did. Before returning a file, memtest_corpus_next writes
+ * its path to MEMTEST_INPUT_FILE, so a suite killed by a signal or its
+ * timeout is reported with the file it was on; memtest_corpus_close removes
+ * that file.
  *
  *   #include "memtest.h"
  *   #include "memtest_corpus.h"
@@ -78,6 +81,17 @@ static inline int memtest_corpus_open(memtest_corpus_walk *w, const char *root) 
     return 0;
 }
 
+/* Overwrites MEMTEST_INPUT_FILE (when memtest set it) with `path`: done
+ * before the file is worked on, so a crash of the library cannot undo it. A
+ * failed write does not stop the walk: saying where it was is a courtesy. */
+static inline void memtest_corpus_say_input(const char *path) {
+    const char *file = getenv("MEMTEST_INPUT_FILE");
+    FILE *f;
+    if (!file || !*file || !(f = fopen(file, "w"))) return;
+    fprintf(f, "%s\n", path);
+    fclose(f);
+}
+
 /* The next regular file's path (valid until the next call), or NULL at the end. */
 static inline const char *memtest_corpus_next(memtest_corpus_walk *w) {
     while (w->depth > 0) {
@@ -103,6 +117,7 @@ static inline const char *memtest_corpus_next(memtest_corpus_walk *w) {
             w->lens[w->depth] = base + 1 + name_len;
             w->depth++;
         } else if (S_ISREG(st.st_mode)) {
+            memtest_corpus_say_input(w->path);
             return w->path;
         }
     }
@@ -110,7 +125,9 @@ static inline const char *memtest_corpus_next(memtest_corpus_walk *w) {
 }
 
 static inline void memtest_corpus_close(memtest_corpus_walk *w) {
+    const char *file = getenv("MEMTEST_INPUT_FILE");
     while (w->depth > 0) closedir(w->dirs[--w->depth]);
+    if (file && *file) remove(file);
 }
 
 static inline unsigned long memtest_corpus_files(const memtest_corpus_tally *t) {

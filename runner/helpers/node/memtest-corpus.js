@@ -11,6 +11,9 @@
  *    first, read one directory entry at a time with `fs.opendirSync`: one
  *    open directory per level of depth, never an array of the folder's
  *    paths, so a folder of a million files costs what a folder of ten does;
+ *    before yielding a file it writes its path to MEMTEST_INPUT_FILE, so a
+ *    suite killed by a signal or its timeout is reported with the file it
+ *    was on;
  *  - `Tally`: each file's outcome (`ok`, `decode_error`: an error the library
  *    is expected to give for a bad file, `leak`: memory left live after the
  *    call, `crash`: any other failure), counted, with the first few leaks
@@ -42,6 +45,8 @@ const path = require('node:path');
 const m = require('./memtest-suite.js');
 
 const CORPUS_ENV = 'MEMTEST_CORPUS';
+/** The file memtest reads the input a killed suite was on from. */
+const INPUT_FILE_ENV = 'MEMTEST_INPUT_FILE';
 /** Every outcome a file can have, and the figure counting it. */
 const OUTCOMES = {
   ok: 'corpus_ok',
@@ -66,10 +71,26 @@ function corpusDir() {
 }
 
 /**
+ * Overwrites the input file with `file`: done before the file is worked on,
+ * so a crash of the library cannot undo it. Saying where the suite was is a
+ * courtesy: a failed write does not stop the walk.
+ */
+function sayInput(inputFile, file) {
+  try {
+    fs.writeFileSync(inputFile, `${file}\n`);
+  } catch {
+    // the walk goes on
+  }
+}
+
+/**
  * Every regular file below `root`, depth first, in the order the file system
- * lists them; symbolic links are not followed.
+ * lists them; symbolic links are not followed. Each file's path is written
+ * to MEMTEST_INPUT_FILE (when memtest set it) before it is yielded, and the
+ * file removed once the walk is over.
  */
 function* corpusFiles(root) {
+  const inputFile = process.env[INPUT_FILE_ENV];
   const stack = [fs.opendirSync(root)];
   try {
     while (stack.length > 0) {
@@ -80,11 +101,14 @@ function* corpusFiles(root) {
       } else if (entry.isDirectory()) {
         stack.push(fs.opendirSync(path.join(top.path, entry.name)));
       } else if (entry.isFile()) {
-        yield path.join(top.path, entry.name);
+        const file = path.join(top.path, entry.name);
+        if (inputFile) sayInput(inputFile, file);
+        yield file;
       }
     }
   } finally {
     for (const dir of stack) dir.closeSync();
+    if (inputFile) fs.rmSync(inputFile, { force: true });
   }
 }
 
@@ -152,4 +176,4 @@ class Tally {
   }
 }
 
-module.exports = { CORPUS_ENV, OUTCOMES, corpusDir, corpusFiles, Tally };
+module.exports = { CORPUS_ENV, INPUT_FILE_ENV, OUTCOMES, corpusDir, corpusFiles, Tally };

@@ -8,7 +8,9 @@ lazily and tallies what each file did.
 - ``corpus_files(dir)``: every regular file below it, depth first, read one
   directory entry at a time with ``os.scandir``: it holds one open directory
   per level of depth, never a list of the folder's paths, so a folder of a
-  million files costs what a folder of ten does;
+  million files costs what a folder of ten does; before yielding a file it
+  writes its path to MEMTEST_INPUT_FILE, so a suite killed by a signal or
+  its timeout is reported with the file it was on;
 - ``Tally``: each file's outcome (``ok``, ``decode_error``: an error the
   library is expected to give for a bad file, ``leak``: memory left live
   after the call, ``crash``: any other failure), counted, with the first few
@@ -52,9 +54,11 @@ from typing import Dict, Iterator
 
 import memtest_suite as m
 
-__all__ = ["CORPUS_ENV", "OUTCOMES", "corpus_dir", "corpus_files", "Tally"]
+__all__ = ["CORPUS_ENV", "INPUT_FILE_ENV", "OUTCOMES", "corpus_dir", "corpus_files", "Tally"]
 
 CORPUS_ENV = "MEMTEST_CORPUS"
+#: The file memtest reads the input a killed suite was on from.
+INPUT_FILE_ENV = "MEMTEST_INPUT_FILE"
 #: Every outcome a file can have, and the figure counting it.
 OUTCOMES = {
     "ok": "corpus_ok",
@@ -82,7 +86,10 @@ def corpus_dir() -> Path:
 
 def corpus_files(root: "os.PathLike[str] | str") -> Iterator[Path]:
     """Every regular file below ``root``, depth first, in the order the file
-    system lists them; symbolic links are not followed."""
+    system lists them; symbolic links are not followed. Each file's path is
+    written to MEMTEST_INPUT_FILE (when memtest set it) before it is
+    yielded, and the file removed once the walk is over."""
+    input_file = os.environ.get(INPUT_FILE_ENV)
     stack = [os.scandir(root)]
     try:
         while stack:
@@ -92,10 +99,27 @@ def corpus_files(root: "os.PathLike[str] | str") -> Iterator[Path]:
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(os.scandir(entry.path))
             elif entry.is_file(follow_symlinks=False):
+                if input_file:
+                    _say_input(input_file, entry.path)
                 yield Path(entry.path)
     finally:
         for it in stack:
             it.close()
+        if input_file:
+            try:
+                os.remove(input_file)
+            except OSError:
+                pass
+
+
+def _say_input(input_file: str, path: str) -> None:
+    """Overwrites the input file with ``path`` (a write a crash of the
+    library cannot undo: it is done before the file is worked on)."""
+    try:
+        with open(input_file, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(path + "\n")
+    except OSError:
+        pass  # saying where it was is a courtesy; the walk goes on
 
 
 class Tally:

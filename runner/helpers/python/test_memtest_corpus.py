@@ -32,6 +32,17 @@ def test_walk_yields_every_file_once_and_skips_links(tmp_path):
     assert found == ["a/b/three", "a/b/two", "a/one", "top"]
 
 
+def test_each_file_is_said_before_it_is_yielded_and_the_walk_cleans_up(tmp_path, monkeypatch):
+    root = tree(tmp_path / "c")
+    said = tmp_path / "walk.input"
+    monkeypatch.setenv(mc.INPUT_FILE_ENV, str(said))
+    files = 0
+    for path in mc.corpus_files(root):
+        assert said.read_text() == f"{path}\n"
+        files += 1
+    assert files == 4 and not said.exists()
+
+
 def test_walk_is_lazy_and_holds_one_directory_per_level(tmp_path, monkeypatch):
     tree(tmp_path)
     opened = []

@@ -273,7 +273,10 @@ mod tests {
             name: None,
         };
         assert_eq!(found_by(&[]), None, "no sites: the tools that looked");
-        let zig = [site(SiteSource::ZigAllocator), site(SiteSource::ZigAllocator)];
+        let zig = [
+            site(SiteSource::ZigAllocator),
+            site(SiteSource::ZigAllocator),
+        ];
         assert_eq!(found_by(&zig).as_deref(), Some("Zig's leak check"));
         let mixed = [
             site(SiteSource::Valgrind),

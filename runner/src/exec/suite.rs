@@ -33,6 +33,13 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 const SWEEP_LIMIT: Duration = Duration::from_secs(3);
 /// Numbers the suites this memtest starts, for [`crate::sample::SUITE_ID_ENV`].
 static SUITES_STARTED: AtomicU64 = AtomicU64::new(0);
+/// The file a suite writes the input it is on to (a corpus file's path: the
+/// helpers' corpus walks do), before it works on it. A process killed by a
+/// signal, or for its timeout, cannot say what it was doing; this file still
+/// can, and its content goes into the log tail every report shows.
+pub const INPUT_FILE_ENV: &str = "MEMTEST_INPUT_FILE";
+/// The most of the input file that is read: one path, not a dump.
+const INPUT_FILE_MAX_BYTES: u64 = 4096;
 
 /// Why the runner stopped a suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,10 +134,18 @@ fn spawn(job: &Job, started: Instant) -> Result<Spawned, String> {
         std::process::id(),
         SUITES_STARTED.fetch_add(1, Ordering::Relaxed)
     );
+    let input_file = input_file(job);
+    match std::fs::remove_file(&input_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot remove {}: {e}", input_file.display()))
+        }
+        _ => {}
+    }
     let mut cmd = std::process::Command::new(program);
     cmd.args(args)
         .envs(job.env.iter().map(|(k, v)| (k, v)))
         .env(crate::sample::SUITE_ID_ENV, &suite_id)
+        .env(INPUT_FILE_ENV, &input_file)
         .current_dir(&job.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -161,6 +176,28 @@ fn spawn(job: &Job, started: Instant) -> Result<Spawned, String> {
         lines,
         exited,
     })
+}
+
+/// The suite's [`INPUT_FILE_ENV`], beside its log.
+fn input_file(job: &Job) -> std::path::PathBuf {
+    job.log_path.with_extension("input")
+}
+
+/// The input a suite that was killed or timed out had said it was on: the
+/// first line of its input file, if it wrote one.
+fn last_input(job: &Job, exit: &Exit) -> Option<String> {
+    use std::io::Read;
+    if !matches!(exit, Exit::Signal { .. } | Exit::TimedOut { .. }) {
+        return None;
+    }
+    let mut text = String::new();
+    std::fs::File::open(input_file(job))
+        .ok()?
+        .take(INPUT_FILE_MAX_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    let line = text.lines().next()?.trim();
+    (!line.is_empty()).then(|| line.to_string())
 }
 
 fn open_log(job: &Job) -> std::io::Result<std::fs::File> {
@@ -438,6 +475,11 @@ async fn finish(
         ),
         (Ok((s, rss)), None | Some(Stop::Ceiling { .. })) => (process::exit_of(s), Some(rss)),
     };
+    if let Some(input) = last_input(job, &exit) {
+        tail.push(format!(
+            "(memtest: the suite was on {input} when it ended; {INPUT_FILE_ENV})"
+        ));
+    }
     let findings = match (&job.wrapper, &exit) {
         (_, Exit::Interrupted) | (None, _) => None,
         (Some(w), _) => {

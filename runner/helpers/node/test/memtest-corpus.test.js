@@ -37,6 +37,24 @@ test('the walk yields every file once, lazily, and skips links', () => {
   fs.rmSync(root, { recursive: true });
 });
 
+test('each file is said in MEMTEST_INPUT_FILE before it is yielded; the walk cleans up', () => {
+  const root = tree();
+  const said = path.join(root, '..', `${path.basename(root)}.input`);
+  process.env[mc.INPUT_FILE_ENV] = said;
+  try {
+    let files = 0;
+    for (const file of mc.corpusFiles(root)) {
+      assert.equal(fs.readFileSync(said, 'utf8'), `${file}\n`);
+      files += 1;
+    }
+    assert.equal(files, 4);
+    assert.equal(fs.existsSync(said), false);
+  } finally {
+    delete process.env[mc.INPUT_FILE_ENV];
+    fs.rmSync(root, { recursive: true });
+  }
+});
+
 test('the folder comes from MEMTEST_CORPUS', () => {
   const root = tree();
   const saved = process.env.MEMTEST_CORPUS;
