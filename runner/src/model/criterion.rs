@@ -6,7 +6,8 @@
 //! by and the sentence its failure reads as; for a criterion with a figure its
 //! report column; and the line the memory plot draws for it.
 //!
-//! Adding a criterion is one entry here plus its measurement: its field in
+//! Adding a criterion is one entry in [`SPECS`] (`criterion/specs.rs`) plus
+//! its measurement: its field in
 //! [`Limits`] (the entry's `get`/`set` reach it) and [`Figures`], and the
 //! arm of `verdict::evidence` that measures it. One more line is serde's:
 //! `[defaults]` and profiles keep their keys spelled out in
