@@ -148,6 +148,8 @@ cargo test --quiet -p runner --test corpus -- --ignored
 step "example: a C library (make), canaries included"
 cargo run -p runner --quiet -- --config examples/c-library/memtest.toml all --profile ci \
   --json .memtest/report/c-library.json
+step "the C example soaks by duration: C (memtest_soak_next), Python and Node, pass after pass"
+cargo test --quiet -p runner --test soak -- --ignored c_examples
 if [ "$full" = 1 ]; then
   # Zig compiles its build runner and compiler_rt on first use: ~2.5 min on
   # a fresh machine, seconds after.

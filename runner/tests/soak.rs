@@ -174,3 +174,33 @@ fn a_soak_past_its_timeout_reports_incomplete_and_fails_the_run() {
     assert!(!suite["samples"]["t_ms"].as_array().unwrap().is_empty());
     assert!(text(&out).contains("timed out before its duration was up"));
 }
+
+/// The C example soaks like the interpreted suites: its C suite repeats its
+/// pass with `memtest_soak_next()`, the Python and Node suites through
+/// their helpers' `run`. Each of the three reports two passes or more in
+/// 8 s (a pass is 0.5-3 s) and passes.
+#[test]
+#[ignore = "needs the C example built (scripts/test.sh runs it after the example)"]
+fn the_c_examples_suites_soak_pass_after_pass() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let config = repo.join("examples/c-library/memtest.toml");
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_memtest"))
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "c-memory", "c-python-memory", "c-node-memory"])
+        .args(["--duration", "8s", "--json"])
+        .arg(json.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json.path()).unwrap()).unwrap();
+    let suites = report["suites"].as_array().unwrap();
+    assert_eq!(suites.len(), 3, "{report}");
+    for suite in suites {
+        let passes = suite["reported"]["soak_passes"].as_f64().unwrap_or(0.0);
+        assert!(passes >= 2.0, "{}: {passes} passes", suite["name"]);
+        assert!(suite["figures"]["soak"].is_object(), "{suite}");
+    }
+}

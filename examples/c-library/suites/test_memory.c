@@ -93,14 +93,12 @@ static void edge_cases(void) {
     intern_free(NULL);
 }
 
-int main(void) {
-    long rounds = memtest_iterations(2000, 800); /* >= 0.5 s: enough samples for the runner */
+/* One pass of the work: warm-up, the measured rounds, their figures and
+ * checks. A soak by duration runs it again and again (main). */
+static void one_pass(long rounds) {
     long every = rounds / CHECKPOINTS;
     long first_leaky_round = -1;
 
-    MEMTEST_CHECK(intern_abi_version() == INTERN_ABI_VERSION, "ABI version %u, this suite was built for %u",
-                  intern_abi_version(), INTERN_ABI_VERSION);
-    edge_cases();
     for (long r = 0; r < 10; r++) round_trip(r); /* warm-up: malloc reaches its working set */
     uint64_t live0 = intern_live_allocations(), bytes0 = intern_live_bytes();
     long long rss0 = memtest_rss_bytes(), rss_last = rss0;
@@ -118,5 +116,18 @@ int main(void) {
     memtest_report("rss_growth_bytes", (double)(rss_last - rss0));
     MEMTEST_CHECK(leaks == 0, "%llu native allocations left live after %ld rounds (first in round %ld), limit 0",
                   (unsigned long long)leaks, rounds, first_leaky_round);
+}
+
+int main(void) {
+    long rounds = memtest_iterations(2000, 800); /* >= 0.5 s: enough samples for the runner */
+
+    MEMTEST_CHECK(intern_abi_version() == INTERN_ABI_VERSION, "ABI version %u, this suite was built for %u",
+                  intern_abi_version(), INTERN_ABI_VERSION);
+    edge_cases();
+    /* `memtest run --duration 30m` (or the soak profile): pass after pass,
+     * progress counting on, until the time is up or a check failed. */
+    do {
+        one_pass(rounds);
+    } while (memtest_soak_next());
     return memtest_finish("test_memory");
 }
