@@ -215,7 +215,7 @@ mod tests {
         assert_eq!(f.criterion, Some(crate::model::Criterion::NativeLeaks));
         assert_eq!(
             (f.heap, f.every, f.start, f.runs),
-            (LeakHeap::C, 10, 4096, 3)
+            (LeakHeap::C, 10, Some(4096), 3)
         );
         assert_eq!((f.max, f.step), (64 << 20, 8.0));
         assert_eq!(f.save, Some(PathBuf::from("floors.json")));

@@ -34,12 +34,16 @@ import ctypes, os, time
 lib = ctypes.CDLL(os.environ["FAKE_LIB"])
 lib.fake_leaked_bytes.restype = ctypes.c_long
 print("MEMTEST progress=0", flush=True)
+pace = float(os.environ.get("FAKE_PACE", "0"))
 for i in range(100):
     lib.fake_call()
+    time.sleep(pace)
 print("MEMTEST progress=100", flush=True)
 time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
-# The synthetic criterion: a counter that sees only whole kilobytes.
-print(f"MEMTEST native_leaks={lib.fake_leaked_bytes() // 1000}", flush=True)
+# The synthetic criterion: a counter that sees only whole kilobytes, and
+# not a leak from plain malloc (`floor --heap c`), like a library's own.
+if os.environ.get("MEMTEST_LEAK_HEAP") != "c":
+    print(f"MEMTEST native_leaks={lib.fake_leaked_bytes() // 1000}", flush=True)
 print("TEST PASSED", flush=True)
 "#;
 
@@ -263,4 +267,56 @@ fn running(needle: &str) -> bool {
         });
         !zombie && String::from_utf8_lossy(&cmdline).contains(needle)
     })
+}
+
+/// With the leak behind the library's count (`--heap c`), only RSS can see
+/// it, and the search starts near half the clean run's headroom under the
+/// RSS limit per call instead of at 1 byte: here 8 MB of room over 100
+/// calls, ~80 KB a call, so ~40 KB first. The floor is the same kind of answer (caught on
+/// `rss_growth`, in the tens of kilobytes), found in fewer probes than the
+/// seven a search from 1 byte needs to get that high (1 B to 256 KB by x8).
+#[test]
+fn an_rss_only_search_starts_from_the_clean_runs_headroom() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path(), "0.3");
+    let toml = dir.path().join("memtest.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text.replace(
+        "script = \"suite.py\"\n",
+        "script = \"suite.py\"\nlimits = { rss_growth = \"8MB\" }\n",
+    );
+    // The calls spread over half a second, so the samples see RSS climb.
+    let text = text.replace(
+        "FAKE_SLEEP = \"0.3\"",
+        "FAKE_SLEEP = \"0.3\", FAKE_PACE = \"0.005\"",
+    );
+    std::fs::write(&toml, text).unwrap();
+    let json = dir.path().join("floor.json");
+    let out = memtest(
+        dir.path(),
+        &["floor", "tiny", "--heap", "c", "--jobs", "2", "--json"][..]
+            .iter()
+            .copied()
+            .chain([json.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let tiny = &report["suites"]["tiny"];
+    assert_eq!(tiny["result"], "floor", "{tiny}");
+    let probes = tiny["probes"].as_array().unwrap();
+    let first = probes[0]["bytes_per_call"].as_u64().unwrap();
+    assert!(
+        (10_000..=45_000).contains(&first),
+        "first probe {first} B/call, half of ~80 KB of room a call: {tiny}"
+    );
+    let floor = tiny["bytes_per_call"].as_u64().unwrap();
+    assert!((40_000..=200_000).contains(&floor), "floor {floor}: {tiny}");
+    assert!(
+        tiny["caught_by"].to_string().contains("rss_growth"),
+        "{tiny}"
+    );
+    assert!(probes.len() < 7, "{} probes: {tiny}", probes.len());
 }

@@ -13,7 +13,7 @@
 
 use super::run::{self, Request};
 use super::{AppError, Context, ExitStatus};
-use crate::cli::FloorArgs;
+use crate::cli::{FloorArgs, LeakHeap};
 use crate::config::{Config, Invocation, ResolvedSuite, Source, Sourced};
 use crate::exec::{self, ExecOptions, Judge};
 use crate::floor::{
@@ -26,7 +26,7 @@ use crate::report::{self, ReportOptions, Reporter};
 use crate::units::{format_duration, Bytes};
 use crate::verdict;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The memory ceiling a probe of a suite without a `peak_rss` limit runs
 /// under: a graded leak of megabytes a call in a suite of thousands of
@@ -123,7 +123,10 @@ pub(super) fn floor(
         .into_iter()
         .map(|h| into_floor(h, ctx, args))
         .collect();
-    println!("{}", floor_table(&floors, ctx.profile.as_deref()));
+    println!(
+        "{}",
+        report::floors::floor_table(&floors, ctx.profile.as_deref())
+    );
     let too_blind = over_max_floor(&floors, &limits);
     for line in &too_blind {
         println!("{line}");
@@ -184,14 +187,19 @@ fn leaky_suites<'c>(
 }
 
 /// A search per planned suite, none started.
-fn hunts(jobs: Vec<Job>, leaky: &[ResolvedSuite<'_>], args: &FloorArgs) -> Vec<Hunt> {
-    let opts = SearchOptions {
-        start: args.start,
+/// The search's options, from `start` (1 byte until the clean run says).
+fn search_options(args: &FloorArgs, start: u64) -> SearchOptions {
+    SearchOptions {
+        start,
         min: 1,
         max: args.max,
         step: args.step,
         precision: 2.0,
-    };
+    }
+}
+
+fn hunts(jobs: Vec<Job>, leaky: &[ResolvedSuite<'_>], args: &FloorArgs) -> Vec<Hunt> {
+    let opts = search_options(args, args.start.unwrap_or(1));
     jobs.into_iter()
         .zip(leaky)
         .map(|(base, suite)| {
@@ -413,6 +421,12 @@ fn record_round(
                 reasons.dedup();
                 hunt.result = Some(FloorResult::CleanFailed { reasons });
                 hunt.seconds = hunt.started.elapsed().as_secs_f64();
+            } else if args.start.is_none() && !counts_the_leak(runs[0], args) {
+                // Not from 1 byte where the RSS limits' headroom says the
+                // floor is kilobytes away: the same floor, fewer probes.
+                if let Some(start) = floor::start_from_headroom(runs[0], args.every) {
+                    hunt.search = Search::new(search_options(args, start));
+                }
             }
             continue;
         }
@@ -448,6 +462,13 @@ fn record_round(
             hunt.seconds = hunt.started.elapsed().as_secs_f64();
         }
     }
+}
+
+/// Whether the suite's exact native count sees the graded leak: then one
+/// block is caught, and 1 byte (the default start) is the floor's first
+/// and only probe.
+fn counts_the_leak(clean: &Outcome, args: &FloorArgs) -> bool {
+    args.heap == LeakHeap::Rust && clean.figures.native_leaks.is_some()
 }
 
 fn result_of(found: Found, hunt: &Hunt, every: u64) -> FloorResult {
@@ -505,79 +526,6 @@ fn over_max_floor(floors: &[SuiteFloor], limits: &[Limits]) -> Vec<String> {
             Some(format!("FAIL {}: {failure}", floor.suite))
         })
         .collect()
-}
-
-/// The answer: one row per suite.
-fn floor_table(floors: &[SuiteFloor], profile: Option<&str>) -> String {
-    #[derive(tabled::Tabled)]
-    struct Row {
-        suite: String,
-        scale: String,
-        floor: String,
-        #[tabled(rename = "per run")]
-        per_run: String,
-        missed: String,
-        #[tabled(rename = "caught by")]
-        caught_by: String,
-        probes: String,
-        #[tabled(rename = "time (runs)")]
-        time: String,
-    }
-    let rows = floors.iter().map(|f| {
-        let (floor, per_run, missed, caught_by) = match &f.result {
-            FloorResult::Floor {
-                bytes_per_call,
-                missed_bytes_per_call,
-                caught_by,
-                operations,
-                bytes_per_run,
-            } => (
-                match missed_bytes_per_call {
-                    None => format!("<= {}/call", Bytes(*bytes_per_call)),
-                    Some(_) => format!("{}/call", Bytes(*bytes_per_call)),
-                },
-                match (bytes_per_run, operations) {
-                    (Some(b), Some(ops)) => format!("{} ({ops} ops)", Bytes(*b)),
-                    _ => "-".to_string(),
-                },
-                missed_bytes_per_call.map_or("-".to_string(), |m| format!("{}/call", Bytes(m))),
-                caught_by
-                    .iter()
-                    .map(|c| c.name())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-            other => {
-                let text = SuiteFloor {
-                    result: other.clone(),
-                    ..f.clone()
-                }
-                .summary();
-                (text, "-".into(), "-".into(), "-".into())
-            }
-        };
-        let runs: u32 = f.probes.iter().map(|p| p.runs).sum();
-        Row {
-            suite: f.suite.clone(),
-            scale: f.scale.to_string(),
-            floor,
-            per_run,
-            missed,
-            caught_by,
-            probes: format!("{} ({runs} runs)", f.probes.len()),
-            time: format!(
-                "{} ({})",
-                format_duration(Duration::from_secs_f64(f.seconds)),
-                format_duration(Duration::from_secs_f64(f.run_seconds))
-            ),
-        }
-    });
-    let mut table = tabled::Table::new(rows);
-    table.with(tabled::settings::Style::sharp());
-    format!(
-        "detection floors at profile {}:\n{table}",
-        profile.unwrap_or("default")
-    )
 }
 
 fn write_files(floors: &[SuiteFloor], ctx: &Context, args: &FloorArgs) -> Result<(), AppError> {

@@ -89,9 +89,9 @@ pub struct FloorArgs {
     /// Leak on one call in K (MEMTEST_LEAK_EVERY)
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub every: u64,
-    /// The first leak size probed, bytes per call
-    #[arg(long, value_name = "SIZE", default_value = "1", value_parser = parse_size)]
-    pub start: u64,
+    /// The first leak size probed, bytes per call [default: half the clean run's headroom under its RSS limits per leaking call, else 1 B]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub start: Option<u64>,
     /// The largest leak size probed; not caught there, the suite is blind
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub max: u64,

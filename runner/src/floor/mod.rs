@@ -5,8 +5,10 @@
 //! and holds the results ([`SuiteFloor`]) and the floors file `floor --save`
 //! writes and `list --floors` reads. Running the probes is the app's job.
 
+mod headroom;
 pub mod search;
 
+pub use headroom::start_from_headroom;
 pub use search::{Found, Search, SearchOptions};
 
 use crate::model::{Criterion, KnownFloor, Outcome, Verdict};

@@ -15,6 +15,7 @@ mod error;
 mod every_format;
 pub mod export;
 mod files;
+pub mod floors;
 pub mod github;
 pub mod html;
 pub mod json;
