@@ -269,12 +269,35 @@ fn running(needle: &str) -> bool {
     })
 }
 
+/// One `floor --heap c` search of the tiny suite; its JSON record.
+fn rss_only_search(dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let json = dir.join("floor.json");
+    let mut args = vec!["floor", "tiny", "--heap", "c", "--jobs", "2"];
+    args.extend_from_slice(extra);
+    args.extend(["--json", json.to_str().unwrap()]);
+    let out = memtest(dir, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let tiny = report["suites"]["tiny"].clone();
+    assert_eq!(tiny["result"], "floor", "{tiny}");
+    let floor = tiny["bytes_per_call"].as_u64().unwrap();
+    // 8 MB over 100 calls: caught from ~80 KB a call, on rss_growth.
+    assert!((40_000..=200_000).contains(&floor), "floor {floor}: {tiny}");
+    assert!(
+        tiny["caught_by"].to_string().contains("rss_growth"),
+        "{tiny}"
+    );
+    tiny
+}
+
 /// With the leak behind the library's count (`--heap c`), only RSS can see
-/// it, and the search starts near half the clean run's headroom under the
-/// RSS limit per call instead of at 1 byte: here 8 MB of room over 100
-/// calls, ~80 KB a call, so ~40 KB first. The floor is the same kind of answer (caught on
-/// `rss_growth`, in the tens of kilobytes), found in fewer probes than the
-/// seven a search from 1 byte needs to get that high (1 B to 256 KB by x8).
+/// it, and the search starts from the clean run's headroom under the RSS
+/// limit instead of at 1 byte: 8 MB of room over 100 calls bounds the floor
+/// at ~80 KB a call, and the first probe is the middle of [1 B, 80 KB] on a
+/// log scale (~280 B). The floor is the same answer as a search from
+/// `--start 1` finds (within its 2x), in fewer probes.
 #[test]
 fn an_rss_only_search_starts_from_the_clean_runs_headroom() {
     let dir = tempfile::tempdir().unwrap();
@@ -291,32 +314,20 @@ fn an_rss_only_search_starts_from_the_clean_runs_headroom() {
         "FAKE_SLEEP = \"0.3\", FAKE_PACE = \"0.005\"",
     );
     std::fs::write(&toml, text).unwrap();
-    let json = dir.path().join("floor.json");
-    let out = memtest(
-        dir.path(),
-        &["floor", "tiny", "--heap", "c", "--jobs", "2", "--json"][..]
-            .iter()
-            .copied()
-            .chain([json.to_str().unwrap()])
-            .collect::<Vec<_>>(),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let tiny = &report["suites"]["tiny"];
-    assert_eq!(tiny["result"], "floor", "{tiny}");
-    let probes = tiny["probes"].as_array().unwrap();
+    let from_headroom = rss_only_search(dir.path(), &[]);
+    let probes = from_headroom["probes"].as_array().unwrap();
     let first = probes[0]["bytes_per_call"].as_u64().unwrap();
     assert!(
-        (10_000..=45_000).contains(&first),
-        "first probe {first} B/call, half of ~80 KB of room a call: {tiny}"
+        (150..=600).contains(&first),
+        "first probe {first} B/call, the root of ~80 KB: {from_headroom}"
     );
-    let floor = tiny["bytes_per_call"].as_u64().unwrap();
-    assert!((40_000..=200_000).contains(&floor), "floor {floor}: {tiny}");
+    let from_one = rss_only_search(dir.path(), &["--start", "1"]);
+    let baseline = from_one["probes"].as_array().unwrap();
+    assert_eq!(baseline[0]["bytes_per_call"], 1);
     assert!(
-        tiny["caught_by"].to_string().contains("rss_growth"),
-        "{tiny}"
+        probes.len() < baseline.len(),
+        "{} probes from the headroom, {} from 1 byte",
+        probes.len(),
+        baseline.len()
     );
-    assert!(probes.len() < 7, "{} probes: {tiny}", probes.len());
 }

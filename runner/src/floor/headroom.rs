@@ -1,21 +1,22 @@
-//! Where a floor search starts: near the leak the clean run's headroom under
-//! its RSS limits says the suite should begin to see, instead of at 1 byte.
-//! A malloc leak's floor is kilobytes; from 1 byte the search spends three
-//! or four probes (of two runs each) growing x8 before it is near.
+//! Where a floor search starts when only RSS can see the leak: from the
+//! clean run's headroom under its RSS limits, instead of at 1 byte.
 //!
+//! The headroom per leaking call bounds the floor from above: a leak that
+//! size pushes `rss_growth` (or `peak_rss`, `slope_per_op`) over its limit.
+//! The suite's own checks and the slope may catch far less, so the floor
+//! lies anywhere in [1 B, bound]; the search starts in the middle of that
+//! range on a log scale (the square root of the bound), from where it is at
+//! most half the range's probes from any floor, where from 1 byte a
+//! kilobyte floor costs four probes of growing x8 before the bisection.
 //! The estimate only moves the first probe: the search still grows or
-//! shrinks from there until a miss and a catch bracket the floor, so a wrong
-//! estimate costs probes, never a wrong floor. It reads the limits a leak
-//! has to push a figure over (`rss_growth`, `peak_rss`, `slope_per_op`), and
-//! the operations of the measured loop; the suite's own checks and the slope
-//! may catch sooner, which the search then finds below the start.
+//! shrinks from there until a miss and a catch bracket the floor, so a bad
+//! estimate costs probes, never a wrong floor.
 
 use crate::model::Outcome;
 
 /// The first size to probe, bytes per call, for a suite whose clean run is
-/// `clean` and whose leak comes on one call in `every`: half the smallest
-/// per-call headroom (so the first probe most likely misses and the next,
-/// `step` times larger, catches), or `None` when the run shows no headroom
+/// `clean` and whose leak comes on one call in `every`: the square root of
+/// the smallest per-call headroom, or `None` when the run shows no headroom
 /// to read (no RSS limit, no operation count, or no room at all).
 pub fn start_from_headroom(clean: &Outcome, every: u64) -> Option<u64> {
     let limits = &clean.job.limits;
@@ -41,7 +42,7 @@ pub fn start_from_headroom(clean: &Outcome, every: u64) -> Option<u64> {
     .fold(f64::INFINITY, f64::min);
     headroom
         .is_finite()
-        .then(|| ((headroom / 2.0) as u64).max(1))
+        .then(|| (headroom.sqrt().round() as u64).max(1))
 }
 
 #[cfg(test)]
@@ -90,15 +91,15 @@ mod tests {
     }
 
     #[test]
-    fn the_start_is_half_the_smallest_headroom_per_leaking_call() {
+    fn the_start_is_the_root_of_the_smallest_headroom_per_leaking_call() {
         // 4 MB limit, 1 MB grown: 3 MB over 1000 calls, 3 KB a call.
         let c = clean(Some(4_000_000), 1_000_000, None);
-        assert_eq!(start_from_headroom(&c, 1), Some(1500));
-        // A leak on one call in 10: ten times the bytes per leaking call.
-        assert_eq!(start_from_headroom(&c, 10), Some(15_000));
-        // slope_per_op leaves less room (500 B an op, 100 used): it wins.
+        assert_eq!(start_from_headroom(&c, 1), Some(55)); // sqrt(3000)
+                                                          // A leak on one call in 10: ten times the bytes per leaking call.
+        assert_eq!(start_from_headroom(&c, 10), Some(173)); // sqrt(30000)
+                                                            // slope_per_op leaves less room (500 B an op, 100 used): it wins.
         let c = clean(Some(4_000_000), 1_000_000, Some((500, 100.0)));
-        assert_eq!(start_from_headroom(&c, 1), Some(200));
+        assert_eq!(start_from_headroom(&c, 1), Some(20)); // sqrt(400)
     }
 
     #[test]
