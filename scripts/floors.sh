@@ -22,9 +22,10 @@
 # the last search of each part in .memtest/floors-logs/PROFILE/. The wall time of each search
 # and the machine's load go to stderr: the floors of RSS criteria move with
 # the load. MEMTEST_FLOOR_JOBS sets --jobs (default 2).
-# Times on 2 shared cores (README, benchmarks): at ci the fast tier 3 min
-# (library heap) and 9 min (malloc), rest 14 min and ~1 h; at the default
-# profile (scale 1) ten times the calls.
+# Times on 2 cores (README, benchmarks), quiet (load 1-5) / shared (load
+# 13-21): at ci the fast tier 3 min (library heap) and 3 / 23 min (malloc),
+# rest 1.5 and 7 min quiet; at the default profile (scale 1) ten times the
+# calls: the fast tier 6 min and rest 12 min (library heap) quiet.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 all_parts="fast concurrency c-library c-library-c zig-library zig-library-c fast-c concurrency-c rest rest-c fuzz fuzz-c corpus corpus-c"
