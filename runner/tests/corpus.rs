@@ -285,17 +285,8 @@ int main(void) {
     assert!(!out.contains("TEST PASSED"), "{out}");
 }
 
-const KILLED_PROJECT: &str = r#"
-[runtimes.python]
-kind = "python"
-program = "python3"
-flags = ["-u"]
-
-[runtimes.node]
-kind = "node"
-program = "node"
-flags = ["--expose-gc"]
-
+/// The suites of that project (after [`common::INTERPRETERS`]).
+const KILLED_SUITES: &str = r#"
 [[suite]]
 name = "py-segv"
 runtime = "python"
@@ -367,7 +358,10 @@ m.run(() => {
 fn a_killed_corpus_suite_is_reported_with_the_file_it_was_on() {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in [
-        ("memtest.toml", KILLED_PROJECT),
+        (
+            "memtest.toml",
+            &format!("{}{KILLED_SUITES}", common::INTERPRETERS)[..],
+        ),
         ("walk.py", WALK_PY),
         ("walk.js", WALK_JS),
     ] {
@@ -379,11 +373,7 @@ fn a_killed_corpus_suite_is_reported_with_the_file_it_was_on() {
         std::fs::write(corpus.join(f), f).unwrap();
     }
     let out = memtest(&["run", "--jobs", "2"], dir.path());
-    let all = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let all = common::text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     let said = format!(
         "the suite was on {} when it ended",

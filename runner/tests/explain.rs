@@ -71,17 +71,8 @@ fn line_of(file: &Path, marker: &str) -> usize {
         + 1
 }
 
-const PROJECT: &str = r#"
-[runtimes.python]
-kind = "python"
-program = "python3"
-flags = ["-u"]
-
-[runtimes.node]
-kind = "node"
-program = "node"
-flags = ["--expose-gc"]
-
+/// The suites of the planted project (after [`common::INTERPRETERS`]).
+const SUITES: &str = r#"
 [[suite]]
 name = "py-planted"
 runtime = "python"
@@ -143,7 +134,11 @@ m.run(async () => {
 #[test]
 fn python_and_js_sites_name_the_planted_line_and_constructor() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("memtest.toml"), PROJECT).unwrap();
+    std::fs::write(
+        dir.path().join("memtest.toml"),
+        format!("{}{SUITES}", common::INTERPRETERS),
+    )
+    .unwrap();
     let py = dir.path().join("planted.py");
     std::fs::write(&py, PLANTED_PY).unwrap();
     std::fs::write(dir.path().join("planted.js"), PLANTED_JS).unwrap();

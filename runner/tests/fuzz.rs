@@ -14,29 +14,11 @@
 
 mod common;
 
-use common::memtest;
+use common::{memtest, text};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-const PROJECT: &str = r#"
-[runtimes.python]
-kind = "python"
-program = "python3"
-flags = ["-u"]
-
-[runtimes.node]
-kind = "node"
-program = "node"
-flags = ["--expose-gc"]
-
+/// The suites of the fuzz project (after [`common::INTERPRETERS`]).
+const SUITES: &str = r#"
 [[suite]]
 name = "py-leak"
 runtime = "python"
@@ -127,7 +109,10 @@ const PLAIN_PY: &str = "print('TEST PASSED')\n";
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in [
-        ("memtest.toml", PROJECT),
+        (
+            "memtest.toml",
+            &format!("{}{SUITES}", common::INTERPRETERS)[..],
+        ),
         ("target.py", TARGET_PY),
         ("target.js", TARGET_JS),
         ("plain.py", PLAIN_PY),

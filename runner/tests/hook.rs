@@ -4,6 +4,10 @@
 //! project is one memtest.toml with a trivial Python suite tagged `fast`
 //! (and a `long` one the hook must not run), so a commit takes seconds.
 
+mod common;
+
+use common::text;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -40,14 +44,6 @@ print("TEST PASSED")
 "#;
 
 const SLOW: &str = "print('slow-suite ran')\nprint('TEST PASSED')\n";
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn on_path(program: &str) -> bool {
     Command::new(program)

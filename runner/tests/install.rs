@@ -15,6 +15,10 @@
 //! to target/install-test (MEMTEST_INSTALL_TARGET_DIR overrides), kept warm
 //! between runs and apart from the test build's own target folder.
 
+mod common;
+
+use common::text;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
@@ -24,14 +28,6 @@ fn repo() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Copies the example without its build outputs, memtest's state and the

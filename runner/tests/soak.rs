@@ -4,8 +4,12 @@
 //! that outlives its timeout still write their reports, marked incomplete,
 //! with the samples they saw.
 
+mod common;
+
+use common::text;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn fixture(name: &str) -> PathBuf {
@@ -52,14 +56,6 @@ fn report_args(dir: &Path) -> Vec<String> {
 fn read_report(dir: &Path) -> serde_json::Value {
     let bytes = std::fs::read(dir.join("soak.json")).expect("the JSON report is written");
     serde_json::from_slice(&bytes).expect("the report is JSON")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

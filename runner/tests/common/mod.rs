@@ -26,6 +26,29 @@ int main(void) {
 }
 "#;
 
+/// The interpreters of the throw-away projects the tests write: Python
+/// unbuffered, Node with `gc()`. A project's memtest.toml starts with it.
+pub const INTERPRETERS: &str = r#"
+[runtimes.python]
+kind = "python"
+program = "python3"
+flags = ["-u"]
+
+[runtimes.node]
+kind = "node"
+program = "node"
+flags = ["--expose-gc"]
+"#;
+
+/// A run's stdout, then its stderr: what a person at the terminal saw.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// The verdict stage as the executor's judge, without a baseline.
 pub fn judge() -> Judge {
     std::sync::Arc::new(|job: &Job, measured| {
