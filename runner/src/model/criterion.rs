@@ -7,9 +7,8 @@
 //! report column; and the line the memory plot draws for it.
 //!
 //! Adding a criterion is one entry in [`SPECS`] (`criterion/specs.rs`) plus
-//! its measurement: its field in
-//! [`Limits`] (the entry's `get`/`set` reach it) and [`Figures`], and the
-//! arm of `verdict::evidence` that measures it. One more line is serde's:
+//! its measurement: its field in [`Limits`] (the entry's `get`/`set` reach
+//! it) and [`Figures`], and the arm of `verdict::evidence` that measures it. One more line is serde's:
 //! `[defaults]` and profiles keep their keys spelled out in
 //! `config::raw::RawSettings` so that each value keeps its span (a suite's
 //! `limits` table is read key by key against this table and needs nothing).
