@@ -211,15 +211,14 @@ fn method_of(config: &Config, wrapper: Option<&str>, runtime: RuntimeKind) -> St
 }
 
 /// The suite's sites, already named by the run: above the noise floor,
-/// the `top` largest. With sites, the method is the tools that found them
-/// (a Zig suite run under valgrind names its sites from Zig's own leak
-/// check); without, the tools that looked.
+/// the `top` largest, under the tools that looked and any other that found
+/// some of them.
 fn suite_sites(outcome: &Outcome, looked_with: &str, top: usize) -> SuiteSites {
     let mut sites: Vec<Site> = outcome.measured.sites.clone();
     let total = sites.len();
     sites.retain(Site::above_noise_floor);
     sites.truncate(top);
-    let method = found_by(&sites).unwrap_or_else(|| looked_with.to_string());
+    let method = method(looked_with, &sites);
     SuiteSites {
         suite: outcome.job.suite.clone(),
         verdict: crate::report::VerdictKind::of(&outcome.verdict)
@@ -232,17 +231,18 @@ fn suite_sites(outcome: &Outcome, looked_with: &str, top: usize) -> SuiteSites {
     }
 }
 
-/// The tools that found `sites`, in the order they first appear; `None`
-/// for no sites.
-fn found_by(sites: &[Site]) -> Option<String> {
-    let mut sources: Vec<SiteSource> = Vec::new();
+/// The tools that looked, then each tool that found a site and is not
+/// among them: a Zig suite run under valgrind names its sites from Zig's
+/// own leak check, and says so.
+fn method(looked_with: &str, sites: &[Site]) -> String {
+    let mut method = looked_with.to_string();
     for site in sites {
-        if !sources.contains(&site.source) {
-            sources.push(site.source);
+        let label = site.source.label();
+        if !method.split("; ").any(|tool| tool == label) {
+            method = format!("{method}; {label}");
         }
     }
-    let labels: Vec<&str> = sources.into_iter().map(SiteSource::label).collect();
-    (!labels.is_empty()).then(|| labels.join("; "))
+    method
 }
 
 #[cfg(test)]
@@ -263,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn the_method_is_the_tools_that_found_the_sites() {
+    fn the_method_names_the_tools_that_looked_and_any_other_that_found() {
         let site = |source| Site {
             layer: crate::model::Layer::Native,
             source,
@@ -272,20 +272,25 @@ mod tests {
             frames: Vec::new(),
             name: None,
         };
-        assert_eq!(found_by(&[]), None, "no sites: the tools that looked");
+        let looked = "valgrind memcheck; tracemalloc";
+        assert_eq!(
+            method(looked, &[]),
+            looked,
+            "no sites: the tools that looked"
+        );
+        let found = [site(SiteSource::Tracemalloc), site(SiteSource::Valgrind)];
+        assert_eq!(
+            method(looked, &found),
+            looked,
+            "found by the tools that looked"
+        );
         let zig = [
             site(SiteSource::ZigAllocator),
             site(SiteSource::ZigAllocator),
         ];
-        assert_eq!(found_by(&zig).as_deref(), Some("Zig's leak check"));
-        let mixed = [
-            site(SiteSource::Valgrind),
-            site(SiteSource::Tracemalloc),
-            site(SiteSource::Valgrind),
-        ];
         assert_eq!(
-            found_by(&mixed).as_deref(),
-            Some("valgrind memcheck; tracemalloc")
+            method("valgrind memcheck", &zig),
+            "valgrind memcheck; Zig's leak check"
         );
     }
 }
