@@ -128,8 +128,8 @@ pub(super) fn explain_names(
     let explained: Vec<SuiteSites> = outcomes
         .iter()
         .map(|o| {
-            let method = method_of(&config, wrapper.as_deref(), o.job.runtime);
-            suite_sites(o, &method, top)
+            let tools = tools_of(&config, wrapper.as_deref(), o.job.runtime);
+            suite_sites(o, tools, top)
         })
         .collect();
     print!("{}", render(&explained));
@@ -189,8 +189,8 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
-/// What found the sites of a suite on `runtime`.
-fn method_of(config: &Config, wrapper: Option<&str>, runtime: RuntimeKind) -> String {
+/// The tools that look for the sites of a suite on `runtime`.
+fn tools_of(config: &Config, wrapper: Option<&str>, runtime: RuntimeKind) -> Vec<&'static str> {
     let tool = wrapper
         .and_then(|w| config.wrappers.get(w))
         .map(|w| match w.findings {
@@ -204,16 +204,16 @@ fn method_of(config: &Config, wrapper: Option<&str>, runtime: RuntimeKind) -> St
         None => "no library built",
     });
     match runtime {
-        RuntimeKind::Python => format!("{native}; {}", SiteSource::Tracemalloc.label()),
-        RuntimeKind::Node => format!("{native}; {}", SiteSource::HeapSnapshot.label()),
-        RuntimeKind::Rust | RuntimeKind::Command => native.to_string(),
+        RuntimeKind::Python => vec![native, SiteSource::Tracemalloc.label()],
+        RuntimeKind::Node => vec![native, SiteSource::HeapSnapshot.label()],
+        RuntimeKind::Rust | RuntimeKind::Command => vec![native],
     }
 }
 
 /// The suite's sites, already named by the run: above the noise floor,
 /// the `top` largest, under the tools that looked and any other that found
 /// some of them.
-fn suite_sites(outcome: &Outcome, looked_with: &str, top: usize) -> SuiteSites {
+fn suite_sites(outcome: &Outcome, looked_with: Vec<&'static str>, top: usize) -> SuiteSites {
     let mut sites: Vec<Site> = outcome.measured.sites.clone();
     let total = sites.len();
     sites.retain(Site::above_noise_floor);
@@ -234,15 +234,14 @@ fn suite_sites(outcome: &Outcome, looked_with: &str, top: usize) -> SuiteSites {
 /// The tools that looked, then each tool that found a site and is not
 /// among them: a Zig suite run under valgrind names its sites from Zig's
 /// own leak check, and says so.
-fn method(looked_with: &str, sites: &[Site]) -> String {
-    let mut method = looked_with.to_string();
+fn method(mut tools: Vec<&'static str>, sites: &[Site]) -> String {
     for site in sites {
         let label = site.source.label();
-        if !method.split("; ").any(|tool| tool == label) {
-            method = format!("{method}; {label}");
+        if !tools.contains(&label) {
+            tools.push(label);
         }
     }
-    method
+    tools.join("; ")
 }
 
 #[cfg(test)]
@@ -272,16 +271,17 @@ mod tests {
             frames: Vec::new(),
             name: None,
         };
-        let looked = "valgrind memcheck; tracemalloc";
+        let looked = || vec!["valgrind memcheck", "tracemalloc"];
+        let both = "valgrind memcheck; tracemalloc";
         assert_eq!(
-            method(looked, &[]),
-            looked,
+            method(looked(), &[]),
+            both,
             "no sites: the tools that looked"
         );
         let found = [site(SiteSource::Tracemalloc), site(SiteSource::Valgrind)];
         assert_eq!(
-            method(looked, &found),
-            looked,
+            method(looked(), &found),
+            both,
             "found by the tools that looked"
         );
         let zig = [
@@ -289,7 +289,7 @@ mod tests {
             site(SiteSource::ZigAllocator),
         ];
         assert_eq!(
-            method("valgrind memcheck", &zig),
+            method(vec!["valgrind memcheck"], &zig),
             "valgrind memcheck; Zig's leak check"
         );
     }

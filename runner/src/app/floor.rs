@@ -186,7 +186,6 @@ fn leaky_suites<'c>(
         .collect()
 }
 
-/// A search per planned suite, none started.
 /// The search's options, from `start` (1 byte until the clean run says).
 fn search_options(args: &FloorArgs, start: u64) -> SearchOptions {
     SearchOptions {
@@ -198,6 +197,7 @@ fn search_options(args: &FloorArgs, start: u64) -> SearchOptions {
     }
 }
 
+/// A search per planned suite, none started.
 fn hunts(jobs: Vec<Job>, leaky: &[ResolvedSuite<'_>], args: &FloorArgs) -> Vec<Hunt> {
     let opts = search_options(args, args.start.unwrap_or(1));
     jobs.into_iter()
